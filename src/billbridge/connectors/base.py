@@ -1,0 +1,109 @@
+"""The small Connector protocol: a source reads raw records, a target writes journal entries.
+
+Why so small: the engine owns every decision (order, retries, idempotency, audit); a
+connector only does I/O. Errors are raised as one of three kinds, by what the engine
+does next (the singer-sdk grouping): `RetryableError` (try again later: a locked file,
+a 5xx, a timeout), `RecordError` (this record cannot go: a 4xx about it) and
+`FatalError` (stop the run: bad credentials, a target that cannot be opened).
+
+Exactly-once on an append-only target: the engine stores the target's `position` (a byte
+offset for a file) in the same transaction as the postings it wrote. On the next open,
+`recover(position)` scans only what was written after that position and returns the
+idempotency keys it finds, so a write whose commit was lost is recorded, not repeated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from billbridge.domain import JournalEntry
+
+__all__ = [
+    "ConnectorError",
+    "FatalError",
+    "RawRecord",
+    "RecordError",
+    "RetryableError",
+    "SourceConnector",
+    "TargetConnector",
+    "Written",
+]
+
+
+class ConnectorError(Exception):
+    """A connector could not do what was asked."""
+
+
+class RetryableError(ConnectorError):
+    """A passing failure (locked file, timeout, 429, 5xx): try this record again later."""
+
+
+class RecordError(ConnectorError):
+    """This record cannot be read or written as it is (a 4xx about it): queue it."""
+
+
+class FatalError(ConnectorError):
+    """Nothing more can be done in this run (bad credentials, missing target): stop."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RawRecord:
+    """One object as the source system gave it, before normalization.
+
+    `position` is where the reader stands after this record (a line number, a `created`
+    timestamp, an event id), stored as the flow's cursor when the record commits.
+    """
+
+    object: str  # customer, invoice, charge, refund, credit_note, payout, …
+    id: str
+    data: Mapping[str, Any]
+    raw: bytes  # the exact bytes read, hashed for the record's version
+    position: str
+    line: int = 0  # where in the source file, for error messages (0 when not a file)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Written:
+    """Where a write landed: `ref` for people (file:line), `position` for recovery."""
+
+    ref: str
+    position: int
+
+
+class SourceConnector(Protocol):
+    name: str
+
+    def read(self, cursor: str | None) -> Iterator[RawRecord]:
+        """Records after `cursor` (None: from the start), in the source's order."""
+        ...
+
+
+class TargetConnector(Protocol):
+    name: str
+
+    def recover(self, committed_position: int) -> Mapping[str, str]:
+        """Idempotency key → ref of every write found after `committed_position`.
+
+        Also repairs a torn tail (a write cut short by a crash) so the target is valid.
+        """
+        ...
+
+    def find(self, idempotency_keys: Sequence[str]) -> Mapping[str, str]:
+        """Which of these keys the target already holds (look-up before create)."""
+        ...
+
+    def write(self, entries: Sequence[JournalEntry]) -> Written:
+        """Append the entries of one record's write; durable only after `flush`."""
+        ...
+
+    def flush(self) -> int:
+        """Make every write so far durable (fsync) and return the position to commit."""
+        ...
+
+    def render(self, entries: Sequence[JournalEntry]) -> str:
+        """The entries as the target would hold them (for --dry-run and previews)."""
+        ...
+
+    def close(self) -> None: ...

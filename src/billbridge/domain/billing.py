@@ -1,0 +1,243 @@
+"""Canonical billing records: what every connector's data is normalized into.
+
+Why one canonical shape: posting rules, ownership checks and reconciliation are written
+once against these values, not once per source system. Source-specific quirks (Stripe
+API versions, CSV layouts) stop at `formats/`. Every value is frozen and keyword-only,
+with tuples inside, so a record seen by the engine cannot change under it.
+
+`validate_*` functions return problems as values; they never raise for bad data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from .money import Money
+from .problems import Problem
+
+__all__ = [
+    "Address",
+    "CreditNote",
+    "CreditNoteLine",
+    "Customer",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceStatus",
+    "Payment",
+    "Payout",
+    "Refund",
+    "TaxAmount",
+    "validate_invoice",
+]
+
+
+class InvoiceStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PAID = "paid"
+    VOID = "void"
+    UNCOLLECTIBLE = "uncollectible"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Address:
+    country: str = ""
+    region: str = ""
+    city: str = ""
+    postal_code: str = ""
+    line1: str = ""
+    line2: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Customer:
+    id: str
+    name: str
+    email: str = ""
+    tax_id: str = ""
+    address: Address = Address()
+    currency: str = ""
+    entity: str = "default"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaxAmount:
+    """Tax charged on a line: `rate` is the source system's rate id (mapped to an account)."""
+
+    rate: str
+    amount: Money
+    percentage: Decimal | None = None
+    inclusive: bool = False
+    jurisdiction: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvoiceLine:
+    id: str
+    description: str
+    quantity: Decimal
+    amount: Money  # net of tax unless taxes are inclusive; before discounts
+    discount: Money
+    taxes: tuple[TaxAmount, ...] = ()
+    product: str = ""
+    unit_amount: Decimal | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invoice:
+    id: str
+    number: str
+    customer: str
+    customer_name: str
+    currency: str
+    status: InvoiceStatus
+    created: datetime
+    lines: tuple[InvoiceLine, ...]
+    subtotal: Money
+    tax: Money
+    total: Money
+    amount_paid: Money
+    finalized_at: datetime | None = None
+    paid_at: datetime | None = None
+    voided_at: datetime | None = None
+    due_date: date | None = None
+    series: str = ""
+    entity: str = "default"
+    customer_country: str = ""
+    customer_tax_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreditNoteLine:
+    id: str
+    description: str
+    amount: Money  # net of tax
+    taxes: tuple[TaxAmount, ...] = ()
+    invoice_line: str = ""
+    product: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreditNote:
+    id: str
+    number: str
+    invoice: str
+    customer: str
+    currency: str
+    created: datetime
+    lines: tuple[CreditNoteLine, ...]
+    total: Money
+    refund_amount: Money  # the part paid back as a refund (credit clearing, not receivable)
+    status: str = "issued"
+    voided_at: datetime | None = None
+    reason: str = ""
+    entity: str = "default"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Payment:
+    """Money received for an invoice (a Stripe charge): gross = fee + net."""
+
+    id: str
+    invoice: str
+    customer: str
+    created: datetime
+    gross: Money
+    fee: Money
+    net: Money
+    method: str = ""
+    status: str = "succeeded"
+    balance_transaction: str = ""
+    entity: str = "default"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refund:
+    id: str
+    payment: str
+    invoice: str
+    created: datetime
+    amount: Money
+    fee_refunded: Money | None = None
+    status: str = "succeeded"
+    reason: str = ""
+    entity: str = "default"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Payout:
+    id: str
+    created: datetime
+    arrival_date: date
+    amount: Money
+    status: str
+    destination: str = ""
+    entity: str = "default"
+
+
+def validate_invoice(invoice: Invoice, *, record: str) -> tuple[Problem, ...]:
+    """The invoice's own arithmetic: lines, tax and total must agree to the minor unit."""
+    problems: list[Problem] = []
+    cur = invoice.currency
+    for name in ("subtotal", "tax", "total", "amount_paid"):
+        amount: Money = getattr(invoice, name)
+        if amount.currency != cur:
+            problems.append(
+                Problem(
+                    record=record,
+                    field=name,
+                    message=f"{name} is in {amount.currency} but the invoice is in {cur}",
+                    hint="an invoice has one currency; check the source data",
+                )
+            )
+    if problems:
+        return tuple(problems)
+    net = Money.zero(cur)
+    tax = Money.zero(cur)
+    inclusive_tax = Money.zero(cur)
+    for line in invoice.lines:
+        if line.amount.currency != cur:
+            problems.append(
+                Problem(
+                    record=record,
+                    field=f"lines[{line.id}].currency",
+                    message=f"line {line.id} is in {line.amount.currency}, invoice in {cur}",
+                    hint="an invoice has one currency; check the source data",
+                )
+            )
+            continue
+        net = net + line.amount - line.discount
+        for t in line.taxes:
+            tax = tax + t.amount
+            if t.inclusive:
+                inclusive_tax = inclusive_tax + t.amount
+    if problems:
+        return tuple(problems)
+    expected_total = net + tax - inclusive_tax
+    if expected_total != invoice.total:
+        problems.append(
+            Problem(
+                record=record,
+                field="total",
+                message=f"invoice {invoice.id}: lines sum to {expected_total} "
+                f"but total is {invoice.total}",
+                hint="the source invoice is inconsistent; correct it in the source system "
+                "and replay, or dismiss it",
+            )
+        )
+    if tax != invoice.tax:
+        problems.append(
+            Problem(
+                record=record,
+                field="tax",
+                message=f"invoice {invoice.id}: line taxes sum to {tax} but tax is {invoice.tax}",
+                hint="the source invoice is inconsistent; correct it in the source system "
+                "and replay",
+            )
+        )
+    return tuple(problems)

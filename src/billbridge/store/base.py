@@ -1,0 +1,249 @@
+"""The state-store contract: one schema, two backends (SQLite embedded, PostgreSQL).
+
+Why batches: the path of one record ends in one commit of its outcome, xref, audit row
+and cursor. Committing one transaction per record caps a backfill at a few hundred
+records per second, so the engine gathers many records' effects into a `Batch` and the
+store writes it in one transaction (each record still its own outcome). Either the
+whole batch is in the store or none of it is; the target's idempotency keys cover the
+writes whose commit was lost.
+
+Rows are plain frozen values; times are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "AuditEvent",
+    "AuditRow",
+    "AuditVerdict",
+    "Batch",
+    "CursorRow",
+    "ExceptionRow",
+    "OutcomeRow",
+    "PostingRow",
+    "RecordRow",
+    "RunRow",
+    "Store",
+    "StoreError",
+]
+
+OutcomeName = Literal["synced", "unchanged", "failed", "held", "conflict"]
+ExceptionKind = Literal["failed", "held", "conflict"]
+
+
+class StoreError(RuntimeError):
+    """The state store could not do what was asked (connection lost, schema too new, …)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordRow:
+    """The last version of a source record billbridge saw (snapshot = raw source JSON)."""
+
+    key: str  # connection:object:id
+    connection: str
+    object: str
+    source_id: str
+    version: str  # content hash of the snapshot
+    snapshot: bytes
+    seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostingRow:
+    """One write to a target (the xref of a record into a target system).
+
+    `idempotency_key` is unique across the store; `facet` names which effect of the record
+    it is (`issue`, `void`, `payment`, …) so a new version never posts an old effect twice.
+    """
+
+    flow: str
+    record_key: str
+    facet: str
+    idempotency_key: str
+    version: str
+    entry_hash: str
+    target: str  # target connection name
+    target_ref: str  # where it is in the target (file:offset, row id, guid)
+    run_id: int
+    posted_at: datetime
+    summary: str = ""  # one line a person can read, e.g. "Invoice HB-0042 — Globex, 119.00 EUR"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutcomeRow:
+    """What happened to one record in one run (an attempt)."""
+
+    run_id: int
+    flow: str
+    record_key: str
+    version: str
+    outcome: OutcomeName
+    at: datetime
+    retryable: bool = False
+    error: str = ""
+    field: str = ""
+    hint: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExceptionRow:
+    """An open problem in the queue; at most one open row per (flow, record_key)."""
+
+    flow: str
+    record_key: str
+    version: str
+    kind: ExceptionKind
+    error: str
+    at: datetime
+    field: str = ""
+    hint: str = ""
+    retryable: bool = False
+    waiting_on: str = ""  # a record key this one waits for (kind "held")
+    next_try_at: datetime | None = None
+    # filled in when read back from the store:
+    id: int = 0
+    attempts: int = 1
+    first_seen: datetime | None = None
+    last_tried: datetime | None = None
+    status: Literal["open", "closed", "dismissed"] = "open"
+    resolution: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CursorRow:
+    """Where a reader (or an append-only target) stands; `position` is e.g. a byte offset."""
+
+    flow: str
+    name: str
+    value: str
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEvent:
+    """A change to record in the audit log; the store adds sequence, time and hashes."""
+
+    actor: str  # a user name, "token:<name>" or "system"
+    action: str  # posted, failed, held, replayed, retried, dismissed, config, …
+    record_key: str = ""
+    diff: Mapping[str, Any] = field(default_factory=dict)  # field -> [before, after]
+    run_id: int | None = None
+    mapping_version: str = ""
+    at: datetime | None = None  # defaults to now (UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditRow:
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    record_key: str
+    diff: Mapping[str, Any]
+    run_id: int | None
+    mapping_version: str
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditVerdict:
+    ok: bool
+    rows: int
+    first_bad: int | None  # sequence number of the first row whose hash does not verify
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRow:
+    id: int
+    flow: str
+    kind: str  # live, backfill, replay, retry, dry-run
+    actor: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = "running"  # running, finished, crashed
+    counts: Mapping[str, int] = field(default_factory=dict)
+    mapping_version: str = ""
+
+
+@dataclass(slots=True, kw_only=True)
+class Batch:
+    """Everything one commit writes; the engine fills it, `Store.commit` writes it at once.
+
+    `closed_exceptions` holds (flow, record_key, resolution) of queue rows to close.
+    """
+
+    records: list[RecordRow] = field(default_factory=list)
+    postings: list[PostingRow] = field(default_factory=list)
+    outcomes: list[OutcomeRow] = field(default_factory=list)
+    exceptions: list[ExceptionRow] = field(default_factory=list)
+    closed_exceptions: list[tuple[str, str, str]] = field(default_factory=list)
+    cursors: list[CursorRow] = field(default_factory=list)
+    audit: list[AuditEvent] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.outcomes)
+
+    def is_empty(self) -> bool:
+        return not (
+            self.records
+            or self.postings
+            or self.outcomes
+            or self.exceptions
+            or self.closed_exceptions
+            or self.cursors
+            or self.audit
+        )
+
+
+class Store(Protocol):
+    """What the engine, CLI and service need from the state store (both backends)."""
+
+    dialect: str  # "sqlite" or "postgres"
+
+    def close(self) -> None: ...
+
+    # --- runs
+    def start_run(
+        self, *, flow: str, kind: str, actor: str, mapping_version: str = ""
+    ) -> RunRow: ...
+    def finish_run(self, run_id: int, *, counts: Mapping[str, int], status: str) -> None: ...
+    def get_run(self, run_id: int) -> RunRow | None: ...
+    def list_runs(self, *, flow: str | None = None, limit: int = 50) -> list[RunRow]: ...
+
+    # --- the one write path of a sync
+    def commit(self, batch: Batch) -> None: ...
+
+    # --- records and postings (xref)
+    def get_record(self, key: str) -> RecordRow | None: ...
+    def get_records(self, keys: Sequence[str]) -> dict[str, RecordRow]: ...
+    def find_records(self, *, source_id: str) -> list[RecordRow]: ...
+    def postings_for(self, record_key: str, *, flow: str | None = None) -> list[PostingRow]: ...
+    def posting_by_key(self, idempotency_key: str) -> PostingRow | None: ...
+    def iter_postings(self, *, flow: str | None = None) -> Iterator[PostingRow]: ...
+    def outcomes_for(self, record_key: str) -> list[OutcomeRow]: ...
+
+    # --- exception queue
+    def open_exceptions(self, *, flow: str | None = None) -> list[ExceptionRow]: ...
+    def get_exception(self, exception_id: int) -> ExceptionRow | None: ...
+    def exceptions_for(self, record_key: str) -> list[ExceptionRow]: ...
+    def held_waiting_on(self, record_keys: Sequence[str]) -> list[ExceptionRow]: ...
+    def dismiss_exception(self, exception_id: int, *, actor: str, reason: str) -> None: ...
+
+    # --- cursors
+    def get_cursor(self, flow: str, name: str) -> CursorRow | None: ...
+
+    # --- audit (append-only, hash-chained)
+    def append_audit(self, event: AuditEvent) -> AuditRow: ...
+    def audit_rows(
+        self, *, record_key: str | None = None, limit: int | None = None
+    ) -> list[AuditRow]: ...
+    def verify_audit(self) -> AuditVerdict: ...
+
+    # --- counts for summaries and metrics
+    def outcome_counts(self, run_id: int) -> dict[str, int]: ...
