@@ -62,6 +62,7 @@ class RawRecord:
     raw: bytes  # the exact bytes read, hashed for the record's version
     position: str
     line: int = 0  # where in the source file, for error messages (0 when not a file)
+    error: str = ""  # set when the bytes could not be parsed (the record fails, the run goes on)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
