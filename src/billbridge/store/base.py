@@ -23,6 +23,7 @@ __all__ = [
     "AuditVerdict",
     "Batch",
     "CursorRow",
+    "ExceptionKind",
     "ExceptionRow",
     "OutcomeRow",
     "PostingRow",

@@ -1,0 +1,184 @@
+"""billbridge.yaml: connections, flows and where the state lives, validated with pydantic.
+
+Why strict: a typo in a configuration that silently falls back to a default is how an
+integration posts to the wrong account for a month. Unknown keys are errors, every
+error names the file, the line and the field, and secrets are only ever references to
+environment variables (`${STRIPE_API_KEY}`) held as `SecretStr`, never printed or stored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from .yamlsource import ConfigError, LocatedYaml, load_yaml
+
+__all__ = [
+    "CONFIG_NAME",
+    "BeancountConnection",
+    "ConfigError",
+    "FlowConfig",
+    "RetryConfig",
+    "StripeConnection",
+    "Workspace",
+    "load_workspace",
+]
+
+CONFIG_NAME = "billbridge.yaml"
+STATE_ENV = "BILLBRIDGE_STATE"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class StripeConnection(_Strict):
+    """Stripe, read from an export file (JSONL of API objects) or, later, the live API."""
+
+    connector: Literal["stripe"]
+    mode: Literal["sandbox", "production"] = "sandbox"
+    export: Path | None = None
+    api_key: SecretStr | None = None
+    api_version: str | None = None
+    rate_limit: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _needs_a_source(self) -> StripeConnection:
+        if self.export is None and self.api_key is None:
+            raise ValueError("set `export: <file.jsonl>` or `api_key: ${STRIPE_API_KEY}`")
+        return self
+
+
+class BeancountConnection(_Strict):
+    """A Beancount ledger: `path` is the user's main file; billbridge appends beside it."""
+
+    connector: Literal["beancount"]
+    path: Path
+    mode: Literal["sandbox", "production"] = "production"
+
+
+Connection = Annotated[StripeConnection | BeancountConnection, Field(discriminator="connector")]
+
+
+class RetryConfig(_Strict):
+    """How a retryable failure (locked file, unavailable target) is retried before queueing."""
+
+    attempts: int = Field(default=3, ge=0, le=20)
+    base_seconds: float = Field(default=0.2, ge=0)
+    max_seconds: float = Field(default=30.0, ge=0)
+
+
+class FlowConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    mapping: Path
+    retry: RetryConfig = RetryConfig()
+
+
+class Workspace(_Strict):
+    """A loaded, validated billbridge.yaml; paths are absolute (relative to the file)."""
+
+    root: Path = Path()
+    connections: dict[str, Connection]
+    flows: list[FlowConfig]
+    state: str = ".billbridge/state.db"
+    batch_size: int = Field(default=1000, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _flows_name_connections(self) -> Workspace:
+        names = set()
+        for index, flow in enumerate(self.flows):
+            if flow.name in names:
+                raise _LocatedValueError(("flows", index, "name"), f"duplicate flow {flow.name!r}")
+            names.add(flow.name)
+            for end, field in (("from", flow.source), ("to", flow.target)):
+                if field not in self.connections:
+                    known = ", ".join(sorted(self.connections)) or "none"
+                    raise _LocatedValueError(
+                        ("flows", index, end),
+                        f"{field!r} is not a connection (known: {known})",
+                    )
+            if not isinstance(self.connections[flow.source], StripeConnection):
+                raise _LocatedValueError(("flows", index, "from"), "must be a source connection")
+            if not isinstance(self.connections[flow.target], BeancountConnection):
+                raise _LocatedValueError(("flows", index, "to"), "must be a ledger connection")
+        return self
+
+    def flow(self, name: str) -> FlowConfig:
+        for flow in self.flows:
+            if flow.name == name:
+                return flow
+        known = ", ".join(f.name for f in self.flows) or "none"
+        raise ConfigError(
+            self.root / CONFIG_NAME, None, "flows", f"no flow {name!r} (known: {known})"
+        )
+
+    def state_url(self) -> str:
+        """The state store: BILLBRIDGE_STATE overrides `state:`; a path is SQLite."""
+        url = os.environ.get(STATE_ENV) or self.state
+        if "://" in url:
+            return url
+        return f"sqlite:///{(self.root / url).resolve()}"
+
+
+class _LocatedValueError(ValueError):
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        self.loc = loc
+        super().__init__(message)
+
+
+def _resolve_paths(data: dict[str, Any], root: Path) -> None:
+    for conn in (data.get("connections") or {}).values():
+        if isinstance(conn, dict):
+            for key in ("export", "path"):
+                if isinstance(conn.get(key), str):
+                    conn[key] = str((root / conn[key]).resolve())
+    for flow in data.get("flows") or []:
+        if isinstance(flow, dict) and isinstance(flow.get("mapping"), str):
+            flow["mapping"] = str((root / flow["mapping"]).resolve())
+
+
+def load_workspace(path: Path, *, env: Mapping[str, str] | None = None) -> Workspace:
+    """Load billbridge.yaml (or the one in a directory); raise ConfigError naming the place."""
+    if path.is_dir():
+        path = path / CONFIG_NAME
+    doc = load_yaml(path, env=env)
+    if not isinstance(doc.data, dict):
+        raise ConfigError(path, 1, "", "expected a mapping with `connections:` and `flows:`")
+    data = dict(doc.data)
+    root = path.parent.resolve()
+    _resolve_paths(data, root)
+    data["root"] = root
+    try:
+        return Workspace.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(doc, exc) from None
+
+
+def _config_error(doc: LocatedYaml, exc: ValidationError) -> ConfigError:
+    error = exc.errors()[0]
+    ctx_error = (error.get("ctx") or {}).get("error")
+    loc: tuple[str | int, ...] = tuple(error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    if isinstance(ctx_error, _LocatedValueError):
+        loc, message = ctx_error.loc, str(ctx_error)
+    # pydantic puts the union tag (`stripe`, `beancount`) into the path; drop it for people.
+    if len(loc) > 2 and loc[0] == "connections" and loc[2] in {"stripe", "beancount"}:
+        loc = (*loc[:2], *loc[3:])
+    shown = list(loc)
+    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in shown).lstrip(".")
+    if error["type"] == "extra_forbidden":
+        message = f"unknown key {shown[-1]!r}; check its spelling"
+    elif error["type"] == "missing":
+        message = "required, but missing"
+    elif error["type"] == "union_tag_invalid":
+        message = f"unknown connector; expected one of: {error['ctx']['expected_tags']}"
+    elif "input" in error and not isinstance(error["input"], dict | list):
+        shown_input = "<secret>" if "api_key" in field else repr(error["input"])
+        message = f"{message} (got {shown_input})"
+    return ConfigError(doc.path, doc.line_of(loc), field, message)

@@ -1,0 +1,86 @@
+"""The engine's own values: what a flow needs at run time, and what a run reports.
+
+Why a `FlowRuntime` bundle: the engine never imports a concrete connector; the CLI
+(or the service) builds the source, the target and the normalizer from the workspace
+and hands them over here, so the same engine runs any pair of systems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from billbridge.connectors.base import SourceConnector, TargetConnector
+from billbridge.domain import Problem
+from billbridge.mapping.model import Mapping as MappingFile
+from billbridge.mapping.rules import Canonical
+
+from .retry import RetryPolicy
+
+__all__ = [
+    "OUTCOMES",
+    "FlowRuntime",
+    "Normalize",
+    "NormalizedLike",
+    "Resolve",
+    "RunResult",
+]
+
+OUTCOMES = ("synced", "unchanged", "failed", "held", "conflict")
+
+
+class Resolve(Protocol):
+    def __call__(self, object: str, id: str, /) -> Mapping[str, Any] | None: ...
+
+
+class NormalizedLike(Protocol):
+    @property
+    def value(self) -> Canonical | None: ...
+    @property
+    def problems(self) -> tuple[Problem, ...]: ...
+    @property
+    def waiting_on(self) -> tuple[str, str] | None: ...
+    @property
+    def reason(self) -> str: ...
+
+
+Normalize = Callable[..., NormalizedLike]  # (data, *, record: str, resolve: Resolve)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowRuntime:
+    name: str
+    source: SourceConnector
+    target: TargetConnector
+    normalize: Normalize
+    mapping: MappingFile
+    retry: RetryPolicy = RetryPolicy()
+    batch_size: int = 1000
+    aliases: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = field(default_factory=dict)
+
+
+@dataclass(slots=True, kw_only=True)
+class RunResult:
+    run: int
+    flow: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    posted: int = 0  # journal entries written to the target in this run
+    recovered: int = 0  # writes found in the target whose commit had been lost
+    dry_run_entries: list[str] = field(default_factory=list)
+    stopped: str = ""  # why the run stopped early (a fatal error), if it did
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.counts["failed"]) or bool(self.stopped)
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"run": self.run, "flow": self.flow, "counts": dict(self.counts)}
+        data["posted"] = self.posted
+        if self.recovered:
+            data["recovered"] = self.recovered
+        if self.stopped:
+            data["stopped"] = self.stopped
+        if self.dry_run_entries:
+            data["entries"] = self.dry_run_entries
+        return data

@@ -1,0 +1,468 @@
+"""The path of one record: normalize, map, check, write, and gather its commit.
+
+Why one class holding a batch: every record's effects (outcome, xref, audit row,
+queue change) go into the current `Batch`, which the run commits in one store
+transaction after the target is flushed. Look-ups see the batch first, so an invoice
+earlier in the same batch counts as posted for the payment after it.
+
+Nothing here raises for bad data: a record that cannot go becomes a `failed`, `held`
+or `conflict` outcome with a readable reason, and the next record goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from billbridge.connectors.base import (
+    FatalError,
+    RawRecord,
+    RecordError,
+    RetryableError,
+)
+from billbridge.domain import JournalEntry, Problem, Severity
+from billbridge.mapping.rules import Context, Planned, plan_entries
+from billbridge.store.base import (
+    AuditEvent,
+    Batch,
+    ExceptionKind,
+    ExceptionRow,
+    OutcomeRow,
+    PostingRow,
+    RecordRow,
+    Store,
+)
+
+from .model import FlowRuntime, RunResult
+from .retry import FailureKind, decide
+
+__all__ = ["RecordPipeline", "StopRun", "entry_hash", "record_key"]
+
+_RECENT = 20_000  # parsed records kept for look-ups (related records sit close together)
+
+
+class StopRun(Exception):  # noqa: N818 - a control signal, not an error of the record
+    """A fatal connector error: commit what is done and stop the run."""
+
+
+def record_key(connection: str, obj: str, ident: str) -> str:
+    return f"{connection}:{obj}:{ident}"
+
+
+def entry_hash(entry: JournalEntry) -> str:
+    """Hash of what an entry does to the books (date and postings), not of its wording."""
+    parts = [entry.date.isoformat()]
+    parts.extend(f"{p.account}={p.amount.amount}{p.amount.currency}" for p in entry.postings)
+    return hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
+
+
+class RecordPipeline:
+    """Processes records of one flow into the current batch; the run loop commits it."""
+
+    def __init__(
+        self,
+        *,
+        flow: FlowRuntime,
+        store: Store,
+        run_id: int,
+        actor: str,
+        result: RunResult,
+        dry_run: bool = False,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.flow = flow
+        self.store = store
+        self.run_id = run_id
+        self.actor = actor
+        self.result = result
+        self.dry_run = dry_run
+        self.now = now
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.connection = flow.source.name
+        self.batch = Batch()
+        self.posted_keys: list[str] = []  # record keys that posted in this batch
+        self._pending_facets: dict[str, dict[str, str]] = {}  # record -> facet -> entry hash
+        self._recent: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
+        self._prior: dict[str, RecordRow] = {}
+        self._consecutive_retryable = 0
+
+    # ------------------------------------------------------------------ look-ups
+    def prefetch(self, keys: list[str]) -> None:
+        """Load the stored versions of a batch's records in one query."""
+        self._prior = self.store.get_records(keys) if keys else {}
+
+    def resolve(self, obj: str, ident: str) -> Mapping[str, Any] | None:
+        key = record_key(self.connection, obj, ident)
+        cached = self._recent.get(key)
+        if cached is not None:
+            return cached
+        row = self.store.get_record(key)
+        if row is None:
+            return None
+        data: dict[str, Any] = orjson.loads(row.snapshot)
+        self._remember(key, data)
+        return data
+
+    def _remember(self, key: str, data: Mapping[str, Any]) -> None:
+        self._recent[key] = data
+        if len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+
+    def _invoice_number(self, invoice_id: str) -> str:
+        data = self.resolve("invoice", invoice_id)
+        return str(data.get("number") or "") if data else ""
+
+    def _posted_facets(self, key: str) -> dict[str, str]:
+        facets = {p.facet: p.entry_hash for p in self.store.postings_for(key, flow=self.flow.name)}
+        facets.update(self._pending_facets.get(key, {}))
+        return facets
+
+    # ------------------------------------------------------------------ the path
+    def process(self, raw: RawRecord, *, force: bool = False) -> str:
+        """Run one record through the path; return its outcome name."""
+        key = record_key(self.connection, raw.object, raw.id)
+        now = self.now()
+        if raw.error:
+            problem = Problem(
+                record=key,
+                field="line",
+                message=raw.error,
+                hint="fix the line in the export file (or remove it) and sync again",
+            )
+            return self._fail(key, "", (problem,), FailureKind.PERMANENT, now)
+        version = hashlib.blake2b(raw.raw, digest_size=10).hexdigest()
+        prior = self._prior.get(key)
+        if prior is not None and prior.version == version and not force:
+            return self._count("unchanged")
+        self._remember(key, raw.data)
+        if not self.dry_run:
+            self.batch.records.append(
+                RecordRow(
+                    key=key,
+                    connection=self.connection,
+                    object=raw.object,
+                    source_id=raw.id,
+                    version=version,
+                    snapshot=raw.raw,
+                    seen_at=now,
+                )
+            )
+            self._aliases(raw, version, now)
+        normalized = self.flow.normalize(raw.data, record=key, resolve=self.resolve)
+        errors = tuple(p for p in normalized.problems if p.severity is Severity.ERROR)
+        if errors:
+            return self._fail(key, version, errors, FailureKind.PERMANENT, now)
+        if normalized.waiting_on is not None:
+            obj, ident = normalized.waiting_on
+            return self._hold(
+                key,
+                version,
+                record_key(self.connection, obj, ident),
+                normalized.reason or f"waiting for {obj} {ident}",
+                now,
+            )
+        if normalized.value is None:
+            return self._succeed(key, version, (), now)
+        ctx = Context(
+            flow=self.flow.name,
+            connection=self.connection,
+            record=key,
+            version=version,
+            invoice_number=self._invoice_number,
+        )
+        plan = plan_entries(normalized.value, self.flow.mapping, ctx)
+        if plan.problems:
+            return self._fail(key, version, plan.problems, FailureKind.PERMANENT, now)
+        for req in plan.requires:
+            if req.facet not in self._posted_facets(req.record):
+                return self._hold(key, version, req.record, req.reason, now)
+        return self._write(key, version, plan.entries, now)
+
+    def _aliases(self, raw: RawRecord, version: str, now: datetime) -> None:
+        """Index a record under extra keys (e.g. an invoice_payment by its payment id)."""
+        make = self.flow.aliases.get(raw.object)
+        if make is None:
+            return
+        for alias_obj_id in make(raw.data):
+            obj, _, ident = alias_obj_id.partition(":")
+            key = record_key(self.connection, obj, ident)
+            self._remember(key, raw.data)
+            self.batch.records.append(
+                RecordRow(
+                    key=key,
+                    connection=self.connection,
+                    object=obj,
+                    source_id=ident,
+                    version=version,
+                    snapshot=raw.raw,
+                    seen_at=now,
+                )
+            )
+
+    def _write(self, key: str, version: str, planned: tuple[Planned, ...], now: datetime) -> str:
+        posted = self._posted_facets(key)
+        new: list[Planned] = []
+        for item in planned:
+            digest = entry_hash(item.entry)
+            if item.facet not in posted:
+                new.append(item)
+            elif posted[item.facet] and posted[item.facet] != digest:
+                return self._conflict(key, version, item, now)
+        if not new:
+            return self._succeed(key, version, (), now)
+        if self.dry_run:
+            self.result.dry_run_entries.append(self.flow.target.render([p.entry for p in new]))
+            self.result.posted += len(new)
+            return self._count("synced")
+        outcome = self._write_with_retry(key, version, new, now)
+        if outcome is not None:
+            return outcome
+        self.result.posted += len(new)
+        return self._succeed(key, version, tuple(new), now, ref=self._last_ref)
+
+    _last_ref = ""
+
+    def _write_with_retry(
+        self, key: str, version: str, entries: list[Planned], now: datetime
+    ) -> str | None:
+        attempt = 0
+        while True:
+            try:
+                written = self.flow.target.write([p.entry for p in entries])
+            except RetryableError as exc:
+                attempt += 1
+                decision = decide(
+                    FailureKind.RETRYABLE,
+                    attempt=attempt,
+                    policy=self.flow.retry,
+                    now=now,
+                    jitter=self.rng.random(),
+                )
+                if decision.retry_now:
+                    self.sleep(decision.wait_seconds)
+                    continue
+                self._consecutive_retryable += 1
+                problem = Problem(
+                    record=key,
+                    field="target",
+                    message=str(exc),
+                    hint="billbridge retries it; check the target if it persists",
+                )
+                return self._fail(
+                    key,
+                    version,
+                    (problem,),
+                    FailureKind.RETRYABLE,
+                    now,
+                    next_try_at=decision.next_try_at,
+                    attempts=attempt,
+                )
+            except RecordError as exc:
+                problem = Problem(
+                    record=key,
+                    field="target",
+                    message=str(exc),
+                    hint="the target refused this record; fix it and replay",
+                )
+                return self._fail(key, version, (problem,), FailureKind.PERMANENT, now)
+            except FatalError as exc:
+                raise StopRun(str(exc)) from exc
+            self._consecutive_retryable = 0
+            self._last_ref = written.ref
+            return None
+
+    # ------------------------------------------------------------------ outcomes
+    def _count(self, outcome: str) -> str:
+        self.result.counts[outcome] += 1
+        return outcome
+
+    def _succeed(
+        self,
+        key: str,
+        version: str,
+        planned: tuple[Planned, ...],
+        now: datetime,
+        *,
+        ref: str = "",
+    ) -> str:
+        if self.dry_run:
+            return self._count("synced")
+        batch = self.batch
+        mapping_version = self.flow.mapping.version
+        if planned:
+            pending = self._pending_facets.setdefault(key, {})
+            for item in planned:
+                digest = entry_hash(item.entry)
+                pending[item.facet] = digest
+                batch.postings.append(
+                    PostingRow(
+                        flow=self.flow.name,
+                        record_key=key,
+                        facet=item.facet,
+                        idempotency_key=item.entry.key,
+                        version=version,
+                        entry_hash=digest,
+                        target=self.flow.target.name,
+                        target_ref=ref,
+                        run_id=self.run_id,
+                        posted_at=now,
+                        summary=item.entry.narration,
+                    )
+                )
+            self.posted_keys.append(key)
+            batch.audit.append(
+                AuditEvent(
+                    actor=self.actor,
+                    action="posted",
+                    record_key=key,
+                    run_id=self.run_id,
+                    mapping_version=mapping_version,
+                    at=now,
+                    diff={
+                        "postings": [None, [p.facet for p in planned]],
+                        "version": [None, version],
+                    },
+                )
+            )
+        batch.outcomes.append(
+            OutcomeRow(
+                run_id=self.run_id,
+                flow=self.flow.name,
+                record_key=key,
+                version=version,
+                outcome="synced",
+                at=now,
+            )
+        )
+        batch.closed_exceptions.append((self.flow.name, key, f"synced in run {self.run_id}"))
+        return self._count("synced")
+
+    def _fail(
+        self,
+        key: str,
+        version: str,
+        problems: tuple[Problem, ...],
+        kind: FailureKind,
+        now: datetime,
+        *,
+        next_try_at: datetime | None = None,
+        attempts: int = 1,
+    ) -> str:
+        first = problems[0]
+        message = "; ".join(p.message for p in problems)
+        hint = first.hint
+        retryable = kind is FailureKind.RETRYABLE
+        self._record_problem(
+            key,
+            version,
+            "failed",
+            message,
+            first.field,
+            hint,
+            now,
+            retryable=retryable,
+            next_try_at=next_try_at,
+            action="failed",
+            extra={"attempts_in_run": attempts} if retryable else {},
+        )
+        return self._count("failed")
+
+    def _hold(self, key: str, version: str, waiting_on: str, reason: str, now: datetime) -> str:
+        self._record_problem(
+            key,
+            version,
+            "held",
+            reason,
+            "",
+            "released automatically when it posts",
+            now,
+            waiting_on=waiting_on,
+            action="held",
+        )
+        return self._count("held")
+
+    def _conflict(self, key: str, version: str, item: Planned, now: datetime) -> str:
+        message = (
+            f"the {item.facet!r} entry already posted for this record differs from what the "
+            f"current mapping ({self.flow.mapping.version}) gives; billbridge never edits a posting"
+        )
+        hint = "post a correcting entry by hand or restore the mapping, then dismiss this row"
+        self._record_problem(
+            key, version, "conflict", message, "postings", hint, now, action="conflict"
+        )
+        return self._count("conflict")
+
+    def _record_problem(
+        self,
+        key: str,
+        version: str,
+        kind: ExceptionKind,
+        message: str,
+        field: str,
+        hint: str,
+        now: datetime,
+        *,
+        retryable: bool = False,
+        waiting_on: str = "",
+        next_try_at: datetime | None = None,
+        action: str,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        if self.dry_run:
+            return
+        batch = self.batch
+        batch.outcomes.append(
+            OutcomeRow(
+                run_id=self.run_id,
+                flow=self.flow.name,
+                record_key=key,
+                version=version,
+                outcome=kind,
+                at=now,
+                retryable=retryable,
+                error=message,
+                field=field,
+                hint=hint,
+            )
+        )
+        batch.exceptions.append(
+            ExceptionRow(
+                flow=self.flow.name,
+                record_key=key,
+                version=version,
+                kind=kind,
+                error=message,
+                at=now,
+                field=field,
+                hint=hint,
+                retryable=retryable,
+                waiting_on=waiting_on,
+                next_try_at=next_try_at,
+            )
+        )
+        batch.audit.append(
+            AuditEvent(
+                actor=self.actor,
+                action=action,
+                record_key=key,
+                run_id=self.run_id,
+                mapping_version=self.flow.mapping.version,
+                at=now,
+                diff={"error": [None, message], "field": [None, field], **(extra or {})},
+            )
+        )
+
+    def take_batch(self) -> Batch:
+        batch, self.batch = self.batch, Batch()
+        self._pending_facets = {}
+        return batch

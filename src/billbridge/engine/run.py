@@ -1,0 +1,273 @@
+"""A run: read a flow's source in batches, send each record down the path, commit each batch.
+
+The order inside one batch commit is what makes a crash harmless:
+1. every record of the batch is written to the target (appended, not yet durable);
+2. the target is flushed (fsync) and reports its position;
+3. one store transaction commits outcomes, xrefs, audit rows, queue changes, the
+   source cursor and the target position.
+A crash before 3 leaves writes past the committed target position; the next run's
+`recover` finds their idempotency keys and records them (in one transaction, before
+anything else), so the re-read records find their facets posted and write nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime
+
+import orjson
+
+from billbridge.connectors.base import RawRecord
+from billbridge.store.base import AuditEvent, Batch, CursorRow, PostingRow, Store
+
+from .model import FlowRuntime, RunResult
+from .pipeline import RecordPipeline, StopRun
+
+__all__ = ["Progress", "recover_target", "reprocess", "sync_flow"]
+
+Progress = Callable[[int, str], None]  # (records done in this run, last position)
+
+_SOURCE = "source"
+_ACTIONS = {"replay": "replayed", "retry": "retried"}
+_BACKFILL = "backfill"
+
+
+def _target_cursor(flow: FlowRuntime) -> str:
+    return f"target:{flow.target.name}"
+
+
+def recover_target(flow: FlowRuntime, store: Store, *, actor: str) -> int:
+    """Record the writes found past the committed target position; return how many."""
+    cursor = store.get_cursor("*", _target_cursor(flow))
+    found = flow.target.recover(cursor.position if cursor else 0)
+    now = datetime.now(UTC)
+    batch = Batch()
+    for idem, ref in found.items():
+        if store.posting_by_key(idem) is not None:
+            continue
+        flow_name, record, facet = [*idem.split("|"), "", ""][:3]
+        batch.postings.append(
+            PostingRow(
+                flow=flow_name,
+                record_key=record,
+                facet=facet,
+                idempotency_key=idem,
+                version="",
+                entry_hash="",
+                target=flow.target.name,
+                target_ref=ref,
+                run_id=0,
+                posted_at=now,
+                summary="found in the target after an interrupted run",
+            )
+        )
+        batch.audit.append(
+            AuditEvent(
+                actor=actor,
+                action="recovered",
+                record_key=record,
+                at=now,
+                diff={"posting": [None, idem], "target_ref": [None, ref]},
+            )
+        )
+    batch.cursors.append(
+        CursorRow(flow="*", name=_target_cursor(flow), value="", position=flow.target.flush())
+    )
+    store.commit(batch)
+    return len(batch.postings)
+
+
+def _chunks(records: Iterable[RawRecord], size: int) -> Iterator[list[RawRecord]]:
+    iterator = iter(records)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _since_filter(records: Iterable[RawRecord], since: date | None) -> Iterator[RawRecord]:
+    if since is None:
+        yield from records
+        return
+    floor = datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp()
+    for raw in records:
+        created = raw.data.get("created")
+        if raw.error or not isinstance(created, int) or created >= floor:
+            yield raw
+
+
+class _Runner:
+    def __init__(
+        self, flow: FlowRuntime, store: Store, *, actor: str, kind: str, dry_run: bool
+    ) -> None:
+        self.flow = flow
+        self.store = store
+        self.dry_run = dry_run
+        run = store.start_run(
+            flow=flow.name,
+            kind="dry-run" if dry_run else kind,
+            actor=actor,
+            mapping_version=flow.mapping.version,
+        )
+        self.result = RunResult(run=run.id, flow=flow.name)
+        if not dry_run:
+            self.result.recovered = recover_target(flow, store, actor=actor)
+        self.pipeline = RecordPipeline(
+            flow=flow,
+            store=store,
+            run_id=run.id,
+            actor=actor,
+            result=self.result,
+            dry_run=dry_run,
+        )
+        self._wrote = False
+
+    def process(self, records: Sequence[RawRecord], *, force: bool = False) -> None:
+        keys = [f"{self.pipeline.connection}:{r.object}:{r.id}" for r in records]
+        self.pipeline.prefetch(keys)
+        for raw in records:
+            self.pipeline.process(raw, force=force)
+
+    def commit(self, cursors: Sequence[CursorRow] = ()) -> None:
+        """Flush the target, then commit the batch with the cursors, then release held."""
+        posted = self.pipeline.posted_keys
+        self.pipeline.posted_keys = []
+        batch = self.pipeline.take_batch()
+        if self.dry_run:
+            return
+        if batch.postings:
+            batch.cursors.append(
+                CursorRow(
+                    flow="*",
+                    name=_target_cursor(self.flow),
+                    value="",
+                    position=self.flow.target.flush(),
+                )
+            )
+        batch.cursors.extend(cursors)
+        if not batch.is_empty():
+            self.store.commit(batch)
+        if posted:
+            self.release(posted)
+
+    def release(self, posted: list[str]) -> None:
+        """Re-run the records held for records that just posted (and so on, transitively)."""
+        waiting = self.store.held_waiting_on(posted)
+        mine = [row for row in waiting if row.flow == self.flow.name]
+        if mine:
+            self.process(_from_store(self.store, [row.record_key for row in mine]), force=True)
+            self.commit()
+
+    def retry_due(self) -> None:
+        now = datetime.now(UTC)
+        due = [
+            row.record_key
+            for row in self.store.open_exceptions(flow=self.flow.name)
+            if row.kind == "failed"
+            and row.retryable
+            and row.next_try_at is not None
+            and row.next_try_at <= now
+        ]
+        if due:
+            self.process(_from_store(self.store, due), force=True)
+            self.commit()
+
+    def finish(self) -> RunResult:
+        status = "stopped" if self.result.stopped else "finished"
+        self.store.finish_run(self.result.run, counts=self.result.counts, status=status)
+        return self.result
+
+
+def _from_store(store: Store, keys: Sequence[str]) -> list[RawRecord]:
+    rows = store.get_records(list(keys))
+    records = []
+    for key in keys:
+        row = rows.get(key)
+        if row is not None:
+            records.append(
+                RawRecord(
+                    object=row.object,
+                    id=row.source_id,
+                    data=orjson.loads(row.snapshot),
+                    raw=row.snapshot,
+                    position="",
+                )
+            )
+    return records
+
+
+def sync_flow(
+    flow: FlowRuntime,
+    store: Store,
+    *,
+    actor: str = "system",
+    backfill: bool = False,
+    since: date | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> RunResult:
+    """One pass of a flow over its source; each record gets its own outcome."""
+    runner = _Runner(
+        flow, store, actor=actor, kind="backfill" if backfill else "live", dry_run=dry_run
+    )
+    name = _BACKFILL if backfill else _SOURCE
+    cursor = store.get_cursor(flow.name, name)
+    start = cursor.value if cursor and cursor.value else None
+    done = 0
+    position = start or ""
+    try:
+        if not dry_run:
+            runner.retry_due()
+        records = _since_filter(flow.source.read(start), since)
+        for chunk in _chunks(records, flow.batch_size):
+            runner.process(chunk)
+            position = chunk[-1].position
+            runner.commit([CursorRow(flow=flow.name, name=name, value=position)])
+            done += len(chunk)
+            if progress is not None:
+                progress(done, position)
+    except StopRun as exc:
+        runner.result.stopped = str(exc)
+        runner.commit()
+    else:
+        if backfill and not dry_run:
+            # A finished backfill starts over next time; live sync continues from its end.
+            runner.commit(
+                [
+                    CursorRow(flow=flow.name, name=_BACKFILL, value=""),
+                    CursorRow(flow=flow.name, name=_SOURCE, value=position),
+                ]
+            )
+    return runner.finish()
+
+
+def reprocess(
+    flow: FlowRuntime,
+    store: Store,
+    keys: Sequence[str],
+    *,
+    actor: str,
+    kind: str,
+    dry_run: bool = False,
+) -> RunResult:
+    """Run stored records again through the current mapping (replay and retry)."""
+    runner = _Runner(flow, store, actor=actor, kind=kind, dry_run=dry_run)
+    records = _from_store(store, keys)
+    try:
+        for raw in records:
+            runner.process([raw], force=True)
+            if not dry_run:
+                key = f"{runner.pipeline.connection}:{raw.object}:{raw.id}"
+                runner.pipeline.batch.audit.append(
+                    AuditEvent(
+                        actor=actor,
+                        action=_ACTIONS.get(kind, kind),
+                        record_key=key,
+                        run_id=runner.result.run,
+                        mapping_version=flow.mapping.version,
+                    )
+                )
+        runner.commit()
+    except StopRun as exc:
+        runner.result.stopped = str(exc)
+        runner.commit()
+    return runner.finish()

@@ -1,0 +1,141 @@
+"""The mapping file: accounts, product and tax-rate tables, field paths; versioned by content.
+
+Why explicit tables and no fallbacks: a tax rate that silently posts to a default
+account is the error finance finds at quarter end. Every account a posting uses must be
+written in the mapping; a rate or product with no rule fails its record with a message
+naming the rate, the record and this file. The mapping's version is the hash of its
+validated content, recorded on every posting and audit row, so "why did this invoice
+post to 4000?" has an answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping as AbcMapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jmespath
+import jmespath.exceptions
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from billbridge.yamlsource import ConfigError, load_yaml
+
+__all__ = ["Accounts", "Mapping", "load_mapping"]
+
+_ACCOUNT = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9\-]*)+$")
+
+
+def _check_account(value: str) -> str:
+    if not _ACCOUNT.match(value):
+        raise ValueError(
+            f"{value!r} is not a ledger account: it must start with Assets, Liabilities, "
+            "Equity, Income or Expenses, then ':'-separated parts that each start with a "
+            "capital letter or digit (e.g. Income:Sales:Pro)"
+        )
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Accounts(_Strict):
+    """The accounts every posting rule needs; the optional ones fail records when missing."""
+
+    receivable: str
+    clearing: str
+    fees: str
+    refunds: str
+    bank: str
+    revenue: str | None = None  # for lines whose product has no rule; absent = fail them
+    unapplied: str | None = None  # payments with no invoice; absent = fail them
+    discounts: str | None = None  # needed with `discounts: separate`
+
+    @field_validator("*")
+    @classmethod
+    def _valid(cls, value: str | None) -> str | None:
+        return None if value is None else _check_account(value)
+
+
+class Mapping(_Strict):
+    """A validated mapping file. `version` is its content hash (12 hex digits)."""
+
+    path: Path = Path("mapping.yaml")
+    entity: str = "default"
+    timezone: str
+    accounts: Accounts
+    discounts: Literal["net", "separate"] = "net"
+    products: dict[str, str] = Field(default_factory=dict)
+    tax_rates: dict[str, str] = Field(default_factory=dict)
+    fields: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+        return value
+
+    @field_validator("products", "tax_rates")
+    @classmethod
+    def _accounts(cls, table: dict[str, str]) -> dict[str, str]:
+        for value in table.values():
+            _check_account(value)
+        return table
+
+    @field_validator("fields")
+    @classmethod
+    def _paths(cls, table: dict[str, str]) -> dict[str, str]:
+        for name, expression in table.items():
+            try:
+                jmespath.compile(expression)
+            except jmespath.exceptions.ParseError as exc:
+                raise ValueError(f"fields.{name}: {expression!r} is not JMESPath: {exc}") from None
+        return table
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def version(self) -> str:
+        content = self.model_dump(mode="json", exclude={"path"})
+        return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
+
+    @cached_property
+    def _compiled(self) -> dict[str, Any]:
+        return {name: jmespath.compile(expr) for name, expr in self.fields.items()}
+
+    def field(self, name: str, source: AbcMapping[str, Any]) -> str:
+        """The `fields.<name>` JMESPath applied to a source object ("" when unset or null)."""
+        compiled = self._compiled.get(name)
+        if compiled is None:
+            return ""
+        value = compiled.search(source)
+        return "" if value is None else str(value)
+
+
+def load_mapping(path: Path) -> Mapping:
+    """Load and validate a mapping file; a ConfigError names the file, line and field."""
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise ConfigError(path, 1, "", "expected a mapping with `accounts:` and `tax_rates:`")
+    try:
+        return Mapping.model_validate({**doc.data, "path": path})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r}; check its spelling"
+        elif error["type"] == "missing":
+            message = "required, but missing"
+        field = ".".join(str(p) for p in loc)
+        raise ConfigError(path, doc.line_of(loc), field, message) from None
