@@ -1,0 +1,329 @@
+"""Stripe invoices and credit notes → `Invoice` and `CreditNote`, in every shape we read.
+
+Shapes (see shared/data/README.md):
+- current API: lines carry `taxes` (`tax_rate_details.tax_rate`, `tax_behavior`) and
+  `pricing.price_details.product`; the invoice carries `total_taxes`.
+- older API: lines carry `tax_amounts` (`tax_rate` id or expanded) and `price`/`plan`;
+  the invoice carries `tax` and `total_tax_amounts`.
+- localstripe (2017-08-15): taxes may exist only at invoice level: `tax_percent` (legacy)
+  or `default_tax_rates` (then `total_tax_amounts` is filled but lines have none).
+
+Invoice-level taxes are spread over the lines, proportionally to each line's net amount
+with `Money.allocate` (largest remainder, so no cent is lost), because the domain keeps
+taxes per line. A `tax_percent` invoice gets one rate id `tax_percent:<percent>`, e.g.
+`tax_percent:19.0`, which a mapping's tax table can name like any `txr_…` id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from billbridge.domain import (
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    Money,
+    Problem,
+    TaxAmount,
+    minor_units,
+    validate_invoice,
+)
+
+from ._read import (
+    Bad,
+    Wait,
+    amount,
+    currency,
+    decimal_or_none,
+    line_list,
+    mapping,
+    optional_day,
+    optional_ts,
+    ref_id,
+    required_int,
+    taxes,
+    text,
+    timestamp,
+)
+from ._types import Resolve
+
+__all__ = ["credit_note", "invoice"]
+
+_ONE = Decimal(1)
+
+
+def _product(line: Mapping[str, Any]) -> str:
+    pricing = mapping(line.get("pricing"))
+    if pricing is not None:
+        details = mapping(pricing.get("price_details"))
+        if details is not None:
+            product = ref_id(details.get("product"))
+            if product:
+                return product
+    for key in ("price", "plan"):
+        price = mapping(line.get(key))
+        if price is not None:
+            product = ref_id(price.get("product"))
+            if product:
+                return product
+    return ""
+
+
+def _unit_amount(line: Mapping[str, Any], cur: str) -> Decimal | None:
+    pricing = mapping(line.get("pricing"))
+    value: Decimal | None = None
+    if pricing is not None:
+        value = decimal_or_none(pricing.get("unit_amount_decimal"))
+    if value is None:
+        for key in ("price", "plan"):
+            price = mapping(line.get(key))
+            if price is not None:
+                raw = price.get("unit_amount", price.get("amount"))
+                if type(raw) is int:
+                    value = Decimal(raw)
+                    break
+    return None if value is None else value.scaleb(-minor_units(cur))
+
+
+def _quantity(line: Mapping[str, Any]) -> Decimal:
+    value = line.get("quantity")
+    if type(value) is int:
+        return Decimal(value)
+    return decimal_or_none(line.get("quantity_decimal")) or _ONE
+
+
+def _invoice_tax(data: Mapping[str, Any], cur: str) -> Money:
+    if "total_taxes" in data:
+        listed = data["total_taxes"]
+        if listed is None:
+            return Money.zero(cur)
+        listed_taxes = taxes(data, "", cur, "total_taxes")
+        return Money.from_minor(sum(t.amount.minor for t in listed_taxes), cur)
+    if "tax" in data:
+        if data["tax"] is None:
+            return Money.zero(cur)
+        return amount(data, "tax", "tax", cur)
+    raise Bad("tax", "the invoice has neither total_taxes (current API) nor tax (older API)")
+
+
+def _invoice_level_taxes(data: Mapping[str, Any], cur: str, tax: Money) -> list[TaxAmount]:
+    """Taxes stated only on the invoice (localstripe), aggregated per rate."""
+    if data.get("total_tax_amounts"):
+        found = taxes(data, "", cur, "-", "total_tax_amounts")
+    elif data.get("total_taxes"):
+        found = taxes(data, "", cur, "total_taxes", "-")
+    else:
+        percent = decimal_or_none(data.get("tax_percent"))
+        if percent is None or tax.is_zero():
+            return []
+        rate = f"tax_percent:{data['tax_percent']}"
+        found = (TaxAmount(rate=rate, amount=tax, percentage=percent),)
+    merged: dict[tuple[str, bool], TaxAmount] = {}
+    for t in found:
+        key = (t.rate, t.inclusive)
+        prior = merged.get(key)
+        merged[key] = t if prior is None else TaxAmount(
+            rate=t.rate, amount=prior.amount + t.amount, percentage=t.percentage,
+            inclusive=t.inclusive, jurisdiction=t.jurisdiction,
+        )
+    return list(merged.values())
+
+
+def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tuple[Problem, ...]]:
+    ident = data["id"]
+    cur = currency(data)
+    status_raw = text(data, "status")
+    try:
+        status = InvoiceStatus(status_raw)
+    except ValueError:
+        raise Bad("status", f"unknown invoice status {data.get('status')!r}") from None
+    customer = ref_id(data.get("customer"))
+    if not customer:
+        raise Bad("customer", "customer is missing")
+    created = timestamp(data, "created", "created")
+    total = amount(data, "total", "total", cur)
+    subtotal = amount(data, "subtotal", "subtotal", cur)
+    amount_paid = amount(data, "amount_paid", "amount_paid", cur)
+    tax = _invoice_tax(data, cur)
+
+    parts: list[dict[str, Any]] = []
+    for i, line in enumerate(line_list(data, "lines")):
+        line_id = line.get("id")
+        where = f"lines[{line_id if type(line_id) is str else i}]"
+        line_cur = currency(line, "currency") if "currency" in line else cur
+        discounts = line.get("discount_amounts") or ()
+        if type(discounts) is not list:
+            raise Bad(f"{where}.discount_amounts", f"{where}.discount_amounts must be a list")
+        discount = 0
+        for j, d in enumerate(discounts):
+            if not isinstance(d, Mapping):
+                raise Bad(f"{where}.discount_amounts[{j}]", "a discount amount must be an object")
+            discount += required_int(d, "amount", f"{where}.discount_amounts[{j}].amount")
+        period = mapping(line.get("period"))
+        parts.append({
+            "id": line_id if type(line_id) is str else f"line-{i}",
+            "description": text(line, "description"),
+            "quantity": _quantity(line),
+            "amount": amount(line, "amount", f"{where}.amount", line_cur),
+            "discount": Money.from_minor(discount, line_cur),
+            "taxes": taxes(line, where, line_cur),
+            "product": _product(line),
+            "unit_amount": _unit_amount(line, line_cur),
+            "period_start": optional_day(period, "start", f"{where}.period.start"),
+            "period_end": optional_day(period, "end", f"{where}.period.end"),
+        })
+
+    if parts and not any(p["taxes"] for p in parts):
+        spread = _invoice_level_taxes(data, cur, tax)
+        if spread and all(p["amount"].currency == cur for p in parts):
+            weights = [max(0, p["amount"].minor - p["discount"].minor) for p in parts]
+            if not any(weights):
+                weights = [1] * len(parts)
+            for t in spread:
+                for p, share in zip(parts, t.amount.allocate(weights), strict=True):
+                    p["taxes"] = (*p["taxes"], TaxAmount(
+                        rate=t.rate, amount=share, percentage=t.percentage,
+                        inclusive=t.inclusive, jurisdiction=t.jurisdiction,
+                    ))
+
+    transitions = mapping(data.get("status_transitions"))
+    address = mapping(data.get("customer_address"))
+    tax_ids = data.get("customer_tax_ids")
+    first_tax_id = mapping(tax_ids[0]) if type(tax_ids) is list and tax_ids else None
+    value = Invoice(
+        id=ident,
+        number=text(data, "number"),
+        customer=customer,
+        customer_name=text(data, "customer_name") or text(data, "customer_email") or customer,
+        currency=cur,
+        status=status,
+        created=created,
+        lines=tuple(InvoiceLine(**p) for p in parts),
+        subtotal=subtotal,
+        tax=tax,
+        total=total,
+        amount_paid=amount_paid,
+        finalized_at=optional_ts(transitions, "finalized_at", "status_transitions.finalized_at"),
+        paid_at=optional_ts(transitions, "paid_at", "status_transitions.paid_at"),
+        voided_at=optional_ts(transitions, "voided_at", "status_transitions.voided_at"),
+        due_date=optional_day(data, "due_date", "due_date"),
+        customer_country=text(address, "country"),
+        customer_tax_id=text(first_tax_id, "value"),
+    )
+    problems = validate_invoice(value, record=record)
+    return (None if problems else value), problems
+
+
+def _invoice_products(inv: Mapping[str, Any]) -> dict[str, str]:
+    lines = mapping(inv.get("lines"))
+    items = lines.get("data") if lines is not None else inv.get("lines")
+    if type(items) is not list:
+        return {}
+    return {
+        line["id"]: _product(line)
+        for line in items
+        if isinstance(line, Mapping) and type(line.get("id")) is str
+    }
+
+
+def _refund_amount(data: Mapping[str, Any], cur: str, resolve: Resolve) -> Money:
+    refunds = data.get("refunds")
+    if refunds is not None:
+        if type(refunds) is not list:
+            raise Bad("refunds", f"refunds must be a list, got {refunds!r}")
+        total = 0
+        for i, r in enumerate(refunds):
+            if not isinstance(r, Mapping):
+                raise Bad(f"refunds[{i}]", f"refunds[{i}] must be an object")
+            total += required_int(r, "amount_refunded", f"refunds[{i}].amount_refunded")
+        return Money.from_minor(total, cur)
+    refund = data.get("refund")
+    if refund is None:
+        return Money.zero(cur)
+    expanded = mapping(refund)
+    if expanded is None:
+        refund_id = ref_id(refund)
+        if not refund_id:
+            raise Bad("refund", f"refund must be a refund id or object, got {refund!r}")
+        expanded = resolve("refund", refund_id)
+        if expanded is None:
+            raise Wait("refund", refund_id, f"waiting for refund {refund_id}")
+    return amount(expanded, "amount", "refund.amount", cur)
+
+
+def credit_note(
+    data: Mapping[str, Any], *, record: str, resolve: Resolve
+) -> tuple[CreditNote | None, tuple[Problem, ...]]:
+    ident = data["id"]
+    cur = currency(data)
+    invoice_id = ref_id(data.get("invoice"))
+    if not invoice_id:
+        raise Bad("invoice", "invoice is missing (a credit note always credits an invoice)")
+    customer = ref_id(data.get("customer"))
+    if not customer:
+        raise Bad("customer", "customer is missing")
+    status = text(data, "status")
+    if status not in ("issued", "void"):
+        raise Bad("status", f"unknown credit note status {data.get('status')!r}")
+    created = timestamp(data, "created", "created")
+    total = amount(data, "total", "total", cur)
+    parts: list[dict[str, Any]] = []
+    expected = 0
+    for i, line in enumerate(line_list(data, "lines")):
+        line_id = line.get("id")
+        where = f"lines[{line_id if type(line_id) is str else i}]"
+        gross = required_int(line, "amount", f"{where}.amount")
+        discount = line.get("discount_amount") or 0
+        if type(discount) is not int:
+            raise Bad(f"{where}.discount_amount", f"{where}.discount_amount must be an integer")
+        line_taxes = taxes(line, where, cur)
+        expected += gross - discount + sum(t.amount.minor for t in line_taxes if not t.inclusive)
+        parts.append({
+            "id": line_id if type(line_id) is str else f"line-{i}",
+            "description": text(line, "description"),
+            "amount": Money.from_minor(gross - discount, cur),
+            "taxes": line_taxes,
+            "invoice_line": ref_id(line.get("invoice_line_item")),
+        })
+    refund_amount = _refund_amount(data, cur, resolve)
+    problems: list[Problem] = []
+    if expected != total.minor:
+        problems.append(Problem(
+            record=record, field="total",
+            message=f"credit note {ident}: lines sum to {Money.from_minor(expected, cur)} "
+            f"but total is {total}",
+            hint="the source credit note is inconsistent; correct it in Stripe and replay",
+        ))
+    if refund_amount > total:
+        problems.append(Problem(
+            record=record, field="refund_amount",
+            message=f"credit note {ident}: refunds ({refund_amount}) exceed its total ({total})",
+            hint="check the credit note's refunds in Stripe",
+        ))
+    if problems:
+        return None, tuple(problems)
+    inv = resolve("invoice", invoice_id)
+    if inv is None:
+        raise Wait("invoice", invoice_id, f"waiting for invoice {invoice_id}")
+    products = _invoice_products(inv)
+    value = CreditNote(
+        id=ident,
+        number=text(data, "number"),
+        invoice=invoice_id,
+        customer=customer,
+        currency=cur,
+        created=created,
+        lines=tuple(
+            CreditNoteLine(**p, product=products.get(p["invoice_line"], "")) for p in parts
+        ),
+        total=total,
+        refund_amount=refund_amount,
+        status=status,
+        voided_at=optional_ts(data, "voided_at", "voided_at") if status == "void" else None,
+        reason=text(data, "reason"),
+    )
+    return value, ()

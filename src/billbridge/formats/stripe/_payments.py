@@ -1,0 +1,186 @@
+"""Stripe charges, refunds, payouts and customers → `Payment`, `Refund`, `Payout`, `Customer`.
+
+Fees and nets come from the charge's balance transaction, never from a guess: a charge
+whose balance transaction we do not hold yet waits for it. Card numbers, last4 and
+fingerprints are never read, so they cannot reach a log line or the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from billbridge.domain import Address, Customer, Money, Payment, Payout, Refund
+
+from ._read import (
+    Bad,
+    Wait,
+    amount,
+    currency,
+    day,
+    mapping,
+    ref_id,
+    required_int,
+    text,
+    timestamp,
+)
+from ._types import Resolve
+
+__all__ = ["charge", "charge_invoice", "customer", "payout", "refund"]
+
+
+def _invoice_of_payment(resolve: Resolve, key: str) -> str:
+    found = resolve("invoice_payment_by_payment", key)
+    return ref_id(found.get("invoice")) if found is not None else ""
+
+
+def charge_invoice(data: Mapping[str, Any], resolve: Resolve) -> str:
+    """The invoice a charge pays: `invoice` (older API), its payment intent's `invoice`,
+    or the current API's `invoice_payment`; "" for a payment with no invoice."""
+    direct = ref_id(data.get("invoice"))
+    if direct:
+        return direct
+    pi_raw = data.get("payment_intent")
+    pi_id = ref_id(pi_raw)
+    if pi_id:
+        pi = mapping(pi_raw) or resolve("payment_intent", pi_id)
+        if pi is not None:
+            found = ref_id(pi.get("invoice"))
+            if found:
+                return found
+        found = _invoice_of_payment(resolve, pi_id)
+        if found:
+            return found
+    charge_id = data.get("id")
+    return _invoice_of_payment(resolve, charge_id) if type(charge_id) is str else ""
+
+
+def _method(data: Mapping[str, Any]) -> str:
+    details = mapping(data.get("payment_method_details"))
+    if details is None:
+        return ""
+    kind = text(details, "type")
+    brand = text(mapping(details.get(kind)) if kind else None, "brand")
+    return f"{kind} {brand}" if kind and brand else kind
+
+
+def charge(data: Mapping[str, Any], *, resolve: Resolve) -> Payment | None:
+    status = data.get("status")
+    if type(status) is not str:
+        raise Bad("status", "status is missing")
+    if status != "succeeded" or data.get("paid") is False:
+        return None
+    cur = currency(data)
+    gross = amount(data, "amount", "amount", cur)
+    created = timestamp(data, "created", "created")
+    bt_raw = data.get("balance_transaction")
+    bt_id = ref_id(bt_raw)
+    if not bt_id:
+        if data.get("captured") is False:
+            return None  # authorised, not captured: no money has moved
+        raise Bad("balance_transaction", "balance_transaction is missing")
+    bt = mapping(bt_raw) or resolve("balance_transaction", bt_id)
+    if bt is None:
+        raise Wait("balance_transaction", bt_id, f"waiting for balance transaction {bt_id}")
+    bt_cur = currency(bt, "currency")
+    if bt_cur != cur:
+        raise Bad(
+            "balance_transaction.currency",
+            f"charge in {cur} settled in {bt_cur}: multi-currency settlement is not "
+            "supported yet",
+            "post this payment by hand for now; FX settlement support is planned",
+        )
+    bt_amount = required_int(bt, "amount", "balance_transaction.amount")
+    fee = required_int(bt, "fee", "balance_transaction.fee")
+    net = required_int(bt, "net", "balance_transaction.net")
+    if bt_amount != gross.minor or fee + net != bt_amount:
+        raise Bad(
+            "balance_transaction",
+            f"balance transaction {bt_id} does not add up: charge {gross}, "
+            f"amount {Money.from_minor(bt_amount, cur)} = fee {Money.from_minor(fee, cur)} "
+            f"+ net {Money.from_minor(net, cur)} expected",
+            "check the balance transaction in Stripe and replay",
+        )
+    return Payment(
+        id=data["id"],
+        invoice=charge_invoice(data, resolve),
+        customer=ref_id(data.get("customer")),
+        created=created,
+        gross=gross,
+        fee=Money.from_minor(fee, cur),
+        net=Money.from_minor(net, cur),
+        method=_method(data),
+        status=status,
+        balance_transaction=bt_id,
+    )
+
+
+def refund(data: Mapping[str, Any], *, resolve: Resolve) -> Refund | None:
+    status = data.get("status")
+    if type(status) is not str:
+        raise Bad("status", "status is missing")
+    if status != "succeeded":
+        return None
+    cur = currency(data)
+    value = amount(data, "amount", "amount", cur)
+    created = timestamp(data, "created", "created")
+    charge_raw = data.get("charge")
+    charge_id = ref_id(charge_raw)
+    if not charge_id:
+        raise Bad("charge", "charge is missing (a refund pays back a charge)")
+    paid = mapping(charge_raw) or resolve("charge", charge_id)
+    if paid is None:
+        raise Wait("charge", charge_id, f"waiting for charge {charge_id}")
+    return Refund(
+        id=data["id"],
+        payment=charge_id,
+        invoice=charge_invoice(paid, resolve),
+        created=created,
+        amount=value,
+        status=status,
+        reason=text(data, "reason"),
+    )
+
+
+def payout(data: Mapping[str, Any]) -> Payout:
+    cur = currency(data)
+    status = text(data, "status")
+    if not status:
+        raise Bad("status", "status is missing")
+    return Payout(
+        id=data["id"],
+        created=timestamp(data, "created", "created"),
+        arrival_date=day(data, "arrival_date", "arrival_date"),
+        amount=amount(data, "amount", "amount", cur),
+        status=status,
+        destination=ref_id(data.get("destination")),
+    )
+
+
+def customer(data: Mapping[str, Any]) -> Customer:
+    ident: str = data["id"]
+    cur = currency(data) if data.get("currency") is not None else ""
+    tax_id = ""
+    tax_ids = mapping(data.get("tax_ids"))
+    listed = tax_ids.get("data") if tax_ids is not None else None
+    if type(listed) is list and listed:
+        tax_id = text(mapping(listed[0]), "value")
+    if not tax_id:
+        tax_id = text(data, "business_vat_id")  # 2017-08-15
+    addr = mapping(data.get("address"))
+    email = text(data, "email")
+    return Customer(
+        id=ident,
+        name=text(data, "name") or email or ident,
+        email=email,
+        tax_id=tax_id,
+        address=Address(
+            country=text(addr, "country"),
+            region=text(addr, "state"),
+            city=text(addr, "city"),
+            postal_code=text(addr, "postal_code"),
+            line1=text(addr, "line1"),
+            line2=text(addr, "line2"),
+        ),
+        currency=cur,
+    )
