@@ -317,6 +317,7 @@ class RecordPipeline:
                         run_id=self.run_id,
                         posted_at=now,
                         summary=item.entry.narration,
+                        link=item.entry.links[0] if item.entry.links else "",
                     )
                 )
             self.posted_keys.append(key)

@@ -1,0 +1,441 @@
+"""The `billbridge` command: thin typer commands over the engine.
+
+Exit codes are a contract scripts rely on: 0 ok; 1 the run finished but some records
+failed (the queue says which); 2 bad usage or bad configuration, with a message naming
+the file, the line and the field. Every command takes `--json`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .config import ConfigError, Workspace, load_workspace
+from .connectors.base import FatalError
+from .engine.model import RunResult
+from .engine.queue import UnknownRecordError, queue_items, replay, retry
+from .engine.run import sync_flow
+from .engine.trace import resolve_ref, trace
+from .store import Store, StoreError
+from .wiring import build_flow, flow_lookup, open_workspace_store
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="billbridge",
+    help="Post every invoice, payment, fee, refund and credit note to the books exactly once.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+WorkspaceOpt = Annotated[
+    Path,
+    typer.Option(
+        "--workspace",
+        "-w",
+        envvar="BILLBRIDGE_WORKSPACE",
+        help="Workspace folder (holds billbridge.yaml).",
+    ),
+]
+
+
+def _emit(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _fail(message: str, *, as_json: bool, code: int = 2) -> NoReturn:
+    if as_json:
+        _emit({"error": message})
+    else:
+        err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _actor() -> str:
+    name = os.environ.get("BILLBRIDGE_ACTOR")
+    if name:
+        return name
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@contextmanager
+def _opened(workspace: Path, as_json: bool) -> Iterator[tuple[Workspace, Store]]:
+    try:
+        ws = load_workspace(workspace)
+        store = open_workspace_store(ws)
+    except ConfigError as exc:
+        _fail(str(exc), as_json=as_json)
+    except StoreError as exc:
+        _fail(f"state store: {exc}", as_json=as_json)
+    try:
+        yield ws, store
+    except (ConfigError, UnknownRecordError) as exc:
+        _fail(str(exc), as_json=as_json)
+    except FatalError as exc:
+        _fail(str(exc), as_json=as_json)
+    finally:
+        store.close()
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"billbridge {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """billbridge: a self-hosted integration hub for billing and invoicing."""
+
+
+# ---------------------------------------------------------------- init and demo
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the new workspace.")] = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a workspace: billbridge.yaml, mapping.yaml and .billbridge/state.db."""
+    from .workspace_files import create_workspace  # noqa: PLC0415
+
+    try:
+        created = create_workspace(directory)
+    except FileExistsError as exc:
+        _fail(
+            f"{exc.filename}: already exists; billbridge init never overwrites a workspace",
+            as_json=as_json,
+        )
+    with _opened(directory, as_json) as (_ws, _store):
+        pass
+    if as_json:
+        _emit({"workspace": str(directory.resolve()), "created": [str(p) for p in created]})
+        return
+    out.print(f"New workspace in [bold]{directory.resolve()}[/]:")
+    for path in created:
+        out.print(f"  {path}")
+    out.print("Next: put a Stripe export in exports/stripe.jsonl, then `billbridge sync`.")
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path(
+        "billbridge-demo"
+    ),
+    invoices: Annotated[int, typer.Option(help="How many sample invoices.")] = 120,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build a demo workspace with sample Stripe data, sync it to Beancount, show the result."""
+    from .workspace_files import create_demo  # noqa: PLC0415
+
+    try:
+        broken = create_demo(directory, invoices=invoices)
+    except FileExistsError as exc:
+        _fail(
+            f"{exc.filename}: already exists; choose another folder for the demo", as_json=as_json
+        )
+    with _opened(directory, as_json) as (ws, store):
+        results = [sync_flow(build_flow(ws, f.name), store, actor="demo") for f in ws.flows]
+        items = queue_items(store)
+        verdict = store.verify_audit()
+    if as_json:
+        _emit(
+            {
+                "workspace": str(directory.resolve()),
+                "runs": [r.as_json() for r in results],
+                "queue": [i.as_json() for i in items],
+                "audit_ok": verdict.ok,
+            }
+        )
+        return
+    for result in results:
+        _print_run(result)
+    _print_queue(items)
+    broken_item = next((i for i in items if i.record == broken), None)
+    out.print()
+    out.print(
+        f"Ledger: {directory / 'books' / 'main.beancount'} "
+        f"(audit chain {'verified' if verdict.ok else 'BROKEN'}, {verdict.rows} rows)"
+    )
+    if broken_item is not None:
+        out.print("\n[bold]Try the fix yourself:[/]")
+        out.print(f"  1. {broken_item.hint}")
+        out.print(f"  2. billbridge -w {directory} queue   # the row is gone")
+        out.print(f"  3. billbridge -w {directory} trace {broken.rsplit(':', 1)[-1]}")
+
+
+# ---------------------------------------------------------------- sync
+def _print_run(result: RunResult) -> None:
+    table = Table(title=f"Run {result.run} — flow {result.flow}", show_header=True)
+    for name in result.counts:
+        table.add_column(name, justify="right")
+    table.add_row(*(str(v) for v in result.counts.values()))
+    out.print(table)
+    out.print(
+        f"{result.posted} journal entries written"
+        + (f", {result.recovered} recovered from an interrupted run" if result.recovered else "")
+    )
+    if result.stopped:
+        err.print(f"[bold red]run stopped:[/] {result.stopped}")
+
+
+@app.command()
+def sync(
+    flows: Annotated[list[str] | None, typer.Argument(help="Flows to run (default: all).")] = None,
+    backfill: Annotated[bool, typer.Option(help="Read the whole source, resumably.")] = False,
+    since: Annotated[
+        str | None, typer.Option(help="With --backfill: from this date (YYYY-MM-DD).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be posted.")] = False,
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Run flows: read, normalize, map, check, post and commit each record."""
+    since_day: date | None = None
+    if since is not None:
+        try:
+            since_day = date.fromisoformat(since)
+        except ValueError:
+            _fail(f"--since: {since!r} is not a date (expected YYYY-MM-DD)", as_json=as_json)
+    with _opened(workspace, as_json) as (ws, store):
+        names = flows or [f.name for f in ws.flows]
+        results = []
+        for name in names:
+            runtime = build_flow(ws, name)
+            with _progress(enabled=not as_json, label=name) as progress:
+                results.append(
+                    sync_flow(
+                        runtime,
+                        store,
+                        actor=_actor(),
+                        backfill=backfill,
+                        since=since_day,
+                        dry_run=dry_run,
+                        progress=progress,
+                    )
+                )
+    if as_json:
+        if len(results) == 1:
+            _emit(results[0].as_json())
+        else:
+            totals = {k: sum(r.counts[k] for r in results) for k in results[0].counts}
+            _emit({"runs": [r.as_json() for r in results], "counts": totals})
+    else:
+        for result in results:
+            if dry_run:
+                for text in result.dry_run_entries:
+                    out.print(text, highlight=False, markup=False)
+            _print_run(result)
+    if any(r.failed for r in results):
+        raise typer.Exit(1)
+
+
+@contextmanager
+def _progress(*, enabled: bool, label: str) -> Iterator[Any]:
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import (  # noqa: PLC0415
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} records/s"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task(label, total=None, rate="-")
+
+        def update(done: int, _position: str) -> None:
+            elapsed = bar.tasks[task].elapsed or 0
+            bar.update(task, completed=done, rate=f"{done / elapsed:,.0f}" if elapsed else "-")
+
+        yield update
+
+
+# ---------------------------------------------------------------- queue, retry, replay
+def _print_queue(items: list[Any]) -> None:
+    if not items:
+        out.print("The exception queue is empty.")
+        return
+    table = Table(title=f"Exception queue — {len(items)} open", show_lines=True)
+    for column in ("id", "record", "kind", "error", "fix", "tries"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        table.add_row(
+            str(item.id), item.record, item.kind, item.error, item.hint, str(item.attempts)
+        )
+    out.print(table)
+
+
+@app.command()
+def queue(
+    flow: Annotated[str | None, typer.Option(help="Only this flow.")] = None,
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """The exception queue: what failed, waits or conflicts, why, and how to fix it."""
+    with _opened(workspace, as_json) as (_ws, store):
+        items = queue_items(store, flow=flow)
+    if as_json:
+        _emit([i.as_json() for i in items])
+    else:
+        _print_queue(items)
+
+
+def _report(results: list[RunResult], as_json: bool) -> None:
+    if as_json:
+        _emit({"runs": [r.as_json() for r in results]})
+    else:
+        for result in results:
+            for text in result.dry_run_entries:
+                out.print(text, highlight=False, markup=False)
+            _print_run(result)
+    if any(r.failed for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("retry")
+def retry_cmd(
+    ids: Annotated[list[int] | None, typer.Argument(help="Queue row ids.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every failed row.")] = False,
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Retry failed records (after a passing failure, or a fix in the source)."""
+    if not ids and not all_:
+        _fail("give queue row ids or --all", as_json=as_json)
+    with _opened(workspace, as_json) as (ws, store):
+        results = retry(store, flow_lookup(ws), None if all_ else ids, actor=_actor())
+    _report(results, as_json)
+
+
+@app.command("replay")
+def replay_cmd(
+    keys: Annotated[list[str], typer.Argument(help="Record keys, e.g. stripe:invoice:in_123.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be posted.")] = False,
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay records through the current mapping, after a fix."""
+    with _opened(workspace, as_json) as (ws, store):
+        default = ws.flows[0].name if len(ws.flows) == 1 else None
+        results = replay(
+            store, flow_lookup(ws), keys, actor=_actor(), dry_run=dry_run, default_flow=default
+        )
+    _report(results, as_json)
+
+
+# ---------------------------------------------------------------- audit and trace
+@app.command()
+def audit(
+    record: Annotated[str | None, typer.Option(help="Only rows of this record key.")] = None,
+    verify: Annotated[bool, typer.Option(help="Re-compute the hash chain.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 200,
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """The append-only audit log; --verify checks its hash chain."""
+    with _opened(workspace, as_json) as (_ws, store):
+        if verify:
+            verdict = store.verify_audit()
+            if as_json:
+                _emit({"ok": verdict.ok, "rows": verdict.rows, "first_bad": verdict.first_bad})
+            elif verdict.ok:
+                out.print(f"Audit chain verified: {verdict.rows} rows, no change since written.")
+            else:
+                out.print(
+                    f"[bold red]Audit chain broken[/] at row {verdict.first_bad} "
+                    f"({verdict.rows} rows checked): that row was changed after it was "
+                    "written."
+                )
+            if not verdict.ok:
+                raise typer.Exit(1)
+            return
+        rows = store.audit_rows(record_key=record, limit=limit)
+    if as_json:
+        _emit(
+            [
+                {
+                    "seq": r.seq,
+                    "at": r.at.isoformat(),
+                    "actor": r.actor,
+                    "action": r.action,
+                    "record": r.record_key,
+                    "diff": r.diff,
+                    "run": r.run_id,
+                    "mapping_version": r.mapping_version,
+                    "hash": r.hash,
+                }
+                for r in rows
+            ]
+        )
+        return
+    table = Table(title="Audit log")
+    for column in ("seq", "at", "actor", "action", "record", "change"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        change = ", ".join(f"{k}: {v}" for k, v in r.diff.items())
+        table.add_row(
+            str(r.seq), r.at.isoformat(timespec="seconds"), r.actor, r.action, r.record_key, change
+        )
+    out.print(table)
+
+
+@app.command("trace")
+def trace_cmd(
+    ref: Annotated[str, typer.Argument(help="An invoice number, a Stripe id or a record key.")],
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """One invoice from trigger to ledger: systems, versions, attempts, postings, handoffs."""
+    with _opened(workspace, as_json) as (_ws, store):
+        key = resolve_ref(store, ref)
+        if key is None:
+            _fail(
+                f"no record matches {ref!r} (try an invoice number, in_… id or record key)",
+                as_json=as_json,
+            )
+        result = trace(store, key)
+    if as_json:
+        _emit(result.as_json())
+        return
+    out.print(f"[bold]{result.record}[/] — {result.handoffs} handoffs")
+    table = Table(show_lines=False)
+    for column in ("at", "record", "who", "event", "detail"):
+        table.add_column(column, overflow="fold")
+    for e in result.events:
+        table.add_row((e["at"] or "")[:19], e["record"], e["actor"], e["event"], e["detail"])
+    out.print(table)
+
+
+def main() -> None:
+    app()

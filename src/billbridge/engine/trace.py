@@ -1,0 +1,147 @@
+"""Trace: one invoice from its trigger to its ledger postings, as one timeline.
+
+Why: "where is invoice HB-0042 and who touched it?" is the question behind most
+billing escalations. The answer gathers what the store already holds about the
+invoice and every record linked to it (payments, refunds, credit notes): each version
+seen, each attempt and failure, each replay and approval, each posting, with times and
+actors, and counts the handoffs (each time the invoice passed from one system or
+person to another).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from billbridge.store.base import Store
+
+__all__ = ["Trace", "resolve_ref", "trace"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Trace:
+    record: str
+    events: list[dict[str, Any]]
+    postings: list[dict[str, Any]]
+    handoffs: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "events": self.events,
+            "postings": self.postings,
+            "handoffs": self.handoffs,
+        }
+
+
+def resolve_ref(store: Store, ref: str) -> str | None:
+    """A record key, a source id (in_…) or an invoice number (HB-0042) → the record key."""
+    if ref.count(":") >= 2 and store.get_record(ref) is not None:
+        return ref
+    rows = store.find_records(source_id=ref)
+    for row in rows:
+        if row.object != "invoice_number":
+            return row.key
+    for row in rows:  # an invoice-number alias holds the invoice itself as its snapshot
+        invoice_id = orjson.loads(row.snapshot).get("id")
+        if invoice_id:
+            return f"{row.connection}:invoice:{invoice_id}"
+    return None
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def trace(store: Store, key: str) -> Trace:
+    """Gather the timeline of `key` and of the records linked to it."""
+    source_id = key.rsplit(":", 1)[-1]
+    related = {key}
+    for posting in store.postings_linked(source_id):
+        related.add(posting.record_key)
+    for held in store.held_waiting_on([key]):
+        related.add(held.record_key)
+    events: list[dict[str, Any]] = []
+    postings: list[dict[str, Any]] = []
+    for record in sorted(related):
+        row = store.get_record(record)
+        if row is not None:
+            events.append(
+                {
+                    "at": _when(row.seen_at),
+                    "record": record,
+                    "system": row.connection,
+                    "actor": row.connection,
+                    "event": "seen",
+                    "detail": f"version {row.version}",
+                }
+            )
+        events.extend(
+            {
+                "at": _when(o.at),
+                "record": record,
+                "system": "billbridge",
+                "actor": "billbridge",
+                "event": o.outcome,
+                "run": o.run_id,
+                "detail": o.error or (f"version {o.version}" if o.version else ""),
+            }
+            for o in store.outcomes_for(record)
+        )
+        for audit in store.audit_rows(record_key=record):
+            if audit.action in {"posted", "failed", "held", "conflict"}:
+                continue  # already shown as an outcome of its run
+            events.append(
+                {
+                    "at": _when(audit.at),
+                    "record": record,
+                    "system": "billbridge",
+                    "actor": audit.actor,
+                    "event": audit.action,
+                    "run": audit.run_id,
+                    "detail": ", ".join(f"{k}: {v}" for k, v in audit.diff.items()),
+                }
+            )
+        for posting in store.postings_for(record):
+            item = {
+                "at": _when(posting.posted_at),
+                "record": record,
+                "flow": posting.flow,
+                "facet": posting.facet,
+                "target": posting.target,
+                "ref": posting.target_ref,
+                "idempotency_key": posting.idempotency_key,
+                "summary": posting.summary,
+            }
+            postings.append(item)
+            events.append(
+                {
+                    "at": item["at"],
+                    "record": record,
+                    "system": posting.target,
+                    "actor": "billbridge",
+                    "event": "posting",
+                    "run": posting.run_id,
+                    "detail": f"{posting.summary} → {posting.target_ref}",
+                }
+            )
+    events.sort(key=lambda e: (e["at"] or "", e["record"]))
+    postings.sort(key=lambda p: p["at"] or "")
+    return Trace(record=key, events=events, postings=postings, handoffs=_handoffs(events))
+
+
+def _handoffs(events: list[dict[str, Any]]) -> int:
+    """Each change of hands along the timeline: source → billbridge → ledger → a person."""
+    count = 0
+    previous: str | None = None
+    for event in events:
+        holder = event["system"] if event["actor"] in {"billbridge", "system"} else event["actor"]
+        if event["event"] == "seen":
+            holder = event["system"]
+        if previous is not None and holder != previous:
+            count += 1
+        previous = holder
+    return count

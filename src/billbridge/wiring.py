@@ -1,0 +1,89 @@
+"""Builds the run-time pieces of a workspace: its store and each flow's source, target and mapping.
+
+Why a module of its own: the engine never imports a concrete connector, and the CLI
+and the service must build flows the same way. This is the one place that knows which
+connector class serves which `connector:` name in billbridge.yaml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from .config import BeancountConnection, StripeConnection, Workspace
+from .connectors.base import FatalError, SourceConnector, TargetConnector
+from .engine.model import FlowRuntime
+from .engine.retry import RetryPolicy
+from .mapping.model import load_mapping
+from .store import Store, open_store
+
+__all__ = ["build_flow", "flow_lookup", "open_workspace_store"]
+
+
+def open_workspace_store(workspace: Workspace) -> Store:
+    url = workspace.state_url()
+    if url.startswith("sqlite:///"):
+        from pathlib import Path  # noqa: PLC0415
+
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return open_store(url)
+
+
+def _source(name: str, conn: StripeConnection) -> SourceConnector:
+    from .connectors.stripe_export import StripeExportSource  # noqa: PLC0415
+
+    if conn.export is None:
+        raise FatalError(
+            f"connection {name!r} reads the live Stripe API, which this version does not "
+            "support yet; set `export: <file.jsonl>`"
+        )
+    return StripeExportSource(name, conn.export)
+
+
+def _target(name: str, conn: BeancountConnection) -> TargetConnector:
+    from .connectors.beancount import BeancountTarget  # noqa: PLC0415
+
+    return BeancountTarget(name, conn.path)
+
+
+def _invoice_aliases(data: Mapping[str, Any]) -> list[str]:
+    number = data.get("number")
+    return [f"invoice_number:{number}"] if isinstance(number, str) and number else []
+
+
+def _invoice_payment_aliases(data: Mapping[str, Any]) -> list[str]:
+    payment = data.get("payment")
+    if not isinstance(payment, Mapping):
+        return []
+    ids = [payment.get("payment_intent"), payment.get("charge")]
+    return [f"invoice_payment_by_payment:{i}" for i in ids if isinstance(i, str) and i]
+
+
+def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
+    from .formats.stripe import normalize  # noqa: PLC0415
+
+    flow = workspace.flow(name)
+    source = workspace.connections[flow.source]
+    target = workspace.connections[flow.target]
+    assert isinstance(source, StripeConnection)
+    assert isinstance(target, BeancountConnection)
+    return FlowRuntime(
+        name=flow.name,
+        source=_source(flow.source, source),
+        target=_target(flow.target, target),
+        normalize=normalize,
+        mapping=load_mapping(flow.mapping),
+        retry=RetryPolicy(
+            attempts=flow.retry.attempts,
+            base_seconds=flow.retry.base_seconds,
+            max_seconds=flow.retry.max_seconds,
+        ),
+        batch_size=workspace.batch_size,
+        aliases={"invoice": _invoice_aliases, "invoice_payment": _invoice_payment_aliases},
+    )
+
+
+def flow_lookup(workspace: Workspace) -> Any:
+    """A cached `name -> FlowRuntime` for commands that touch several records' flows."""
+    return cache(lambda name: build_flow(workspace, name))

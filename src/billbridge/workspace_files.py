@@ -1,0 +1,153 @@
+"""The files `billbridge init` and `billbridge demo` write: a workspace a person can read.
+
+Why templates with comments: the first billbridge.yaml and mapping.yaml a user sees
+teach the concepts (connection, flow, mapping, owner of each account), so they are
+written out in full, with every account explicit; nothing falls back silently.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEMO_BROKEN_RECORD", "create_demo", "create_workspace"]
+
+CONFIG_TEMPLATE = """\
+# billbridge workspace: connections (systems), flows (what moves where) and the state store.
+# Secrets are never written here: reference environment variables, e.g. ${STRIPE_API_KEY}.
+connections:
+  stripe:
+    connector: stripe
+    export: exports/stripe.jsonl      # Stripe API objects, one JSON object per line
+  books:
+    connector: beancount
+    path: books/main.beancount        # your ledger; billbridge appends to its own file beside it
+flows:
+  - name: stripe-to-books
+    from: stripe
+    to: books
+    mapping: mapping.yaml             # accounts, tax rates, products
+state: .billbridge/state.db           # SQLite by default; or postgresql://user@host/db
+"""
+
+MAPPING_TEMPLATE = """\
+# How Stripe records become journal entries. Every account is written out: a tax rate or
+# product with no rule fails its record (with this file's name in the message), never a default.
+entity: default
+timezone: {timezone}                # accounting dates are taken in this zone
+accounts:
+  receivable: Assets:Receivable:Stripe
+  clearing: Assets:Stripe:Clearing   # the Stripe balance: payments in, refunds and payouts out
+  fees: Expenses:Stripe:Fees
+  refunds: Income:Refunds            # contra-revenue
+  bank: Assets:Bank:Checking
+  revenue: Income:Sales              # lines whose product has no rule under `products`
+  unapplied: Liabilities:Customer-Prepayments   # payments that pay no invoice
+discounts: net                       # net, or separate (then accounts.discounts is needed)
+products:
+{products}
+tax_rates:
+{tax_rates}
+"""
+
+DEMO_BROKEN_RECORD = "stripe:invoice:in_demo_unmapped_tax"
+_DEMO_UNMAPPED_RATE = "txr_at_vat20"
+
+
+def _table(rows: Mapping[str, str]) -> str:
+    return "\n".join(f"  {k}: {v}" for k, v in rows.items()) or "  {}"
+
+
+def _write_new(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("x", encoding="utf-8") as handle:
+        handle.write(text)
+    return path
+
+
+def create_workspace(
+    directory: Path,
+    *,
+    products: Mapping[str, str] | None = None,
+    tax_rates: Mapping[str, str] | None = None,
+    timezone: str = "UTC",
+) -> list[Path]:
+    """Write billbridge.yaml and mapping.yaml (refusing to overwrite); return what was made."""
+    config = directory / "billbridge.yaml"
+    if config.exists():
+        raise FileExistsError(0, "exists", str(config))
+    created = [
+        _write_new(config, CONFIG_TEMPLATE),
+        _write_new(
+            directory / "mapping.yaml",
+            MAPPING_TEMPLATE.format(
+                timezone=timezone,
+                products=_table(products or {}),
+                tax_rates=_table(tax_rates or {}),
+            ),
+        ),
+    ]
+    (directory / "exports").mkdir(exist_ok=True)
+    (directory / "books").mkdir(exist_ok=True)
+    return created
+
+
+def _account_part(text: str) -> str:
+    cleaned = "".join(c if c.isalnum() else "-" for c in text).strip("-")
+    return cleaned[:1].upper() + cleaned[1:]
+
+
+def _demo_objects(invoices: int) -> Iterator[dict[str, Any]]:
+    """The sample export plus one invoice whose tax rate the demo mapping leaves out."""
+    from .samples import generate  # noqa: PLC0415
+
+    last_invoice: dict[str, Any] | None = None
+    for obj in generate(invoices=invoices, seed=7, api="current"):
+        if obj.get("object") == "invoice" and obj.get("status") == "paid":
+            last_invoice = obj
+        yield obj
+    if last_invoice is not None:
+        yield _unmapped_tax_invoice(last_invoice)
+
+
+def _unmapped_tax_invoice(template: dict[str, Any]) -> dict[str, Any]:
+    invoice = copy.deepcopy(template)
+    invoice["id"] = DEMO_BROKEN_RECORD.rsplit(":", 1)[-1]
+    invoice["number"] = "DEMO-9999"
+    invoice["status"] = "open"
+    invoice["amount_paid"] = 0
+    invoice["created"] = int(invoice["created"]) + 60
+    for line in invoice["lines"]["data"]:
+        line["invoice"] = invoice["id"]
+        for tax in line.get("taxes") or []:
+            tax["tax_rate_details"] = {"tax_rate": _DEMO_UNMAPPED_RATE}
+    return invoice
+
+
+_DEMO_MARK = ".billbridge-demo"
+
+
+def create_demo(directory: Path, *, invoices: int = 120) -> str:
+    """A workspace with sample Stripe data and a mapping; returns the broken record's key.
+
+    A folder that an earlier demo made (it holds the marker file) is replaced, so the
+    README's first command can be run twice; any other existing workspace is refused.
+    """
+    from .samples import SAMPLE_PRODUCTS, SAMPLE_TAX_RATES, write_jsonl  # noqa: PLC0415
+
+    if (directory / _DEMO_MARK).exists():
+        shutil.rmtree(directory)
+
+    products = {
+        p: f"Income:Sales:{_account_part(p.removeprefix('prod_'))}" for p in SAMPLE_PRODUCTS
+    }
+    tax_rates = {
+        r: f"Liabilities:Tax:{_account_part(r.removeprefix('txr_'))}" for r in SAMPLE_TAX_RATES
+    }
+    create_workspace(directory, products=products, tax_rates=tax_rates, timezone="Europe/Berlin")
+    write_jsonl(directory / "exports" / "stripe.jsonl", _demo_objects(invoices))
+    (directory / _DEMO_MARK).write_text("made by `billbridge demo`; safe to delete\n")
+    return DEMO_BROKEN_RECORD
