@@ -120,7 +120,8 @@ def _invoice_level_taxes(data: Mapping[str, Any], cur: str, tax: Money) -> list[
         percent = decimal_or_none(data.get("tax_percent"))
         if percent is None or tax.is_zero():
             return []
-        rate = f"tax_percent:{data['tax_percent']}"
+        digits = f"{percent.normalize():f}"
+        rate = f"tax_percent:{digits if '.' in digits else digits + '.0'}"
         found = (TaxAmount(rate=rate, amount=tax, percentage=percent),)
     merged: dict[tuple[str, bool], TaxAmount] = {}
     for t in found:
@@ -155,7 +156,7 @@ def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tu
         line_id = line.get("id")
         where = f"lines[{line_id if type(line_id) is str else i}]"
         line_cur = currency(line, "currency") if "currency" in line else cur
-        discounts = line.get("discount_amounts") or ()
+        discounts = line.get("discount_amounts") or []
         if type(discounts) is not list:
             raise Bad(f"{where}.discount_amounts", f"{where}.discount_amounts must be a list")
         discount = 0

@@ -8,7 +8,7 @@ from typing import Any, Final
 from billbridge.domain import Problem
 
 from . import _documents, _payments
-from ._read import Bad, Wait
+from ._read import Bad, Wait, currency
 from ._types import Normalized, Resolve, Value
 
 __all__ = ["POSTABLE_OBJECTS", "REFERENCE_OBJECTS", "normalize"]
@@ -87,6 +87,8 @@ def _dispatch(data: Mapping[str, Any], record: str, resolve: Resolve) -> Normali
         value = reader(data, record, resolve)
         return _NOTHING if value is None else Normalized(value=value)
     if obj in REFERENCE_OBJECTS:
+        if data.get("currency") is not None:
+            currency(data)  # a look-up target with a broken amount is broken too
         return _NOTHING
     raise Bad("object", f"unsupported Stripe object {obj!r}",
               "remove it from the export, or ask for support of this object")

@@ -58,7 +58,12 @@ def charge_invoice(data: Mapping[str, Any], resolve: Resolve) -> str:
 def _method(data: Mapping[str, Any]) -> str:
     details = mapping(data.get("payment_method_details"))
     if details is None:
-        return ""
+        source = mapping(data.get("source"))  # 2017-08-15: the card or source itself
+        if source is None:
+            return ""
+        kind = text(source, "object")
+        brand = text(source, "brand").lower()
+        return f"{kind} {brand}" if kind and brand else kind
     kind = text(details, "type")
     brand = text(mapping(details.get(kind)) if kind else None, "brand")
     return f"{kind} {brand}" if kind and brand else kind
