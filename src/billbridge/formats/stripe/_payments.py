@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from billbridge.domain import Address, Customer, Money, Payment, Payout, Refund
+from billbridge.domain import Address, Customer, Payment, Payout, Refund
 
 from ._read import (
     Bad,
@@ -19,6 +19,7 @@ from ._read import (
     currency,
     day,
     mapping,
+    money,
     ref_id,
     required_int,
     text,
@@ -102,8 +103,8 @@ def charge(data: Mapping[str, Any], *, resolve: Resolve) -> Payment | None:
         raise Bad(
             "balance_transaction",
             f"balance transaction {bt_id} does not add up: charge {gross}, "
-            f"amount {Money.from_minor(bt_amount, cur)} = fee {Money.from_minor(fee, cur)} "
-            f"+ net {Money.from_minor(net, cur)} expected",
+            f"amount {money(bt_amount, cur)} = fee {money(fee, cur)} "
+            f"+ net {money(net, cur)} expected",
             "check the balance transaction in Stripe and replay",
         )
     return Payment(
@@ -112,8 +113,8 @@ def charge(data: Mapping[str, Any], *, resolve: Resolve) -> Payment | None:
         customer=ref_id(data.get("customer")),
         created=created,
         gross=gross,
-        fee=Money.from_minor(fee, cur),
-        net=Money.from_minor(net, cur),
+        fee=money(fee, cur),
+        net=money(net, cur),
         method=_method(data),
         status=status,
         balance_transaction=bt_id,

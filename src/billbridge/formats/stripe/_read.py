@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Final
 
 from billbridge.domain import Money, TaxAmount, is_currency
@@ -25,6 +26,7 @@ __all__ = [
     "decimal_or_none",
     "line_list",
     "mapping",
+    "money",
     "optional_day",
     "optional_ts",
     "ref_id",
@@ -92,9 +94,13 @@ def required_int(data: Mapping[str, Any], key: str, field: str) -> int:
     raise Bad(field, f"{field} must be an integer count of minor units, got {value!r}")
 
 
+money = lru_cache(maxsize=1 << 16)(Money.from_minor)
+"""`Money.from_minor`, cached: Money is immutable and prices repeat, so most calls hit."""
+
+
 def amount(data: Mapping[str, Any], key: str, field: str, cur: str) -> Money:
     """Minor units → Money (1999 EUR → 19.99 EUR)."""
-    return Money.from_minor(required_int(data, key, field), cur)
+    return money(required_int(data, key, field), cur)
 
 
 def _from_ts(value: object, field: str) -> datetime:
@@ -149,13 +155,15 @@ def ref_id(value: object) -> str:
     """A reference that is either an id or an expanded object: its id, or ""."""
     if type(value) is str:
         return value
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         ident = value.get("id")
         return ident if type(ident) is str else ""
     return ""
 
 
 def mapping(value: object) -> Mapping[str, Any] | None:
+    if type(value) is dict:  # the common case, without the slow ABC check
+        return value
     return value if isinstance(value, Mapping) else None
 
 
@@ -178,7 +186,7 @@ def line_list(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     if type(items) is not list:
         raise Bad(key, f"{key} must be a list, got {type(items).__name__}")
     for i, item in enumerate(items):
-        if not isinstance(item, Mapping):
+        if type(item) is not dict and not isinstance(item, Mapping):
             raise Bad(f"{key}[{i}]", f"{key}[{i}] must be an object, got {item!r}")
     return items
 
@@ -219,7 +227,7 @@ def taxes(
         base = where
         for i, tax in enumerate(current):
             where = f"{base}[{i}]"
-            if not isinstance(tax, Mapping):
+            if type(tax) is not dict and not isinstance(tax, Mapping):
                 raise Bad(where, f"{where} must be an object")
             details = mapping(tax.get("tax_rate_details"))
             rate = ref_id(details.get("tax_rate")) if details is not None else ""
