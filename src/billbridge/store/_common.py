@@ -1,0 +1,451 @@
+"""What both backends share: the Store methods, written once over named SQL.
+
+Why one base class: the two dialects differ only in their SQL files, how a transaction
+starts (SQLite `BEGIN IMMEDIATE`; PostgreSQL `BEGIN` plus an advisory lock), how times
+and key lists travel, and which driver errors exist. Everything else (parameter order,
+row building, the audit chain, the exception-queue rules) is here, so the backends
+cannot drift apart. Parameters are positional and in the same order in both dialects.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import orjson
+
+from . import audit_chain
+from ._queries import migrations, queries
+from .base import (
+    AuditEvent,
+    AuditRow,
+    AuditVerdict,
+    Batch,
+    CursorRow,
+    ExceptionRow,
+    OutcomeRow,
+    PostingRow,
+    RecordRow,
+    RunRow,
+    StoreError,
+)
+
+__all__ = ["SqlStore", "Tx", "redact_url"]
+
+PAGE = 1000  # rows per page when streaming the audit log or postings
+
+
+class Tx(Protocol):
+    """The slice of a DB-API connection/cursor used inside a transaction."""
+
+    def execute(self, sql: str, params: Any = ..., /) -> Any: ...
+    def executemany(self, sql: str, params: Any, /) -> Any: ...
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password (in the user part or a `password=` parameter) masked."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            user, _, host = netloc.rpartition("@")
+            netloc = f"{user.split(':', 1)[0]}:***@{host}"
+        query = urlencode(
+            [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="*"
+        )
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+    except ValueError:
+        return re.sub(r"//[^@/]*@", "//***@", url)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlStore(ABC):
+    """A `Store` over one DB-API connection; subclasses supply the dialect's edges."""
+
+    dialect: ClassVar[str]
+    _no_limit: ClassVar[int | None]  # what LIMIT takes for "all rows"
+    _driver_errors: ClassVar[tuple[type[Exception], ...]]
+    _conn: Any
+    _secrets: tuple[str, ...] = ()  # strings scrubbed from every error message
+
+    def __init__(self) -> None:
+        self._q = queries(self.dialect)
+
+    # ------------------------------------------------------------------ dialect edges
+    @abstractmethod
+    def _write(self, *, lock: bool = False) -> AbstractContextManager[Tx]:
+        """A write transaction; `lock` serialises writers of the audit chain."""
+
+    @abstractmethod
+    def _run_script(self, tx: Tx, script: str) -> None:
+        """Run a migration file (several statements) inside `tx`."""
+
+    @abstractmethod
+    def _ts(self, at: datetime) -> Any:
+        """A time as the driver should send it (aware datetimes only)."""
+
+    @abstractmethod
+    def _dt(self, value: Any) -> datetime:
+        """A time as the driver returned it, made an aware UTC datetime."""
+
+    @abstractmethod
+    def _keys(self, keys: Sequence[str]) -> Any:
+        """A list of keys as one parameter (`IN`/`ANY` in one query, any length)."""
+
+    def close(self) -> None:
+        with self._guard("close"):
+            self._conn.close()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ plumbing
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        """Translate driver errors into StoreError at the edge, without secrets."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except self._driver_errors as exc:
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            if "append-only" in message:
+                message = "the audit log is append-only: its rows cannot be changed or deleted"
+            for secret in self._secrets:
+                message = message.replace(secret, "***")
+            raise StoreError(f"{self.dialect} state store, {what}: {message}") from None
+
+    def _all(self, name: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(self._conn.execute(self._q[name], params).fetchall())
+
+    def _one(self, name: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._all(name, params)
+        return rows[0] if rows else None
+
+    def _opt_ts(self, at: datetime | None) -> Any:
+        return None if at is None else self._ts(at)
+
+    @staticmethod
+    def _aware(at: datetime) -> datetime:
+        if at.tzinfo is None:
+            raise StoreError(f"naive datetime {at!r}: the store takes only zoned times")
+        return at.astimezone(UTC)
+
+    def _migrate(self) -> None:
+        """Apply every migration not yet recorded, each in its own transaction."""
+        known = migrations(self.dialect)
+        newest = known[-1][0] if known else 0
+        with self._guard("migrate"):
+            for version, name, script in known:
+                with self._write(lock=True) as tx:
+                    tx.execute(self._q["create_schema_migrations"], ())
+                    applied = {row[0] for row in tx.execute(self._q["applied_migrations"], ())}
+                    if applied and max(applied) > newest:
+                        raise StoreError(
+                            f"the state store's schema is version {max(applied)}, newer than "
+                            f"this billbridge knows ({newest}); upgrade billbridge"
+                        )
+                    if version in applied:
+                        continue
+                    try:
+                        self._run_script(tx, script)
+                    except self._driver_errors as exc:
+                        raise StoreError(f"migration {name} failed: {exc}") from None
+                    tx.execute(self._q["record_migration"], (version, self._ts(_now())))
+
+    # ------------------------------------------------------------------ rows
+    def _run(self, r: Sequence[Any]) -> RunRow:
+        counts = orjson.loads(r[7]) if isinstance(r[7], str | bytes) else r[7]
+        return RunRow(
+            id=r[0], flow=r[1], kind=r[2], actor=r[3], started_at=self._dt(r[4]),
+            finished_at=None if r[5] is None else self._dt(r[5]), status=r[6],
+            counts=counts, mapping_version=r[8],
+        )  # fmt: skip
+
+    def _record(self, r: Sequence[Any]) -> RecordRow:
+        return RecordRow(
+            key=r[0], connection=r[1], object=r[2], source_id=r[3], version=r[4],
+            snapshot=bytes(r[5]), seen_at=self._dt(r[6]),
+        )  # fmt: skip
+
+    def _posting(self, r: Sequence[Any]) -> PostingRow:  # r[0] is the row id
+        return PostingRow(
+            flow=r[1], record_key=r[2], facet=r[3], idempotency_key=r[4], version=r[5],
+            entry_hash=r[6], target=r[7], target_ref=r[8], run_id=r[9],
+            posted_at=self._dt(r[10]), summary=r[11], link=r[12],
+        )  # fmt: skip
+
+    def _outcome(self, r: Sequence[Any]) -> OutcomeRow:
+        return OutcomeRow(
+            run_id=r[0], flow=r[1], record_key=r[2], version=r[3], outcome=r[4],
+            at=self._dt(r[5]), retryable=bool(r[6]), error=r[7], field=r[8], hint=r[9],
+        )  # fmt: skip
+
+    def _exception(self, r: Sequence[Any]) -> ExceptionRow:
+        last_tried = self._dt(r[13])
+        return ExceptionRow(
+            id=r[0], flow=r[1], record_key=r[2], version=r[3], kind=r[4], error=r[5],
+            field=r[6], hint=r[7], retryable=bool(r[8]), waiting_on=r[9],
+            next_try_at=None if r[10] is None else self._dt(r[10]), attempts=r[11],
+            first_seen=self._dt(r[12]), last_tried=last_tried, at=last_tried,
+            status=r[14], resolution=r[15],
+        )  # fmt: skip
+
+    def _audit(self, r: Sequence[Any]) -> AuditRow:
+        return AuditRow(
+            seq=r[0], at=self._dt(r[1]), actor=r[2], action=r[3], record_key=r[4],
+            diff=orjson.loads(r[5]), run_id=r[6], mapping_version=r[7], prev_hash=r[8],
+            hash=r[9],
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ runs
+    def start_run(self, *, flow: str, kind: str, actor: str, mapping_version: str = "") -> RunRow:
+        now = _now()
+        with self._guard("start run"), self._write() as tx:
+            params = (flow, kind, actor, self._ts(now), mapping_version)
+            (run_id,) = tx.execute(self._q["start_run"], params).fetchall()[0]
+        return RunRow(
+            id=run_id, flow=flow, kind=kind, actor=actor, started_at=now,
+            mapping_version=mapping_version,
+        )  # fmt: skip
+
+    def finish_run(self, run_id: int, *, counts: Mapping[str, int], status: str) -> None:
+        params = (self._ts(_now()), status, orjson.dumps(dict(counts)).decode(), run_id)
+        with self._guard("finish run"), self._write() as tx:
+            if tx.execute(self._q["finish_run"], params).rowcount == 0:
+                raise StoreError(f"no run {run_id} to finish")
+
+    def get_run(self, run_id: int) -> RunRow | None:
+        with self._guard("get run"):
+            row = self._one("get_run", (run_id,))
+        return None if row is None else self._run(row)
+
+    def list_runs(self, *, flow: str | None = None, limit: int = 50) -> list[RunRow]:
+        with self._guard("list runs"):
+            return [self._run(r) for r in self._all("list_runs", (flow, flow, limit))]
+
+    # ------------------------------------------------------------------ the write path
+    def commit(self, batch: Batch) -> None:
+        """Write a whole batch in one transaction, or nothing of it.
+
+        Order: records, postings, outcomes, exception upserts, then closes (so a batch
+        that fails and later syncs the same record leaves it closed), cursors, audit.
+        """
+        if batch.is_empty():
+            return
+        ts, opt = self._ts, self._opt_ts
+        now = _now()
+        records = [
+            (r.key, r.connection, r.object, r.source_id, r.version, r.snapshot, ts(r.seen_at))
+            for r in batch.records
+        ]
+        postings = [
+            (p.flow, p.record_key, p.facet, p.idempotency_key, p.version, p.entry_hash,
+             p.target, p.target_ref, p.run_id, ts(p.posted_at), p.summary, p.link)
+            for p in batch.postings
+        ]  # fmt: skip
+        outcomes = [
+            (o.run_id, o.flow, o.record_key, o.version, o.outcome, ts(o.at), o.retryable,
+             o.error, o.field, o.hint)
+            for o in batch.outcomes
+        ]  # fmt: skip
+        exceptions = [
+            (e.flow, e.record_key, e.version, e.kind, e.error, e.field, e.hint, e.retryable,
+             e.waiting_on, opt(e.next_try_at), ts(e.first_seen or e.at), ts(e.at))
+            for e in batch.exceptions
+        ]  # fmt: skip
+        closes = [(why, ts(now), flow, key) for flow, key, why in batch.closed_exceptions]
+        cursors = [(c.flow, c.name, c.value, c.position, ts(now)) for c in batch.cursors]
+        events = self._prepare_audit(batch.audit, now)
+        q = self._q
+        with self._guard("commit"), self._write(lock=bool(events)) as tx:
+            for name, rows in (
+                ("upsert_record", records),
+                ("insert_posting", postings),
+                ("insert_outcome", outcomes),
+                ("upsert_exception", exceptions),
+                ("close_exception", closes),
+                ("upsert_cursor", cursors),
+            ):
+                if rows:
+                    tx.executemany(q[name], rows)
+            if events:
+                self._append(tx, events)
+
+    # ------------------------------------------------------------------ audit
+    def _prepare_audit(
+        self, events: Sequence[AuditEvent], now: datetime
+    ) -> list[tuple[AuditEvent, datetime, dict[str, Any], str]]:
+        """Normalise times and diffs before the transaction, to keep the lock short."""
+        prepared = []
+        for event in events:
+            try:
+                diff, text = audit_chain.normalize_diff(event.diff)
+            except (TypeError, ValueError) as exc:
+                raise StoreError(f"audit diff of {event.record_key!r} is not JSON: {exc}") from None
+            at = now if event.at is None else self._aware(event.at)
+            prepared.append((event, at, diff, text))
+        return prepared
+
+    def _append(
+        self, tx: Tx, events: list[tuple[AuditEvent, datetime, dict[str, Any], str]]
+    ) -> list[AuditRow]:
+        """Link events onto the chain head; the caller holds the writer lock."""
+        head = tx.execute(self._q["audit_head"], ()).fetchall()
+        seq, prev = (head[0][0], head[0][1]) if head else (0, audit_chain.GENESIS)
+        rows: list[AuditRow] = []
+        params = []
+        for event, at, diff, text in events:
+            seq += 1
+            row = AuditRow(
+                seq=seq, at=at, actor=event.actor, action=event.action,
+                record_key=event.record_key, diff=diff, run_id=event.run_id,
+                mapping_version=event.mapping_version, prev_hash=prev, hash="",
+            )  # fmt: skip
+            digest = audit_chain.row_hash(row)
+            rows.append(replace(row, hash=digest))
+            params.append(
+                (seq, self._ts(at), event.actor, event.action, event.record_key, text,
+                 event.run_id, event.mapping_version, prev, digest)
+            )  # fmt: skip
+            prev = digest
+        tx.executemany(self._q["insert_audit"], params)
+        return rows
+
+    def append_audit(self, event: AuditEvent) -> AuditRow:
+        events = self._prepare_audit([event], _now())
+        with self._guard("append audit"), self._write(lock=True) as tx:
+            return self._append(tx, events)[0]
+
+    def audit_rows(
+        self, *, record_key: str | None = None, limit: int | None = None
+    ) -> list[AuditRow]:
+        """Rows in seq order; with `limit`, the latest `limit` rows."""
+        params = (record_key, record_key, self._no_limit if limit is None else limit)
+        with self._guard("read audit"):
+            return [self._audit(r) for r in self._all("audit_rows", params)]
+
+    def _iter_audit(self) -> Iterator[AuditRow]:
+        last = 0
+        while True:
+            with self._guard("read audit"):
+                page = self._all("audit_page", (last, PAGE))
+            yield from (self._audit(r) for r in page)
+            if len(page) < PAGE:
+                return
+            last = page[-1][0]
+
+    def verify_audit(self) -> AuditVerdict:
+        """Recompute the chain page by page (never the whole table in memory)."""
+        return audit_chain.verify_chain(self._iter_audit())
+
+    # ------------------------------------------------------------------ records, postings
+    def get_record(self, key: str) -> RecordRow | None:
+        with self._guard("get record"):
+            row = self._one("get_record", (key,))
+        return None if row is None else self._record(row)
+
+    def get_records(self, keys: Sequence[str]) -> dict[str, RecordRow]:
+        if not keys:
+            return {}
+        with self._guard("get records"):
+            rows = self._all("get_records", (self._keys(keys),))
+        return {r[0]: self._record(r) for r in rows}
+
+    def find_records(self, *, source_id: str) -> list[RecordRow]:
+        with self._guard("find records"):
+            return [self._record(r) for r in self._all("find_records", (source_id,))]
+
+    def postings_for(self, record_key: str, *, flow: str | None = None) -> list[PostingRow]:
+        with self._guard("read postings"):
+            rows = self._all("postings_for", (record_key, flow, flow))
+        return [self._posting(r) for r in rows]
+
+    def posting_by_key(self, idempotency_key: str) -> PostingRow | None:
+        with self._guard("read posting"):
+            row = self._one("posting_by_key", (idempotency_key,))
+        return None if row is None else self._posting(row)
+
+    def postings_linked(self, link: str) -> list[PostingRow]:
+        """Every posting of one document (an invoice and its payments, refunds, notes)."""
+        if not link:
+            return []
+        with self._guard("read postings"):
+            return [self._posting(r) for r in self._all("postings_linked", (link,))]
+
+    def iter_postings(self, *, flow: str | None = None) -> Iterator[PostingRow]:
+        """Every posting in insertion order, fetched a page at a time."""
+        last = 0
+        while True:
+            with self._guard("read postings"):
+                page = self._all("postings_page", (last, flow, flow, PAGE))
+            yield from (self._posting(r) for r in page)
+            if len(page) < PAGE:
+                return
+            last = page[-1][0]
+
+    def outcomes_for(self, record_key: str) -> list[OutcomeRow]:
+        with self._guard("read outcomes"):
+            return [self._outcome(r) for r in self._all("outcomes_for", (record_key,))]
+
+    def outcome_counts(self, run_id: int) -> dict[str, int]:
+        with self._guard("count outcomes"):
+            return {name: int(n) for name, n in self._all("outcome_counts", (run_id,))}
+
+    # ------------------------------------------------------------------ exception queue
+    def open_exceptions(self, *, flow: str | None = None) -> list[ExceptionRow]:
+        with self._guard("read queue"):
+            return [self._exception(r) for r in self._all("open_exceptions", (flow, flow))]
+
+    def get_exception(self, exception_id: int) -> ExceptionRow | None:
+        with self._guard("read queue"):
+            row = self._one("get_exception", (exception_id,))
+        return None if row is None else self._exception(row)
+
+    def exceptions_for(self, record_key: str) -> list[ExceptionRow]:
+        with self._guard("read queue"):
+            return [self._exception(r) for r in self._all("exceptions_for", (record_key,))]
+
+    def held_waiting_on(self, record_keys: Sequence[str]) -> list[ExceptionRow]:
+        if not record_keys:
+            return []
+        with self._guard("read queue"):
+            rows = self._all("held_waiting_on", (self._keys(record_keys),))
+        return [self._exception(r) for r in rows]
+
+    def dismiss_exception(self, exception_id: int, *, actor: str, reason: str) -> None:
+        """Close an open row as dismissed, with its audit row in the same transaction."""
+        now = _now()
+        with self._guard("dismiss exception"), self._write(lock=True) as tx:
+            found = tx.execute(
+                self._q["dismiss_exception"], (reason, self._ts(now), exception_id)
+            ).fetchall()
+            if not found:
+                status = tx.execute(self._q["exception_status"], (exception_id,)).fetchall()
+                if not status:
+                    raise StoreError(f"no exception {exception_id} in the queue")
+                raise StoreError(f"exception {exception_id} is {status[0][0]}, not open")
+            event = AuditEvent(
+                actor=actor, action="dismissed", record_key=found[0][0], at=now,
+                diff={"status": ["open", "dismissed"], "resolution": ["", reason]},
+            )  # fmt: skip
+            self._append(tx, self._prepare_audit([event], now))
+
+    # ------------------------------------------------------------------ cursors
+    def get_cursor(self, flow: str, name: str) -> CursorRow | None:
+        with self._guard("read cursor"):
+            row = self._one("get_cursor", (flow, name))
+        return None if row is None else CursorRow(flow=row[0], name=row[1], value=row[2],
+                                                  position=row[3])  # fmt: skip

@@ -1,0 +1,92 @@
+"""The shared backend: PostgreSQL through psycopg 3, for several workers on several machines.
+
+Why one connection in autocommit mode with explicit `transaction()` blocks: every write
+is one short transaction we open on purpose, and reads never leave an idle transaction
+holding snapshots. Writers of the audit chain take `pg_advisory_xact_lock(CHAIN_LOCK)`
+before reading the chain head, so two workers can never link rows onto the same head
+(fork the chain); the lock is released at commit or rollback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from ._common import SqlStore, Tx, redact_url
+from .base import StoreError
+
+__all__ = ["CHAIN_LOCK", "PostgresStore"]
+
+CHAIN_LOCK = 0x6262_6175_6469_74  # "bbaudit": the advisory lock key of the audit chain
+CONNECT_TIMEOUT_S = 10
+_SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def split_schema(url: str) -> tuple[str, str | None]:
+    """Take billbridge's own `schema` parameter out of the URL (libpq rejects it)."""
+    parts = urlsplit(url)
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((v for k, v in params if k == "schema"), None)
+    rest = urlencode([(k, v) for k, v in params if k != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+class PostgresStore(SqlStore):
+    """`Store` on PostgreSQL; opening applies any pending migrations (under the lock)."""
+
+    dialect: ClassVar[str] = "postgres"
+    _no_limit: ClassVar[int | None] = None
+    _driver_errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.Error,)
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = redact_url(url)
+        conninfo, schema = split_schema(url)
+        if schema is not None and not _SCHEMA.match(schema):
+            raise StoreError(f"bad schema name {schema!r} in {self.url} (letters, digits, _)")
+        self.schema = schema
+        parts = urlsplit(url)
+        query_password = dict(parse_qsl(parts.query)).get("password")
+        self._secrets = tuple(s for s in (parts.password, query_password) if s)
+        with self._guard(f"connect to {self.url}"):
+            self._conn = psycopg.connect(
+                conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+            )
+            self._conn.execute("SET TIME ZONE 'UTC'")
+            if schema is not None:
+                name = sql.Identifier(schema)
+                self._conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
+                self._conn.execute(sql.SQL("SET search_path TO {}").format(name))
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.url!r})"
+
+    @contextmanager
+    def _write(self, *, lock: bool = False) -> Iterator[Tx]:
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            if lock:
+                cur.execute(self._q["lock_chain"], (CHAIN_LOCK,))
+            yield cur
+
+    def _run_script(self, tx: Tx, script: str) -> None:
+        # No parameters: psycopg sends it with the simple protocol, several statements at once.
+        tx.execute(script)
+
+    def _ts(self, at: datetime) -> datetime:
+        return self._aware(at)
+
+    def _dt(self, value: Any) -> datetime:
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise StoreError(f"expected a timestamptz from PostgreSQL, got {value!r}")
+        return value.astimezone(UTC)
+
+    def _keys(self, keys: Sequence[str]) -> list[str]:
+        return list(keys)

@@ -1,0 +1,94 @@
+"""The embedded backend: one SQLite file in WAL mode (the default state store).
+
+Why these settings: WAL lets readers (the web UI, `billbridge queue`) read while a run
+writes; `synchronous=NORMAL` is durable across application crashes in WAL mode and only
+risks the last transactions on power loss, which the targets' idempotency keys cover;
+`BEGIN IMMEDIATE` takes the writer lock up front so the audit chain head read inside a
+transaction cannot be stale, and `busy_timeout` makes a second writer wait, not fail.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+
+from ._common import SqlStore, Tx
+from .audit_chain import iso_utc
+from .base import StoreError
+
+__all__ = ["SQLiteStore"]
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class SQLiteStore(SqlStore):
+    """`Store` on a SQLite file; opening applies any pending migrations."""
+
+    dialect: ClassVar[str] = "sqlite"
+    _no_limit: ClassVar[int | None] = -1
+    _driver_errors: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error,)
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: no implicit transactions; we BEGIN/COMMIT ourselves.
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+            for pragma in (
+                "journal_mode = WAL",
+                "synchronous = NORMAL",
+                "foreign_keys = ON",
+                f"busy_timeout = {BUSY_TIMEOUT_MS}",
+            ):
+                self._conn.execute(f"PRAGMA {pragma}")
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the SQLite state store {self.path}: {exc}") from None
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    @contextmanager
+    def _write(self, *, lock: bool = False) -> Iterator[Tx]:
+        # Every write takes the writer lock at BEGIN; `lock` needs nothing more here.
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _run_script(self, tx: Tx, script: str) -> None:
+        """Statement by statement: `executescript` would COMMIT our open transaction."""
+        pending = ""
+        for line in script.splitlines(keepends=True):
+            pending += line
+            if sqlite3.complete_statement(pending):
+                tx.execute(pending, ())
+                pending = ""
+        if any(ln.strip() and not ln.strip().startswith("--") for ln in pending.splitlines()):
+            raise StoreError(f"incomplete SQL statement at the end of a migration: {pending!r}")
+
+    def _ts(self, at: datetime) -> str:
+        if at.tzinfo is None:
+            raise StoreError(f"naive datetime {at!r}: the store takes only zoned times")
+        return iso_utc(at)
+
+    def _dt(self, value: Any) -> datetime:
+        return datetime.fromisoformat(value).astimezone(UTC)
+
+    def _keys(self, keys: Sequence[str]) -> str:
+        return orjson.dumps(list(keys)).decode()

@@ -1,0 +1,126 @@
+"""The audit log's hash chain: pure functions, no I/O, shared by both backends.
+
+Why a chain: an auditor must be able to tell whether anyone edited or removed a row
+after it was written, even someone who bypassed the database's append-only triggers.
+Each row's hash covers its own canonical content and the previous row's hash, so
+changing any row breaks every link from that row on, and `verify` names the first one.
+
+Canonical content of a row: orjson dump (sorted keys) of
+``{seq, at (ISO-8601 UTC, microseconds), actor, action, record_key, diff, run_id,
+mapping_version}``; ``hash = sha256(prev_hash + canonical).hexdigest()``; the first row's
+``prev_hash`` is `GENESIS` (64 zeros).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from .base import AuditRow, AuditVerdict
+
+__all__ = [
+    "GENESIS",
+    "canonical",
+    "chain_hash",
+    "iso_utc",
+    "normalize_diff",
+    "row_hash",
+    "verify_chain",
+]
+
+GENESIS = "0" * 64
+
+
+def iso_utc(at: datetime) -> str:
+    """The one text form of a time in the chain (and in SQLite): aware, UTC, microseconds."""
+    if at.tzinfo is None:
+        raise ValueError(f"naive datetime {at!r}: billbridge stores only zoned times")
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _default(value: object) -> str:
+    if isinstance(value, Decimal | datetime):
+        return iso_utc(value) if isinstance(value, datetime) else str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in an audit diff")
+
+
+def normalize_diff(diff: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """JSON-safe copy of a diff and its stored text.
+
+    Decimals and datetimes become strings *before* hashing, so the hash computed at write
+    time equals the one recomputed from the stored text at verify time.
+    """
+    text = orjson.dumps(dict(diff), default=_default, option=orjson.OPT_SORT_KEYS)
+    return orjson.loads(text), text.decode()
+
+
+def canonical(
+    *,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    record_key: str,
+    diff: Mapping[str, Any],
+    run_id: int | None,
+    mapping_version: str,
+) -> bytes:
+    """The bytes a row's hash covers (see the module docstring)."""
+    return orjson.dumps(
+        {
+            "seq": seq,
+            "at": iso_utc(at),
+            "actor": actor,
+            "action": action,
+            "record_key": record_key,
+            "diff": dict(diff),
+            "run_id": run_id,
+            "mapping_version": mapping_version,
+        },
+        default=_default,
+        option=orjson.OPT_SORT_KEYS,
+    )
+
+
+def chain_hash(prev_hash: str, content: bytes) -> str:
+    """sha256 over the previous hash (hex text) followed by this row's canonical bytes."""
+    return hashlib.sha256(prev_hash.encode("ascii") + content).hexdigest()
+
+
+def row_hash(row: AuditRow) -> str:
+    """What `row.hash` must be, given its content and its own `prev_hash`."""
+    return chain_hash(
+        row.prev_hash,
+        canonical(
+            seq=row.seq,
+            at=row.at,
+            actor=row.actor,
+            action=row.action,
+            record_key=row.record_key,
+            diff=row.diff,
+            run_id=row.run_id,
+            mapping_version=row.mapping_version,
+        ),
+    )
+
+
+def verify_chain(rows: Iterable[AuditRow]) -> AuditVerdict:
+    """Check rows given in seq order; stops at the first bad one.
+
+    A row is bad when its `prev_hash` is not the previous row's stored hash (a row was
+    removed, inserted or re-linked) or its `hash` does not match its content (edited).
+    Takes any iterable so a store can stream the table instead of loading it.
+    """
+    expected_prev = GENESIS
+    count = 0
+    for row in rows:
+        count += 1
+        if row.prev_hash != expected_prev or row.hash != row_hash(row):
+            return AuditVerdict(ok=False, rows=count, first_bad=row.seq)
+        expected_prev = row.hash
+    return AuditVerdict(ok=True, rows=count, first_bad=None)
