@@ -1,0 +1,358 @@
+"""`BeancountTarget`: append-only, crash-safe posting into a Beancount ledger.
+
+Why append-only files beside the user's ledger: billbridge never rewrites a file a person
+edits. The user's main file includes two files billbridge owns: `billbridge-accounts.beancount`
+(`open` directives) and `billbridge.beancount` (entries). Each `write` appends one block
+with a single `os.write` on an O_APPEND descriptor (no Python buffer a SIGKILL could cut in
+half), and the block ends with `; billbridge-end <key>` plus a blank line, so `recover` can
+tell a complete block from a torn one. `flush` fsyncs the accounts file first, then the
+entries, and returns the byte size the engine commits with its postings.
+
+Error kinds (what the engine does next): a write that cannot land (disk full, permission,
+another billbridge holding the lock) is `RetryableError`; a main ledger that cannot be read
+or does not include billbridge's files is `FatalError`; a bad account or metadata key in an
+entry is `RecordError` (raised by rendering, before any byte is written).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+from billbridge.connectors.base import FatalError, RetryableError, Written
+from billbridge.domain import JournalEntry
+
+from ._render import END_PREFIX, escape, render_entries
+from ._scan import NotABlockStartError, count_newlines, included_files, opened_accounts, scan_blocks
+
+__all__ = ["ACCOUNTS_FILE", "ENTRIES_FILE", "BeancountTarget"]
+
+ENTRIES_FILE: Final = "billbridge.beancount"
+ACCOUNTS_FILE: Final = "billbridge-accounts.beancount"
+OPEN_DATE: Final = "1970-01-01"
+_TAIL: Final = 65536  # enough to hold the last terminator line (keys are short)
+
+
+@contextlib.contextmanager
+def _retryable(action: str, path: Path) -> Iterator[None]:
+    """Translate an OSError on billbridge's own files into a RetryableError naming the path."""
+    try:
+        yield
+    except OSError as exc:
+        reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+        raise RetryableError(f"cannot {action} {path}: {reason}") from exc
+
+
+class BeancountTarget:
+    """Appends journal entries to `billbridge.beancount` beside the main ledger `main`.
+
+    The constructor opens the target (see `open`), so a target that exists is usable.
+    One process at a time: an exclusive `flock` on the entries file guards the in-memory
+    line number and offset that make `write` O(size of the block).
+    """
+
+    def __init__(self, name: str, main: Path) -> None:
+        self.name = name
+        self.main = Path(main)
+        self.entries_path = self.main.parent / ENTRIES_FILE
+        self.accounts_path = self.main.parent / ACCOUNTS_FILE
+        self._fd = -1
+        self._accounts_fd = -1
+        self._offset = 0
+        self._lines = 0
+        self._opened: set[str] = set()
+        self._torn = False
+        self.open()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create missing files, check the includes, lock, and read the opened accounts.
+
+        A missing main ledger is created with the two includes; an existing one must
+        already include both files (billbridge never edits it), else `FatalError` says
+        which line to add. Idempotent: a second call on an open target does nothing.
+        """
+        if self._fd >= 0:
+            return
+        main_text = self._main_text(create=True)
+        self._check_includes(main_text)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT
+        with _retryable("open", self.entries_path):
+            self._fd = os.open(self.entries_path, flags, 0o644)
+        try:
+            self._lock()
+            with _retryable("open", self.accounts_path):
+                self._accounts_fd = os.open(self.accounts_path, flags, 0o644)
+            self._repair_accounts_tail()
+            with _retryable("read", self.entries_path):
+                self._offset = os.fstat(self._fd).st_size
+                self._lines = count_newlines(self._fd, 0, self._offset)
+                self._torn = not self._ends_cleanly()
+            self._opened = self._scan_opens(main_text)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the lock and the descriptors (unflushed bytes stay in the OS cache)."""
+        for attr in ("_accounts_fd", "_fd"):
+            fd = getattr(self, attr)
+            if fd >= 0:
+                setattr(self, attr, -1)
+                with contextlib.suppress(OSError):
+                    os.close(fd)  # closing drops the flock
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- the TargetConnector protocol ----------------------------------------------------
+
+    def render(self, entries: Sequence[JournalEntry]) -> str:
+        """Exactly the block `write` would append for `entries`."""
+        return render_entries(entries)
+
+    def write(self, entries: Sequence[JournalEntry]) -> Written:
+        """Append one block; `ref` is `billbridge.beancount:<line of its first entry>`.
+
+        Opens for new accounts are appended to the accounts file first, so a block never
+        lands before the opens it needs. Durable only after `flush`.
+        """
+        self._require_open()
+        if self._torn:
+            raise FatalError(
+                f"{self.entries_path} ends with an incomplete block (an interrupted write); "
+                "billbridge must run recover() before writing more"
+            )
+        data = render_entries(entries).encode()
+        ref = f"{ENTRIES_FILE}:{self._lines + 1}"
+        if not data:
+            return Written(ref=ref, position=self._offset)
+        missing = [p.account for e in entries for p in e.postings if p.account not in self._opened]
+        if missing:
+            self._append_opens(list(dict.fromkeys(missing)))
+        self._append(data)
+        return Written(ref=ref, position=self._offset)
+
+    def flush(self) -> int:
+        """fsync the accounts file, then the entries; return the byte size to commit."""
+        self._require_open()
+        with _retryable("sync", self.accounts_path):
+            os.fsync(self._accounts_fd)
+        with _retryable("sync", self.entries_path):
+            os.fsync(self._fd)
+        return self._offset
+
+    def recover(self, committed_position: int) -> Mapping[str, str]:
+        """Idempotency key → ref of every entry in a complete block after the position.
+
+        Reads only from `committed_position` on (the position is always a block boundary,
+        as `flush` returns it). A torn tail, the bytes of a write a crash cut short, is
+        truncated away: this is allowed because `billbridge.beancount` is billbridge's
+        own file that no person edits, and bytes past the committed position were never
+        recorded as posted, so the engine writes them again. Opens missing for accounts
+        used after the position are appended (the OS may have written the entries file
+        back to disk before the accounts file).
+        """
+        self._require_open()
+        if committed_position < 0:
+            raise ValueError(f"committed_position must not be negative: {committed_position}")
+        with _retryable("read", self.entries_path):
+            size = os.fstat(self._fd).st_size
+        if committed_position > size:
+            raise FatalError(
+                f"{self.entries_path} is {size} bytes, shorter than the committed position "
+                f"{committed_position}: it was truncated or replaced; restore it from a backup"
+            )
+        found: dict[str, int] = {}
+        accounts: set[str] = set()
+        end, end_line = committed_position, 0
+        try:
+            with _retryable("read", self.entries_path), self.entries_path.open("rb") as file:
+                for block in scan_blocks(file, committed_position):
+                    for key, line in block.entries:
+                        found.setdefault(key, line)
+                    accounts |= block.accounts
+                    end, end_line = block.end, block.end_line
+        except NotABlockStartError as exc:
+            raise FatalError(
+                f"the committed position {committed_position} in {self.entries_path} is not "
+                f"the start of an entry (found {exc}); the state store and the file disagree"
+            ) from None
+        base = self._line_at(committed_position, size)
+        if end < size:
+            with _retryable("truncate", self.entries_path):
+                os.ftruncate(self._fd, end)
+                os.fsync(self._fd)
+        self._offset, self._lines, self._torn = end, base + end_line, False
+        self._opened = self._scan_opens(self._main_text(create=False))
+        missing = sorted(accounts - self._opened)
+        if missing:
+            self._append_opens(missing)
+            with _retryable("sync", self.accounts_path):
+                os.fsync(self._accounts_fd)
+        return {key: f"{ENTRIES_FILE}:{base + line + 1}" for key, line in found.items()}
+
+    def find(self, idempotency_keys: Sequence[str]) -> Mapping[str, str]:
+        """Which keys are in `billbridge.beancount` (a full scan: replay and reconcile only)."""
+        wanted = set(idempotency_keys)
+        found: dict[str, str] = {}
+        if not wanted:
+            return found
+        with _retryable("read", self.entries_path), self.entries_path.open("rb") as file:
+            for block in scan_blocks(file, 0):
+                for key, line in block.entries:
+                    if key in wanted and key not in found:
+                        found[key] = f"{ENTRIES_FILE}:{line + 1}"
+        return found
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _require_open(self) -> None:
+        if self._fd < 0:
+            raise FatalError(f"the Beancount target {self.name!r} is closed")
+
+    def _main_text(self, *, create: bool) -> str:
+        """The main ledger's text, created when missing and `create`; unreadable → FatalError."""
+        try:
+            return self.main.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError as exc:
+            if not create:
+                raise FatalError(f"the main ledger {self.main} is missing") from exc
+        except OSError as exc:
+            raise FatalError(f"cannot read the main ledger {self.main}: {exc.strerror}") from exc
+        text = (
+            "; Main Beancount ledger, created by billbridge.\n"
+            "; billbridge never edits this file: it appends to the two files included below.\n"
+            "; Add your own options, accounts and entries here.\n"
+            f'option "title" "{escape(self.name)}"\n'
+            "\n"
+            f'include "{ACCOUNTS_FILE}"\n'
+            f'include "{ENTRIES_FILE}"\n'
+        )
+        with _retryable("create", self.main):
+            self.main.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with self.main.open("x", encoding="utf-8") as file:
+                    file.write(text)
+                    file.flush()
+                    os.fsync(file.fileno())
+            except FileExistsError:  # someone created it meanwhile: read theirs
+                return self._main_text(create=False)
+            dir_fd = os.open(self.main.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        return text
+
+    def _check_includes(self, main_text: str) -> None:
+        included = set(included_files(self.main, main_text))
+        lines = [
+            f'include "{name}"'
+            for name, path in (
+                (ACCOUNTS_FILE, self.accounts_path),
+                (ENTRIES_FILE, self.entries_path),
+            )
+            if path.resolve() not in included
+        ]
+        if lines:
+            raise FatalError(
+                f"{self.main} does not include billbridge's files; add "
+                + " and ".join(f"the line `{line}`" for line in lines)
+                + f" to {self.main} (billbridge never edits your ledger itself)"
+            )
+
+    def _scan_opens(self, main_text: str) -> set[str]:
+        """Accounts opened in main, the accounts file and the files main includes."""
+        texts = [main_text]
+        own = self.entries_path.resolve()
+        for path in included_files(self.main, main_text):
+            if path == own:
+                continue
+            try:
+                texts.append(path.read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                continue  # a missing include is the loader's error to report, not ours
+        return opened_accounts(texts)
+
+    def _lock(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RetryableError(
+                f"{self.entries_path} is locked by another billbridge process; "
+                "it is retried when that process finishes"
+            ) from None
+        except OSError as exc:
+            raise RetryableError(f"cannot lock {self.entries_path}: {exc.strerror}") from exc
+
+    def _repair_accounts_tail(self) -> None:
+        """Drop a torn last line of the accounts file (our own file) so appends stay lines."""
+        with _retryable("repair", self.accounts_path):
+            size = os.fstat(self._accounts_fd).st_size
+            if not size:
+                return
+            chunk = os.pread(self._accounts_fd, min(size, _TAIL), max(0, size - _TAIL))
+            if chunk.endswith(b"\n"):
+                return
+            cut = chunk.rfind(b"\n")
+            keep = (size - len(chunk) + cut + 1) if cut >= 0 else 0
+            os.ftruncate(self._accounts_fd, keep)
+            os.fsync(self._accounts_fd)
+
+    def _ends_cleanly(self) -> bool:
+        """True when the entries file is empty or ends with a terminator and a blank line."""
+        if not self._offset:
+            return True
+        start = max(0, self._offset - _TAIL)
+        tail = os.pread(self._fd, self._offset - start, start)
+        if not tail.endswith(b"\n\n"):
+            return False
+        last = tail[:-2].rsplit(b"\n", 1)[-1]
+        return last.startswith(END_PREFIX.encode())
+
+    def _line_at(self, position: int, size: int) -> int:
+        """Lines before byte `position`, from the in-memory count when it still holds."""
+        with _retryable("read", self.entries_path):
+            if size == self._offset:
+                return self._lines - count_newlines(self._fd, position, size)
+            return count_newlines(self._fd, 0, position)
+
+    def _append_opens(self, accounts: list[str]) -> None:
+        data = "".join(f"{OPEN_DATE} open {a}\n" for a in accounts).encode()
+        with _retryable("append to", self.accounts_path):
+            before = os.fstat(self._accounts_fd).st_size
+            self._write_all(self._accounts_fd, data, before, self.accounts_path)
+        self._opened.update(accounts)
+
+    def _append(self, data: bytes) -> None:
+        with _retryable("append to", self.entries_path):
+            self._write_all(self._fd, data, self._offset, self.entries_path)
+        self._offset += len(data)
+        self._lines += data.count(b"\n")
+
+    @staticmethod
+    def _write_all(fd: int, data: bytes, before: int, path: Path) -> None:
+        """One os.write; on failure or a short write, cut the file back to `before`."""
+        try:
+            written = os.write(fd, data)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, before)
+            raise
+        if written != len(data):
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, before)
+            raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)", path)
