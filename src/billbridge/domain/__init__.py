@@ -22,6 +22,9 @@ from .billing import (
 )
 from .journal import JournalEntry, Posting
 from .money import (
+    DEFAULT_ROUNDING,
+    MAX_DIGITS,
+    ROUNDING_MODES,
     CurrencyError,
     CurrencyMismatchError,
     Money,
@@ -31,8 +34,12 @@ from .money import (
     total,
 )
 from .problems import DomainError, Problem, Severity
+from .validation import is_country, validate_credit_note, validate_customer, validate_payment
 
 __all__ = [
+    "DEFAULT_ROUNDING",
+    "MAX_DIGITS",
+    "ROUNDING_MODES",
     "Address",
     "CreditNote",
     "CreditNoteLine",
@@ -53,8 +60,12 @@ __all__ = [
     "Refund",
     "Severity",
     "TaxAmount",
+    "is_country",
     "is_currency",
     "minor_units",
     "total",
+    "validate_credit_note",
+    "validate_customer",
     "validate_invoice",
+    "validate_payment",
 ]

@@ -211,6 +211,22 @@ def validate_invoice(invoice: Invoice, *, record: str) -> tuple[Problem, ...]:
                 )
             )
             continue
+        odd = [
+            (f"lines[{line.id}].discount", line.discount),
+            *((f"lines[{line.id}].taxes[{t.rate}]", t.amount) for t in line.taxes),
+        ]
+        for field, money in odd:
+            if money.currency != cur:
+                problems.append(
+                    Problem(
+                        record=record,
+                        field=field,
+                        message=f"{field} is in {money.currency}, invoice in {cur}",
+                        hint="an invoice has one currency; check the source data",
+                    )
+                )
+        if problems:
+            continue
         net = net + line.amount - line.discount
         for t in line.taxes:
             tax = tax + t.amount
