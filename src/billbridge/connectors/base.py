@@ -74,7 +74,12 @@ class Written:
 
 
 class SourceConnector(Protocol):
+    """`snapshot` is True when every read sees the whole source (an export file): a run
+    that finished starts the next one from the beginning, unchanged records are skipped
+    by their content hash, and the cursor only resumes a run that was interrupted."""
+
     name: str
+    snapshot: bool
 
     def read(self, cursor: str | None) -> Iterator[RawRecord]:
         """Records after `cursor` (None: from the start), in the source's order."""

@@ -64,6 +64,8 @@ def _bad(raw: bytes, line: int, position: str, what: str) -> RawRecord:
 class StripeExportSource:
     """A SourceConnector over one JSONL file or a directory of them."""
 
+    snapshot = True  # an export is a full snapshot: every run reads it whole
+
     def __init__(self, name: str, path: Path) -> None:
         self.name = name
         self.path = Path(path)

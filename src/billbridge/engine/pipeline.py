@@ -40,6 +40,7 @@ from billbridge.store.base import (
     Store,
 )
 
+from .crashpoints import crashpoint
 from .model import FlowRuntime, RunResult
 from .retry import FailureKind, decide
 
@@ -145,7 +146,7 @@ class RecordPipeline:
         if prior is not None and prior.version == version and not force:
             return self._count("unchanged")
         self._remember(key, raw.data)
-        if not self.dry_run:
+        if not self.dry_run and (prior is None or prior.version != version):
             self.batch.records.append(
                 RecordRow(
                     key=key,
@@ -277,6 +278,7 @@ class RecordPipeline:
                 return self._fail(key, version, (problem,), FailureKind.PERMANENT, now)
             except FatalError as exc:
                 raise StopRun(str(exc)) from exc
+            crashpoint("after-write")
             self._consecutive_retryable = 0
             self._last_ref = written.ref
             return None

@@ -21,6 +21,7 @@ import orjson
 from billbridge.connectors.base import RawRecord
 from billbridge.store.base import AuditEvent, Batch, CursorRow, PostingRow, Store
 
+from .crashpoints import crashpoint
 from .model import FlowRuntime, RunResult
 from .pipeline import RecordPipeline, StopRun
 
@@ -143,9 +144,11 @@ class _Runner:
                     position=self.flow.target.flush(),
                 )
             )
+            crashpoint("after-flush")
         batch.cursors.extend(cursors)
         if not batch.is_empty():
             self.store.commit(batch)
+            crashpoint("after-commit")
         if posted:
             self.release(posted)
 
@@ -195,6 +198,20 @@ def _from_store(store: Store, keys: Sequence[str]) -> list[RawRecord]:
     return records
 
 
+def _finished_cursors(flow: FlowRuntime, *, backfill: bool, position: str) -> list[CursorRow]:
+    """Where the next run starts once this one has read everything.
+
+    A finished backfill starts over next time. A snapshot source (an export file) is
+    read whole by every run, so its cursor only ever resumes an interrupted run; a
+    stream source (an events API) continues from where this run ended.
+    """
+    live = "" if flow.source.snapshot else position
+    cursors = [CursorRow(flow=flow.name, name=_SOURCE, value=live)]
+    if backfill:
+        cursors.append(CursorRow(flow=flow.name, name=_BACKFILL, value=""))
+    return cursors
+
+
 def sync_flow(
     flow: FlowRuntime,
     store: Store,
@@ -229,14 +246,8 @@ def sync_flow(
         runner.result.stopped = str(exc)
         runner.commit()
     else:
-        if backfill and not dry_run:
-            # A finished backfill starts over next time; live sync continues from its end.
-            runner.commit(
-                [
-                    CursorRow(flow=flow.name, name=_BACKFILL, value=""),
-                    CursorRow(flow=flow.name, name=_SOURCE, value=position),
-                ]
-            )
+        if not dry_run:
+            runner.commit(_finished_cursors(flow, backfill=backfill, position=position))
     return runner.finish()
 
 
@@ -254,7 +265,6 @@ def reprocess(
     records = _from_store(store, keys)
     try:
         for raw in records:
-            runner.process([raw], force=True)
             if not dry_run:
                 key = f"{runner.pipeline.connection}:{raw.object}:{raw.id}"
                 runner.pipeline.batch.audit.append(
@@ -264,8 +274,10 @@ def reprocess(
                         record_key=key,
                         run_id=runner.result.run,
                         mapping_version=flow.mapping.version,
+                        at=datetime.now(UTC),
                     )
                 )
+            runner.process([raw], force=True)
         runner.commit()
     except StopRun as exc:
         runner.result.stopped = str(exc)
