@@ -6,6 +6,7 @@ the real parser can say whether the text we append is a valid ledger.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -323,6 +324,19 @@ def test_find_looks_everywhere(target: BeancountTarget) -> None:
     assert found[entry(1).key] == written[0].ref
     assert found[entry(3).key] == written[2].ref
     assert target.find([]) == {}
+
+
+def test_keys_with_quotes_backslashes_and_newlines_round_trip(
+    main: Path, target: BeancountTarget
+) -> None:
+    odd = dataclasses.replace(entry(1), key='flow|stripe:invoice:"in_1"\\x\ny|issue')
+    committed = target.write([entry(2)]).position
+    target.write([odd])
+    assert set(target.recover(committed)) == {odd.key}
+    assert set(target.find([odd.key])) == {odd.key}
+    target.flush()
+    assert posted_keys(main) == {odd.key: 1, entry(2).key: 1}
+    bean_check(main)
 
 
 def test_render_is_exactly_what_write_appends(main: Path, target: BeancountTarget) -> None:

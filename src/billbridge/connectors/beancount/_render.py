@@ -38,7 +38,7 @@ IDEM_PREFIX: Final = '  billbridge-idem: "'
 # Our own metadata keys; a mapping's `meta` may not reuse them (Beancount rejects a
 # duplicate key, and recovery trusts `billbridge-idem` to be ours).
 _RESERVED: Final = frozenset(
-    {"billbridge-key", "billbridge-version", "billbridge-idem", "billbridge-entity", "memo"}
+    {"billbridge-key", "billbridge-version", "billbridge-idem", "billbridge-entity"}
 )
 _META_KEY: Final = re.compile(r"[a-z][a-zA-Z0-9\-_]+")  # Beancount's KEY token
 _LINK_OK: Final = re.compile(r"[A-Za-z0-9\-_/.]+")  # Beancount's LINK token
