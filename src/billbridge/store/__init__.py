@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import redact_url
+from ._common import redact_url as _redact_url
 from .base import (
     AuditEvent,
     AuditRow,
@@ -63,7 +63,7 @@ def open_store(url: str | Path) -> Store:
     else:
         if "://" in text:
             raise StoreError(
-                f"unknown state store URL {redact_url(text)!r}: "
+                f"unknown state store URL {_redact_url(text)!r}: "
                 "use sqlite:///path, a plain path, or postgresql://…"
             )
     if not text:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -142,6 +142,15 @@ class SqlStore(ABC):
         if at.tzinfo is None:
             raise StoreError(f"naive datetime {at!r}: the store takes only zoned times")
         return at.astimezone(UTC)
+
+    def _opened(self, setup: Callable[[], None]) -> None:
+        """Finish opening: session setup, then migrations; close the connection on failure."""
+        try:
+            setup()
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
 
     def _migrate(self) -> None:
         """Apply every migration not yet recorded, each in its own transaction."""

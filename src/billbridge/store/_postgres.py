@@ -59,12 +59,15 @@ class PostgresStore(SqlStore):
             self._conn = psycopg.connect(
                 conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
             )
+        self._opened(self._setup)
+
+    def _setup(self) -> None:
+        with self._guard(f"prepare {self.url}"):
             self._conn.execute("SET TIME ZONE 'UTC'")
-            if schema is not None:
-                name = sql.Identifier(schema)
+            if self.schema is not None:
+                name = sql.Identifier(self.schema)
                 self._conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
                 self._conn.execute(sql.SQL("SET search_path TO {}").format(name))
-        self._migrate()
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.url!r})"

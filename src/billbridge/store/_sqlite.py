@@ -44,6 +44,12 @@ class SQLiteStore(SqlStore):
             self._conn = sqlite3.connect(
                 self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
             )
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the SQLite state store {self.path}: {exc}") from None
+        self._opened(self._setup)
+
+    def _setup(self) -> None:
+        with self._guard(f"prepare {self.path}"):
             for pragma in (
                 "journal_mode = WAL",
                 "synchronous = NORMAL",
@@ -51,9 +57,6 @@ class SQLiteStore(SqlStore):
                 f"busy_timeout = {BUSY_TIMEOUT_MS}",
             ):
                 self._conn.execute(f"PRAGMA {pragma}")
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the SQLite state store {self.path}: {exc}") from None
-        self._migrate()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
