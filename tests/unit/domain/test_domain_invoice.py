@@ -87,7 +87,9 @@ def test_an_invoice_without_lines_and_zero_total_is_fine() -> None:
 
 
 def test_lines_not_summing_to_the_total() -> None:
-    inv = invoice(line("il_1", "100.00", tax="19.00"), subtotal="100.00", tax="19.00", total="120.00")
+    inv = invoice(
+        line("il_1", "100.00", tax="19.00"), subtotal="100.00", tax="19.00", total="120.00"
+    )
     (problem,) = validate_invoice(inv, record=RECORD)
     assert problem.record == RECORD
     assert problem.field == "total"
@@ -98,7 +100,9 @@ def test_lines_not_summing_to_the_total() -> None:
 
 
 def test_tax_mismatch() -> None:
-    inv = invoice(line("il_1", "100.00", tax="19.00"), subtotal="100.00", tax="18.00", total="119.00")
+    inv = invoice(
+        line("il_1", "100.00", tax="19.00"), subtotal="100.00", tax="18.00", total="119.00"
+    )
     (problem,) = validate_invoice(inv, record=RECORD)
     assert problem.field == "tax"
     assert "19.00 EUR" in problem.message
