@@ -23,13 +23,14 @@ from rich.table import Table
 
 from . import __version__
 from .config import ConfigError, Workspace, load_workspace
-from .connectors.base import FatalError
+from .connectors.base import ConnectorError, RetryableError
 from .engine.model import RunResult
 from .engine.queue import UnknownRecordError, queue_items, replay, retry
 from .engine.run import sync_flow
 from .engine.trace import resolve_ref, trace
 from .store import Store, StoreError
-from .wiring import build_flow, flow_lookup, open_workspace_store
+from .wiring import flows as flow_runtimes
+from .wiring import open_workspace_store
 
 __all__ = ["app", "main"]
 
@@ -90,8 +91,8 @@ def _opened(workspace: Path, as_json: bool) -> Iterator[tuple[Workspace, Store]]
         yield ws, store
     except (ConfigError, UnknownRecordError) as exc:
         _fail(str(exc), as_json=as_json)
-    except FatalError as exc:
-        _fail(str(exc), as_json=as_json)
+    except ConnectorError as exc:
+        _fail(str(exc), as_json=as_json, code=1 if isinstance(exc, RetryableError) else 2)
     finally:
         store.close()
 
@@ -156,7 +157,8 @@ def demo(
             f"{exc.filename}: already exists; choose another folder for the demo", as_json=as_json
         )
     with _opened(directory, as_json) as (ws, store):
-        results = [sync_flow(build_flow(ws, f.name), store, actor="demo") for f in ws.flows]
+        with flow_runtimes(ws) as lookup:
+            results = [sync_flow(lookup(f.name), store, actor="demo") for f in ws.flows]
         items = queue_items(store)
         verdict = store.verify_audit()
     if as_json:
@@ -222,8 +224,8 @@ def sync(
         names = flows or [f.name for f in ws.flows]
         results = []
         for name in names:
-            runtime = build_flow(ws, name)
-            with _progress(enabled=not as_json, label=name) as progress:
+            with flow_runtimes(ws) as lookup, _progress(not as_json, name) as progress:
+                runtime = lookup(name)
                 results.append(
                     sync_flow(
                         runtime,
@@ -252,7 +254,7 @@ def sync(
 
 
 @contextmanager
-def _progress(*, enabled: bool, label: str) -> Iterator[Any]:
+def _progress(enabled: bool, label: str) -> Iterator[Any]:
     if not enabled or not err.is_terminal:
         yield None
         return
@@ -334,7 +336,8 @@ def retry_cmd(
     if not ids and not all_:
         _fail("give queue row ids or --all", as_json=as_json)
     with _opened(workspace, as_json) as (ws, store):
-        results = retry(store, flow_lookup(ws), None if all_ else ids, actor=_actor())
+        with flow_runtimes(ws) as lookup:
+            results = retry(store, lookup, None if all_ else ids, actor=_actor())
     _report(results, as_json)
 
 
@@ -348,9 +351,10 @@ def replay_cmd(
     """Replay records through the current mapping, after a fix."""
     with _opened(workspace, as_json) as (ws, store):
         default = ws.flows[0].name if len(ws.flows) == 1 else None
-        results = replay(
-            store, flow_lookup(ws), keys, actor=_actor(), dry_run=dry_run, default_flow=default
-        )
+        with flow_runtimes(ws) as lookup:
+            results = replay(
+                store, lookup, keys, actor=_actor(), dry_run=dry_run, default_flow=default
+            )
     _report(results, as_json)
 
 

@@ -7,8 +7,8 @@ connector class serves which `connector:` name in billbridge.yaml.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from functools import cache
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from .config import BeancountConnection, StripeConnection, Workspace
@@ -18,7 +18,7 @@ from .engine.retry import RetryPolicy
 from .mapping.model import load_mapping
 from .store import Store, open_store
 
-__all__ = ["build_flow", "flow_lookup", "open_workspace_store"]
+__all__ = ["build_flow", "flows", "open_workspace_store"]
 
 
 def open_workspace_store(workspace: Workspace) -> Store:
@@ -84,6 +84,18 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
     )
 
 
-def flow_lookup(workspace: Workspace) -> Any:
-    """A cached `name -> FlowRuntime` for commands that touch several records' flows."""
-    return cache(lambda name: build_flow(workspace, name))
+@contextmanager
+def flows(workspace: Workspace) -> Iterator[Callable[[str], FlowRuntime]]:
+    """A cached `name -> FlowRuntime`; every target built is closed (its lock released)."""
+    built: dict[str, FlowRuntime] = {}
+
+    def lookup(name: str) -> FlowRuntime:
+        if name not in built:
+            built[name] = build_flow(workspace, name)
+        return built[name]
+
+    try:
+        yield lookup
+    finally:
+        for flow in built.values():
+            flow.target.close()

@@ -96,6 +96,7 @@ class RecordPipeline:
         self._recent: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
         self._prior: dict[str, RecordRow] = {}
         self._consecutive_retryable = 0
+        self._open_in_run: dict[str, str] = {}  # records whose outcome may still change
 
     # ------------------------------------------------------------------ look-ups
     def prefetch(self, keys: list[str]) -> None:
@@ -130,8 +131,23 @@ class RecordPipeline:
 
     # ------------------------------------------------------------------ the path
     def process(self, raw: RawRecord, *, force: bool = False) -> str:
-        """Run one record through the path; return its outcome name."""
+        """Run one record through the path; count and return its outcome.
+
+        A record counts once per run, by its last outcome: one held early in the run and
+        released when its invoice posts counts as synced, not as both.
+        """
         key = record_key(self.connection, raw.object, raw.id)
+        outcome = self._process(raw, key, force=force)
+        counts = self.result.counts
+        earlier = self._open_in_run.pop(key, None)
+        if earlier is not None:
+            counts[earlier] -= 1
+        counts[outcome] += 1
+        if outcome in {"held", "failed", "conflict"}:
+            self._open_in_run[key] = outcome
+        return outcome
+
+    def _process(self, raw: RawRecord, key: str, *, force: bool) -> str:
         now = self.now()
         if raw.error:
             problem = Problem(
@@ -284,8 +300,8 @@ class RecordPipeline:
             return None
 
     # ------------------------------------------------------------------ outcomes
-    def _count(self, outcome: str) -> str:
-        self.result.counts[outcome] += 1
+    @staticmethod
+    def _count(outcome: str) -> str:
         return outcome
 
     def _succeed(
