@@ -257,12 +257,12 @@ class Money:
     def __add__(self, other: Money) -> Money:
         if type(other) is not Money or other.currency != self.currency:
             self._same(other)
-        return Money(amount=_CONTEXT.add(self.amount, other.amount), currency=self.currency)
+        return _exact_result(self.amount + other.amount, self, other, _CONTEXT.add)
 
     def __sub__(self, other: Money) -> Money:
         if type(other) is not Money or other.currency != self.currency:
             self._same(other)
-        return Money(amount=_CONTEXT.subtract(self.amount, other.amount), currency=self.currency)
+        return _exact_result(self.amount - other.amount, self, other, _CONTEXT.subtract)
 
     def __neg__(self) -> Money:
         return Money(amount=_CONTEXT.minus(self.amount), currency=self.currency)
@@ -336,6 +336,25 @@ class Money:
         return self.allocate([1] * parts)
 
 
+def _exact_result(
+    value: Decimal, a: Money, b: Money, exact: Callable[[Decimal, Decimal], Decimal]
+) -> Money:
+    """The sum or difference of `a` and `b` (one currency), computed as `value`.
+
+    `value` comes from the caller's decimal context; it is exact exactly when it kept the
+    operands' exponent (rounding only ever raises it), so then it needs no further check
+    than the digit limit. Otherwise it is recomputed in `_CONTEXT` and fully checked.
+    """
+    currency = a.currency
+    if value.same_quantum(a.amount) and value.adjusted() <= _MAX_ADJUSTED[currency]:
+        result = _NEW(Money)
+        _SET_AMOUNT(result, value)
+        _SET_CURRENCY(result, currency)
+        return result
+    return Money(amount=exact(a.amount, b.amount), currency=currency)
+
+
+_NEW: Final = object.__new__
 # The slots' own setters: what the frozen dataclass __init__ does, minus its overhead.
 _SET_AMOUNT: Final[Callable[[Money, Decimal], None]] = vars(Money)["amount"].__set__
 _SET_CURRENCY: Final[Callable[[Money, str], None]] = vars(Money)["currency"].__set__
