@@ -335,9 +335,8 @@ def retry_cmd(
     """Retry failed records (after a passing failure, or a fix in the source)."""
     if not ids and not all_:
         _fail("give queue row ids or --all", as_json=as_json)
-    with _opened(workspace, as_json) as (ws, store):
-        with flow_runtimes(ws) as lookup:
-            results = retry(store, lookup, None if all_ else ids, actor=_actor())
+    with _opened(workspace, as_json) as (ws, store), flow_runtimes(ws) as lookup:
+        results = retry(store, lookup, None if all_ else ids, actor=_actor())
     _report(results, as_json)
 
 

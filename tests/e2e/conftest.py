@@ -73,22 +73,34 @@ class Workspace:
 
 
 def mapping_accounts() -> tuple[dict[str, str], dict[str, str]]:
-    products = {p: f"Income:Sales:{p.removeprefix('prod_').title().replace('_', '-')}"
-                for p in SAMPLE_PRODUCTS}
-    rates = {r: f"Liabilities:Tax:{r.removeprefix('txr_').upper().replace('_', '-')}"
-             for r in SAMPLE_TAX_RATES}
+    products = {
+        p: f"Income:Sales:{p.removeprefix('prod_').title().replace('_', '-')}"
+        for p in SAMPLE_PRODUCTS
+    }
+    rates = {
+        r: f"Liabilities:Tax:{r.removeprefix('txr_').upper().replace('_', '-')}"
+        for r in SAMPLE_TAX_RATES
+    }
     return products, rates
 
 
-def make_workspace(root: Path, state_url: str, *, invoices: int = INVOICES,
-                   batch_size: int | None = None, seed: int = 5) -> Workspace:
+def make_workspace(
+    root: Path,
+    state_url: str,
+    *,
+    invoices: int = INVOICES,
+    batch_size: int | None = None,
+    seed: int = 5,
+) -> Workspace:
     products, rates = mapping_accounts()
     create_workspace(root, products=products, tax_rates=rates, timezone="Europe/Berlin")
     if batch_size is not None:
         config = root / "billbridge.yaml"
         config.write_text(config.read_text() + f"batch_size: {batch_size}\n")
-    write_jsonl(root / "exports" / "stripe.jsonl",
-                generate(invoices=invoices, seed=seed, api="current", faults=True))
+    write_jsonl(
+        root / "exports" / "stripe.jsonl",
+        generate(invoices=invoices, seed=seed, api="current", faults=True),
+    )
     return Workspace(root=root, state_url=state_url)
 
 

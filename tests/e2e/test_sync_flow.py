@@ -65,9 +65,13 @@ def source_totals(records: list[dict[str, Any]]) -> dict[tuple[str, str], Decima
     for obj in records:
         record = f"stripe:{obj['object']}:{obj['id']}"
         cur = str(obj.get("currency", "")).upper()
-        field = {"invoice": ("issue", "total"), "charge": ("payment", "amount"),
-                 "refund": ("refund", "amount"), "credit_note": ("credit", "total"),
-                 "payout": ("payout", "amount")}.get(obj["object"])
+        field = {
+            "invoice": ("issue", "total"),
+            "charge": ("payment", "amount"),
+            "refund": ("refund", "amount"),
+            "credit_note": ("credit", "total"),
+            "payout": ("payout", "amount"),
+        }.get(obj["object"])
         if field and f"{FLOW}|{record}|{field[0]}" in wanted:
             totals[(field[0], cur)] += _decimal(obj[field[1]], cur)
     return dict(totals)
@@ -77,8 +81,12 @@ def ledger_totals(ws: Workspace) -> dict[tuple[str, str], Decimal]:
     """Per (facet, currency): the same figures, read back from the ledger's postings."""
     entries, errors = load(ws.ledger)
     assert not errors, errors
-    account = {"issue": ("Assets:Receivable:Stripe", 1), "payment": ("Assets:Receivable:Stripe", -1),
-               "refund": ("Income:Refunds", 1), "payout": ("Assets:Bank:Checking", 1)}
+    account = {
+        "issue": ("Assets:Receivable:Stripe", 1),
+        "payment": ("Assets:Receivable:Stripe", -1),
+        "refund": ("Income:Refunds", 1),
+        "payout": ("Assets:Bank:Checking", 1),
+    }
     totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for entry in entries:
         if not isinstance(entry, bc.Transaction) or "billbridge-idem" not in entry.meta:
@@ -86,8 +94,10 @@ def ledger_totals(ws: Workspace) -> dict[tuple[str, str], Decimal]:
         facet = entry.meta["billbridge-idem"].split("|")[2]
         for posting in entry.postings:
             cur = posting.units.currency
-            if facet == "credit" and posting.account in {"Assets:Receivable:Stripe",
-                                                         "Income:Refunds"}:
+            if facet == "credit" and posting.account in {
+                "Assets:Receivable:Stripe",
+                "Income:Refunds",
+            }:
                 totals[(facet, cur)] -= posting.units.number
             elif facet in account and posting.account == account[facet][0]:
                 totals[(facet, cur)] += account[facet][1] * posting.units.number
@@ -137,8 +147,11 @@ def test_replay_after_mapping_fix_posts_only_that_record(workspace: Workspace) -
     workspace.cli("sync")
     before = posted_keys(workspace.ledger)
     mapping = workspace.root / "mapping.yaml"
-    mapping.write_text(mapping.read_text().replace(
-        "tax_rates:\n", "tax_rates:\n  txr_unmapped_xx: Liabilities:Tax:Unmapped-Fixed\n"))
+    mapping.write_text(
+        mapping.read_text().replace(
+            "tax_rates:\n", "tax_rates:\n  txr_unmapped_xx: Liabilities:Tax:Unmapped-Fixed\n"
+        )
+    )
 
     code, result = workspace.cli("replay", "stripe:invoice:in_fault_unmapped_tax")
     assert code == 0
@@ -178,10 +191,12 @@ def test_dry_run_shows_entries_and_writes_nothing(workspace: Workspace) -> None:
 
 def test_trace_follows_an_invoice_to_its_postings(workspace: Workspace) -> None:
     workspace.cli("sync")
-    charge = next(r for r in workspace.records()
-                  if r["object"] == "charge" and r["id"] == "ch_fault_early")
-    invoice = next(r for r in workspace.records()
-                   if r["object"] == "invoice" and r["id"] == "in_fault_early")
+    charge = next(
+        r for r in workspace.records() if r["object"] == "charge" and r["id"] == "ch_fault_early"
+    )
+    invoice = next(
+        r for r in workspace.records() if r["object"] == "invoice" and r["id"] == "in_fault_early"
+    )
     code, trace = workspace.cli("trace", invoice["number"])
     assert code == 0
     assert trace["record"] == "stripe:invoice:in_fault_early"

@@ -38,7 +38,7 @@ def _target_cursor(flow: FlowRuntime) -> str:
     return f"target:{flow.target.name}"
 
 
-def recover_target(flow: FlowRuntime, store: Store, *, actor: str) -> int:
+def recover_target(flow: FlowRuntime, store: Store, *, actor: str, run_id: int) -> int:
     """Record the writes found past the committed target position; return how many."""
     cursor = store.get_cursor("*", _target_cursor(flow))
     found = flow.target.recover(cursor.position if cursor else 0)
@@ -58,7 +58,7 @@ def recover_target(flow: FlowRuntime, store: Store, *, actor: str) -> int:
                 entry_hash="",
                 target=flow.target.name,
                 target_ref=ref,
-                run_id=0,
+                run_id=run_id,
                 posted_at=now,
                 summary="found in the target after an interrupted run",
             )
@@ -68,6 +68,7 @@ def recover_target(flow: FlowRuntime, store: Store, *, actor: str) -> int:
                 actor=actor,
                 action="recovered",
                 record_key=record,
+                run_id=run_id,
                 at=now,
                 diff={"posting": [None, idem], "target_ref": [None, ref]},
             )
@@ -111,7 +112,7 @@ class _Runner:
         )
         self.result = RunResult(run=run.id, flow=flow.name)
         if not dry_run:
-            self.result.recovered = recover_target(flow, store, actor=actor)
+            self.result.recovered = recover_target(flow, store, actor=actor, run_id=run.id)
         self.pipeline = RecordPipeline(
             flow=flow,
             store=store,
