@@ -13,7 +13,6 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -112,6 +111,10 @@ class SqlStore(ABC):
         self.close()
 
     # ------------------------------------------------------------------ plumbing
+    def _bulk(self, tx: Tx, name: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run one named statement for many rows (PostgreSQL overrides it with unnest)."""
+        tx.executemany(self._q[name], rows)
+
     @contextmanager
     def _guard(self, what: str) -> Iterator[None]:
         """Translate driver errors into StoreError at the edge, without secrets."""
@@ -233,7 +236,7 @@ class SqlStore(ABC):
     def finish_run(self, run_id: int, *, counts: Mapping[str, int], status: str) -> None:
         params = (self._ts(_now()), status, orjson.dumps(dict(counts)).decode(), run_id)
         with self._guard("finish run"), self._write() as tx:
-            if tx.execute(self._q["finish_run"], params).rowcount == 0:
+            if not tx.execute(self._q["finish_run"], params).fetchall():
                 raise StoreError(f"no run {run_id} to finish")
 
     def get_run(self, run_id: int) -> RunRow | None:
@@ -256,10 +259,15 @@ class SqlStore(ABC):
             return
         ts, opt = self._ts, self._opt_ts
         now = _now()
-        records = [
-            (r.key, r.connection, r.object, r.source_id, r.version, r.snapshot, ts(r.seen_at))
-            for r in batch.records
-        ]
+        # One row per key, the last one winning: what sequential upserts would leave, and
+        # what a single multi-row upsert (PostgreSQL's bulk path) requires.
+        records = list(
+            {
+                r.key: (r.key, r.connection, r.object, r.source_id, r.version, r.snapshot,
+                        ts(r.seen_at))
+                for r in batch.records
+            }.values()
+        )  # fmt: skip
         postings = [
             (p.flow, p.record_key, p.facet, p.idempotency_key, p.version, p.entry_hash,
              p.target, p.target_ref, p.run_id, ts(p.posted_at), p.summary, p.link)
@@ -278,7 +286,6 @@ class SqlStore(ABC):
         closes = [(why, ts(now), flow, key) for flow, key, why in batch.closed_exceptions]
         cursors = [(c.flow, c.name, c.value, c.position, ts(now)) for c in batch.cursors]
         events = self._prepare_audit(batch.audit, now)
-        q = self._q
         with self._guard("commit"), self._write(lock=bool(events)) as tx:
             for name, rows in (
                 ("upsert_record", records),
@@ -289,7 +296,7 @@ class SqlStore(ABC):
                 ("upsert_cursor", cursors),
             ):
                 if rows:
-                    tx.executemany(q[name], rows)
+                    self._bulk(tx, name, rows)
             if events:
                 self._append(tx, events)
 
@@ -310,33 +317,43 @@ class SqlStore(ABC):
 
     def _append(
         self, tx: Tx, events: list[tuple[AuditEvent, datetime, dict[str, Any], str]]
-    ) -> list[AuditRow]:
-        """Link events onto the chain head; the caller holds the writer lock."""
+    ) -> list[tuple[Any, ...]]:
+        """Link events onto the chain head and insert them; the caller holds the writer lock.
+
+        Returns the inserted parameter tuples (seq, at, actor, action, record_key, diff
+        text, run_id, mapping_version, prev_hash, hash); the hot path builds no row objects.
+        """
         head = tx.execute(self._q["audit_head"], ()).fetchall()
         seq, prev = (head[0][0], head[0][1]) if head else (0, audit_chain.GENESIS)
-        rows: list[AuditRow] = []
+        canonical, chain_hash, ts = audit_chain.canonical, audit_chain.chain_hash, self._ts
         params = []
         for event, at, diff, text in events:
             seq += 1
-            row = AuditRow(
-                seq=seq, at=at, actor=event.actor, action=event.action,
-                record_key=event.record_key, diff=diff, run_id=event.run_id,
-                mapping_version=event.mapping_version, prev_hash=prev, hash="",
+            digest = chain_hash(
+                prev,
+                canonical(
+                    seq=seq, at=at, actor=event.actor, action=event.action,
+                    record_key=event.record_key, diff=diff, run_id=event.run_id,
+                    mapping_version=event.mapping_version,
+                ),
             )  # fmt: skip
-            digest = audit_chain.row_hash(row)
-            rows.append(replace(row, hash=digest))
             params.append(
-                (seq, self._ts(at), event.actor, event.action, event.record_key, text,
+                (seq, ts(at), event.actor, event.action, event.record_key, text,
                  event.run_id, event.mapping_version, prev, digest)
             )  # fmt: skip
             prev = digest
-        tx.executemany(self._q["insert_audit"], params)
-        return rows
+        self._bulk(tx, "insert_audit", params)
+        return params
 
     def append_audit(self, event: AuditEvent) -> AuditRow:
         events = self._prepare_audit([event], _now())
         with self._guard("append audit"), self._write(lock=True) as tx:
-            return self._append(tx, events)[0]
+            (p,) = self._append(tx, events)
+        _, at, diff, _ = events[0]
+        return AuditRow(
+            seq=p[0], at=at, actor=p[2], action=p[3], record_key=p[4], diff=diff, run_id=p[6],
+            mapping_version=p[7], prev_hash=p[8], hash=p[9],
+        )  # fmt: skip
 
     def audit_rows(
         self, *, record_key: str | None = None, limit: int | None = None

@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -40,6 +41,14 @@ def iso_utc(at: datetime) -> str:
     """The one text form of a time in the chain (and in SQLite): aware, UTC, microseconds."""
     if at.tzinfo is None:
         raise ValueError(f"naive datetime {at!r}: billbridge stores only zoned times")
+    return _iso_utc(at)
+
+
+@lru_cache(maxsize=4096)
+def _iso_utc(at: datetime) -> str:
+    # Cached: a batch stamps thousands of rows with the same few times, and isoformat
+    # with timespec costs more than the hash lookup (aware datetimes hash by instant, and
+    # every zone of one instant gives the same UTC text, so sharing an entry is right).
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 

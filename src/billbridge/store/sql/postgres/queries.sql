@@ -19,7 +19,8 @@ VALUES (%s, %s, %s, %s, %s)
 RETURNING id;
 
 -- name: finish_run
-UPDATE runs SET finished_at = %s, status = %s, counts = %s::jsonb WHERE id = %s;
+UPDATE runs SET finished_at = %s, status = %s, counts = %s::jsonb WHERE id = %s
+RETURNING id;
 
 -- name: get_run
 SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version
@@ -173,3 +174,36 @@ SELECT pg_advisory_xact_lock(%s);
 SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target, target_ref,
        run_id, posted_at, summary, link
 FROM postings WHERE link = %s AND link <> '' ORDER BY id;
+
+-- Bulk forms of the batch writes: one statement per table and batch, the columns passed
+-- as arrays (one round trip instead of one per row). Rows must have distinct keys.
+
+-- name: upsert_record_bulk
+INSERT INTO records (key, connection, object, source_id, version, snapshot, seen_at)
+SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+                     %b::bytea[], %b::timestamptz[])
+ON CONFLICT (key) DO UPDATE SET
+    connection = excluded.connection,
+    object = excluded.object,
+    source_id = excluded.source_id,
+    version = excluded.version,
+    snapshot = excluded.snapshot,
+    seen_at = excluded.seen_at;
+
+-- name: insert_posting_bulk
+INSERT INTO postings (flow, record_key, facet, idempotency_key, version, entry_hash, target,
+                      target_ref, run_id, posted_at, summary, link)
+SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
+                     %b::text[], %b::text[], %b::bigint[], %b::timestamptz[], %b::text[],
+                     %b::text[]);
+
+-- name: insert_outcome_bulk
+INSERT INTO outcomes (run_id, flow, record_key, version, outcome, at, retryable, error, field, hint)
+SELECT * FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[],
+                     %b::timestamptz[], %b::boolean[], %b::text[], %b::text[], %b::text[]);
+
+-- name: insert_audit_bulk
+INSERT INTO audit (seq, at, actor, action, record_key, diff, run_id, mapping_version,
+                   prev_hash, hash)
+SELECT * FROM unnest(%b::bigint[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],
+                     %b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[]);

@@ -19,7 +19,8 @@ VALUES (?, ?, ?, ?, ?)
 RETURNING id;
 
 -- name: finish_run
-UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE id = ?;
+UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE id = ?
+RETURNING id;
 
 -- name: get_run
 SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version
