@@ -24,6 +24,7 @@ from billbridge.store import (
     PostingRow,
     RecordRow,
     Store,
+    StoreError,
     open_store,
 )
 
@@ -79,7 +80,7 @@ def main() -> None:
     schema = f"bb_bench_{uuid.uuid4().hex[:8]}"
     try:
         store = open_store(f"{PG}?schema={schema}")
-    except Exception as exc:  # noqa: BLE001 - a missing server only skips this line
+    except StoreError as exc:  # a missing server only skips this line
         print(f"postgres: skipped ({exc})")
         return
     try:
