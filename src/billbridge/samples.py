@@ -64,7 +64,8 @@ SAMPLE_TAX_RATES: Final[dict[str, SampleTaxRate]] = {
 """Stripe tax rate ids used by the current shape: id → percentage, country, description."""
 
 SAMPLE_TAX_PERCENT_RATES: Final[dict[str, str]] = {
-    f"tax_percent:{rate.percentage:.1f}" if rate.percentage == rate.percentage.to_integral()
+    f"tax_percent:{rate.percentage:.1f}"
+    if rate.percentage == rate.percentage.to_integral()
     else f"tax_percent:{rate.percentage}": rid
     for rid, rate in SAMPLE_TAX_RATES.items()
 }
@@ -86,8 +87,13 @@ FAULT_IDS: Final = (
     "ch_fault_early",
 )
 
-_FX: Final = {"eur": Decimal(1), "usd": Decimal("1.08"), "gbp": Decimal("0.86"),
-              "jpy": Decimal(160), "kwd": Decimal("0.33")}
+_FX: Final = {
+    "eur": Decimal(1),
+    "usd": Decimal("1.08"),
+    "gbp": Decimal("0.86"),
+    "jpy": Decimal(160),
+    "kwd": Decimal("0.33"),
+}
 _MINOR: Final = {"eur": 2, "usd": 2, "gbp": 2, "jpy": 0, "kwd": 3}
 _COUNTRIES: Final = (  # country, currency, tax rates, city, company suffix, weight
     ("DE", "eur", ("txr_de_vat19",), "Berlin", "GmbH", 30),
@@ -97,8 +103,21 @@ _COUNTRIES: Final = (  # country, currency, tax rates, city, company suffix, wei
     ("JP", "jpy", ("txr_jp_ct10",), "Osaka", "KK", 6),
     ("KW", "kwd", ("txr_kw_zero",), "Kuwait City", "WLL", 4),
 )
-_NAMES: Final = ("Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Acme",
-                 "Soylent", "Tyrell", "Cyberdyne", "Wonka", "Gringotts", "Vandelay")
+_NAMES: Final = (
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Stark",
+    "Wayne",
+    "Acme",
+    "Soylent",
+    "Tyrell",
+    "Cyberdyne",
+    "Wonka",
+    "Gringotts",
+    "Vandelay",
+)
 _START: Final = 1_704_067_200  # 2024-01-01T00:00:00Z
 _DAY: Final = 86_400
 _PAYOUT_EVERY: Final = 50
@@ -183,22 +202,42 @@ class _Gen:
                 country=country,
                 currency=cur,
                 rates=rates,
-                tax_id=f"{country}{100000000 + i * 7919}" if country in ("DE", "FR", "GB")
-                else "",
+                tax_id=f"{country}{100000000 + i * 7919}" if country in ("DE", "FR", "GB") else "",
             )
             self.customers.append(cust)
             obj: dict[str, Any] = {
-                "id": cust.id, "object": "customer", "created": _START - _DAY + i,
-                "name": cust.name, "email": cust.email, "currency": cur,
-                "address": {"country": country, "city": city, "line1": f"{i + 1} Main Street",
-                            "line2": None, "postal_code": f"{10000 + i}", "state": None},
-                "livemode": False, "metadata": {},
+                "id": cust.id,
+                "object": "customer",
+                "created": _START - _DAY + i,
+                "name": cust.name,
+                "email": cust.email,
+                "currency": cur,
+                "address": {
+                    "country": country,
+                    "city": city,
+                    "line1": f"{i + 1} Main Street",
+                    "line2": None,
+                    "postal_code": f"{10000 + i}",
+                    "state": None,
+                },
+                "livemode": False,
+                "metadata": {},
             }
             if self.current:
-                obj["tax_ids"] = {"object": "list", "has_more": False, "data": [
-                    {"id": f"txi_{i + 1:06d}", "object": "tax_id", "type": "eu_vat",
-                     "value": cust.tax_id},
-                ] if cust.tax_id else []}
+                obj["tax_ids"] = {
+                    "object": "list",
+                    "has_more": False,
+                    "data": [
+                        {
+                            "id": f"txi_{i + 1:06d}",
+                            "object": "tax_id",
+                            "type": "eu_vat",
+                            "value": cust.tax_id,
+                        },
+                    ]
+                    if cust.tax_id
+                    else [],
+                }
             else:
                 obj["business_vat_id"] = cust.tax_id or None
             yield obj
@@ -213,10 +252,15 @@ class _Gen:
             unit = _PRICES[(product, cur)]
             amount = unit * qty
             line: dict[str, Any] = {
-                "id": self._id("il"), "object": "line_item", "invoice": inv_id,
-                "amount": amount, "currency": cur, "quantity": qty,
+                "id": self._id("il"),
+                "object": "line_item",
+                "invoice": inv_id,
+                "amount": amount,
+                "currency": cur,
+                "quantity": qty,
                 "description": f"{qty} x {SAMPLE_PRODUCTS[product][0]}",
-                "period": {"start": t, "end": t + 30 * _DAY}, "livemode": False,
+                "period": {"start": t, "end": t + 30 * _DAY},
+                "livemode": False,
             }
             if self.current:
                 discount = amount // 10 if self.rng.random() < 0.2 else 0
@@ -224,35 +268,57 @@ class _Gen:
                 line["discount_amounts"] = (
                     [{"amount": discount, "discount": "di_sample10"}] if discount else []
                 )
-                line["taxes"] = [{
-                    "amount": _tax(net, rate), "tax_behavior": "exclusive",
-                    "tax_rate_details": {"tax_rate": rate}, "taxability_reason": "standard_rated",
-                    "taxable_amount": net, "type": "tax_rate_details",
-                }]
+                line["taxes"] = [
+                    {
+                        "amount": _tax(net, rate),
+                        "tax_behavior": "exclusive",
+                        "tax_rate_details": {"tax_rate": rate},
+                        "taxability_reason": "standard_rated",
+                        "taxable_amount": net,
+                        "type": "tax_rate_details",
+                    }
+                ]
                 line["pricing"] = {
                     "type": "price_details",
                     "price_details": {"price": f"price_{product[5:]}_{cur}", "product": product},
                     "unit_amount_decimal": str(unit),
                 }
             else:
-                line["plan"] = {"id": f"plan_{product[5:]}_{cur}", "object": "plan",
-                                "product": product, "amount": unit, "currency": cur}
+                line["plan"] = {
+                    "id": f"plan_{product[5:]}_{cur}",
+                    "object": "plan",
+                    "product": product,
+                    "amount": unit,
+                    "currency": cur,
+                }
                 line["tax_rates"] = []
                 line["type"] = "subscription"
             lines.append(line)
         return lines
 
-    def _invoice(self, inv_id: str, cust: _Cust, t: int, *, status: str,
-                 rate: str | None = None) -> dict[str, Any]:
+    def _invoice(
+        self, inv_id: str, cust: _Cust, t: int, *, status: str, rate: str | None = None
+    ) -> dict[str, Any]:
         rate = rate or self.rng.choice(cust.rates)
         lines = self._lines(inv_id, cust, rate, t)
         subtotal = sum(li["amount"] for li in lines)
         inv: dict[str, Any] = {
-            "id": inv_id, "object": "invoice", "number": f"BB-{self._number():07d}",
-            "customer": cust.id, "customer_email": cust.email, "currency": cust.currency,
-            "created": t, "livemode": False, "subtotal": subtotal,
-            "lines": {"object": "list", "data": lines, "has_more": False,
-                      "total_count": len(lines), "url": f"/v1/invoices/{inv_id}/lines"},
+            "id": inv_id,
+            "object": "invoice",
+            "number": f"BB-{self._number():07d}",
+            "customer": cust.id,
+            "customer_email": cust.email,
+            "currency": cust.currency,
+            "created": t,
+            "livemode": False,
+            "subtotal": subtotal,
+            "lines": {
+                "object": "list",
+                "data": lines,
+                "has_more": False,
+                "total_count": len(lines),
+                "url": f"/v1/invoices/{inv_id}/lines",
+            },
         }
         if self.current:
             discount = sum(d["amount"] for li in lines for d in li["discount_amounts"])
@@ -262,10 +328,15 @@ class _Gen:
             inv["customer_tax_ids"] = (
                 [{"type": "eu_vat", "value": cust.tax_id}] if cust.tax_id else []
             )
-            inv["total_taxes"] = [{"amount": tax, "tax_behavior": "exclusive",
-                                   "tax_rate_details": {"tax_rate": rate},
-                                   "taxable_amount": subtotal - discount,
-                                   "type": "tax_rate_details"}]
+            inv["total_taxes"] = [
+                {
+                    "amount": tax,
+                    "tax_behavior": "exclusive",
+                    "tax_rate_details": {"tax_rate": rate},
+                    "taxable_amount": subtotal - discount,
+                    "type": "tax_rate_details",
+                }
+            ]
             inv["total_discount_amounts"] = (
                 [{"amount": discount, "discount": "di_sample10"}] if discount else []
             )
@@ -278,54 +349,117 @@ class _Gen:
             inv["date"] = t
         total = subtotal - discount + tax
         paid = status == "paid"
-        inv.update({
-            "total": total, "amount_due": total, "amount_paid": total if paid else 0,
-            "amount_remaining": 0 if paid else total, "status": status,
-            "status_transitions": {
-                "finalized_at": t, "paid_at": t + 60 if paid else None,
-                "voided_at": t + _DAY if status == "void" else None,
-                "marked_uncollectible_at": None,
-            },
-            "due_date": t + 14 * _DAY,
-        })
+        inv.update(
+            {
+                "total": total,
+                "amount_due": total,
+                "amount_paid": total if paid else 0,
+                "amount_remaining": 0 if paid else total,
+                "status": status,
+                "status_transitions": {
+                    "finalized_at": t,
+                    "paid_at": t + 60 if paid else None,
+                    "voided_at": t + _DAY if status == "void" else None,
+                    "marked_uncollectible_at": None,
+                },
+                "due_date": t + 14 * _DAY,
+            }
+        )
         return inv
 
     # ---------------------------------------------------------------- money
-    def _charge(self, inv: dict[str, Any], t: int, ids: tuple[str, str, str, str] | None = None
-                ) -> list[dict[str, Any]]:
+    def _charge(
+        self, inv: dict[str, Any], t: int, ids: tuple[str, str, str, str] | None = None
+    ) -> list[dict[str, Any]]:
         cur = inv["currency"]
         amount = inv["total"]
         ch_id, txn_id, pi_id, inpay_id = ids or (
-            self._id("ch"), self._id("txn"), self._id("pi"), self._id("inpay"))
+            self._id("ch"),
+            self._id("txn"),
+            self._id("pi"),
+            self._id("inpay"),
+        )
         fee = _fee(amount)
-        txn = {"id": txn_id, "object": "balance_transaction", "amount": amount,
-               "currency": cur, "fee": fee, "net": amount - fee, "created": t,
-               "available_on": t + 2 * _DAY, "status": "available", "type": "charge",
-               "reporting_category": "charge", "source": ch_id,
-               "fee_details": [{"amount": fee, "currency": cur, "type": "stripe_fee",
-                                "description": "Stripe processing fees"}]}
+        txn = {
+            "id": txn_id,
+            "object": "balance_transaction",
+            "amount": amount,
+            "currency": cur,
+            "fee": fee,
+            "net": amount - fee,
+            "created": t,
+            "available_on": t + 2 * _DAY,
+            "status": "available",
+            "type": "charge",
+            "reporting_category": "charge",
+            "source": ch_id,
+            "fee_details": [
+                {
+                    "amount": fee,
+                    "currency": cur,
+                    "type": "stripe_fee",
+                    "description": "Stripe processing fees",
+                }
+            ],
+        }
         charge: dict[str, Any] = {
-            "id": ch_id, "object": "charge", "amount": amount, "amount_captured": amount,
-            "amount_refunded": 0, "balance_transaction": txn_id, "captured": True,
-            "created": t, "currency": cur, "customer": inv["customer"], "paid": True,
-            "status": "succeeded", "livemode": False, "refunded": False,
+            "id": ch_id,
+            "object": "charge",
+            "amount": amount,
+            "amount_captured": amount,
+            "amount_refunded": 0,
+            "balance_transaction": txn_id,
+            "captured": True,
+            "created": t,
+            "currency": cur,
+            "customer": inv["customer"],
+            "paid": True,
+            "status": "succeeded",
+            "livemode": False,
+            "refunded": False,
         }
         out: list[dict[str, Any]] = [txn]
         if self.current:
             charge["payment_intent"] = pi_id
-            charge["payment_method_details"] = {"type": "card", "card": {
-                "brand": "visa", "last4": "4242", "exp_month": 8, "exp_year": 2030,
-                "fingerprint": "sampleFingerprint", "funding": "credit", "country": "US"}}
-            out.append({"id": inpay_id, "object": "invoice_payment", "invoice": inv["id"],
-                        "amount_paid": amount, "amount_requested": amount, "currency": cur,
-                        "created": t, "is_default": True, "status": "paid",
-                        "payment": {"type": "payment_intent", "payment_intent": pi_id},
-                        "status_transitions": {"paid_at": t, "canceled_at": None}})
+            charge["payment_method_details"] = {
+                "type": "card",
+                "card": {
+                    "brand": "visa",
+                    "last4": "4242",
+                    "exp_month": 8,
+                    "exp_year": 2030,
+                    "fingerprint": "sampleFingerprint",
+                    "funding": "credit",
+                    "country": "US",
+                },
+            }
+            out.append(
+                {
+                    "id": inpay_id,
+                    "object": "invoice_payment",
+                    "invoice": inv["id"],
+                    "amount_paid": amount,
+                    "amount_requested": amount,
+                    "currency": cur,
+                    "created": t,
+                    "is_default": True,
+                    "status": "paid",
+                    "payment": {"type": "payment_intent", "payment_intent": pi_id},
+                    "status_transitions": {"paid_at": t, "canceled_at": None},
+                }
+            )
         else:
             charge["invoice"] = inv["id"]
-            charge["source"] = {"id": f"card_{ch_id[3:]}", "object": "card", "brand": "Visa",
-                                "last4": "4242", "exp_month": 8, "exp_year": 2030,
-                                "fingerprint": "sampleFingerprint", "funding": "credit"}
+            charge["source"] = {
+                "id": f"card_{ch_id[3:]}",
+                "object": "card",
+                "brand": "Visa",
+                "last4": "4242",
+                "exp_month": 8,
+                "exp_year": 2030,
+                "fingerprint": "sampleFingerprint",
+                "funding": "credit",
+            }
         out.append(charge)
         self.balance[cur] = self.balance.get(cur, 0) + amount - fee
         return out
@@ -333,17 +467,38 @@ class _Gen:
     def _refund(self, charge: dict[str, Any], amount: int, when: int) -> str:
         re_id = self._id("re")
         cur = charge["currency"]
-        txn = {"id": self._id("txn"), "object": "balance_transaction", "amount": -amount,
-               "currency": cur, "fee": 0, "net": -amount, "created": when,
-               "available_on": when, "status": "available", "type": "refund",
-               "reporting_category": "refund", "source": re_id, "fee_details": []}
+        txn = {
+            "id": self._id("txn"),
+            "object": "balance_transaction",
+            "amount": -amount,
+            "currency": cur,
+            "fee": 0,
+            "net": -amount,
+            "created": when,
+            "available_on": when,
+            "status": "available",
+            "type": "refund",
+            "reporting_category": "refund",
+            "source": re_id,
+            "fee_details": [],
+        }
         self._defer(when, txn)
-        self._defer(when, {
-            "id": re_id, "object": "refund", "amount": amount, "charge": charge["id"],
-            "balance_transaction": txn["id"], "created": when, "currency": cur,
-            "payment_intent": charge.get("payment_intent"), "reason": "requested_by_customer",
-            "status": "succeeded", "metadata": {},
-        })
+        self._defer(
+            when,
+            {
+                "id": re_id,
+                "object": "refund",
+                "amount": amount,
+                "charge": charge["id"],
+                "balance_transaction": txn["id"],
+                "created": when,
+                "currency": cur,
+                "payment_intent": charge.get("payment_intent"),
+                "reason": "requested_by_customer",
+                "status": "succeeded",
+                "metadata": {},
+            },
+        )
         return re_id
 
     def _credit_note(self, inv: dict[str, Any], charge: dict[str, Any], when: int) -> None:
@@ -356,20 +511,46 @@ class _Gen:
             re_id = self._refund(charge, total, when)
             refunds = [{"amount_refunded": total, "refund": re_id, "type": "refund"}]
         cn_id = self._id("cn")
-        self._defer(when + 1, {
-            "id": cn_id, "object": "credit_note", "number": f"{inv['number']}-CN-01",
-            "invoice": inv["id"], "customer": inv["customer"], "currency": inv["currency"],
-            "created": when + 1, "status": "issued", "type": "post_payment",
-            "reason": "product_unsatisfactory", "memo": None, "voided_at": None,
-            "subtotal": line["amount"] - discount, "total": total,
-            "discount_amount": discount, "total_taxes": line["taxes"], "refunds": refunds,
-            "lines": {"object": "list", "has_more": False, "data": [{
-                "id": self._id("cnli"), "object": "credit_note_line_item",
-                "amount": line["amount"], "discount_amount": discount,
-                "description": line["description"], "invoice_line_item": line["id"],
-                "quantity": line["quantity"], "taxes": line["taxes"], "tax_rates": [],
-                "type": "invoice_line_item"}]},
-        })
+        self._defer(
+            when + 1,
+            {
+                "id": cn_id,
+                "object": "credit_note",
+                "number": f"{inv['number']}-CN-01",
+                "invoice": inv["id"],
+                "customer": inv["customer"],
+                "currency": inv["currency"],
+                "created": when + 1,
+                "status": "issued",
+                "type": "post_payment",
+                "reason": "product_unsatisfactory",
+                "memo": None,
+                "voided_at": None,
+                "subtotal": line["amount"] - discount,
+                "total": total,
+                "discount_amount": discount,
+                "total_taxes": line["taxes"],
+                "refunds": refunds,
+                "lines": {
+                    "object": "list",
+                    "has_more": False,
+                    "data": [
+                        {
+                            "id": self._id("cnli"),
+                            "object": "credit_note_line_item",
+                            "amount": line["amount"],
+                            "discount_amount": discount,
+                            "description": line["description"],
+                            "invoice_line_item": line["id"],
+                            "quantity": line["quantity"],
+                            "taxes": line["taxes"],
+                            "tax_rates": [],
+                            "type": "invoice_line_item",
+                        }
+                    ],
+                },
+            },
+        )
 
     def _payout(self, cur: str, t: int) -> Iterator[dict[str, Any]]:
         self.charges_since_payout[cur] = self.charges_since_payout.get(cur, 0) + 1
@@ -378,10 +559,20 @@ class _Gen:
         amount = self.balance[cur]
         self.balance[cur] = 0
         self.charges_since_payout[cur] = 0
-        yield {"id": self._id("po"), "object": "payout", "amount": amount, "currency": cur,
-               "created": t + 1, "arrival_date": t + 2 * _DAY, "status": "paid",
-               "method": "standard", "type": "bank_account", "automatic": True,
-               "destination": f"ba_sample_{cur}", "balance_transaction": self._id("txn")}
+        yield {
+            "id": self._id("po"),
+            "object": "payout",
+            "amount": amount,
+            "currency": cur,
+            "created": t + 1,
+            "arrival_date": t + 2 * _DAY,
+            "status": "paid",
+            "method": "standard",
+            "type": "bank_account",
+            "automatic": True,
+            "destination": f"ba_sample_{cur}",
+            "balance_transaction": self._id("txn"),
+        }
 
     # ---------------------------------------------------------------- faults
     def _fault(self, k: int, t: int) -> Iterator[dict[str, Any]]:
@@ -397,14 +588,14 @@ class _Gen:
             inv["amount_remaining"] += 1
             yield inv
         elif k == 2:
-            inv = self._invoice("in_fault_unmapped_tax", cust, t, status="open",
-                                rate=cust.rates[0])
+            inv = self._invoice("in_fault_unmapped_tax", cust, t, status="open", rate=cust.rates[0])
             for line in inv["lines"]["data"]:
                 if self.current:
                     line["taxes"][0]["tax_rate_details"]["tax_rate"] = "txr_unmapped_xx"
                 else:
-                    line["tax_amounts"] = [{"amount": 0, "inclusive": False,
-                                            "tax_rate": "txr_unmapped_xx"}]
+                    line["tax_amounts"] = [
+                        {"amount": 0, "inclusive": False, "tax_rate": "txr_unmapped_xx"}
+                    ]
             if self.current:
                 inv["total_taxes"][0]["tax_rate_details"] = {"tax_rate": "txr_unmapped_xx"}
             else:
@@ -415,8 +606,9 @@ class _Gen:
             yield inv
         else:
             inv = self._invoice("in_fault_early", cust, t, status="paid")
-            yield from self._charge(inv, t, ("ch_fault_early", "txn_fault_early",
-                                             "pi_fault_early", "inpay_fault_early"))
+            yield from self._charge(
+                inv, t, ("ch_fault_early", "txn_fault_early", "pi_fault_early", "inpay_fault_early")
+            )
             self._defer(t + 120, inv)
 
     # ---------------------------------------------------------------- the stream
@@ -439,6 +631,7 @@ class _Gen:
             else:
                 inv = self._invoice(inv_id, cust, t, status="paid")
                 yield inv
+                yield from self._due(t + 60)
                 money = self._charge(inv, t + 60)
                 yield from money
                 charge = money[-1]
@@ -449,9 +642,12 @@ class _Gen:
                         self._refund(charge, part, t + rng.randint(3600, 3 * _DAY))
                 elif roll < 0.08 and self.current:
                     self._credit_note(inv, charge, t + rng.randint(_DAY, 5 * _DAY))
+                yield from self._due(t + 61)
                 yield from self._payout(inv["currency"], t + 60)
+                self.clock = t + 61
             for k in fault_at.get(i, ()):
                 self.clock += 1
+                yield from self._due(self.clock)
                 yield from self._fault(k, self.clock)
         if self.n == 0:
             for k in fault_at.get(0, ()):

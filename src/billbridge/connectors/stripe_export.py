@@ -56,7 +56,12 @@ def _record(raw: bytes, line: int, position: str) -> RawRecord:
 
 def _bad(raw: bytes, line: int, position: str, what: str) -> RawRecord:
     return RawRecord(
-        object="unknown", id=f"line-{line}", data={}, raw=raw, position=position, line=line,
+        object="unknown",
+        id=f"line-{line}",
+        data={},
+        raw=raw,
+        position=position,
+        line=line,
         error=f"line {line}: {what}",
     )
 

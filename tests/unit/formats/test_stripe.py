@@ -73,39 +73,100 @@ def only_problem(n: Normalized, field: str) -> str:
 # `tax_percent`, `tax`, `total_tax_amounts`, lines with `plan` and `tax_amounts`,
 # charges with `payment_intent` (and `invoice` None), BalanceTransaction with fee 0.
 
+
 def ls_invoice(**over: Any) -> dict[str, Any]:
     inv: dict[str, Any] = {
-        "id": "in_ls0001", "object": "invoice", "created": 1_700_000_000,
-        "date": 1_700_000_000, "livemode": False, "customer": "cus_ls1",
-        "customer_email": "jane@example.com", "subscription": "sub_ls1",
-        "tax_percent": 19.0, "default_tax_rates": None, "metadata": {},
-        "payment_intent": "pi_ls1", "application_fee": None, "attempt_count": 1,
-        "attempted": True, "billing_reason": None, "collection_method": "charge_automatically",
-        "description": None, "discount": None, "receipt_number": None, "starting_balance": 0,
-        "statement_descriptor": None, "webhooks_delivered_at": 1_700_000_000,
-        "status_transitions": {"finalized_at": 1_700_000_001, "paid_at": 1_700_000_002,
-                               "voided_at": None},
-        "period_start": 1_700_000_000, "period_end": 1_702_592_000,
-        "lines": {"object": "list", "url": "/v1/invoices/in_ls0001/lines", "has_more": False,
-                  "total_count": 2, "data": [
-                      {"id": "il_a", "object": "line_item", "type": "subscription",
-                       "subscription_item": "si_1", "subscription": "sub_ls1",
-                       "plan": {"id": "basic", "object": "plan", "product": "prod_basic",
-                                "amount": 1000, "currency": "eur"},
-                       "proration": False, "currency": "eur", "description": "Basic",
-                       "amount": 1000, "period": {"start": 1_700_000_000, "end": 1_702_592_000},
-                       "invoice": "in_ls0001", "tax_rates": [], "tax_amounts": [],
-                       "metadata": {}, "quantity": 1},
-                      {"id": "il_b", "object": "line_item", "type": "invoiceitem",
-                       "invoice_item": "ii_1", "subscription": None, "plan": None,
-                       "proration": False, "currency": "eur", "description": "Setup",
-                       "amount": 501, "period": {"start": 1_700_000_000, "end": 1_700_000_000},
-                       "invoice": "in_ls0001", "tax_rates": [], "tax_amounts": [],
-                       "metadata": {}, "quantity": 1},
-                  ]},
-        "currency": "eur", "ending_balance": 0, "subtotal": 1501, "tax": 285,
-        "total_tax_amounts": [], "total": 1786, "amount_due": 1786, "amount_paid": 1786,
-        "next_payment_attempt": None, "status": "paid", "charge": None,
+        "id": "in_ls0001",
+        "object": "invoice",
+        "created": 1_700_000_000,
+        "date": 1_700_000_000,
+        "livemode": False,
+        "customer": "cus_ls1",
+        "customer_email": "jane@example.com",
+        "subscription": "sub_ls1",
+        "tax_percent": 19.0,
+        "default_tax_rates": None,
+        "metadata": {},
+        "payment_intent": "pi_ls1",
+        "application_fee": None,
+        "attempt_count": 1,
+        "attempted": True,
+        "billing_reason": None,
+        "collection_method": "charge_automatically",
+        "description": None,
+        "discount": None,
+        "receipt_number": None,
+        "starting_balance": 0,
+        "statement_descriptor": None,
+        "webhooks_delivered_at": 1_700_000_000,
+        "status_transitions": {
+            "finalized_at": 1_700_000_001,
+            "paid_at": 1_700_000_002,
+            "voided_at": None,
+        },
+        "period_start": 1_700_000_000,
+        "period_end": 1_702_592_000,
+        "lines": {
+            "object": "list",
+            "url": "/v1/invoices/in_ls0001/lines",
+            "has_more": False,
+            "total_count": 2,
+            "data": [
+                {
+                    "id": "il_a",
+                    "object": "line_item",
+                    "type": "subscription",
+                    "subscription_item": "si_1",
+                    "subscription": "sub_ls1",
+                    "plan": {
+                        "id": "basic",
+                        "object": "plan",
+                        "product": "prod_basic",
+                        "amount": 1000,
+                        "currency": "eur",
+                    },
+                    "proration": False,
+                    "currency": "eur",
+                    "description": "Basic",
+                    "amount": 1000,
+                    "period": {"start": 1_700_000_000, "end": 1_702_592_000},
+                    "invoice": "in_ls0001",
+                    "tax_rates": [],
+                    "tax_amounts": [],
+                    "metadata": {},
+                    "quantity": 1,
+                },
+                {
+                    "id": "il_b",
+                    "object": "line_item",
+                    "type": "invoiceitem",
+                    "invoice_item": "ii_1",
+                    "subscription": None,
+                    "plan": None,
+                    "proration": False,
+                    "currency": "eur",
+                    "description": "Setup",
+                    "amount": 501,
+                    "period": {"start": 1_700_000_000, "end": 1_700_000_000},
+                    "invoice": "in_ls0001",
+                    "tax_rates": [],
+                    "tax_amounts": [],
+                    "metadata": {},
+                    "quantity": 1,
+                },
+            ],
+        },
+        "currency": "eur",
+        "ending_balance": 0,
+        "subtotal": 1501,
+        "tax": 285,
+        "total_tax_amounts": [],
+        "total": 1786,
+        "amount_due": 1786,
+        "amount_paid": 1786,
+        "next_payment_attempt": None,
+        "status": "paid",
+        "charge": None,
     }
     inv.update(over)
     return inv
@@ -132,13 +193,16 @@ def test_localstripe_tax_percent_spreads_over_lines() -> None:
 
 
 def test_localstripe_default_tax_rates_live_only_on_the_invoice() -> None:
-    n = run(ls_invoice(
-        tax_percent=None, tax=190 + 95,
-        total_tax_amounts=[
-            {"amount": 190, "inclusive": False, "tax_rate": "txr_de"},
-            {"amount": 95, "inclusive": False, "tax_rate": "txr_de"},
-        ],
-    ))
+    n = run(
+        ls_invoice(
+            tax_percent=None,
+            tax=190 + 95,
+            total_tax_amounts=[
+                {"amount": 190, "inclusive": False, "tax_rate": "txr_de"},
+                {"amount": 95, "inclusive": False, "tax_rate": "txr_de"},
+            ],
+        )
+    )
     assert n.problems == ()
     assert isinstance(n.value, Invoice)
     taxes = [t for line in n.value.lines for t in line.taxes]
@@ -149,9 +213,20 @@ def test_localstripe_default_tax_rates_live_only_on_the_invoice() -> None:
 def test_localstripe_line_tax_amounts_with_expanded_rate() -> None:
     inv = ls_invoice(tax_percent=None, tax=190)
     line = inv["lines"]["data"][0]
-    line["tax_amounts"] = [{"amount": 190, "inclusive": False, "tax_rate": {
-        "id": "txr_de", "object": "tax_rate", "percentage": 19.0, "inclusive": False,
-        "jurisdiction": "DE", "display_name": "VAT"}}]
+    line["tax_amounts"] = [
+        {
+            "amount": 190,
+            "inclusive": False,
+            "tax_rate": {
+                "id": "txr_de",
+                "object": "tax_rate",
+                "percentage": 19.0,
+                "inclusive": False,
+                "jurisdiction": "DE",
+                "display_name": "VAT",
+            },
+        }
+    ]
     inv["lines"]["data"][1]["amount"] = 0
     inv.update(subtotal=1000, total=1190, amount_paid=1190, amount_due=1190)
     n = run(inv)
@@ -162,24 +237,60 @@ def test_localstripe_line_tax_amounts_with_expanded_rate() -> None:
 
 
 def test_localstripe_charge_links_through_its_payment_intent() -> None:
-    charge = {"id": "ch_ls1", "object": "charge", "amount": 1786, "currency": "eur",
-              "customer": "cus_ls1", "invoice": None, "status": "succeeded", "paid": True,
-              "captured": True, "payment_intent": "pi_ls1", "payment_method": "pm_ls1",
-              "balance_transaction": "txn_ls1", "created": 1_700_000_002,
-              "refunds": {"object": "list", "data": [], "has_more": False}}
-    txn = {"id": "txn_ls1", "object": "balance_transaction", "amount": 1786, "currency": "eur",
-           "fee": 0, "fee_details": [], "net": 1786, "source": "ch_ls1", "type": "charge",
-           "created": 1_700_000_002, "exchange_rate": 1.0}
-    pi = {"id": "pi_ls1", "object": "payment_intent", "invoice": "in_ls0001",
-          "amount": 1786, "currency": "eur"}
+    charge = {
+        "id": "ch_ls1",
+        "object": "charge",
+        "amount": 1786,
+        "currency": "eur",
+        "customer": "cus_ls1",
+        "invoice": None,
+        "status": "succeeded",
+        "paid": True,
+        "captured": True,
+        "payment_intent": "pi_ls1",
+        "payment_method": "pm_ls1",
+        "balance_transaction": "txn_ls1",
+        "created": 1_700_000_002,
+        "refunds": {"object": "list", "data": [], "has_more": False},
+    }
+    txn = {
+        "id": "txn_ls1",
+        "object": "balance_transaction",
+        "amount": 1786,
+        "currency": "eur",
+        "fee": 0,
+        "fee_details": [],
+        "net": 1786,
+        "source": "ch_ls1",
+        "type": "charge",
+        "created": 1_700_000_002,
+        "exchange_rate": 1.0,
+    }
+    pi = {
+        "id": "pi_ls1",
+        "object": "payment_intent",
+        "invoice": "in_ls0001",
+        "amount": 1786,
+        "currency": "eur",
+    }
     n = run(charge, held(txn, pi))
     assert isinstance(n.value, Payment)
     assert n.value.invoice == "in_ls0001"
     assert n.value.fee == Money.zero("EUR")
     assert n.value.method == ""
-    refund = {"id": "re_ls1", "object": "refund", "charge": "ch_ls1", "payment_intent": None,
-              "amount": 500, "currency": "eur", "status": "succeeded", "created": 1_700_000_100,
-              "date": 1_700_000_100, "balance_transaction": "txn_ls2", "metadata": {}}
+    refund = {
+        "id": "re_ls1",
+        "object": "refund",
+        "charge": "ch_ls1",
+        "payment_intent": None,
+        "amount": 500,
+        "currency": "eur",
+        "status": "succeeded",
+        "created": 1_700_000_100,
+        "date": 1_700_000_100,
+        "balance_transaction": "txn_ls2",
+        "metadata": {},
+    }
     r = run(refund, held(txn, pi, charge))
     assert isinstance(r.value, Refund)
     assert (r.value.invoice, r.value.payment) == ("in_ls0001", "ch_ls1")
@@ -187,16 +298,26 @@ def test_localstripe_charge_links_through_its_payment_intent() -> None:
 
 
 def test_localstripe_customer_with_business_vat_id() -> None:
-    cus = {"id": "cus_ls1", "object": "customer", "name": None, "email": "jane@example.com",
-           "address": None, "business_vat_id": "DE123456789",
-           "tax_ids": {"object": "list", "data": [], "has_more": False}}
+    cus = {
+        "id": "cus_ls1",
+        "object": "customer",
+        "name": None,
+        "email": "jane@example.com",
+        "address": None,
+        "business_vat_id": "DE123456789",
+        "tax_ids": {"object": "list", "data": [], "has_more": False},
+    }
     n = run(cus)
     assert isinstance(n.value, Customer)
     assert (n.value.name, n.value.tax_id, n.value.currency) == (
-        "jane@example.com", "DE123456789", "")
+        "jane@example.com",
+        "DE123456789",
+        "",
+    )
 
 
 # ------------------------------------------------------------------ the current API fixtures
+
 
 def test_fixture_invoice(fx: dict[str, Any]) -> None:
     n = run(fx["invoice"])
@@ -255,7 +376,10 @@ def test_fixture_payout_and_customer(fx: dict[str, Any]) -> None:
     p = run(fx["payout"]).value
     assert isinstance(p, Payout)
     assert (p.amount, p.arrival_date, p.status) == (
-        Money.from_minor(1100, "USD"), date(2009, 2, 13), "in_transit")
+        Money.from_minor(1100, "USD"),
+        date(2009, 2, 13),
+        "in_transit",
+    )
     c = run(fx["customer"]).value
     assert isinstance(c, Customer)
     assert (c.name, c.currency) == ("cus_QXg1o8vcGmoR32", "USD")
@@ -272,11 +396,23 @@ def test_fixture_credit_note_products_from_its_invoice(fx: dict[str, Any]) -> No
     n = run(cn)
     assert n.waiting_on == ("invoice", "in_1Pgc75B7WZ01zgkWYv4iMwt7")
     assert n.reason == "waiting for invoice in_1Pgc75B7WZ01zgkWYv4iMwt7"
-    invoice = {"id": "in_1Pgc75B7WZ01zgkWYv4iMwt7", "object": "invoice", "lines": {
-        "object": "list", "has_more": False, "data": [
-            {"id": "il_1Pgc74B7WZ01zgkWWh45tUBA", "pricing": {
-                "type": "price_details",
-                "price_details": {"price": "price_1", "product": "prod_widget"}}}]}}
+    invoice = {
+        "id": "in_1Pgc75B7WZ01zgkWYv4iMwt7",
+        "object": "invoice",
+        "lines": {
+            "object": "list",
+            "has_more": False,
+            "data": [
+                {
+                    "id": "il_1Pgc74B7WZ01zgkWWh45tUBA",
+                    "pricing": {
+                        "type": "price_details",
+                        "price_details": {"price": "price_1", "product": "prod_widget"},
+                    },
+                }
+            ],
+        },
+    }
     n = run(cn, held(invoice))
     note = n.value
     assert isinstance(note, CreditNote)
@@ -286,8 +422,17 @@ def test_fixture_credit_note_products_from_its_invoice(fx: dict[str, Any]) -> No
 
 
 def test_fixture_reference_objects(fx: dict[str, Any]) -> None:
-    for name in ("balance_transaction", "payment_intent", "tax_rate", "product", "price",
-                 "event", "subscription", "tax_id", "line_item"):
+    for name in (
+        "balance_transaction",
+        "payment_intent",
+        "tax_rate",
+        "product",
+        "price",
+        "event",
+        "subscription",
+        "tax_id",
+        "line_item",
+    ):
         n = run(fx[name])
         assert n == Normalized(value=None), name
     msg = only_problem(run(fx["invoice_payment"]), "currency")
@@ -295,37 +440,74 @@ def test_fixture_reference_objects(fx: dict[str, Any]) -> None:
 
 
 def test_object_sets() -> None:
-    assert POSTABLE_OBJECTS == {"customer", "invoice", "credit_note", "charge", "refund",
-                                "payout"}
+    assert {"customer", "invoice", "credit_note", "charge", "refund", "payout"} == POSTABLE_OBJECTS
     assert not POSTABLE_OBJECTS & REFERENCE_OBJECTS
 
 
 # ------------------------------------------------------------------ both tax shapes
 
+
 def current_invoice(**over: Any) -> dict[str, Any]:
     inv: dict[str, Any] = {
-        "id": "in_cur", "object": "invoice", "currency": "eur", "created": 1_700_000_000,
-        "customer": "cus_1", "customer_name": None, "customer_email": "a@b.example",
+        "id": "in_cur",
+        "object": "invoice",
+        "currency": "eur",
+        "created": 1_700_000_000,
+        "customer": "cus_1",
+        "customer_name": None,
+        "customer_email": "a@b.example",
         "customer_address": {"country": "DE"},
         "customer_tax_ids": [{"type": "eu_vat", "value": "DE999"}],
-        "status": "open", "number": "INV-1",
+        "status": "open",
+        "number": "INV-1",
         "status_transitions": {"finalized_at": 1_700_000_000},
-        "lines": {"object": "list", "has_more": False, "data": [
-            {"id": "il_1", "amount": 10000, "currency": "eur", "quantity": 2,
-             "discount_amounts": [{"amount": 1000, "discount": "di_1"}],
-             "taxes": [{"amount": 1710, "tax_behavior": "exclusive",
-                        "tax_rate_details": {"tax_rate": "txr_de"},
-                        "taxable_amount": 9000, "type": "tax_rate_details"}],
-             "pricing": {"type": "price_details", "unit_amount_decimal": "5000",
-                         "price_details": {"price": "price_1", "product": "prod_pro"}}},
-            {"id": "il_2", "amount": 1190, "currency": "eur", "quantity": 1,
-             "discount_amounts": [],
-             "taxes": [{"amount": 190, "tax_behavior": "inclusive",
-                        "tax_rate_details": {"tax_rate": "txr_de_incl"},
-                        "taxable_amount": 1000, "type": "tax_rate_details"}]},
-        ]},
-        "subtotal": 11190, "total_taxes": [{"amount": 1710}, {"amount": 190}],
-        "total": 9000 + 1710 + 1190, "amount_paid": 0,
+        "lines": {
+            "object": "list",
+            "has_more": False,
+            "data": [
+                {
+                    "id": "il_1",
+                    "amount": 10000,
+                    "currency": "eur",
+                    "quantity": 2,
+                    "discount_amounts": [{"amount": 1000, "discount": "di_1"}],
+                    "taxes": [
+                        {
+                            "amount": 1710,
+                            "tax_behavior": "exclusive",
+                            "tax_rate_details": {"tax_rate": "txr_de"},
+                            "taxable_amount": 9000,
+                            "type": "tax_rate_details",
+                        }
+                    ],
+                    "pricing": {
+                        "type": "price_details",
+                        "unit_amount_decimal": "5000",
+                        "price_details": {"price": "price_1", "product": "prod_pro"},
+                    },
+                },
+                {
+                    "id": "il_2",
+                    "amount": 1190,
+                    "currency": "eur",
+                    "quantity": 1,
+                    "discount_amounts": [],
+                    "taxes": [
+                        {
+                            "amount": 190,
+                            "tax_behavior": "inclusive",
+                            "tax_rate_details": {"tax_rate": "txr_de_incl"},
+                            "taxable_amount": 1000,
+                            "type": "tax_rate_details",
+                        }
+                    ],
+                },
+            ],
+        },
+        "subtotal": 11190,
+        "total_taxes": [{"amount": 1710}, {"amount": 190}],
+        "total": 9000 + 1710 + 1190,
+        "amount_paid": 0,
     }
     # total_taxes entries carry a rate id in the real API
     for t, rate in zip(inv["total_taxes"], ("txr_de", "txr_de_incl"), strict=True):
@@ -355,13 +537,21 @@ def test_older_tax_amounts_shape() -> None:
     del inv["total_taxes"]
     for line in inv["lines"]["data"]:
         taxes = line.pop("taxes")
-        line["tax_amounts"] = [{"amount": t["amount"],
-                                "inclusive": t["tax_behavior"] == "inclusive",
-                                "tax_rate": t["tax_rate_details"]["tax_rate"]} for t in taxes]
+        line["tax_amounts"] = [
+            {
+                "amount": t["amount"],
+                "inclusive": t["tax_behavior"] == "inclusive",
+                "tax_rate": t["tax_rate_details"]["tax_rate"],
+            }
+            for t in taxes
+        ]
     line = inv["lines"]["data"][0]
     del line["pricing"]
-    line["price"] = {"id": "price_1", "product": {"id": "prod_pro", "object": "product"},
-                     "unit_amount": 5000}
+    line["price"] = {
+        "id": "price_1",
+        "product": {"id": "prod_pro", "object": "product"},
+        "unit_amount": 5000,
+    }
     n = run(inv)
     assert n.problems == ()
     assert isinstance(n.value, Invoice)
@@ -370,6 +560,7 @@ def test_older_tax_amounts_shape() -> None:
 
 
 # ------------------------------------------------------------------ every Problem
+
 
 @pytest.mark.parametrize("bad", ["eurx", "xyz", "EURO", 978, ""])
 def test_unknown_currency(bad: Any) -> None:
@@ -427,12 +618,25 @@ def test_unknown_object_and_missing_object_or_id() -> None:
 
 
 def charge(**over: Any) -> dict[str, Any]:
-    c: dict[str, Any] = {"id": "ch_1", "object": "charge", "amount": 1000, "currency": "eur",
-                         "status": "succeeded", "paid": True, "captured": True,
-                         "balance_transaction": {"id": "txn_1", "object": "balance_transaction",
-                                                 "amount": 1000, "currency": "eur", "fee": 59,
-                                                 "net": 941},
-                         "created": 1_700_000_000, "invoice": "in_1"}
+    c: dict[str, Any] = {
+        "id": "ch_1",
+        "object": "charge",
+        "amount": 1000,
+        "currency": "eur",
+        "status": "succeeded",
+        "paid": True,
+        "captured": True,
+        "balance_transaction": {
+            "id": "txn_1",
+            "object": "balance_transaction",
+            "amount": 1000,
+            "currency": "eur",
+            "fee": 59,
+            "net": 941,
+        },
+        "created": 1_700_000_000,
+        "invoice": "in_1",
+    }
     c.update(over)
     return c
 
@@ -441,7 +645,11 @@ def test_charge_with_expanded_balance_transaction() -> None:
     pay = run(charge()).value
     assert isinstance(pay, Payment)
     assert (pay.invoice, pay.fee, pay.net, pay.balance_transaction) == (
-        "in_1", Money.from_minor(59, "EUR"), Money.from_minor(941, "EUR"), "txn_1")
+        "in_1",
+        Money.from_minor(59, "EUR"),
+        Money.from_minor(941, "EUR"),
+        "txn_1",
+    )
 
 
 @pytest.mark.parametrize("status", ["failed", "pending"])
@@ -469,22 +677,50 @@ def test_charge_missing_amount() -> None:
 
 
 def test_refund_statuses_and_missing_charge() -> None:
-    refund = {"id": "re_1", "object": "refund", "amount": 100, "currency": "eur",
-              "status": "pending", "created": 1_700_000_000, "charge": "ch_1"}
+    refund = {
+        "id": "re_1",
+        "object": "refund",
+        "amount": 100,
+        "currency": "eur",
+        "status": "pending",
+        "created": 1_700_000_000,
+        "charge": "ch_1",
+    }
     assert run(refund) == Normalized(value=None)
     only_problem(run(dict(refund, status="succeeded", charge=None)), "charge")
 
 
 def test_credit_note_older_refund_waits_or_reads_amount() -> None:
-    cn = {"id": "cn_1", "object": "credit_note", "currency": "eur", "invoice": "in_1",
-          "customer": "cus_1", "status": "issued", "created": 1_700_000_000, "total": 1190,
-          "refund": "re_1", "lines": {"object": "list", "has_more": False, "data": [
-              {"id": "cnli_1", "amount": 1000, "invoice_line_item": "il_1",
-               "tax_amounts": [{"amount": 190, "inclusive": False, "tax_rate": "txr_de"}]}]}}
+    cn = {
+        "id": "cn_1",
+        "object": "credit_note",
+        "currency": "eur",
+        "invoice": "in_1",
+        "customer": "cus_1",
+        "status": "issued",
+        "created": 1_700_000_000,
+        "total": 1190,
+        "refund": "re_1",
+        "lines": {
+            "object": "list",
+            "has_more": False,
+            "data": [
+                {
+                    "id": "cnli_1",
+                    "amount": 1000,
+                    "invoice_line_item": "il_1",
+                    "tax_amounts": [{"amount": 190, "inclusive": False, "tax_rate": "txr_de"}],
+                }
+            ],
+        },
+    }
     assert run(cn).waiting_on == ("refund", "re_1")
     refund = {"id": "re_1", "object": "refund", "amount": 1190}
-    invoice = {"id": "in_1", "object": "invoice",
-               "lines": {"data": [{"id": "il_1", "plan": {"product": "prod_x"}}]}}
+    invoice = {
+        "id": "in_1",
+        "object": "invoice",
+        "lines": {"data": [{"id": "il_1", "plan": {"product": "prod_x"}}]},
+    }
     note = run(cn, held(refund, invoice)).value
     assert isinstance(note, CreditNote)
     assert note.refund_amount == Money.from_minor(1190, "EUR")
@@ -494,8 +730,15 @@ def test_credit_note_older_refund_waits_or_reads_amount() -> None:
 
 
 def test_jpy_and_kwd_minor_units() -> None:
-    p = {"id": "po_1", "object": "payout", "amount": 1234, "currency": "kwd",
-         "created": 1_700_000_000, "arrival_date": 1_700_100_000, "status": "paid"}
+    p = {
+        "id": "po_1",
+        "object": "payout",
+        "amount": 1234,
+        "currency": "kwd",
+        "created": 1_700_000_000,
+        "arrival_date": 1_700_100_000,
+        "status": "paid",
+    }
     assert run(p).value.amount == Money(amount=Decimal("1.234"), currency="KWD")  # type: ignore[union-attr]
     p["currency"] = "jpy"
     assert run(p).value.amount == Money(amount=Decimal(1234), currency="JPY")  # type: ignore[union-attr]
@@ -505,15 +748,41 @@ def test_jpy_and_kwd_minor_units() -> None:
 
 json_like = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
     max_leaves=30,
 )
 keys = st.sampled_from(
-    ["object", "id", "currency", "amount", "total", "subtotal", "tax", "total_taxes", "lines",
-     "status", "created", "customer", "balance_transaction", "charge", "invoice", "refunds",
-     "refund", "taxes", "tax_amounts", "data", "has_more", "paid", "arrival_date",
-     "tax_percent", "total_tax_amounts", "amount_paid", "payment_intent"]
+    [
+        "object",
+        "id",
+        "currency",
+        "amount",
+        "total",
+        "subtotal",
+        "tax",
+        "total_taxes",
+        "lines",
+        "status",
+        "created",
+        "customer",
+        "balance_transaction",
+        "charge",
+        "invoice",
+        "refunds",
+        "refund",
+        "taxes",
+        "tax_amounts",
+        "data",
+        "has_more",
+        "paid",
+        "arrival_date",
+        "tax_percent",
+        "total_tax_amounts",
+        "amount_paid",
+        "payment_intent",
+    ]
 )
 objects = st.sampled_from(sorted(POSTABLE_OBJECTS | REFERENCE_OBJECTS | {"dispute"}))
 
@@ -529,8 +798,15 @@ def stripe_like(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def anything(obj: str, ident: str) -> Any:
-    return {"id": ident, "object": obj, "amount": 5, "currency": "eur", "fee": 1, "net": 4,
-            "invoice": ident}
+    return {
+        "id": ident,
+        "object": obj,
+        "amount": 5,
+        "currency": "eur",
+        "fee": 1,
+        "net": 4,
+        "invoice": ident,
+    }
 
 
 @settings(max_examples=400, deadline=None)
@@ -544,7 +820,9 @@ def test_normalize_never_raises(data: dict[str, Any], look_up: bool) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(field=keys, value=json_like, which=st.sampled_from(["ls", "cur"]))
-def test_normalize_never_raises_on_a_broken_real_invoice(field: str, value: Any, which: str) -> None:
+def test_normalize_never_raises_on_a_broken_real_invoice(
+    field: str, value: Any, which: str
+) -> None:
     data = ls_invoice() if which == "ls" else current_invoice()
     data[field] = value
     assert isinstance(run(data), Normalized)

@@ -128,9 +128,16 @@ def _invoice_level_taxes(data: Mapping[str, Any], cur: str, tax: Money) -> list[
     for t in found:
         key = (t.rate, t.inclusive)
         prior = merged.get(key)
-        merged[key] = t if prior is None else TaxAmount(
-            rate=t.rate, amount=prior.amount + t.amount, percentage=t.percentage,
-            inclusive=t.inclusive, jurisdiction=t.jurisdiction,
+        merged[key] = (
+            t
+            if prior is None
+            else TaxAmount(
+                rate=t.rate,
+                amount=prior.amount + t.amount,
+                percentage=t.percentage,
+                inclusive=t.inclusive,
+                jurisdiction=t.jurisdiction,
+            )
         )
     return list(merged.values())
 
@@ -180,18 +187,20 @@ def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tu
                 raise Bad(f"{where}.discount_amounts[{j}]", "a discount amount must be an object")
             discount += required_int(d, "amount", f"{where}.discount_amounts[{j}].amount")
         period = mapping(line.get("period"))
-        parts.append({
-            "id": line_id if type(line_id) is str else f"line-{i}",
-            "description": text(line, "description"),
-            "quantity": _quantity(line),
-            "amount": amount(line, "amount", f"{where}.amount", line_cur),
-            "discount": money(discount, line_cur),
-            "taxes": taxes(line, where, line_cur),
-            "product": _product(line),
-            "unit_amount": _unit_amount(line, line_cur),
-            "period_start": optional_day(period, "start", f"{where}.period.start"),
-            "period_end": optional_day(period, "end", f"{where}.period.end"),
-        })
+        parts.append(
+            {
+                "id": line_id if type(line_id) is str else f"line-{i}",
+                "description": text(line, "description"),
+                "quantity": _quantity(line),
+                "amount": amount(line, "amount", f"{where}.amount", line_cur),
+                "discount": money(discount, line_cur),
+                "taxes": taxes(line, where, line_cur),
+                "product": _product(line),
+                "unit_amount": _unit_amount(line, line_cur),
+                "period_start": optional_day(period, "start", f"{where}.period.start"),
+                "period_end": optional_day(period, "end", f"{where}.period.end"),
+            }
+        )
 
     if parts and not any(p["taxes"] for p in parts):
         spread = _invoice_level_taxes(data, cur, tax)
@@ -202,10 +211,16 @@ def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tu
             for t in spread:
                 shares = _allocate(t.amount.minor, weights)
                 for p, share in zip(parts, shares, strict=True):
-                    p["taxes"] = (*p["taxes"], TaxAmount(
-                        rate=t.rate, amount=money(share, cur), percentage=t.percentage,
-                        inclusive=t.inclusive, jurisdiction=t.jurisdiction,
-                    ))
+                    p["taxes"] = (
+                        *p["taxes"],
+                        TaxAmount(
+                            rate=t.rate,
+                            amount=money(share, cur),
+                            percentage=t.percentage,
+                            inclusive=t.inclusive,
+                            jurisdiction=t.jurisdiction,
+                        ),
+                    )
 
     transitions = mapping(data.get("status_transitions"))
     address = mapping(data.get("customer_address"))
@@ -299,28 +314,37 @@ def credit_note(
             raise Bad(f"{where}.discount_amount", f"{where}.discount_amount must be an integer")
         line_taxes = taxes(line, where, cur)
         expected += gross - discount + sum(t.amount.minor for t in line_taxes if not t.inclusive)
-        parts.append({
-            "id": line_id if type(line_id) is str else f"line-{i}",
-            "description": text(line, "description"),
-            "amount": money(gross - discount, cur),
-            "taxes": line_taxes,
-            "invoice_line": ref_id(line.get("invoice_line_item")),
-        })
+        parts.append(
+            {
+                "id": line_id if type(line_id) is str else f"line-{i}",
+                "description": text(line, "description"),
+                "amount": money(gross - discount, cur),
+                "taxes": line_taxes,
+                "invoice_line": ref_id(line.get("invoice_line_item")),
+            }
+        )
     refund_amount = _refund_amount(data, cur, resolve)
     problems: list[Problem] = []
     if expected != total.minor:
-        problems.append(Problem(
-            record=record, field="total",
-            message=f"credit note {ident}: lines sum to {money(expected, cur)} "
-            f"but total is {total}",
-            hint="the source credit note is inconsistent; correct it in Stripe and replay",
-        ))
+        problems.append(
+            Problem(
+                record=record,
+                field="total",
+                message=f"credit note {ident}: lines sum to {money(expected, cur)} "
+                f"but total is {total}",
+                hint="the source credit note is inconsistent; correct it in Stripe and replay",
+            )
+        )
     if refund_amount > total:
-        problems.append(Problem(
-            record=record, field="refund_amount",
-            message=f"credit note {ident}: refunds ({refund_amount}) exceed its total ({total})",
-            hint="check the credit note's refunds in Stripe",
-        ))
+        problems.append(
+            Problem(
+                record=record,
+                field="refund_amount",
+                message=f"credit note {ident}: refunds ({refund_amount}) "
+                f"exceed its total ({total})",
+                hint="check the credit note's refunds in Stripe",
+            )
+        )
     if problems:
         return None, tuple(problems)
     inv = resolve("invoice", invoice_id)

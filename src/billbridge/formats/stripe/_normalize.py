@@ -72,8 +72,11 @@ _READERS: Final[dict[str, Callable[[Mapping[str, Any], str, Resolve], Value | No
 def _dispatch(data: Mapping[str, Any], record: str, resolve: Resolve) -> Normalized:
     obj = data.get("object")
     if type(obj) is not str or not obj:
-        raise Bad("object", "the record has no `object` (not a Stripe API object?)",
-                  "export whole Stripe API objects, one per line")
+        raise Bad(
+            "object",
+            "the record has no `object` (not a Stripe API object?)",
+            "export whole Stripe API objects, one per line",
+        )
     if type(data.get("id")) is not str or not data["id"]:
         raise Bad("id", f"the {obj} has no `id`", "export whole Stripe API objects")
     if obj == "invoice":
@@ -90,8 +93,11 @@ def _dispatch(data: Mapping[str, Any], record: str, resolve: Resolve) -> Normali
         if data.get("currency") is not None:
             currency(data)  # a look-up target with a broken amount is broken too
         return _NOTHING
-    raise Bad("object", f"unsupported Stripe object {obj!r}",
-              "remove it from the export, or ask for support of this object")
+    raise Bad(
+        "object",
+        f"unsupported Stripe object {obj!r}",
+        "remove it from the export, or ask for support of this object",
+    )
 
 
 def normalize(data: Mapping[str, Any], *, record: str, resolve: Resolve) -> Normalized:
@@ -107,14 +113,18 @@ def normalize(data: Mapping[str, Any], *, record: str, resolve: Resolve) -> Norm
     except Bad as bad:
         return Normalized(
             value=None,
-            problems=(Problem(record=record, field=bad.field, message=bad.message,
-                              hint=bad.hint),),
+            problems=(Problem(record=record, field=bad.field, message=bad.message, hint=bad.hint),),
         )
     except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
         # A shape no reader foresaw: still one failed record, never a crashed run.
         return Normalized(
             value=None,
-            problems=(Problem(record=record, field="",
-                              message=f"could not read the Stripe record: {exc}",
-                              hint="report this record to the billbridge maintainers"),),
+            problems=(
+                Problem(
+                    record=record,
+                    field="",
+                    message=f"could not read the Stripe record: {exc}",
+                    hint="report this record to the billbridge maintainers",
+                ),
+            ),
         )

@@ -92,8 +92,7 @@ def charge(data: Mapping[str, Any], *, resolve: Resolve) -> Payment | None:
     if bt_cur != cur:
         raise Bad(
             "balance_transaction.currency",
-            f"charge in {cur} settled in {bt_cur}: multi-currency settlement is not "
-            "supported yet",
+            f"charge in {cur} settled in {bt_cur}: multi-currency settlement is not supported yet",
             "post this payment by hand for now; FX settlement support is planned",
         )
     bt_amount = required_int(bt, "amount", "balance_transaction.amount")
