@@ -55,6 +55,7 @@ class SQLiteStore(SqlStore):
                 "synchronous = NORMAL",
                 "foreign_keys = ON",
                 f"busy_timeout = {BUSY_TIMEOUT_MS}",
+                "cache_size = -32768",  # 32 MiB: index pages of a large backfill stay hot
             ):
                 self._conn.execute(f"PRAGMA {pragma}")
 
