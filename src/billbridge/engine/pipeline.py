@@ -94,28 +94,46 @@ class RecordPipeline:
         self.posted_keys: list[str] = []  # record keys that posted in this batch
         self._pending_facets: dict[str, dict[str, str]] = {}  # record -> facet -> entry hash
         self._recent: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
+        self._missing: set[str] = set()  # keys looked up and not held (until remembered)
+        self._facets: OrderedDict[str, dict[str, str]] = OrderedDict()  # committed postings
+        self._queued = {row.record_key for row in store.open_exceptions(flow=flow.name)}
         self._prior: dict[str, RecordRow] = {}
         self._consecutive_retryable = 0
         self._open_in_run: dict[str, str] = {}  # records whose outcome may still change
 
     # ------------------------------------------------------------------ look-ups
     def prefetch(self, keys: list[str]) -> None:
-        """Load the stored versions of a batch's records in one query."""
+        """Load the stored versions and postings of a batch's records, one query each."""
         self._prior = self.store.get_records(keys) if keys else {}
+        found = self.store.posted_facets(keys, flow=self.flow.name)
+        for key in keys:
+            self._cache_facets(key, found.get(key, {}))
+
+    def _cache_facets(self, key: str, facets: dict[str, str]) -> None:
+        self._facets[key] = facets
+        self._facets.move_to_end(key)
+        if len(self._facets) > _RECENT:
+            self._facets.popitem(last=False)
 
     def resolve(self, obj: str, ident: str) -> Mapping[str, Any] | None:
         key = record_key(self.connection, obj, ident)
         cached = self._recent.get(key)
         if cached is not None:
             return cached
+        if key in self._missing:
+            return None
         row = self.store.get_record(key)
         if row is None:
+            if len(self._missing) > _RECENT:
+                self._missing.clear()
+            self._missing.add(key)
             return None
         data: dict[str, Any] = orjson.loads(row.snapshot)
         self._remember(key, data)
         return data
 
     def _remember(self, key: str, data: Mapping[str, Any]) -> None:
+        self._missing.discard(key)
         self._recent[key] = data
         if len(self._recent) > _RECENT:
             self._recent.popitem(last=False)
@@ -125,9 +143,13 @@ class RecordPipeline:
         return str(data.get("number") or "") if data else ""
 
     def _posted_facets(self, key: str) -> dict[str, str]:
-        facets = {p.facet: p.entry_hash for p in self.store.postings_for(key, flow=self.flow.name)}
-        facets.update(self._pending_facets.get(key, {}))
-        return facets
+        """Facets posted for `key`: committed (cached, else one query) plus this batch's."""
+        committed = self._facets.get(key)
+        if committed is None:
+            committed = self.store.posted_facets([key], flow=self.flow.name).get(key, {})
+            self._cache_facets(key, committed)
+        pending = self._pending_facets.get(key)
+        return {**committed, **pending} if pending else committed
 
     # ------------------------------------------------------------------ the path
     def process(self, raw: RawRecord, *, force: bool = False) -> str:
@@ -353,17 +375,11 @@ class RecordPipeline:
                     },
                 )
             )
-        batch.outcomes.append(
-            OutcomeRow(
-                run_id=self.run_id,
-                flow=self.flow.name,
-                record_key=key,
-                version=version,
-                outcome="synced",
-                at=now,
-            )
-        )
-        batch.closed_exceptions.append((self.flow.name, key, f"synced in run {self.run_id}"))
+        # A synced record needs no attempt row: its postings and audit row say it all, and
+        # a backfill of a million records should not write a million more rows.
+        if key in self._queued:
+            self._queued.discard(key)
+            batch.closed_exceptions.append((self.flow.name, key, f"synced in run {self.run_id}"))
         return self._count("synced")
 
     def _fail(
@@ -440,6 +456,7 @@ class RecordPipeline:
         if self.dry_run:
             return
         batch = self.batch
+        self._queued.add(key)
         batch.outcomes.append(
             OutcomeRow(
                 run_id=self.run_id,
@@ -482,6 +499,9 @@ class RecordPipeline:
         )
 
     def take_batch(self) -> Batch:
+        """Hand the batch to the committer; its postings count as committed from now on."""
         batch, self.batch = self.batch, Batch()
+        for key, facets in self._pending_facets.items():
+            self._cache_facets(key, {**self._facets.get(key, {}), **facets})
         self._pending_facets = {}
         return batch

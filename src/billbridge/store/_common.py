@@ -351,6 +351,17 @@ class SqlStore(RowReader, ABC):
             rows = self._all("postings_for", (record_key, flow, flow))
         return [self._posting(r) for r in rows]
 
+    def posted_facets(self, keys: Sequence[str], *, flow: str) -> dict[str, dict[str, str]]:
+        """record key -> facet -> entry hash, for many records in one query (the hot path)."""
+        found: dict[str, dict[str, str]] = {}
+        if not keys:
+            return found
+        with self._guard("read postings"):
+            rows = self._all("posted_facets", (self._keys(keys), flow))
+        for record_key, facet, entry_hash in rows:
+            found.setdefault(record_key, {})[facet] = entry_hash
+        return found
+
     def posting_by_key(self, idempotency_key: str) -> PostingRow | None:
         with self._guard("read posting"):
             row = self._one("posting_by_key", (idempotency_key,))

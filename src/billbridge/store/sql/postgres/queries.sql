@@ -207,3 +207,7 @@ INSERT INTO audit (seq, at, actor, action, record_key, diff, run_id, mapping_ver
                    prev_hash, hash)
 SELECT * FROM unnest(%b::bigint[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],
                      %b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[]);
+
+-- name: posted_facets
+SELECT record_key, facet, entry_hash
+FROM postings WHERE record_key = ANY(%s::text[]) AND flow = %s;

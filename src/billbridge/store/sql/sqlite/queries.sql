@@ -169,3 +169,7 @@ ORDER BY id;
 SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target, target_ref,
        run_id, posted_at, summary, link
 FROM postings WHERE link = ? AND link <> '' ORDER BY id;
+
+-- name: posted_facets
+SELECT record_key, facet, entry_hash
+FROM postings WHERE record_key IN (SELECT value FROM json_each(?)) AND flow = ?;
