@@ -8,7 +8,7 @@ PYTHON="${PYTHON:-python3}"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 echo "== ruff"
 .venv/bin/ruff check src tests bench
-echo "== mypy (strict: domain, mapping, engine)"
+echo "== mypy (strict, whole package)"
 .venv/bin/mypy
 echo "== pytest"
 .venv/bin/python -m pytest "$@"

@@ -91,7 +91,7 @@ def _build(
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*loc, i), lines, path, env) for i, item in enumerate(node.value)]
-    value = yaml.SafeLoader(  # type: ignore[no-untyped-call]
+    value = yaml.SafeLoader(
         ""
     ).construct_object(node, deep=True)
     if isinstance(value, str) and "${" in value:

@@ -206,7 +206,8 @@ class Batch:
 class Store(Protocol):
     """What the engine, CLI and service need from the state store (both backends)."""
 
-    dialect: str  # "sqlite" or "postgres"
+    @property
+    def dialect(self) -> str: ...  # "sqlite" or "postgres"
 
     def close(self) -> None: ...
 
