@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from billbridge import __version__
@@ -83,11 +84,10 @@ def test_audit_table_refuses_updates(workspace: Workspace) -> None:
     workspace.cli("sync")
     db = sqlite3.connect(workspace.state_url.removeprefix("sqlite:///"))
     try:
-        db.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 1")
-    except sqlite3.DatabaseError as exc:
-        assert "append-only" in str(exc)
-    else:
-        raise AssertionError("the audit table accepted an UPDATE")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 1")
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            db.execute("DELETE FROM audit WHERE seq = 1")
     finally:
         db.close()
 
