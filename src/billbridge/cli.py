@@ -224,19 +224,22 @@ def sync(
         names = flows or [f.name for f in ws.flows]
         results = []
         for name in names:
-            with flow_runtimes(ws) as lookup, _progress(not as_json, name) as progress:
+            with flow_runtimes(ws) as lookup:
                 runtime = lookup(name)
-                results.append(
-                    sync_flow(
-                        runtime,
-                        store,
-                        actor=_actor(),
-                        backfill=backfill,
-                        since=since_day,
-                        dry_run=dry_run,
-                        progress=progress,
+                size = getattr(runtime.source, "size", None)
+                total = size() if callable(size) else None
+                with _progress(not as_json, name, total) as progress:
+                    results.append(
+                        sync_flow(
+                            runtime,
+                            store,
+                            actor=_actor(),
+                            backfill=backfill,
+                            since=since_day,
+                            dry_run=dry_run,
+                            progress=progress,
+                        )
                     )
-                )
     if as_json:
         if len(results) == 1:
             _emit(results[0].as_json())
@@ -254,31 +257,37 @@ def sync(
 
 
 @contextmanager
-def _progress(enabled: bool, label: str) -> Iterator[Any]:
+def _progress(enabled: bool, label: str, total_bytes: int | None) -> Iterator[Any]:
+    """A progress bar on a terminal: records, records/s, and for a file, % and time left."""
     if not enabled or not err.is_terminal:
         yield None
         return
     from rich.progress import (  # noqa: PLC0415
-        MofNCompleteColumn,
+        BarColumn,
         Progress,
         SpinnerColumn,
         TextColumn,
         TimeElapsedColumn,
+        TimeRemainingColumn,
     )
 
     columns = (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} records/s"),
+        BarColumn(),
+        TextColumn("{task.fields[records]} records, {task.fields[rate]}/s"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task(label, total=None, rate="-")
+        task = bar.add_task(label, total=total_bytes, records=0, rate="-")
 
-        def update(done: int, _position: str) -> None:
+        def update(done: int, position: str) -> None:
             elapsed = bar.tasks[task].elapsed or 0
-            bar.update(task, completed=done, rate=f"{done / elapsed:,.0f}" if elapsed else "-")
+            rate = f"{done / elapsed:,.0f}" if elapsed else "-"
+            completed = int(position) if total_bytes and position.isdigit() else None
+            bar.update(task, completed=completed, records=f"{done:,}", rate=rate)
 
         yield update
 

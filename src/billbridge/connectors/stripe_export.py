@@ -75,6 +75,13 @@ class StripeExportSource:
         self.name = name
         self.path = Path(path)
 
+    def size(self) -> int | None:
+        """Bytes of a single export file, for a progress bar with an ETA (None: a folder)."""
+        try:
+            return self.path.stat().st_size if self.path.is_file() else None
+        except OSError:
+            return None
+
     def _files(self) -> list[Path]:
         if self.path.is_dir():
             return sorted(p for p in self.path.glob("*.jsonl") if p.is_file())
