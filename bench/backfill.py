@@ -26,7 +26,7 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent
 OUT = ROOT / "out"
-RECORDS_PER_INVOICE = 5.1  # what samples.generate yields on average (customers included)
+RECORDS_PER_INVOICE = 4.14  # what samples.generate yields on average (customers included)
 
 
 def export_for(records: int) -> Path:
