@@ -108,8 +108,15 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", help="Workspace folder, for every command below."),
+    ] = None,
 ) -> None:
     """billbridge: a self-hosted integration hub for billing and invoicing."""
+    if workspace is not None:
+        # Subcommands read their -w default from this variable (parsed after this callback).
+        os.environ["BILLBRIDGE_WORKSPACE"] = str(workspace)
 
 
 # ---------------------------------------------------------------- init and demo
@@ -182,9 +189,14 @@ def demo(
     )
     if broken_item is not None:
         out.print("\n[bold]Try the fix yourself:[/]")
-        out.print(f"  1. {broken_item.hint}")
-        out.print(f"  2. billbridge -w {directory} queue   # the row is gone")
-        out.print(f"  3. billbridge -w {directory} trace {broken.rsplit(':', 1)[-1]}")
+        out.print(
+            f"  1. in {directory / 'mapping.yaml'}, under `tax_rates:`, add an account "
+            "for txr_at_vat20, e.g. `txr_at_vat20: Liabilities:Tax:At-Vat20`",
+            highlight=False,
+        )
+        out.print(f"  2. billbridge -w {directory} replay {broken}", highlight=False)
+        out.print(f"  3. billbridge -w {directory} queue      # the row is gone", highlight=False)
+        out.print(f"  4. billbridge -w {directory} trace DEMO-9999", highlight=False)
 
 
 # ---------------------------------------------------------------- sync
@@ -294,17 +306,22 @@ def _progress(enabled: bool, label: str, total_bytes: int | None) -> Iterator[An
 
 # ---------------------------------------------------------------- queue, retry, replay
 def _print_queue(items: list[Any]) -> None:
+    """One block per row: what, why, how to fix (reads well at any terminal width)."""
     if not items:
         out.print("The exception queue is empty.")
         return
-    table = Table(title=f"Exception queue — {len(items)} open", show_lines=True)
-    for column in ("id", "record", "kind", "error", "fix", "tries"):
-        table.add_column(column, overflow="fold")
+    out.print(f"[bold]Exception queue — {len(items)} open[/]")
     for item in items:
-        table.add_row(
-            str(item.id), item.record, item.kind, item.error, item.hint, str(item.attempts)
+        tries = "1 try" if item.attempts == 1 else f"{item.attempts} tries"
+        detail = ", ".join(
+            x for x in (item.kind, f"field {item.field}" if item.field else "", tries) if x
         )
-    out.print(table)
+        out.print(f"\n [bold]#{item.id}[/] {item.record}  [dim]({detail})[/]", highlight=False)
+        out.print(f"     why: {item.error}", highlight=False, markup=False)
+        if item.waiting_on:
+            out.print(f"     waits for: {item.waiting_on}", highlight=False, markup=False)
+        if item.hint:
+            out.print(f"     fix: {item.hint}", highlight=False, markup=False)
 
 
 @app.command()
@@ -440,13 +457,16 @@ def trace_cmd(
     if as_json:
         _emit(result.as_json())
         return
-    out.print(f"[bold]{result.record}[/] — {result.handoffs} handoffs")
-    table = Table(show_lines=False)
-    for column in ("at", "record", "who", "event", "detail"):
-        table.add_column(column, overflow="fold")
+    out.print(
+        f"[bold]{result.record}[/] — {len(result.postings)} postings, {result.handoffs} handoffs",
+        highlight=False,
+    )
     for e in result.events:
-        table.add_row((e["at"] or "")[:19], e["record"], e["actor"], e["event"], e["detail"])
-    out.print(table)
+        when = (e["at"] or "")[:19].replace("T", " ")
+        other = "" if e["record"] == result.record else e["record"].split(":", 1)[-1]
+        out.print(f"  {when}  {e['actor']:<12} {e['event']:<9} {other}", highlight=False)
+        if e["detail"]:
+            out.print(f"  {'':19}  {'':12} {e['detail']}", highlight=False, markup=False)
 
 
 def main() -> None:
