@@ -110,3 +110,10 @@ def test_unknown_replay_key_is_a_usage_error(workspace: Workspace) -> None:
     code, out = workspace.cli("replay", "stripe:invoice:in_nope")
     assert code == 2
     assert "no record 'stripe:invoice:in_nope'" in out["error"]
+
+
+def test_workspace_option_before_the_command(workspace: Workspace) -> None:
+    workspace.cli("sync")
+    code, out = _run("-w", str(workspace.root), "queue", "--json", env=workspace.env())
+    assert code == 0
+    assert len(orjson.loads(out)) == 3
