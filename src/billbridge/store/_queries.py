@@ -14,6 +14,7 @@ from importlib import resources
 __all__ = ["Migration", "migrations", "queries", "read_sql"]
 
 _NAME = re.compile(r"^--\s*name:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+_QUERY_FILE = re.compile(r"^queries(_[a-z0-9_]+)?\.sql$")
 _MIGRATION = re.compile(r"^(\d{4})_[A-Za-z0-9_]+\.sql$")
 
 Migration = tuple[int, str, str]  # (version, file name, sql)
@@ -26,21 +27,28 @@ def read_sql(dialect: str, name: str) -> str:
 
 @cache
 def queries(dialect: str) -> dict[str, str]:
-    """Every ``-- name:`` query of a dialect, loaded once per process."""
+    """Every ``-- name:`` query of a dialect, loaded once per process.
+
+    Queries live in `queries.sql` and in `queries_<topic>.sql` files beside it, so each
+    part of billbridge (webhooks, users, reconcile) keeps its SQL in its own file.
+    """
     found: dict[str, str] = {}
-    name: str | None = None
-    lines: list[str] = []
-    for line in [*read_sql(dialect, "queries.sql").splitlines(), "-- name: _end"]:
-        match = _NAME.match(line)
-        if match is None:
-            if name is not None and not line.lstrip().startswith("--"):
-                lines.append(line)
-            continue
-        if name is not None:
-            found[name] = "\n".join(lines).strip().rstrip(";")
-        name, lines = match.group(1), []
-        if name in found:
-            raise ValueError(f"sql/{dialect}/queries.sql: query {name!r} defined twice")
+    folder = resources.files(__package__).joinpath("sql", dialect)
+    files = sorted(e.name for e in folder.iterdir() if _QUERY_FILE.match(e.name))
+    for file in files:
+        name: str | None = None
+        lines: list[str] = []
+        for line in [*read_sql(dialect, file).splitlines(), "-- name: _end"]:
+            match = _NAME.match(line)
+            if match is None:
+                if name is not None and not line.lstrip().startswith("--"):
+                    lines.append(line)
+                continue
+            if name is not None:
+                found[name] = "\n".join(lines).strip().rstrip(";")
+            name, lines = match.group(1), []
+            if name in found:
+                raise ValueError(f"sql/{dialect}/{file}: query {name!r} defined twice")
     return found
 
 
