@@ -469,5 +469,10 @@ def trace_cmd(
             out.print(f"  {'':19}  {'':12} {e['detail']}", highlight=False, markup=False)
 
 
+from .cli_monitor import register as _register_monitor  # noqa: E402 - uses the helpers above
+
+_register_monitor(app)
+
+
 def main() -> None:
     app()

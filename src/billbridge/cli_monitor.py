@@ -1,0 +1,109 @@
+"""CLI commands for reconcile, status, alerts and the daily report: thin shells over the engine.
+
+Why a module of its own: these commands share their output helpers with `cli.py` but
+change for other reasons; `cli.py` registers them with one call (`register(app)`).
+Exit codes follow the CLI contract: 0 ok, 1 discrepancies that no one owns yet (or
+records that failed), 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, out
+from .engine.reconcile_run import Reconciled, reconcile_flow
+from .wiring import flows as flow_runtimes
+
+__all__ = ["register"]
+
+
+def _reconcile_json(results: list[Reconciled]) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for result in results:
+        for d in result.discrepancies:
+            counts[d.kind] = counts.get(d.kind, 0) + 1
+    return {
+        "flows": [
+            {
+                "flow": r.flow,
+                "discrepancies": [d.as_json() for d in r.discrepancies],
+                **({"fixes": r.fixes.as_json()} if r.fixes is not None else {}),
+            }
+            for r in results
+        ],
+        "counts": counts,
+        "unowned": sum(_unowned(r) for r in results),
+    }
+
+
+def _unowned(result: Reconciled) -> int:
+    """Discrepancies neither fixed nor queued by this or an earlier reconcile."""
+    if result.fixes is not None:
+        return len(result.fixes.failed)
+    return sum(1 for d in result.discrepancies if not d.queued)
+
+
+def _print_reconcile(results: list[Reconciled]) -> None:
+    for result in results:
+        found = result.discrepancies
+        if not found:
+            out.print(f"[green]{result.flow}: no discrepancies[/]", highlight=False)
+            continue
+        table = Table(title=f"{result.flow}: {len(found)} discrepancies", show_lines=False)
+        for column in ("kind", "record", "source", "books", "owner", "fix"):
+            table.add_column(column, overflow="fold")
+        for d in found:
+            fix = "queued" if d.queued else d.fix
+            table.add_row(d.kind, d.record_key, d.source_value, d.target_value, d.owner, fix)
+        out.print(table)
+        if result.fixes is not None:
+            f = result.fixes
+            out.print(
+                f"fixed: {len(f.posted)} posted, {len(f.reversed)} reversed; "
+                f"{len(f.queued)} queued as conflicts; {len(f.failed)} failed",
+                highlight=False,
+            )
+            for why in f.failed:
+                out.print(f"  [red]failed:[/] {why}", highlight=False)
+
+
+def reconcile(
+    flows: Annotated[list[str] | None, typer.Argument(help="Flows (default: all).")] = None,
+    fix: Annotated[
+        bool,
+        typer.Option("--fix", help="Post what is missing, reverse duplicates, queue the rest."),
+    ] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a one-page HTML report here.")
+    ] = None,
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare the source now, what billbridge posted, and the books now, record by record."""
+    with _opened(workspace, as_json) as (ws, store):
+        names = flows or [f.name for f in ws.flows]
+        results = []
+        for name in names:
+            with flow_runtimes(ws) as lookup:
+                results.append(reconcile_flow(lookup(name), store, fix=fix, actor=_actor()))
+        if html is not None:
+            from .report_html import reconcile_page  # noqa: PLC0415 - only with --html
+
+            try:
+                html.write_text(reconcile_page(results), encoding="utf-8")
+            except OSError as exc:
+                _fail(f"--html: cannot write {html}: {exc.strerror}", as_json=as_json)
+    if as_json:
+        _emit(_reconcile_json(results))
+    else:
+        _print_reconcile(results)
+    if any(_unowned(r) for r in results):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(reconcile)
