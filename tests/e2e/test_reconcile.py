@@ -77,7 +77,7 @@ def test_reconcile_finds_each_kind_fixes_the_certain_ones_and_queues_the_rest(
         _open_copy(paid, "in_recon_paid", "RC-0002"),
     ]
     write_jsonl(ws.export, records)
-    code, first = ws.cli("sync")
+    code, _ = ws.cli("sync")
     assert code == 1  # the sample's deliberate faults fail; everything else posts
     code, clean = ws.cli("reconcile")
     assert (code, _found(clean)) == (0, set())
@@ -182,7 +182,7 @@ def test_reconcile_finds_each_kind_fixes_the_certain_ones_and_queues_the_rest(
     assert "<svg" in page and "duplicate_posting" in page and "ch_handmade" in page
 
     # the books: still valid, the void and the new invoice posted once, the duplicate reversed
-    entries_now, errors = load(ws.ledger)
+    _, errors = load(ws.ledger)
     assert not errors
     keys = posted_keys(ws.ledger)
     assert keys[f"{FLOW}|stripe:invoice:in_recon_void|void"] == 1
