@@ -26,7 +26,15 @@ from billbridge.connectors.base import (
 )
 from billbridge.domain import DomainError, JournalEntry, Money, Posting, Severity
 from billbridge.mapping.rules import Context, plan_entries
-from billbridge.store.base import AuditEvent, Batch, CursorRow, ExceptionRow, PostingRow, Store
+from billbridge.store.base import (
+    AuditEvent,
+    Batch,
+    CursorRow,
+    DiscrepancyRow,
+    ExceptionRow,
+    PostingRow,
+    Store,
+)
 
 from .model import FlowRuntime
 from .pipeline import entry_hash, record_key
@@ -53,6 +61,7 @@ class FixReport:
     reversed: list[str] = field(default_factory=list)  # reversal idempotency keys posted
     queued: list[str] = field(default_factory=list)  # record keys queued as conflicts
     failed: list[str] = field(default_factory=list)  # fixes that could not be applied, why
+    healed: set[str] = field(default_factory=set)  # idempotency keys of the fixed findings
 
     def as_json(self) -> dict[str, list[str]]:
         return {
@@ -292,6 +301,7 @@ def _reverse_duplicates(
                 )  # fmt: skip
                 store.commit(batch)
                 report.reversed.append(key)
+                report.healed.add(finding.idempotency_key)
                 written += 1
     finally:
         store.finish_run(run.id, counts={"synced": written}, status="finished")
@@ -353,7 +363,11 @@ def apply_fixes(
         )
         if result.stopped:
             report.failed.append(f"posting stopped: {result.stopped}")
-        report.posted.extend(post_keys)
+        else:
+            report.posted.extend(post_keys)
+            report.healed.update(
+                d.idempotency_key for d in todo if d.fix == "post" and d.record_key in raws
+            )
     _reverse_duplicates(
         flow,
         store,
@@ -373,6 +387,29 @@ def reconcile_flow(
     views, raws = collect(flow, store)
     found = compare(views)
     result = Reconciled(flow=flow.name, discrepancies=found)
+    now = datetime.now(UTC)
+    store.save_discrepancies(flow.name, _rows(found), at=now)
     if fix:
         result.fixes = apply_fixes(flow, store, views, found, raws, actor=actor)
+        left = [
+            d
+            for d in found
+            if d.fix not in {"post", "reverse"} or d.idempotency_key not in result.fixes.healed
+        ]
+        store.save_discrepancies(flow.name, _rows(left), at=datetime.now(UTC))
     return result
+
+
+def _rows(found: Sequence[Discrepancy]) -> list[DiscrepancyRow]:
+    return [
+        DiscrepancyRow(
+            flow=d.flow,
+            kind=d.kind,
+            record_key=d.record_key,
+            idempotency_key=d.idempotency_key,
+            owner=d.owner,
+            fix="queued" if d.queued else d.fix,
+            detail=d.detail,
+        )
+        for d in found
+    ]
