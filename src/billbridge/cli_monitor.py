@@ -8,6 +8,7 @@ records that failed), 2 bad usage or configuration.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, out
 from .engine.reconcile_run import Reconciled, reconcile_flow
+from .engine.status import Status, workspace_status
 from .wiring import flows as flow_runtimes
 
 __all__ = ["register"]
@@ -105,5 +107,45 @@ def reconcile(
         raise typer.Exit(1)
 
 
+def _print_status(status: Status) -> None:
+    table = Table(title="billbridge status")
+    for column in ("flow", "synced", "failed", "held", "conflict", "queue", "oldest", "retries",
+                   "discrepancies", "last success"):  # fmt: skip
+        table.add_column(column)
+    for name, f in sorted(status.flows.items()):
+        oldest = _ago(f.queue_oldest, status.at)
+        found = ", ".join(f"{k} {n}" for k, n in sorted(f.discrepancies.items())) or "-"
+        table.add_row(
+            name, *(str(f.records.get(k, 0)) for k in ("synced", "failed", "held", "conflict")),
+            str(f.queue_open), oldest, str(f.retries), found, _ago(f.last_success, status.at),
+        )  # fmt: skip
+    out.print(table)
+    if status.incidents_open:
+        alerts = ", ".join(f"{rule} ({n})" for rule, n in sorted(status.incidents_open.items()))
+        out.print(f"[red]open alerts:[/] {alerts}", highlight=False)
+
+
+def _ago(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "-"
+    seconds = int((now - at).total_seconds())
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
+
+
+def status(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> None:
+    """Records by outcome per flow, the queue and its oldest row, retries, discrepancies."""
+    with _opened(workspace, as_json) as (ws, store):
+        result = workspace_status(store, flows=[f.name for f in ws.flows])
+    if as_json:
+        _emit(result.as_json())
+    else:
+        _print_status(result)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(reconcile)
+    app.command()(status)
