@@ -252,6 +252,8 @@ def sync(
                             progress=progress,
                         )
                     )
+        if not dry_run:
+            _run_alerts(ws, store, quiet=as_json)
     if as_json:
         if len(results) == 1:
             _emit(results[0].as_json())
@@ -470,6 +472,7 @@ def trace_cmd(
 
 
 from .cli_monitor import register as _register_monitor  # noqa: E402 - uses the helpers above
+from .cli_monitor import run_alerts as _run_alerts  # noqa: E402
 
 _register_monitor(app)
 

@@ -15,9 +15,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, out
+from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, err, out
+from .config import CONFIG_NAME, Workspace
+from .engine.alerts import AlertReport, check_alerts
 from .engine.reconcile_run import Reconciled, reconcile_flow
 from .engine.status import Status, workspace_status
+from .store import Store
 from .wiring import flows as flow_runtimes
 
 __all__ = ["register"]
@@ -99,6 +102,7 @@ def reconcile(
                 html.write_text(reconcile_page(results), encoding="utf-8")
             except OSError as exc:
                 _fail(f"--html: cannot write {html}: {exc.strerror}", as_json=as_json)
+        run_alerts(ws, store, quiet=as_json)
     if as_json:
         _emit(_reconcile_json(results))
     else:
@@ -146,6 +150,47 @@ def status(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> None:
         _print_status(result)
 
 
+def run_alerts(ws: Workspace, store: Store, *, quiet: bool) -> AlertReport | None:
+    """Evaluate the workspace's alert rules (after a sync or reconcile, or on demand).
+
+    A delivery failure is reported on stderr and never changes the command's exit code:
+    the incident stays unannounced and the next check sends it.
+    """
+    if ws.alerts is None:
+        return None
+    report = check_alerts(
+        store, ws.alerts, flows=[f.name for f in ws.flows], workspace=str(ws.root)
+    )
+    for problem in report.failed:
+        err.print(f"[yellow]alert not delivered:[/] {problem}", highlight=False)
+    if not quiet:
+        for name in report.fired:
+            out.print(f"[red]alert:[/] {name}", highlight=False)
+        for name in report.resolved:
+            out.print(f"[green]resolved:[/] {name}", highlight=False)
+    return report
+
+
+alerts_app = typer.Typer(help="Alert rules from billbridge.yaml (`alerts:`).", no_args_is_help=True)
+
+
+@alerts_app.command("check")
+def alerts_check(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> None:
+    """Evaluate the rules now: send new incidents once, and resolutions."""
+    with _opened(workspace, as_json) as (ws, store):
+        if ws.alerts is None:
+            _fail(f"{ws.root / CONFIG_NAME}: alerts: no `alerts:` section", as_json=as_json)
+        report = run_alerts(ws, store, quiet=as_json)
+    assert report is not None
+    if as_json:
+        _emit(report.as_json())
+    elif not (report.fired or report.resolved):
+        out.print(f"{len(report.open)} open incidents, nothing new to send", highlight=False)
+    if report.failed:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(reconcile)
     app.command()(status)
+    app.add_typer(alerts_app, name="alerts")

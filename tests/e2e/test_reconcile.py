@@ -127,7 +127,7 @@ def test_reconcile_finds_each_kind_fixes_the_certain_ones_and_queues_the_rest(
     with ws.ledger.open("a") as main:
         main.write("\n" + _block(entries, dup_key))
         main.write(
-            "\n2024-03-01 * \"Payment typed in by hand\"\n"
+            '\n2024-03-01 * "Payment typed in by hand"\n'
             f'  billbridge-key: "stripe:charge:ch_handmade"\n'
             f'  billbridge-idem: "{FLOW}|stripe:charge:ch_handmade|payment"\n'
             "  Assets:Stripe:Clearing                  10.00 EUR\n"

@@ -69,9 +69,10 @@ def test_status_and_metrics_equal_the_stores_counts(workspace: Workspace) -> Non
     assert samples["billbridge_queue_open", label] == len(queue)
     assert samples["billbridge_queue_retries", label] == retries
     for kind in ("synced", "failed", "held", "conflict"):
-        assert samples["billbridge_records", (("flow", FLOW), ("outcome", kind))] == flow[
-            "records"
-        ][kind]
+        assert (
+            samples["billbridge_records", (("flow", FLOW), ("outcome", kind))]
+            == flow["records"][kind]
+        )
     assert samples["billbridge_discrepancies_open", (("flow", FLOW), ("kind", "duplicate_posting"))]
     last = samples["billbridge_last_success_timestamp_seconds", label]
     assert last == datetime.fromisoformat(flow["last_success"]).timestamp()

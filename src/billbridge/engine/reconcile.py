@@ -207,9 +207,7 @@ def compare(views: Views, *, checks: Sequence[Check] | None = None) -> list[Disc
     for check in CHECKS if checks is None else checks:
         found.extend(check(views))
     queued = views.posted.queued
-    found = [
-        d if d.queued or d.record_key not in queued else _with_queued(d) for d in found
-    ]
+    found = [d if d.queued or d.record_key not in queued else _with_queued(d) for d in found]
     order = {kind: i for i, kind in enumerate(KINDS)}
     found.sort(key=lambda d: (order.get(d.kind, len(order)), d.record_key, d.idempotency_key))
     return found
@@ -502,4 +500,3 @@ def payouts(views: Views) -> Iterator[Discrepancy]:
             hint="compare the payout's itemized report in Stripe; a transaction may be missing "
             "from the export",
         )
-

@@ -89,8 +89,7 @@ def payout_checks(connection: str, records: Iterable[Mapping[str, Any]]) -> list
     """
     rows = list(records)
     explicit = any(
-        r.get("object") == "balance_transaction" and isinstance(r.get("payout"), str)
-        for r in rows
+        r.get("object") == "balance_transaction" and isinstance(r.get("payout"), str) for r in rows
     )
     named: dict[str, list[int]] = {}
     pending: dict[str, list[int]] = {}
@@ -210,9 +209,7 @@ def _ledger_postings(flow: FlowRuntime) -> Iterator[LedgerPosting]:
 def collect(flow: FlowRuntime, store: Store) -> tuple[Views, dict[str, RawRecord]]:
     """Read the source and the ledger now, and the store's postings and queue."""
     raws = list(flow.source.read(None))
-    by_key = {
-        record_key(flow.source.name, r.object, r.id): r for r in raws if not r.error
-    }
+    by_key = {record_key(flow.source.name, r.object, r.id): r for r in raws if not r.error}
     posted = {
         p.idempotency_key: (p.entry_hash, p.target_ref, p.posted_at)
         for p in store.iter_postings(flow=flow.name)

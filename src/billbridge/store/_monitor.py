@@ -111,6 +111,4 @@ class MonitorMixin:
         opt = [None if t is None else self._ts(t) for t in (notified_at, resolved_at)]
         done = None if resolved_notified_at is None else self._ts(resolved_notified_at)
         with self._guard("update incident"), self._write() as tx:
-            tx.execute(
-                self._q["incident_mark"], (opt[0], opt[1], done, opt[1], incident_id)
-            )
+            tx.execute(self._q["incident_mark"], (opt[0], opt[1], done, opt[1], incident_id))
