@@ -112,18 +112,20 @@ def reconcile(
 
 
 def _print_status(status: Status) -> None:
-    table = Table(title="billbridge status")
-    for column in ("flow", "synced", "failed", "held", "conflict", "queue", "oldest", "retries",
-                   "discrepancies", "last success"):  # fmt: skip
-        table.add_column(column)
+    """One readable block per flow (fits any terminal width)."""
     for name, f in sorted(status.flows.items()):
-        oldest = _ago(f.queue_oldest, status.at)
-        found = ", ".join(f"{k} {n}" for k, n in sorted(f.discrepancies.items())) or "-"
-        table.add_row(
-            name, *(str(f.records.get(k, 0)) for k in ("synced", "failed", "held", "conflict")),
-            str(f.queue_open), oldest, str(f.retries), found, _ago(f.last_success, status.at),
-        )  # fmt: skip
-    out.print(table)
+        records = " · ".join(f"{k} {f.records.get(k, 0)}" for k in ("synced", "failed", "held",
+                                                                     "conflict"))  # fmt: skip
+        found = ", ".join(f"{k} {n}" for k, n in sorted(f.discrepancies.items())) or "none"
+        out.print(f"[bold]{name}[/]", highlight=False)
+        out.print(f"  records        {records}", highlight=False)
+        out.print(
+            f"  queue          {f.queue_open} open, oldest {_ago(f.queue_oldest, status.at)}, "
+            f"{f.retries} retries, {f.retryable} retried automatically",
+            highlight=False,
+        )
+        out.print(f"  discrepancies  {found}", highlight=False)
+        out.print(f"  last success   {_ago(f.last_success, status.at)}", highlight=False)
     if status.incidents_open:
         alerts = ", ".join(f"{rule} ({n})" for rule, n in sorted(status.incidents_open.items()))
         out.print(f"[red]open alerts:[/] {alerts}", highlight=False)
@@ -131,7 +133,7 @@ def _print_status(status: Status) -> None:
 
 def _ago(at: datetime | None, now: datetime) -> str:
     if at is None:
-        return "-"
+        return "never"
     seconds = int((now - at).total_seconds())
     if seconds < 3600:
         return f"{seconds // 60} min ago"
