@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, err, out
 from .config import CONFIG_NAME, Workspace
@@ -53,17 +54,30 @@ def _unowned(result: Reconciled) -> int:
 
 
 def _print_reconcile(results: list[Reconciled]) -> None:
+    """A table a person can read at any width: what, both values, who owns it, the fix."""
     for result in results:
         found = result.discrepancies
         if not found:
             out.print(f"[green]{result.flow}: no discrepancies[/]", highlight=False)
             continue
-        table = Table(title=f"{result.flow}: {len(found)} discrepancies", show_lines=False)
-        for column in ("kind", "record", "source", "books", "owner", "fix"):
-            table.add_column(column, overflow="fold")
+        queued = sum(1 for d in found if d.queued)
+        out.print(
+            f"[bold]{result.flow}: {len(found)} discrepancies[/] ({queued} already in the queue)",
+            highlight=False,
+        )
+        table = Table(show_lines=True, expand=True)
+        table.add_column("kind / record", ratio=3, overflow="fold")
+        table.add_column("source / books", ratio=3, overflow="fold")
+        table.add_column("owner / fix", ratio=2, overflow="fold")
+        table.add_column("what, and how to fix it", ratio=5, overflow="fold")
         for d in found:
-            fix = "queued" if d.queued else d.fix
-            table.add_row(d.kind, d.record_key, d.source_value, d.target_value, d.owner, fix)
+            fix = "in the queue" if d.queued else d.fix
+            table.add_row(
+                Text(f"{d.kind}\n{d.record_key}"),
+                Text(f"{d.source_value}\n{d.target_value}"),
+                Text(f"{d.owner}\n{fix}"),
+                Text(f"{d.detail}\n→ {d.hint}"),
+            )
         out.print(table)
         if result.fixes is not None:
             f = result.fixes

@@ -19,12 +19,12 @@ from .engine.reconcile_run import Reconciled
 
 __all__ = ["AGE_BUCKETS", "age_bucket", "reconcile_page"]
 
-AGE_BUCKETS: Final = ("under 1 day", "1-7 days", "over 7 days", "new")
+AGE_BUCKETS: Final = ("under 1 day", "1-7 days", "over 7 days", "unknown")
 _COLOURS: Final = ("#f4a261", "#e76f51", "#9d0208", "#8ecae6")
 _STYLE: Final = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:4px 6px;
-text-align:left;vertical-align:top}th{background:#eee;cursor:pointer}
+text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#eee;cursor:pointer}
 td.num{text-align:right;font-variant-numeric:tabular-nums}.queued{color:#666}
 """
 _SORT: Final = """
@@ -122,7 +122,7 @@ def reconcile_page(results: Sequence[Reconciled], *, now: datetime | None = None
             )
     head = (
         "<th>flow</th><th>kind</th><th>record</th><th>source says</th><th>books say</th>"
-        "<th>difference (minor units)</th><th>owner</th><th>fix</th><th>age</th>"
+        "<th>difference (minor units)</th><th>owner</th><th>fix</th><th>open for</th>"
         "<th>what</th><th>how to fix</th>"
     )
     return (

@@ -147,6 +147,7 @@ class Discrepancy:
 
     `difference` is in minor units of `currency` (source minus ledger) for amount kinds.
     `queued` is True when the record already has an open row in the exception queue.
+    `since` is when reconcile first saw it (from the store), else when the entry posted.
     """
 
     kind: str

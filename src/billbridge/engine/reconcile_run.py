@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -386,6 +386,14 @@ def reconcile_flow(
     result = Reconciled(flow=flow.name, discrepancies=found)
     now = datetime.now(UTC)
     store.save_discrepancies(flow.name, _rows(found), at=now)
+    first_seen = {
+        (row.kind, row.idempotency_key): row.first_seen
+        for row in store.open_discrepancies(flow=flow.name)
+    }
+    found = [
+        replace(d, since=first_seen.get((d.kind, d.idempotency_key)) or d.since) for d in found
+    ]
+    result.discrepancies = found
     if fix:
         result.fixes = apply_fixes(flow, store, views, found, raws, actor=actor)
         left = [
