@@ -19,6 +19,7 @@ from rich.text import Text
 from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, err, out
 from .config import CONFIG_NAME, Workspace
 from .engine.alerts import AlertReport, check_alerts
+from .engine.daily import DailyReport, daily_report
 from .engine.reconcile_run import Reconciled, reconcile_flow
 from .engine.status import Status, workspace_status
 from .store import Store
@@ -206,7 +207,75 @@ def alerts_check(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> 
         raise typer.Exit(1)
 
 
+report_app = typer.Typer(help="Reports for people: `daily`.", no_args_is_help=True)
+
+
+def _print_daily(report: DailyReport) -> None:
+    out.print(
+        f"[bold]Daily report[/] {report.since:%Y-%m-%d %H:%M} → {report.until:%Y-%m-%d %H:%M} UTC",
+        highlight=False,
+    )
+    out.print("[bold]What synced[/]", highlight=False)
+    for name, f in sorted(report.flows.items()):
+        problems = ", ".join(f"{k} {f.counts.get(k, 0)}" for k in ("failed", "held", "conflict"))
+        out.print(
+            f"  {name}: {f.runs} runs, {f.records_posted} records posted in {f.postings} "
+            f"entries; {problems}",
+            highlight=False,
+        )
+        for why in f.stopped:
+            out.print(f"    [yellow]{why}[/]", highlight=False)
+    out.print(f"[bold]What failed, and why[/] ({len(report.failures)})", highlight=False)
+    for row in report.failures:
+        out.print(
+            f"  {row['record']} [{row['field']}]: {row['why']}", highlight=False, markup=False
+        )
+        out.print(f"    fix: {row['fix']}", highlight=False, markup=False)
+    out.print(f"[bold]What waits, and on whom[/] ({len(report.waiting)})", highlight=False)
+    for row in report.waiting:
+        out.print(
+            f"  {row['record']} ({row['kind']}) waits on {row['waits_on']}: {row['why']}",
+            highlight=False,
+            markup=False,
+        )
+    kinds = sorted(set(report.discrepancies_found) | set(report.discrepancies_resolved))
+    out.print("[bold]Discrepancies found and fixed[/]", highlight=False)
+    for kind in kinds:
+        out.print(
+            f"  {kind}: found {report.discrepancies_found.get(kind, 0)}, "
+            f"resolved {report.discrepancies_resolved.get(kind, 0)}, "
+            f"still open {report.discrepancies_open.get(kind, 0)}",
+            highlight=False,
+        )
+    if not kinds:
+        out.print("  none", highlight=False)
+
+
+@report_app.command("daily")
+def report_daily(
+    hours: Annotated[float, typer.Option(help="The window: this many hours back.", min=0)] = 24,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write an HTML page.")] = None,
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """What synced, what failed and why, what waits on whom, discrepancies found and fixed."""
+    with _opened(workspace, as_json) as (ws, store):
+        report = daily_report(store, flows=[f.name for f in ws.flows], hours=hours)
+    if html is not None:
+        from .report_html import daily_page  # noqa: PLC0415 - only with --html
+
+        try:
+            html.write_text(daily_page(report), encoding="utf-8")
+        except OSError as exc:
+            _fail(f"--html: cannot write {html}: {exc.strerror}", as_json=as_json)
+    if as_json:
+        _emit(report.as_json())
+    else:
+        _print_daily(report)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(reconcile)
     app.command()(status)
     app.add_typer(alerts_app, name="alerts")
+    app.add_typer(report_app, name="report")

@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Final
 
+from .engine.daily import DailyReport
 from .engine.reconcile import KINDS, Discrepancy
 from .engine.reconcile_run import Reconciled
 
-__all__ = ["AGE_BUCKETS", "age_bucket", "reconcile_page"]
+__all__ = ["AGE_BUCKETS", "age_bucket", "daily_page", "reconcile_page"]
 
 AGE_BUCKETS: Final = ("under 1 day", "1-7 days", "over 7 days", "unknown")
 _COLOURS: Final = ("#f4a261", "#e76f51", "#9d0208", "#8ecae6")
@@ -89,10 +90,18 @@ def _rows(found: Sequence[Discrepancy], now: datetime) -> str:
         diff = "" if d.difference is None else f"{d.difference} {escape(d.currency)}"
         fix = "queued" if d.queued else d.fix
         cells = (
-            escape(d.flow), escape(d.kind), escape(d.record_key), escape(d.source_value),
-            escape(d.target_value), diff, escape(d.owner), escape(fix),
-            escape(age_bucket(d, now)), escape(d.detail), escape(d.hint),
-        )  # fmt: skip
+            escape(d.flow),
+            escape(d.kind),
+            escape(d.record_key),
+            escape(d.source_value),
+            escape(d.target_value),
+            diff,
+            escape(d.owner),
+            escape(fix),
+            escape(age_bucket(d, now)),
+            escape(d.detail),
+            escape(d.hint),
+        )
         klass = ' class="queued"' if d.queued else ""
         rows.append(
             f"<tr{klass}>"
@@ -136,5 +145,79 @@ def reconcile_page(results: Sequence[Reconciled], *, now: datetime | None = None
         + (f"<ul>{''.join(fixes)}</ul>" if fixes else "")
         + _chart(found, now)
         + f"<table><thead><tr>{head}</tr></thead><tbody>\n{_rows(found, now)}\n</tbody></table>"
+        + f"<script>{_SORT}</script></body></html>\n"
+    )
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    if not rows:
+        return "<p>None.</p>"
+    th = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "\n".join(
+        "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{th}</tr></thead><tbody>\n{body}\n</tbody></table>"
+
+
+def daily_page(report: DailyReport) -> str:
+    """The daily report as one page: synced, failed and why, waiting, discrepancies."""
+    flows = [
+        (
+            name,
+            f.runs,
+            f.records_posted,
+            f.postings,
+            f.counts.get("failed", 0),
+            f.counts.get("held", 0),
+            f.counts.get("conflict", 0),
+            "; ".join(f.stopped),
+        )
+        for name, f in sorted(report.flows.items())
+    ]
+    kinds = sorted(
+        set(report.discrepancies_found)
+        | set(report.discrepancies_resolved)
+        | set(report.discrepancies_open)
+    )
+    found = [
+        (
+            k,
+            report.discrepancies_found.get(k, 0),
+            report.discrepancies_resolved.get(k, 0),
+            report.discrepancies_open.get(k, 0),
+        )
+        for k in kinds
+    ]
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>billbridge daily report {report.until:%Y-%m-%d}</title>"
+        f"<style>{_STYLE}</style></head><body>"
+        f"<h1>Daily report, {report.since:%Y-%m-%d %H:%M} to {report.until:%Y-%m-%d %H:%M} UTC"
+        "</h1><h2>What synced</h2>"
+        + _table(
+            (
+                "flow",
+                "runs",
+                "records posted",
+                "entries posted",
+                "failed",
+                "held",
+                "conflict",
+                "runs not finished",
+            ),
+            flows,
+        )
+        + "<h2>What failed, and why</h2>"
+        + _table(
+            ("flow", "record", "field", "why", "how to fix"),
+            [(r["flow"], r["record"], r["field"], r["why"], r["fix"]) for r in report.failures],
+        )
+        + "<h2>What waits, and on whom</h2>"
+        + _table(
+            ("flow", "record", "kind", "waits on", "why"),
+            [(r["flow"], r["record"], r["kind"], r["waits_on"], r["why"]) for r in report.waiting],
+        )
+        + "<h2>Discrepancies found and fixed</h2>"
+        + _table(("kind", "found", "resolved", "still open"), found)
         + f"<script>{_SORT}</script></body></html>\n"
     )

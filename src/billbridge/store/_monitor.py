@@ -81,6 +81,12 @@ class MonitorMixin:
             last = {r[0]: self._dt(r[1]) for r in self._all("monitor_last_success") if r[1]}
         return MonitorCounts(posted=posted, queue=queue, attempts=attempts, last_success=last)
 
+    def posted_since(self, since: datetime) -> dict[str, tuple[int, int]]:
+        """flow -> (records posted, postings) since `since`."""
+        with self._guard("count postings"):
+            rows = self._all("monitor_posted_since", (self._ts(since),))
+        return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
     def _incident(self, r: Sequence[Any]) -> IncidentRow:
         return IncidentRow(
             id=r[0], rule=r[1], subject=r[2], detail=r[3], opened_at=self._dt(r[4]),

@@ -60,3 +60,7 @@ UPDATE alert_incidents SET
     resolved_notified_at = COALESCE(%s::timestamptz, resolved_notified_at),
     status = CASE WHEN COALESCE(%s::timestamptz, resolved_at) IS NULL THEN status ELSE 'resolved' END
 WHERE id = %s;
+
+-- name: monitor_posted_since
+SELECT flow, COUNT(DISTINCT record_key), COUNT(*) FROM postings WHERE posted_at >= %s
+GROUP BY flow;
