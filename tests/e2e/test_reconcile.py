@@ -202,3 +202,35 @@ def test_reconcile_finds_each_kind_fixes_the_certain_ones_and_queues_the_rest(
     }
     _, audit = ws.cli("audit", "--record", "stripe:invoice:in_recon_void")
     assert "reconcile-fix" in [row["action"] for row in audit]
+
+
+def test_a_post_fix_the_pipeline_refuses_is_queued_not_reported_fixed(
+    workspace: Workspace,
+) -> None:
+    """Voided and re-dated in Stripe: the void cannot post over a changed issue entry."""
+    ws = workspace
+    records = ws.records()
+    paid = _by_id(records, "in_0000000001")
+    records.insert(records.index(paid) + 1, _open_copy(paid, "in_recon_both", "RC-0009"))
+    write_jsonl(ws.export, records)
+    assert ws.cli("sync")[0] == 1
+    records = ws.records()
+    both = _by_id(records, "in_recon_both")
+    both["status"], both["amount_remaining"] = "void", 0
+    both["status_transitions"]["voided_at"] = both["created"] + 60
+    both["status_transitions"]["finalized_at"] += 3 * 86400  # the issue entry's date moves
+    write_jsonl(ws.export, records)
+
+    _, report = ws.cli("reconcile")
+    record = "stripe:invoice:in_recon_both"
+    assert _found(report) == {("status_mismatch", record)}
+    code, fixed = ws.cli("reconcile", "--fix")
+    assert code == 0
+    fixes = fixed["flows"][0]["fixes"]
+    assert fixes["posted"] == []
+    assert fixes["queued"] == [record]
+    assert posted_keys(ws.ledger)[f"{FLOW}|{record}|void"] == 0  # nothing half-posted
+    _, queue = ws.cli("queue")
+    (row,) = [row for row in queue if row["record"] == record]
+    assert row["kind"] == "conflict"
+    assert "never edits a posting" in row["error"]

@@ -451,8 +451,14 @@ def amounts_and_currencies(views: Views) -> Iterator[Discrepancy]:
             target_value=f"{have:f} {currency}",
             difference=diff,
             currency=currency,
-            detail=f"{key}: {account} differs by {_format_minor(diff, currency)} "
-            f"(source {want:f}, books {have:f} {currency})",
+            detail=(
+                f"{key}: {account} differs by {_format_minor(diff, currency)} "
+                + (
+                    f"(source {want:f}, books {have:f} {currency})"
+                    if want != have
+                    else "(same total, posted to other accounts: was the mapping changed?)"
+                )
+            ),
             hint=hint,
             **base,  # type: ignore[arg-type]
         )

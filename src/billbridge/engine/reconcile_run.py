@@ -122,6 +122,16 @@ def payout_checks(connection: str, records: Iterable[Mapping[str, Any]]) -> list
     return checks
 
 
+def _invoice_state(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Status and amount paid, in either API shape (2017-08-15 has `paid`, not `status`)."""
+    status = data.get("status")
+    paid = data.get("amount_paid")
+    if status is None and data.get("paid") is True:
+        status = "paid"
+        paid = paid if paid is not None else data.get("amount_due")
+    return {"status": status, "amount_paid": paid, "currency": data.get("currency")}
+
+
 def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
     connection = flow.source.name
     data: dict[str, Mapping[str, Any]] = {}
@@ -149,9 +159,7 @@ def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
             continue
         key = record_key(connection, raw.object, raw.id)
         if raw.object == "invoice":
-            invoices[raw.id] = {
-                k: raw.data.get(k) for k in ("status", "amount_paid", "currency", "total")
-            }
+            invoices[raw.id] = _invoice_state(raw.data)
         normalized = flow.normalize(raw.data, record=key, resolve=resolve)
         if normalized.waiting_on is not None or any(
             p.severity is Severity.ERROR for p in normalized.problems
@@ -351,6 +359,7 @@ def apply_fixes(
 ) -> FixReport:
     """Post what is missing, reverse duplicates, queue the rest; skip what is queued."""
     report = FixReport()
+    pipeline_queued: list[str] = []
     todo = [d for d in findings if not d.queued]
     post_keys = list(dict.fromkeys(d.record_key for d in todo if d.fix == "post"))
     records = [raws[k] for k in post_keys if k in raws]
@@ -360,11 +369,17 @@ def apply_fixes(
         )
         if result.stopped:
             report.failed.append(f"posting stopped: {result.stopped}")
-        else:
-            report.posted.extend(post_keys)
+        # The pipeline may still hold, fail or refuse (conflict) a record: then it is in
+        # the queue with the pipeline's own reason, and counts as queued, not fixed.
+        waiting = {row.record_key for row in store.open_exceptions(flow=flow.name)}
+        done = [r for r in records if record_key(flow.source.name, r.object, r.id) not in waiting]
+        done_keys = {record_key(flow.source.name, r.object, r.id) for r in done}
+        if not result.stopped:
+            report.posted.extend(k for k in post_keys if k in done_keys)
             report.healed.update(
-                d.idempotency_key for d in todo if d.fix == "post" and d.record_key in raws
+                d.idempotency_key for d in todo if d.fix == "post" and d.record_key in done_keys
             )
+        pipeline_queued = [k for k in post_keys if k in waiting]
     _reverse_duplicates(
         flow,
         store,
@@ -374,6 +389,7 @@ def apply_fixes(
         report=report,
     )
     report.queued = _queue(flow, store, [d for d in todo if d.fix == "queue"], actor=actor)
+    report.queued.extend(k for k in pipeline_queued if k not in report.queued)
     return report
 
 
