@@ -8,7 +8,15 @@ module only compares values, so every discrepancy kind is tested without any I/O
 
 Extension point: `CHECKS` holds every check as a plain function `(views) -> findings`.
 Checks owned by other parts (invoice number gaps and duplicates, issue 5) register with
-`register_check` and their findings flow through the same output, `--fix` and alerts.
+`register_check` and their findings flow through the same output, `--fix` (use fix
+"queue" unless the fix is certain), the stored findings, alerts and reports; e.g.
+
+    @register_check
+    def invoice_numbers(views: Views) -> Iterator[Discrepancy]:
+        numbers = {i: inv["number"] for i, inv in views.source.invoices.items()}
+        ...  # yield Discrepancy(kind="invoice_number_gap", fix="queue", ...)
+
+A kind not in `KINDS` sorts after the built-in ones.
 """
 
 from __future__ import annotations

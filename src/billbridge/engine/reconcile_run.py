@@ -123,13 +123,23 @@ def payout_checks(connection: str, records: Iterable[Mapping[str, Any]]) -> list
 
 
 def _invoice_state(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Status and amount paid, in either API shape (2017-08-15 has `paid`, not `status`)."""
+    """Status, amount paid and number, in either API shape (2017-08-15 has `paid`).
+
+    The number and creation time are for checks other parts register (invoice number
+    gaps and duplicates), which read `SourceView.invoices`.
+    """
     status = data.get("status")
     paid = data.get("amount_paid")
     if status is None and data.get("paid") is True:
         status = "paid"
         paid = paid if paid is not None else data.get("amount_due")
-    return {"status": status, "amount_paid": paid, "currency": data.get("currency")}
+    return {
+        "status": status,
+        "amount_paid": paid,
+        "currency": data.get("currency"),
+        "number": data.get("number"),
+        "created": data.get("created"),
+    }
 
 
 def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:

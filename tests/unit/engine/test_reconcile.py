@@ -6,6 +6,7 @@ side owns the fix, what counts as a duplicate after a reversal) on hand-made vie
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -206,3 +207,38 @@ def test_payout_checks_sequential_and_named() -> None:
         )
     )
     assert [(d.kind, d.difference, d.currency) for d in found] == [("payout_mismatch", 100, "EUR")]
+
+
+def test_a_registered_check_joins_every_reconcile() -> None:
+    from billbridge.engine.reconcile import CHECKS, Discrepancy, register_check
+
+    def numbers(v: Views) -> list[Discrepancy]:
+        return [
+            Discrepancy(
+                kind="invoice_number_gap", flow=v.flow, record_key=INV, idempotency_key="",
+                source_ref=INV, target_ref="", source_value="HB-1, HB-3",
+                target_value="", owner="stripe", fix="queue", detail="HB-2 is missing",
+                hint="find HB-2",
+            )
+        ]  # fmt: skip
+
+    register_check(numbers)
+    try:
+        found = compare(views([expected()], [], queued=frozenset()))
+        assert [d.kind for d in found] == ["missing_in_target", "invoice_number_gap"]
+    finally:
+        CHECKS.remove(numbers)
+
+
+def test_the_html_report_escapes_what_records_say() -> None:
+    from billbridge.engine.reconcile_run import Reconciled
+    from billbridge.report_html import reconcile_page
+
+    v = views([expected()], [booked(amount="10.50")], {ISSUE: "h1"})
+    (d,) = compare(v)
+    evil = replace(d, detail="<script>alert(1)</script>")
+    page = reconcile_page([Reconciled(flow=FLOW, discrepancies=[evil])], now=T0)
+    assert "<script>alert(1)" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("<tr") == 2  # the header row and one discrepancy
+    assert "amount_mismatch" in page and "<svg" in page
