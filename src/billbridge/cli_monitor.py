@@ -104,6 +104,8 @@ def reconcile(
     as_json: JsonOpt = False,
 ) -> None:
     """Compare the source now, what billbridge posted, and the books now, record by record."""
+    if html is not None and not html.parent.is_dir():
+        _fail(f"--html: the folder {html.parent} does not exist", as_json=as_json)
     with _opened(workspace, as_json) as (ws, store):
         names = flows or [f.name for f in ws.flows]
         results = []
