@@ -20,7 +20,7 @@ from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, err, out
 from .config import CONFIG_NAME, Workspace
 from .engine.alerts import AlertReport, check_alerts
 from .engine.daily import DailyReport, daily_report
-from .engine.reconcile_run import Reconciled, reconcile_flow
+from .engine.reconcile import Reconciled, reconcile_flow
 from .engine.status import Status, workspace_status
 from .store import Store
 from .wiring import flows as flow_runtimes

@@ -15,8 +15,7 @@ from html import escape
 from typing import Final
 
 from .engine.daily import DailyReport
-from .engine.reconcile import KINDS, Discrepancy
-from .engine.reconcile_run import Reconciled
+from .engine.reconcile import KINDS, Discrepancy, Reconciled
 
 __all__ = ["AGE_BUCKETS", "age_bucket", "daily_page", "reconcile_page"]
 

@@ -20,9 +20,9 @@ from billbridge.engine.reconcile import (
     SourceView,
     Views,
     compare,
+    payout_checks,
     reversal_key,
 )
-from billbridge.engine.reconcile_run import payout_checks
 
 FLOW = "f"
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -231,7 +231,7 @@ def test_a_registered_check_joins_every_reconcile() -> None:
 
 
 def test_the_html_report_escapes_what_records_say() -> None:
-    from billbridge.engine.reconcile_run import Reconciled
+    from billbridge.engine.reconcile import Reconciled
     from billbridge.report_html import reconcile_page
 
     v = views([expected()], [booked(amount="10.50")], {ISSUE: "h1"})

@@ -1,203 +1,16 @@
-"""Reconcile: compare what the source says now, what billbridge posted, and what the books hold.
-
-Why three views and a pure comparison: each system can drift on its own (Stripe voids an
-invoice after it synced, a person retypes an amount in the ledger, someone pastes an
-entry twice), and only a record-by-record comparison of all three says which one moved
-and so who owns the fix. The views are gathered at the edges (`reconcile_collect`); this
-module only compares values, so every discrepancy kind is tested without any I/O.
-
-Extension point: `CHECKS` holds every check as a plain function `(views) -> findings`.
-Checks owned by other parts (invoice number gaps and duplicates, issue 5) register with
-`register_check` and their findings flow through the same output, `--fix` (use fix
-"queue" unless the fix is certain), the stored findings, alerts and reports; e.g.
-
-    @register_check
-    def invoice_numbers(views: Views) -> Iterator[Discrepancy]:
-        numbers = {i: inv["number"] for i, inv in views.source.invoices.items()}
-        ...  # yield Discrepancy(kind="invoice_number_gap", fix="queue", ...)
-
-A kind not in `KINDS` sorts after the built-in ones.
-"""
+"""The comparison: a registry of checks, and the built-in ones (one per kind family)."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Final, Literal
 
 from billbridge.connectors.base import LedgerLeg, LedgerPosting
 from billbridge.domain import minor_units
 
-__all__ = [
-    "CHECKS",
-    "KINDS",
-    "Check",
-    "Discrepancy",
-    "Expected",
-    "Fix",
-    "LedgerView",
-    "PayoutCheck",
-    "PostedView",
-    "SourceView",
-    "Views",
-    "compare",
-    "register_check",
-    "reversal_key",
-    "reversed_of",
-]
-
-Kind = Literal[
-    "missing_in_target",
-    "orphan_in_target",
-    "status_mismatch",
-    "amount_mismatch",
-    "currency_mismatch",
-    "duplicate_posting",
-    "payout_mismatch",
-]
-KINDS: Final[tuple[str, ...]] = (
-    "missing_in_target",
-    "orphan_in_target",
-    "status_mismatch",
-    "amount_mismatch",
-    "currency_mismatch",
-    "duplicate_posting",
-    "payout_mismatch",
-)
-# post: run the record through the pipeline; reverse: post a reversal entry; queue: a person
-Fix = Literal["post", "reverse", "queue"]
-_REVERSAL: Final = "reversal-"
-
-
-def reversal_key(idempotency_key: str, n: int) -> str:
-    """The key of the n-th reversal of a duplicated posting (`flow|record|reversal-facet-n`)."""
-    flow, record, facet = _split(idempotency_key)
-    return f"{flow}|{record}|{_REVERSAL}{facet}-{n}"
-
-
-def _split(idempotency_key: str) -> tuple[str, str, str]:
-    flow, record, facet = [*idempotency_key.split("|", 2), "", ""][:3]
-    return flow, record, facet
-
-
-def reversed_of(idempotency_key: str) -> str | None:
-    """The key a reversal key reverses, or None when it is not a reversal."""
-    flow, record, facet = _split(idempotency_key)
-    if not facet.startswith(_REVERSAL):
-        return None
-    base = facet.removeprefix(_REVERSAL).rsplit("-", 1)[0]
-    return f"{flow}|{record}|{base}"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Expected:
-    """An entry the source's current record gives under the current mapping."""
-
-    idempotency_key: str
-    record_key: str
-    facet: str
-    link: str
-    legs: tuple[LedgerLeg, ...]
-    entry_hash: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PayoutCheck:
-    """A payout's amount beside the sum of the balance transactions it pays out (minor units)."""
-
-    record_key: str
-    currency: str
-    amount: int
-    transactions: int
-    transactions_sum: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SourceView:
-    """What the source says now: expected entries, records present, invoice states."""
-
-    connection: str
-    expected: Mapping[str, Expected]
-    records: frozenset[str]
-    unplannable: frozenset[str] = frozenset()  # records that fail or wait: the queue's job
-    invoices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # id -> status
-    payouts: tuple[PayoutCheck, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PostedView:
-    """What billbridge recorded as posted, and which records already wait in the queue."""
-
-    postings: Mapping[str, tuple[str, str, datetime]]  # idem -> (entry hash, ref, posted at)
-    queued: frozenset[str]  # record keys with an open queue row
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LedgerView:
-    target: str
-    postings: tuple[LedgerPosting, ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Views:
-    flow: str
-    source: SourceView
-    posted: PostedView
-    ledger: LedgerView
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Discrepancy:
-    """One difference between systems: what, where in each system, both values, who fixes it.
-
-    `difference` is in minor units of `currency` (source minus ledger) for amount kinds.
-    `queued` is True when the record already has an open row in the exception queue.
-    `since` is when reconcile first saw it (from the store), else when the entry posted.
-    """
-
-    kind: str
-    flow: str
-    record_key: str
-    idempotency_key: str
-    source_ref: str
-    target_ref: str
-    source_value: str
-    target_value: str
-    owner: str
-    fix: Fix
-    detail: str
-    hint: str
-    difference: int | None = None
-    currency: str = ""
-    since: datetime | None = None
-    queued: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        data = {
-            "kind": self.kind,
-            "flow": self.flow,
-            "record_key": self.record_key,
-            "idempotency_key": self.idempotency_key,
-            "source_ref": self.source_ref,
-            "target_ref": self.target_ref,
-            "source_value": self.source_value,
-            "target_value": self.target_value,
-            "owner": self.owner,
-            "fix": self.fix,
-            "detail": self.detail,
-            "hint": self.hint,
-            "queued": self.queued,
-        }
-        if self.difference is not None:
-            data["difference_minor"] = self.difference
-            data["currency"] = self.currency
-        if self.since is not None:
-            data["since"] = self.since.isoformat()
-        return data
-
+from ._model import KINDS, Discrepancy, Fix, Views, reversed_of, split_key
 
 Check = Callable[[Views], Iterable[Discrepancy]]
 CHECKS: list[Check] = []
@@ -311,7 +124,7 @@ def _paid_without_payment(
     payments_booked = {
         link
         for key, group in in_ledger.items()
-        if _split(key)[2] == "payment"
+        if split_key(key)[2] == "payment"
         for link in group[0].links
     }
     prefix = f"{views.source.connection}:invoice:"
@@ -360,7 +173,7 @@ def orphans_and_duplicates(views: Views) -> Iterator[Discrepancy]:
                 yield _orphan(views, key, group, "a reversal entry billbridge did not post")
             continue
         count = len(group) - reversals[key]
-        record = group[0].record_key or _split(key)[1]
+        record = group[0].record_key or split_key(key)[1]
         if count > 1:
             yield Discrepancy(
                 kind="duplicate_posting",
@@ -387,7 +200,7 @@ def orphans_and_duplicates(views: Views) -> Iterator[Discrepancy]:
 
 
 def _orphan(views: Views, key: str, group: list[LedgerPosting], why: str) -> Discrepancy:
-    record = group[0].record_key or _split(key)[1]
+    record = group[0].record_key or split_key(key)[1]
     known = views.posted.postings.get(key)
     return Discrepancy(
         kind="orphan_in_target",
