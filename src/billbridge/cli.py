@@ -252,6 +252,8 @@ def sync(
                             progress=progress,
                         )
                     )
+        if not dry_run:
+            _run_alerts(ws, store, quiet=as_json)
     if as_json:
         if len(results) == 1:
             _emit(results[0].as_json())
@@ -467,6 +469,12 @@ def trace_cmd(
         out.print(f"  {when}  {e['actor']:<12} {e['event']:<9} {other}", highlight=False)
         if e["detail"]:
             out.print(f"  {'':19}  {'':12} {e['detail']}", highlight=False, markup=False)
+
+
+from .cli_monitor import register as _register_monitor  # noqa: E402 - uses the helpers above
+from .cli_monitor import run_alerts as _run_alerts  # noqa: E402
+
+_register_monitor(app)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from .alert_config import AlertsConfig
 from .yamlsource import ConfigError, LocatedYaml, load_yaml
 
 __all__ = [
@@ -88,6 +89,7 @@ class Workspace(_Strict):
     flows: list[FlowConfig]
     state: str = ".billbridge/state.db"
     batch_size: int = Field(default=1000, ge=1, le=100_000)
+    alerts: AlertsConfig | None = None
 
     @model_validator(mode="after")
     def _flows_name_connections(self) -> Workspace:
@@ -179,6 +181,7 @@ def _config_error(doc: LocatedYaml, exc: ValidationError) -> ConfigError:
     elif error["type"] == "union_tag_invalid":
         message = f"unknown connector; expected one of: {error['ctx']['expected_tags']}"
     elif "input" in error and not isinstance(error["input"], dict | list):
-        shown_input = "<secret>" if "api_key" in field else repr(error["input"])
+        secret = any(name in field for name in ("api_key", "password", "webhook"))
+        shown_input = "<secret>" if secret else repr(error["input"])
         message = f"{message} (got {shown_input})"
     return ConfigError(doc.path, doc.line_of(loc), field, message)

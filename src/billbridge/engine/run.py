@@ -25,7 +25,7 @@ from .crashpoints import crashpoint
 from .model import FlowRuntime, RunResult
 from .pipeline import RecordPipeline, StopRun
 
-__all__ = ["Progress", "recover_target", "reprocess", "sync_flow"]
+__all__ = ["Progress", "process_records", "recover_target", "reprocess", "sync_flow"]
 
 Progress = Callable[[int, str], None]  # (records done in this run, last position)
 
@@ -279,6 +279,42 @@ def reprocess(
                     )
                 )
             runner.process([raw], force=True)
+        runner.commit()
+    except StopRun as exc:
+        runner.result.stopped = str(exc)
+        runner.commit()
+    return runner.finish()
+
+
+def process_records(
+    flow: FlowRuntime,
+    store: Store,
+    records: Sequence[RawRecord],
+    *,
+    actor: str,
+    kind: str,
+    action: str,
+) -> RunResult:
+    """Run records as the source gives them now through the path (reconcile's `--fix`).
+
+    Unlike `reprocess`, the records come from the caller (a fresh read of the source),
+    not from the store's snapshots, so a record that changed since its sync posts its
+    new facets (a void) through the same pipeline, batch commit and audit as a sync.
+    """
+    runner = _Runner(flow, store, actor=actor, kind=kind, dry_run=False)
+    try:
+        for raw in records:
+            runner.pipeline.batch.audit.append(
+                AuditEvent(
+                    actor=actor,
+                    action=action,
+                    record_key=f"{runner.pipeline.connection}:{raw.object}:{raw.id}",
+                    run_id=runner.result.run,
+                    mapping_version=flow.mapping.version,
+                    at=datetime.now(UTC),
+                )
+            )
+        runner.process(list(records), force=True)
         runner.commit()
     except StopRun as exc:
         runner.result.stopped = str(exc)

@@ -23,8 +23,11 @@ __all__ = [
     "AuditVerdict",
     "Batch",
     "CursorRow",
+    "DiscrepancyRow",
     "ExceptionKind",
     "ExceptionRow",
+    "IncidentRow",
+    "MonitorCounts",
     "OutcomeRow",
     "PostingRow",
     "RecordRow",
@@ -203,6 +206,54 @@ class Batch:
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiscrepancyRow:
+    """A reconcile finding as the store keeps it: open while reconcile still finds it."""
+
+    flow: str
+    kind: str
+    record_key: str
+    idempotency_key: str
+    owner: str = ""
+    fix: str = ""
+    detail: str = ""
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    status: Literal["open", "resolved"] = "open"
+    resolved_at: datetime | None = None
+    id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentRow:
+    """One alert incident: (rule, subject) open until its condition clears."""
+
+    id: int
+    rule: str
+    subject: str
+    detail: str
+    opened_at: datetime
+    notified_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_notified_at: datetime | None = None
+    status: Literal["open", "resolved"] = "open"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MonitorCounts:
+    """The figures `status` and `/metrics` show, read in a few aggregate queries.
+
+    `posted` is flow -> (records posted, postings); `queue` is (flow, kind) -> (open rows,
+    oldest first_seen, retries so far, retryable rows); `attempts` is (flow, outcome) ->
+    attempt rows; `last_success` is flow -> finish time of its last finished sync run.
+    """
+
+    posted: Mapping[str, tuple[int, int]]
+    queue: Mapping[tuple[str, str], tuple[int, datetime | None, int, int]]
+    attempts: Mapping[tuple[str, str], int]
+    last_success: Mapping[str, datetime]
+
+
 class Store(Protocol):
     """What the engine, CLI and service need from the state store (both backends)."""
 
@@ -252,3 +303,22 @@ class Store(Protocol):
 
     # --- counts for summaries and metrics
     def outcome_counts(self, run_id: int) -> dict[str, int]: ...
+
+    # --- monitoring: reconcile findings, counts, alert incidents (issue 6)
+    def save_discrepancies(
+        self, flow: str, rows: Sequence[DiscrepancyRow], *, at: datetime
+    ) -> None: ...
+    def open_discrepancies(self, *, flow: str | None = None) -> list[DiscrepancyRow]: ...
+    def discrepancies_since(self, since: datetime) -> list[DiscrepancyRow]: ...
+    def monitor_counts(self) -> MonitorCounts: ...
+    def posted_since(self, since: datetime) -> dict[str, tuple[int, int]]: ...
+    def pending_incidents(self) -> list[IncidentRow]: ...
+    def open_incident(self, *, rule: str, subject: str, detail: str, at: datetime) -> int: ...
+    def mark_incident(
+        self,
+        incident_id: int,
+        *,
+        notified_at: datetime | None = None,
+        resolved_at: datetime | None = None,
+        resolved_notified_at: datetime | None = None,
+    ) -> None: ...

@@ -25,9 +25,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
-from billbridge.connectors.base import FatalError, RetryableError, Written
+from billbridge.connectors.base import FatalError, LedgerPosting, RetryableError, Written
 from billbridge.domain import JournalEntry
 
+from ._read import read_postings
 from ._render import END_PREFIX, escape, render_entries
 from ._scan import NotABlockStartError, count_newlines, included_files, opened_accounts, scan_blocks
 
@@ -216,6 +217,10 @@ class BeancountTarget:
                     if key in wanted and key not in found:
                         found[key] = f"{ENTRIES_FILE}:{line + 1}"
         return found
+
+    def ledger_postings(self) -> Iterator[LedgerPosting]:
+        """The `LedgerReader` protocol: billbridge's entries as the whole ledger holds them."""
+        return read_postings(self.main)
 
     # -- internals ------------------------------------------------------------------------
 

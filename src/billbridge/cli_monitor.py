@@ -1,0 +1,283 @@
+"""CLI commands for reconcile, status, alerts and the daily report: thin shells over the engine.
+
+Why a module of its own: these commands share their output helpers with `cli.py` but
+change for other reasons; `cli.py` registers them with one call (`register(app)`).
+Exit codes follow the CLI contract: 0 ok, 1 discrepancies that no one owns yet (or
+records that failed), 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, err, out
+from .config import CONFIG_NAME, Workspace
+from .engine.alerts import AlertReport, check_alerts
+from .engine.daily import DailyReport, daily_report
+from .engine.reconcile import Reconciled, reconcile_flow
+from .engine.status import Status, workspace_status
+from .store import Store
+from .wiring import flows as flow_runtimes
+
+__all__ = ["register"]
+
+
+def _reconcile_json(results: list[Reconciled]) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for result in results:
+        for d in result.discrepancies:
+            counts[d.kind] = counts.get(d.kind, 0) + 1
+    return {
+        "flows": [
+            {
+                "flow": r.flow,
+                "discrepancies": [d.as_json() for d in r.discrepancies],
+                **({"fixes": r.fixes.as_json()} if r.fixes is not None else {}),
+            }
+            for r in results
+        ],
+        "counts": counts,
+        "unowned": sum(_unowned(r) for r in results),
+    }
+
+
+def _unowned(result: Reconciled) -> int:
+    """Discrepancies neither fixed nor queued by this or an earlier reconcile."""
+    if result.fixes is not None:
+        return len(result.fixes.failed)
+    return sum(1 for d in result.discrepancies if not d.queued)
+
+
+def _print_reconcile(results: list[Reconciled]) -> None:
+    """A table a person can read at any width: what, both values, who owns it, the fix."""
+    for result in results:
+        found = result.discrepancies
+        if not found:
+            out.print(f"[green]{result.flow}: no discrepancies[/]", highlight=False)
+            continue
+        queued = sum(1 for d in found if d.queued)
+        out.print(
+            f"[bold]{result.flow}: {len(found)} discrepancies[/] ({queued} already in the queue)",
+            highlight=False,
+        )
+        table = Table(show_lines=True, expand=True)
+        table.add_column("kind / record", ratio=3, overflow="fold")
+        table.add_column("source / books", ratio=3, overflow="fold")
+        table.add_column("owner / fix", ratio=2, overflow="fold")
+        table.add_column("what, and how to fix it", ratio=5, overflow="fold")
+        for d in found:
+            fix = "in the queue" if d.queued else d.fix
+            table.add_row(
+                Text(f"{d.kind}\n{d.record_key}"),
+                Text(f"{d.source_value}\n{d.target_value}"),
+                Text(f"{d.owner}\n{fix}"),
+                Text(f"{d.detail}\n→ {d.hint}"),
+            )
+        out.print(table)
+        if result.fixes is not None:
+            f = result.fixes
+            out.print(
+                f"fixed: {len(f.posted)} posted, {len(f.reversed)} reversed; "
+                f"{len(f.queued)} queued as conflicts; {len(f.failed)} failed",
+                highlight=False,
+            )
+            for why in f.failed:
+                out.print(f"  [red]failed:[/] {why}", highlight=False)
+
+
+def reconcile(
+    flows: Annotated[list[str] | None, typer.Argument(help="Flows (default: all).")] = None,
+    fix: Annotated[
+        bool,
+        typer.Option("--fix", help="Post what is missing, reverse duplicates, queue the rest."),
+    ] = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a one-page HTML report here.")
+    ] = None,
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare the source now, what billbridge posted, and the books now, record by record."""
+    if html is not None and not html.parent.is_dir():
+        _fail(f"--html: the folder {html.parent} does not exist", as_json=as_json)
+    with _opened(workspace, as_json) as (ws, store):
+        names = flows or [f.name for f in ws.flows]
+        results = []
+        for name in names:
+            with flow_runtimes(ws) as lookup:
+                results.append(reconcile_flow(lookup(name), store, fix=fix, actor=_actor()))
+        if html is not None:
+            from .report_html import reconcile_page  # noqa: PLC0415 - only with --html
+
+            try:
+                html.write_text(reconcile_page(results), encoding="utf-8")
+            except OSError as exc:
+                _fail(f"--html: cannot write {html}: {exc.strerror}", as_json=as_json)
+        run_alerts(ws, store, quiet=as_json)
+    if as_json:
+        _emit(_reconcile_json(results))
+    else:
+        _print_reconcile(results)
+    if any(_unowned(r) for r in results):
+        raise typer.Exit(1)
+
+
+def _print_status(status: Status) -> None:
+    """One readable block per flow (fits any terminal width)."""
+    for name, f in sorted(status.flows.items()):
+        records = " · ".join(f"{k} {f.records.get(k, 0)}" for k in ("synced", "failed", "held",
+                                                                     "conflict"))  # fmt: skip
+        found = ", ".join(f"{k} {n}" for k, n in sorted(f.discrepancies.items())) or "none"
+        out.print(f"[bold]{name}[/]", highlight=False)
+        out.print(f"  records        {records}", highlight=False)
+        out.print(
+            f"  queue          {f.queue_open} open, oldest {_ago(f.queue_oldest, status.at)}, "
+            f"{f.retries} retries, {f.retryable} retried automatically",
+            highlight=False,
+        )
+        out.print(f"  discrepancies  {found}", highlight=False)
+        out.print(f"  last success   {_ago(f.last_success, status.at)}", highlight=False)
+    if status.incidents_open:
+        alerts = ", ".join(f"{rule} ({n})" for rule, n in sorted(status.incidents_open.items()))
+        out.print(f"[red]open alerts:[/] {alerts}", highlight=False)
+
+
+def _ago(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "never"
+    seconds = int((now - at).total_seconds())
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
+
+
+def status(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> None:
+    """Records by outcome per flow, the queue and its oldest row, retries, discrepancies."""
+    with _opened(workspace, as_json) as (ws, store):
+        result = workspace_status(store, flows=[f.name for f in ws.flows])
+    if as_json:
+        _emit(result.as_json())
+    else:
+        _print_status(result)
+
+
+def run_alerts(ws: Workspace, store: Store, *, quiet: bool) -> AlertReport | None:
+    """Evaluate the workspace's alert rules (after a sync or reconcile, or on demand).
+
+    A delivery failure is reported on stderr and never changes the command's exit code:
+    the incident stays unannounced and the next check sends it.
+    """
+    if ws.alerts is None:
+        return None
+    report = check_alerts(
+        store, ws.alerts, flows=[f.name for f in ws.flows], workspace=str(ws.root)
+    )
+    for problem in report.failed:
+        err.print(f"[yellow]alert not delivered:[/] {problem}", highlight=False)
+    if not quiet:
+        for name in report.fired:
+            out.print(f"[red]alert:[/] {name}", highlight=False)
+        for name in report.resolved:
+            out.print(f"[green]resolved:[/] {name}", highlight=False)
+    return report
+
+
+alerts_app = typer.Typer(help="Alert rules from billbridge.yaml (`alerts:`).", no_args_is_help=True)
+
+
+@alerts_app.command("check")
+def alerts_check(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> None:
+    """Evaluate the rules now: send new incidents once, and resolutions."""
+    with _opened(workspace, as_json) as (ws, store):
+        if ws.alerts is None:
+            _fail(f"{ws.root / CONFIG_NAME}: alerts: no `alerts:` section", as_json=as_json)
+        report = run_alerts(ws, store, quiet=as_json)
+    assert report is not None
+    if as_json:
+        _emit(report.as_json())
+    elif not (report.fired or report.resolved):
+        out.print(f"{len(report.open)} open incidents, nothing new to send", highlight=False)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+report_app = typer.Typer(help="Reports for people: `daily`.", no_args_is_help=True)
+
+
+def _print_daily(report: DailyReport) -> None:
+    out.print(
+        f"[bold]Daily report[/] {report.since:%Y-%m-%d %H:%M} → {report.until:%Y-%m-%d %H:%M} UTC",
+        highlight=False,
+    )
+    out.print("[bold]What synced[/]", highlight=False)
+    for name, f in sorted(report.flows.items()):
+        problems = ", ".join(f"{k} {f.counts.get(k, 0)}" for k in ("failed", "held", "conflict"))
+        out.print(
+            f"  {name}: {f.runs} runs, {f.records_posted} records posted in {f.postings} "
+            f"entries; {problems}",
+            highlight=False,
+        )
+        for why in f.stopped:
+            out.print(f"    [yellow]{why}[/]", highlight=False)
+    out.print(f"[bold]What failed, and why[/] ({len(report.failures)})", highlight=False)
+    for row in report.failures:
+        out.print(
+            f"  {row['record']} [{row['field']}]: {row['why']}", highlight=False, markup=False
+        )
+        out.print(f"    fix: {row['fix']}", highlight=False, markup=False)
+    out.print(f"[bold]What waits, and on whom[/] ({len(report.waiting)})", highlight=False)
+    for row in report.waiting:
+        out.print(
+            f"  {row['record']} ({row['kind']}) waits on {row['waits_on']}: {row['why']}",
+            highlight=False,
+            markup=False,
+        )
+    kinds = sorted(set(report.discrepancies_found) | set(report.discrepancies_resolved))
+    out.print("[bold]Discrepancies found and fixed[/]", highlight=False)
+    for kind in kinds:
+        out.print(
+            f"  {kind}: found {report.discrepancies_found.get(kind, 0)}, "
+            f"resolved {report.discrepancies_resolved.get(kind, 0)}, "
+            f"still open {report.discrepancies_open.get(kind, 0)}",
+            highlight=False,
+        )
+    if not kinds:
+        out.print("  none", highlight=False)
+
+
+@report_app.command("daily")
+def report_daily(
+    hours: Annotated[float, typer.Option(help="The window: this many hours back.", min=0)] = 24,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write an HTML page.")] = None,
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """What synced, what failed and why, what waits on whom, discrepancies found and fixed."""
+    with _opened(workspace, as_json) as (ws, store):
+        report = daily_report(store, flows=[f.name for f in ws.flows], hours=hours)
+    if html is not None:
+        from .report_html import daily_page  # noqa: PLC0415 - only with --html
+
+        try:
+            html.write_text(daily_page(report), encoding="utf-8")
+        except OSError as exc:
+            _fail(f"--html: cannot write {html}: {exc.strerror}", as_json=as_json)
+    if as_json:
+        _emit(report.as_json())
+    else:
+        _print_daily(report)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(reconcile)
+    app.command()(status)
+    app.add_typer(alerts_app, name="alerts")
+    app.add_typer(report_app, name="report")

@@ -1,0 +1,287 @@
+"""Alerts: rules over the workspace's status, each sent once per incident, then resolved.
+
+Why incidents in the store: `alerts check` runs after every sync and reconcile, from
+cron and from several workers; without a record of what was already said, an old queue
+row would page someone every five minutes. An incident is (rule, subject), e.g.
+(`queue_older_than_hours`, `stripe-to-books`): its first firing opens it and sends one
+message; while it keeps firing nothing more is sent; when it stops, one "resolved"
+message closes it. A delivery that fails is tried again at the next check.
+
+`evaluate` is pure (status and findings in, firing conditions out); `check_alerts` does
+the I/O: store reads and writes, webhook (httpx) and SMTP (smtplib), both injectable.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any, Final
+
+import httpx
+
+from billbridge.alert_config import AlertRules, AlertsConfig, SmtpConfig
+from billbridge.store.base import DiscrepancyRow, IncidentRow, RunRow, Store
+
+from .status import Status, workspace_status
+
+__all__ = ["AlertReport", "Firing", "check_alerts", "evaluate", "failure_rate"]
+
+_HOUR: Final = 3600.0
+SmtpFactory = Callable[[SmtpConfig], smtplib.SMTP]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Firing:
+    rule: str
+    subject: str
+    detail: str
+
+
+def failure_rate(run: RunRow) -> float | None:
+    """Percent of a run's records that failed, or None for a run that saw no records."""
+    counts = run.counts
+    seen = sum(int(counts.get(k, 0)) for k in ("synced", "failed", "held", "conflict"))
+    return None if not seen else 100.0 * int(counts.get("failed", 0)) / seen
+
+
+def evaluate(
+    rules: AlertRules,
+    status: Status,
+    *,
+    last_runs: Mapping[str, RunRow],
+    first_runs: Mapping[str, RunRow],
+    discrepancies: Iterable[DiscrepancyRow],
+) -> list[Firing]:
+    """Every (rule, subject) whose condition holds now."""
+    now = status.at
+    firing: list[Firing] = []
+    for name, flow in sorted(status.flows.items()):
+        hours = rules.queue_older_than_hours
+        if hours is not None and flow.queue_oldest is not None:
+            age = (now - flow.queue_oldest).total_seconds() / _HOUR
+            if age > hours:
+                firing.append(
+                    Firing(
+                        rule="queue_older_than_hours",
+                        subject=name,
+                        detail=f"flow {name}: {flow.queue_open} rows wait in the exception "
+                        f"queue, the oldest for {age:.1f} h (limit {hours:g} h)",
+                    )
+                )
+        run = last_runs.get(name)
+        rate = failure_rate(run) if run is not None else None
+        limit = rules.failure_rate_percent
+        if limit is not None and run is not None and rate is not None and rate > limit:
+            firing.append(
+                Firing(
+                    rule="failure_rate_percent",
+                    subject=name,
+                    detail=f"flow {name}: run {run.id} failed {rate:.2f}% of its records "
+                    f"({run.counts.get('failed', 0)}; limit {limit:g}%)",
+                )
+            )
+        hours = rules.flow_not_succeeded_hours
+        if hours is not None:
+            since = flow.last_success or (
+                first_runs[name].started_at if name in first_runs else None
+            )
+            if since is not None and (now - since).total_seconds() / _HOUR > hours:
+                what = "last succeeded" if flow.last_success else "has not succeeded since"
+                firing.append(
+                    Firing(
+                        rule="flow_not_succeeded_hours",
+                        subject=name,
+                        detail=f"flow {name} {what} {since:%Y-%m-%d %H:%M} UTC (limit {hours:g} h)",
+                    )
+                )
+    for row in discrepancies:
+        if rules.duplicate_posting and row.kind == "duplicate_posting":
+            firing.append(
+                Firing(rule="duplicate_posting", subject=row.idempotency_key, detail=row.detail)
+            )
+        hours = rules.status_mismatch_older_than_hours
+        if hours is not None and row.kind == "status_mismatch" and row.first_seen is not None:
+            age = (now - row.first_seen).total_seconds() / _HOUR
+            if age > hours:
+                firing.append(
+                    Firing(
+                        rule="status_mismatch_older_than_hours",
+                        subject=row.idempotency_key,
+                        detail=f"{row.detail} (open for {age:.1f} h, limit {hours:g} h)",
+                    )
+                )
+    return firing
+
+
+@dataclass(slots=True, kw_only=True)
+class AlertReport:
+    fired: list[str] = field(default_factory=list)  # "rule: subject" sent as firing
+    resolved: list[str] = field(default_factory=list)  # sent as resolved
+    open: list[str] = field(default_factory=list)  # still open after this check
+    failed: list[str] = field(default_factory=list)  # deliveries that failed (retried later)
+
+    def as_json(self) -> dict[str, list[str]]:
+        return {
+            "fired": self.fired,
+            "resolved": self.resolved,
+            "open": self.open,
+            "failed": self.failed,
+        }
+
+
+def _payload(incident: IncidentRow, state: str, workspace: str, at: datetime) -> dict[str, Any]:
+    return {
+        "source": "billbridge",
+        "workspace": workspace,
+        "state": state,
+        "rule": incident.rule,
+        "subject": incident.subject,
+        "detail": incident.detail,
+        "opened_at": incident.opened_at.isoformat(),
+        "resolved_at": at.isoformat() if state == "resolved" else None,
+    }
+
+
+def _default_smtp(config: SmtpConfig) -> smtplib.SMTP:
+    return smtplib.SMTP(config.host, config.port, timeout=config.timeout)
+
+
+class _Deliver:
+    def __init__(
+        self, config: AlertsConfig, client: httpx.Client | None, smtp: SmtpFactory | None
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.smtp = smtp or _default_smtp
+
+    def __call__(self, payload: Mapping[str, Any]) -> list[str]:
+        """Send to every channel; return what failed (empty: all delivered)."""
+        errors: list[str] = []
+        if self.config.webhook is not None:
+            try:
+                self._webhook(payload)
+            except httpx.HTTPError as exc:
+                errors.append(f"webhook: {type(exc).__name__}: {_safe(exc, self.config)}")
+        if self.config.smtp is not None:
+            try:
+                self._mail(self.config.smtp, payload)
+            except (OSError, smtplib.SMTPException) as exc:
+                errors.append(f"smtp {self.config.smtp.host}: {exc}")
+        return errors
+
+    def _webhook(self, payload: Mapping[str, Any]) -> None:
+        assert self.config.webhook is not None
+        url = self.config.webhook.get_secret_value()
+        client = self.client or httpx.Client(timeout=self.config.timeout)
+        try:
+            response = client.post(url, json=dict(payload))
+            response.raise_for_status()
+        finally:
+            if self.client is None:
+                client.close()
+
+    def _mail(self, smtp: SmtpConfig, payload: Mapping[str, Any]) -> None:
+        message = EmailMessage()
+        state = str(payload["state"]).upper()
+        message["Subject"] = f"[billbridge] {state}: {payload['rule']} {payload['subject']}"
+        message["From"] = smtp.sender
+        message["To"] = ", ".join(smtp.to)
+        lines = [f"{k}: {v}" for k, v in payload.items() if v is not None]
+        message.set_content("\n".join(lines) + "\n")
+        with self.smtp(smtp) as server:
+            if smtp.starttls:
+                server.starttls()
+            if smtp.username and smtp.password is not None:
+                server.login(smtp.username, smtp.password.get_secret_value())
+            server.send_message(message)
+
+
+def _safe(exc: Exception, config: AlertsConfig) -> str:
+    """The error text without the webhook URL (it often carries a token)."""
+    text = str(exc)
+    if config.webhook is not None:
+        text = text.replace(config.webhook.get_secret_value(), "<webhook>")
+    return text
+
+
+def _runs(store: Store, flows: Sequence[str]) -> tuple[dict[str, RunRow], dict[str, RunRow]]:
+    last: dict[str, RunRow] = {}
+    first: dict[str, RunRow] = {}
+    for name in flows:
+        runs = [r for r in store.list_runs(flow=name, limit=200) if r.kind in {"live", "backfill"}]
+        finished = [r for r in runs if r.status == "finished"]
+        if finished:
+            last[name] = finished[0]
+        if runs:
+            first[name] = runs[-1]
+    return last, first
+
+
+def check_alerts(
+    store: Store,
+    config: AlertsConfig,
+    *,
+    flows: Sequence[str],
+    workspace: str = "",
+    now: datetime | None = None,
+    client: httpx.Client | None = None,
+    smtp: SmtpFactory | None = None,
+) -> AlertReport:
+    """Evaluate the rules; open, announce, keep or resolve incidents; deliver messages."""
+    now = now or datetime.now(UTC)
+    status = workspace_status(store, flows=flows, now=now)
+    last, first = _runs(store, list(status.flows))
+    firing = {
+        (f.rule, f.subject): f
+        for f in evaluate(
+            config.rules,
+            status,
+            last_runs=last,
+            first_runs=first,
+            discrepancies=store.open_discrepancies(),
+        )
+    }
+    deliver = _Deliver(config, client, smtp)
+    report = AlertReport()
+    pending = store.pending_incidents()
+    known = {(i.rule, i.subject) for i in pending if i.status == "open"}
+    for key, fire in firing.items():
+        if key not in known:
+            incident_id = store.open_incident(
+                rule=fire.rule, subject=fire.subject, detail=fire.detail, at=now
+            )
+            pending.append(
+                IncidentRow(
+                    id=incident_id, rule=fire.rule, subject=fire.subject, detail=fire.detail,
+                    opened_at=now,
+                )
+            )  # fmt: skip
+    for incident in pending:
+        name = f"{incident.rule}: {incident.subject}"
+        still = (incident.rule, incident.subject) in firing
+        if incident.status == "open" and still:
+            if incident.notified_at is None:
+                errors = deliver(_payload(incident, "firing", workspace, now))
+                if errors:
+                    report.failed.extend(errors)
+                else:
+                    store.mark_incident(incident.id, notified_at=now)
+                    report.fired.append(name)
+            report.open.append(name)
+            continue
+        resolved_at = incident.resolved_at or now
+        if incident.status == "open":
+            store.mark_incident(incident.id, resolved_at=resolved_at)
+        if incident.notified_at is None:  # never announced: close it quietly
+            store.mark_incident(incident.id, resolved_notified_at=now)
+            continue
+        errors = deliver(_payload(incident, "resolved", workspace, resolved_at))
+        if errors:
+            report.failed.extend(errors)
+        else:
+            store.mark_incident(incident.id, resolved_notified_at=now)
+            report.resolved.append(name)
+    return report

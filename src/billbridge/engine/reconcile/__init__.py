@@ -1,0 +1,65 @@
+"""Reconcile: compare what the source says now, what billbridge posted, and what the books hold.
+
+Why three views and a pure comparison: each system can drift on its own (Stripe voids an
+invoice after it synced, a person retypes an amount in the ledger, someone pastes an
+entry twice), and only a record-by-record comparison of all three says which one moved
+and so who owns the fix. The views are gathered at the edges (`_collect`) and fixes applied
+there (`_fix`); `_checks` only compares values, so every discrepancy kind is tested
+without any I/O.
+
+Extension point: `CHECKS` holds every check as a plain function `(views) -> findings`.
+Checks owned by other parts (invoice number gaps and duplicates, issue 5) register with
+`register_check` and their findings flow through the same output, `--fix` (use fix
+"queue" unless the fix is certain), the stored findings, alerts and reports; e.g.
+
+    @register_check
+    def invoice_numbers(views: Views) -> Iterator[Discrepancy]:
+        numbers = {i: inv["number"] for i, inv in views.source.invoices.items()}
+        ...  # yield Discrepancy(kind="invoice_number_gap", fix="queue", ...)
+
+A kind not in `KINDS` sorts after the built-in ones.
+"""
+
+from __future__ import annotations
+
+from ._checks import CHECKS, Check, compare, register_check
+from ._collect import collect, payout_checks
+from ._fix import FixReport, apply_fixes
+from ._flow import Reconciled, reconcile_flow
+from ._model import (
+    KINDS,
+    Discrepancy,
+    Expected,
+    Fix,
+    LedgerView,
+    PayoutCheck,
+    PostedView,
+    SourceView,
+    Views,
+    reversal_key,
+    reversed_of,
+)
+
+__all__ = [
+    "CHECKS",
+    "KINDS",
+    "Check",
+    "Discrepancy",
+    "Expected",
+    "Fix",
+    "FixReport",
+    "LedgerView",
+    "PayoutCheck",
+    "PostedView",
+    "Reconciled",
+    "SourceView",
+    "Views",
+    "apply_fixes",
+    "collect",
+    "compare",
+    "payout_checks",
+    "reconcile_flow",
+    "register_check",
+    "reversal_key",
+    "reversed_of",
+]

@@ -1,0 +1,186 @@
+"""Gathering the three views at the edges: the source and the ledger read now, the store."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from billbridge.connectors.base import (
+    FatalError,
+    LedgerLeg,
+    LedgerPosting,
+    LedgerReader,
+    RawRecord,
+)
+from billbridge.domain import Severity
+from billbridge.mapping.rules import Context, plan_entries
+from billbridge.store.base import (
+    Store,
+)
+
+from ..model import FlowRuntime
+from ..pipeline import entry_hash, record_key
+from ._model import Expected, LedgerView, PayoutCheck, PostedView, SourceView, Views
+
+
+def payout_checks(connection: str, records: Iterable[Mapping[str, Any]]) -> list[PayoutCheck]:
+    """Each payout beside the balance transactions it pays out, in export order.
+
+    A balance transaction that names its payout (`payout`, as Stripe's payout
+    reconciliation gives it) belongs to that payout. When none does, an automatic payout
+    pays out every balance transaction of its currency since the previous payout.
+    """
+    rows = list(records)
+    explicit = any(
+        r.get("object") == "balance_transaction" and isinstance(r.get("payout"), str) for r in rows
+    )
+    named: dict[str, list[int]] = {}
+    pending: dict[str, list[int]] = {}
+    checks: list[PayoutCheck] = []
+    for row in rows:
+        kind = row.get("object")
+        currency = str(row.get("currency", "")).upper()
+        if kind == "balance_transaction" and row.get("type") != "payout":
+            net = row.get("net")
+            if not isinstance(net, int):
+                continue
+            if explicit:
+                owner = row.get("payout")
+                if isinstance(owner, str):
+                    named.setdefault(owner, []).append(net)
+            else:
+                pending.setdefault(currency, []).append(net)
+        elif kind == "payout" and isinstance(row.get("amount"), int):
+            ident = str(row.get("id", ""))
+            nets = named.get(ident, []) if explicit else pending.pop(currency, [])
+            checks.append(
+                PayoutCheck(
+                    record_key=record_key(connection, "payout", ident),
+                    currency=currency,
+                    amount=int(row["amount"]),
+                    transactions=len(nets),
+                    transactions_sum=sum(nets),
+                )
+            )
+    return checks
+
+
+def _invoice_state(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Status, amount paid and number, in either API shape (2017-08-15 has `paid`).
+
+    The number and creation time are for checks other parts register (invoice number
+    gaps and duplicates), which read `SourceView.invoices`.
+    """
+    status = data.get("status")
+    paid = data.get("amount_paid")
+    if status is None and data.get("paid") is True:
+        status = "paid"
+        paid = paid if paid is not None else data.get("amount_due")
+    return {
+        "status": status,
+        "amount_paid": paid,
+        "currency": data.get("currency"),
+        "number": data.get("number"),
+        "created": data.get("created"),
+    }
+
+
+def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
+    connection = flow.source.name
+    data: dict[str, Mapping[str, Any]] = {}
+    for raw in raws:
+        if raw.error:
+            continue
+        data[record_key(connection, raw.object, raw.id)] = raw.data
+        make = flow.aliases.get(raw.object)
+        for alias in make(raw.data) if make else ():
+            obj, _, ident = alias.partition(":")
+            data[record_key(connection, obj, ident)] = raw.data
+
+    def resolve(obj: str, ident: str) -> Mapping[str, Any] | None:
+        return data.get(record_key(connection, obj, ident))
+
+    def number(invoice_id: str) -> str:
+        found = resolve("invoice", invoice_id)
+        return str(found.get("number") or "") if found else ""
+
+    expected: dict[str, Expected] = {}
+    unplannable: set[str] = set()
+    invoices: dict[str, Mapping[str, Any]] = {}
+    for raw in raws:
+        if raw.error:
+            continue
+        key = record_key(connection, raw.object, raw.id)
+        if raw.object == "invoice":
+            invoices[raw.id] = _invoice_state(raw.data)
+        normalized = flow.normalize(raw.data, record=key, resolve=resolve)
+        if normalized.waiting_on is not None or any(
+            p.severity is Severity.ERROR for p in normalized.problems
+        ):
+            unplannable.add(key)
+            continue
+        if normalized.value is None:
+            continue
+        version = hashlib.blake2b(raw.raw, digest_size=10).hexdigest()
+        ctx = Context(
+            flow=flow.name,
+            connection=connection,
+            record=key,
+            version=version,
+            invoice_number=number,
+        )
+        plan = plan_entries(normalized.value, flow.mapping, ctx)
+        if plan.problems:
+            unplannable.add(key)
+            continue
+        for item in plan.entries:
+            entry = item.entry
+            expected[entry.key] = Expected(
+                idempotency_key=entry.key,
+                record_key=key,
+                facet=item.facet,
+                link=entry.links[0] if entry.links else "",
+                legs=tuple(
+                    LedgerLeg(account=p.account, amount=p.amount.amount, currency=p.amount.currency)
+                    for p in entry.postings
+                ),
+                entry_hash=entry_hash(entry),
+            )
+    return SourceView(
+        connection=connection,
+        expected=expected,
+        records=frozenset(data),
+        unplannable=frozenset(unplannable),
+        invoices=invoices,
+        payouts=tuple(payout_checks(connection, (r.data for r in raws if not r.error))),
+    )
+
+
+def _ledger_postings(flow: FlowRuntime) -> Iterator[LedgerPosting]:
+    target = flow.target
+    if not isinstance(target, LedgerReader):
+        raise FatalError(
+            f"the target {target.name!r} of flow {flow.name!r} cannot be read back, "
+            "so it cannot be reconciled"
+        )
+    prefix = f"{flow.name}|"
+    return (p for p in target.ledger_postings() if p.idempotency_key.startswith(prefix))
+
+
+def collect(flow: FlowRuntime, store: Store) -> tuple[Views, dict[str, RawRecord]]:
+    """Read the source and the ledger now, and the store's postings and queue."""
+    raws = list(flow.source.read(None))
+    by_key = {record_key(flow.source.name, r.object, r.id): r for r in raws if not r.error}
+    posted = {
+        p.idempotency_key: (p.entry_hash, p.target_ref, p.posted_at)
+        for p in store.iter_postings(flow=flow.name)
+    }
+    queued = frozenset(row.record_key for row in store.open_exceptions(flow=flow.name))
+    views = Views(
+        flow=flow.name,
+        source=_source_view(flow, raws),
+        posted=PostedView(postings=posted, queued=queued),
+        ledger=LedgerView(target=flow.target.name, postings=tuple(_ledger_postings(flow))),
+    )
+    return views, by_key

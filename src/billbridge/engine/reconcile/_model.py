@@ -1,0 +1,150 @@
+"""The values reconcile compares and reports: three views of a flow, and a discrepancy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from billbridge.connectors.base import LedgerLeg, LedgerPosting
+
+KINDS: Final[tuple[str, ...]] = (
+    "missing_in_target",
+    "orphan_in_target",
+    "status_mismatch",
+    "amount_mismatch",
+    "currency_mismatch",
+    "duplicate_posting",
+    "payout_mismatch",
+)
+# post: run the record through the pipeline; reverse: post a reversal entry; queue: a person
+Fix = Literal["post", "reverse", "queue"]
+_REVERSAL: Final = "reversal-"
+
+
+def reversal_key(idempotency_key: str, n: int) -> str:
+    """The key of the n-th reversal of a duplicated posting (`flow|record|reversal-facet-n`)."""
+    flow, record, facet = split_key(idempotency_key)
+    return f"{flow}|{record}|{_REVERSAL}{facet}-{n}"
+
+
+def split_key(idempotency_key: str) -> tuple[str, str, str]:
+    flow, record, facet = [*idempotency_key.split("|", 2), "", ""][:3]
+    return flow, record, facet
+
+
+def reversed_of(idempotency_key: str) -> str | None:
+    """The key a reversal key reverses, or None when it is not a reversal."""
+    flow, record, facet = split_key(idempotency_key)
+    if not facet.startswith(_REVERSAL):
+        return None
+    base = facet.removeprefix(_REVERSAL).rsplit("-", 1)[0]
+    return f"{flow}|{record}|{base}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Expected:
+    """An entry the source's current record gives under the current mapping."""
+
+    idempotency_key: str
+    record_key: str
+    facet: str
+    link: str
+    legs: tuple[LedgerLeg, ...]
+    entry_hash: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PayoutCheck:
+    """A payout's amount beside the sum of the balance transactions it pays out (minor units)."""
+
+    record_key: str
+    currency: str
+    amount: int
+    transactions: int
+    transactions_sum: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceView:
+    """What the source says now: expected entries, records present, invoice states."""
+
+    connection: str
+    expected: Mapping[str, Expected]
+    records: frozenset[str]
+    unplannable: frozenset[str] = frozenset()  # records that fail or wait: the queue's job
+    invoices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # id -> status
+    payouts: tuple[PayoutCheck, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostedView:
+    """What billbridge recorded as posted, and which records already wait in the queue."""
+
+    postings: Mapping[str, tuple[str, str, datetime]]  # idem -> (entry hash, ref, posted at)
+    queued: frozenset[str]  # record keys with an open queue row
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerView:
+    target: str
+    postings: tuple[LedgerPosting, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Views:
+    flow: str
+    source: SourceView
+    posted: PostedView
+    ledger: LedgerView
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Discrepancy:
+    """One difference between systems: what, where in each system, both values, who fixes it.
+
+    `difference` is in minor units of `currency` (source minus ledger) for amount kinds.
+    `queued` is True when the record already has an open row in the exception queue.
+    `since` is when reconcile first saw it (from the store), else when the entry posted.
+    """
+
+    kind: str
+    flow: str
+    record_key: str
+    idempotency_key: str
+    source_ref: str
+    target_ref: str
+    source_value: str
+    target_value: str
+    owner: str
+    fix: Fix
+    detail: str
+    hint: str
+    difference: int | None = None
+    currency: str = ""
+    since: datetime | None = None
+    queued: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        data = {
+            "kind": self.kind,
+            "flow": self.flow,
+            "record_key": self.record_key,
+            "idempotency_key": self.idempotency_key,
+            "source_ref": self.source_ref,
+            "target_ref": self.target_ref,
+            "source_value": self.source_value,
+            "target_value": self.target_value,
+            "owner": self.owner,
+            "fix": self.fix,
+            "detail": self.detail,
+            "hint": self.hint,
+            "queued": self.queued,
+        }
+        if self.difference is not None:
+            data["difference_minor"] = self.difference
+            data["currency"] = self.currency
+        if self.since is not None:
+            data["since"] = self.since.isoformat()
+        return data
