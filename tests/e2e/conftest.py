@@ -47,9 +47,12 @@ class Workspace:
         return {"BILLBRIDGE_STATE": self.state_url, "BILLBRIDGE_ACTOR": "tester", **extra}
 
     def cli(self, *args: str) -> tuple[int, Any]:
-        """Run `billbridge -w ROOT ... --json` in-process; return (exit code, parsed JSON)."""
+        """Run `billbridge -w ROOT ... --json` in-process; return (exit code, parsed JSON).
+
+        `-w` goes before the command, so sub-commands (`alerts check`) take it too.
+        """
         result = CliRunner().invoke(
-            app, [args[0], "-w", str(self.root), *args[1:], "--json"], env=self.env()
+            app, ["-w", str(self.root), *args, "--json"], env=self.env()
         )
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception
@@ -59,7 +62,7 @@ class Workspace:
     def subprocess(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         """Run the real console entry point in a child process (for kill tests)."""
         return subprocess.run(
-            [sys.executable, "-m", "billbridge", args[0], "-w", str(self.root), *args[1:]],
+            [sys.executable, "-m", "billbridge", "-w", str(self.root), *args],
             env={**os.environ, **self.env(**env)},
             capture_output=True,
             text=True,
