@@ -22,6 +22,7 @@ import orjson
 from . import audit_chain
 from ._queries import migrations, queries
 from ._rows import RowReader
+from ._users import UserStoreMixin
 from .base import (
     AuditEvent,
     AuditRow,
@@ -68,7 +69,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore(RowReader, ABC):
+class SqlStore(RowReader, UserStoreMixin, ABC):
     """A `Store` over one DB-API connection; subclasses supply the dialect's edges."""
 
     dialect: ClassVar[str]
