@@ -107,11 +107,9 @@ def test_health_runs_and_verify(service: Service) -> None:
 
 def test_admin_adds_users_and_tokens_and_they_work(service: Service) -> None:
     admin = service.api("admin")
-    made = admin.post("/api/users", json={"name": "newbie", "role": "viewer",
-                                          "password": "a-long-password"})  # fmt: skip
-    assert made.status_code == 201
-    assert admin.post("/api/users", json={"name": "newbie", "role": "viewer",
-                                          "password": "a-long-password"}).status_code == 409  # fmt: skip
+    body = {"name": "newbie", "role": "viewer", "password": "a-long-password"}
+    assert admin.post("/api/users", json=body).status_code == 201
+    assert admin.post("/api/users", json=body).status_code == 409
     token = admin.post("/api/tokens", json={"user": "newbie"}).json()["token"]
     newbie = service.api(Authorization=f"Bearer {token}")
     assert newbie.get("/api/queue").status_code == 200
