@@ -65,12 +65,14 @@ class RunResultOut(BaseModel):
     recovered: int = 0
     stopped: str = ""
     entries: list[str] = []
+    problems: list[dict[str, str]] = []  # with dry_run: why records would fail
 
     @classmethod
     def of(cls, result: RunResult) -> RunResultOut:
         return cls(
             run=result.run, flow=result.flow, counts=dict(result.counts), posted=result.posted,
             recovered=result.recovered, stopped=result.stopped, entries=result.dry_run_entries,
+            problems=result.dry_run_problems,
         )  # fmt: skip
 
 

@@ -38,6 +38,7 @@ def create_app(workspace: Workspace, *, login_limiter: LoginLimiter | None = Non
         description="Exception queue, replay, audit and trace of a billbridge workspace.",
         docs_url="/api/docs",
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.workspace = workspace
     app.state.login_limiter = login_limiter or LoginLimiter()

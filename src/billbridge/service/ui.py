@@ -177,9 +177,7 @@ def replay_preview(
     check_csrf(who, csrf_token)
     results = actions.replay_records(ws, store, [key], actor=who.actor, dry_run=True)
     entries = [e for r in results for e in r.dry_run_entries]
-    problems = [
-        o for o in store.outcomes_for(key) if o.run_id in {r.run for r in results} and o.error
-    ]
+    problems = [p for r in results for p in r.dry_run_problems]
     return _page(request, "preview.html", who, key=key, entries=entries, problems=problems)
 
 
