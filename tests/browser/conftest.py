@@ -34,7 +34,7 @@ def browser() -> Iterator[object]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason}; required when CI=true")
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
