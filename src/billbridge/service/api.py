@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from billbridge.config import Workspace
@@ -30,6 +30,8 @@ Viewer = Annotated[Principal, Depends(api_user("viewer"))]
 Operator = Annotated[Principal, Depends(api_user("operator"))]
 Admin = Annotated[Principal, Depends(api_user("admin"))]
 WorkspaceDep = Annotated[Workspace, Depends(workspace)]
+MAX_ID = 2**63 - 1  # the stores' integer ids are 64-bit
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class Health(BaseModel):
@@ -123,7 +125,7 @@ class StartRuns(BaseModel):
 
 
 class RetryIn(BaseModel):
-    ids: list[int] | None = Field(default=None, max_length=1000)
+    ids: list[RowId] | None = Field(default=None, max_length=1000)
 
 
 class ReplayIn(BaseModel):
@@ -186,7 +188,7 @@ def start_runs(
 
 
 @router.get("/runs/{run_id}")
-def get_run(run_id: int, store: StoreDep, _: Viewer) -> RunOut:
+def get_run(run_id: Annotated[int, Path(ge=1, le=MAX_ID)], store: StoreDep, _: Viewer) -> RunOut:
     run = store.get_run(run_id)
     if run is None:
         raise HTTPException(404, f"no run {run_id}")
@@ -244,7 +246,10 @@ def replay_queue(
 
 @router.post("/queue/{exception_id}/dismiss")
 def dismiss_row(
-    exception_id: int, body: DismissIn, store: StoreDep, who: Operator
+    exception_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: DismissIn,
+    store: StoreDep,
+    who: Operator,
 ) -> dict[str, Any]:
     actions.dismiss(store, exception_id, actor=who.actor, reason=body.reason)
     return {"dismissed": exception_id}

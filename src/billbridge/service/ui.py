@@ -199,7 +199,7 @@ def retry_one(
     store: StoreDep,
     ws: WorkspaceDep,
     who: Operator,
-    row: Annotated[int, Form()] = 0,
+    row: Annotated[int, Form(ge=0, le=2**63 - 1)] = 0,
     csrf_token: CsrfField = "",
 ) -> Response:
     check_csrf(who, csrf_token)
@@ -211,7 +211,7 @@ def retry_one(
 def dismiss_one(
     store: StoreDep,
     who: Operator,
-    row: Annotated[int, Form()] = 0,
+    row: Annotated[int, Form(ge=0, le=2**63 - 1)] = 0,
     reason: Annotated[str, Form()] = "",
     csrf_token: CsrfField = "",
 ) -> Response:
