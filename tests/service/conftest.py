@@ -110,8 +110,18 @@ def make_workspace(root: Path) -> Workspace:
     return ws
 
 
+BACKENDS = pytest.mark.parametrize(
+    "service", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+
+
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+def service(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Service]:
+    """The server over SQLite; over PostgreSQL too where a module applies `BACKENDS`."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        monkeypatch.setenv("BILLBRIDGE_STATE", request.getfixturevalue("pg_url"))
     ws = make_workspace(tmp_path / "ws")
     port = _free_port()
     config = uvicorn.Config(

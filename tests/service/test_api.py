@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .conftest import BROKEN, Service
+from .conftest import BACKENDS, BROKEN, Service
+
+pytestmark = BACKENDS
 
 
 def test_fix_and_replay_through_the_api_posts_the_record_once(service: Service) -> None:

@@ -14,7 +14,9 @@ import pytest
 
 from billbridge.service import api, ui
 
-from .conftest import BROKEN, Service
+from .conftest import BACKENDS, BROKEN, Service
+
+pytestmark = BACKENDS
 
 RANK = {"viewer": 0, "operator": 1, "admin": 2}
 _names = itertools.count()
