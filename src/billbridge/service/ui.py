@@ -240,7 +240,7 @@ def runs_page(request: Request, store: StoreDep, who: Viewer, flow: str = "") ->
     runs = store.list_runs(flow=flow or None, limit=30)
     bars, width = outcome_bars(runs)
     durations = {
-        r.id: f"{(r.finished_at - r.started_at).total_seconds():.1f} s" if r.finished_at else "…"
+        r.id: f"{(r.finished_at - r.started_at).total_seconds():.2f} s" if r.finished_at else "…"
         for r in runs
     }
     return _page(
