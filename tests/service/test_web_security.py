@@ -121,3 +121,13 @@ def test_every_web_action_is_audited_with_the_acting_user(service: Service) -> N
     assert rows[2]["record_key"] == BROKEN
     assert rows[2]["diff"]["resolution"] == ["", "duplicate"]
     assert client.get("/queue").status_code == 303 or "Log in" in client.get("/queue").text
+
+
+def test_pages_forbid_framing_and_foreign_scripts(service: Service) -> None:
+    client, _ = service.browser_login("viewer")
+    for path in ("/queue", "/login", "/api/queue"):
+        headers = client.get(path).headers
+        assert headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert "script-src" not in headers["content-security-policy"]  # default-src 'self'
+        assert headers["x-content-type-options"] == "nosniff"
