@@ -124,3 +124,37 @@ def test_admin_adds_users_and_tokens_and_they_work(service: Service) -> None:
         assert store.user_for_token(token) is None, "the plain token is never stored"
     finally:
         store.close()
+
+
+def test_a_locked_ledger_is_a_503_to_retry_not_a_crash(service: Service) -> None:
+    from billbridge.connectors.beancount import BeancountTarget
+
+    holder = BeancountTarget("books", service.root / "books" / "main.beancount")
+    try:
+        answer = service.api("operator").post("/api/queue/replay", json={"keys": [BROKEN]})
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "5"
+        assert "billbridge.beancount" in answer.json()["detail"]
+    finally:
+        holder.close()
+    assert service.api("operator").post("/api/queue/replay", json={"keys": [BROKEN]}).is_success
+
+
+def test_queue_filters_and_retry_after_a_fix(service: Service) -> None:
+    api = service.api("operator")
+    assert len(api.get("/api/queue", params={"flow": "stripe-to-books"}).json()) == 1
+    assert api.get("/api/queue", params={"flow": "other"}).json() == []
+    assert len(api.get("/api/queue", params={"kind": "failed"}).json()) == 1
+    assert api.get("/api/queue", params={"kind": "held"}).json() == []
+    assert len(api.get("/api/queue", params={"older_than_hours": 0}).json()) == 1
+    assert api.get("/api/queue", params={"older_than_hours": 1}).json() == []
+    (row,) = api.get("/api/queue").json()
+    assert (
+        api.post("/api/queue/retry", json={"ids": [row["id"]]}).json()[0]["counts"]["failed"] == 1
+    )
+    assert api.get("/api/queue").json()[0]["attempts"] == 2
+    service.fix_mapping()
+    assert api.post("/api/queue/retry", json={}).json()[0]["counts"]["synced"] == 1
+    assert api.get("/api/queue").json() == []
+    actions = [a["action"] for a in api.get("/api/audit", params={"actor": "token:otto"}).json()]
+    assert actions == ["retried", "failed", "retried", "posted"]

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import HTTPException
 
 from billbridge.config import ConfigError, Workspace
+from billbridge.connectors.base import ConnectorError, RetryableError
 from billbridge.engine.model import RunResult
 from billbridge.engine.queue import QueueItem, UnknownRecordError, queue_items, replay, retry
 from billbridge.engine.run import sync_flow
@@ -52,8 +53,13 @@ def filtered_queue(store: Store, wanted: QueueFilter) -> list[QueueItem]:
 
 
 def _engine_errors(exc: Exception) -> HTTPException:
+    """Engine and connector errors as HTTP answers; their messages never hold secrets."""
     if isinstance(exc, UnknownRecordError):
         return HTTPException(404, str(exc))
+    if isinstance(exc, RetryableError):  # e.g. another run holds the ledger's lock
+        return HTTPException(503, f"try again shortly: {exc}", headers={"Retry-After": "5"})
+    if isinstance(exc, ConnectorError):
+        return HTTPException(502, str(exc))
     return HTTPException(422, str(exc))
 
 
@@ -72,7 +78,7 @@ def replay_records(
             results = replay(
                 store, lookup, keys, actor=actor, dry_run=dry_run, default_flow=_default_flow(ws)
             )
-    except (UnknownRecordError, ConfigError) as exc:
+    except (UnknownRecordError, ConfigError, ConnectorError) as exc:
         raise _engine_errors(exc) from None
     if dry_run:  # a preview writes nothing to the ledger, but who looked is still recorded
         for key in keys:
@@ -86,7 +92,7 @@ def retry_rows(
     try:
         with flow_runtimes(ws) as lookup:
             return retry(store, lookup, ids, actor=actor)
-    except (UnknownRecordError, ConfigError) as exc:
+    except (UnknownRecordError, ConfigError, ConnectorError) as exc:
         raise _engine_errors(exc) from None
 
 
@@ -110,8 +116,11 @@ def start_runs(
         chosen = [ws.flow(n).name for n in names] or [f.name for f in ws.flows]
     except ConfigError as exc:
         raise HTTPException(404, exc.detail) from None
-    with flow_runtimes(ws) as lookup:
-        return [sync_flow(lookup(n), store, actor=actor, dry_run=dry_run) for n in chosen]
+    try:
+        with flow_runtimes(ws) as lookup:
+            return [sync_flow(lookup(n), store, actor=actor, dry_run=dry_run) for n in chosen]
+    except ConnectorError as exc:
+        raise _engine_errors(exc) from None
 
 
 def record_history(store: Store, key: str) -> dict[str, Any]:
