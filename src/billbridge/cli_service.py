@@ -6,6 +6,7 @@ imported only when one of them runs, so the core CLI works without it.
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,8 +48,10 @@ def user_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a user; the password comes from a prompt, or from stdin when piped."""
-    from .service.auth import hash_password  # noqa: PLC0415
+    from .service.auth import USER_NAME, hash_password  # noqa: PLC0415
 
+    if not re.match(USER_NAME, name):
+        _fail(f"user name {name!r}: use letters, digits and _ . @ - (at most 64)", as_json=as_json)
     if role not in ROLES:
         _fail(f"--role: {role!r} is not a role (viewer, operator, admin)", as_json=as_json)
     password = _password(as_json)

@@ -92,3 +92,11 @@ def test_serve_listens_on_loopback_and_publishes_openapi(tmp_path: Path) -> None
     finally:
         child.terminate()
         child.wait(timeout=10)
+
+
+def test_user_names_are_plain(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    create_workspace(root)
+    code, out = _cli(root, "user", "add", "<b>x</b>", stdin="a-long-password\n")
+    assert code == 2
+    assert "user name '<b>x</b>'" in str(out)

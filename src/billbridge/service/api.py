@@ -20,7 +20,7 @@ from billbridge.engine.trace import resolve_ref, trace
 from billbridge.store.base import AuditEvent, AuditRow, Role, RunRow, StoreError
 
 from . import actions
-from .auth import Principal, create_token, hash_password
+from .auth import MIN_PASSWORD, USER_NAME, Principal, create_token, hash_password
 from .deps import StoreDep, api_user, workspace
 
 __all__ = ["router"]
@@ -137,9 +137,9 @@ class DismissIn(BaseModel):
 
 
 class UserIn(BaseModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+    name: str = Field(pattern=USER_NAME)
     role: Role
-    password: str = Field(min_length=12, max_length=1024)
+    password: str = Field(min_length=MIN_PASSWORD, max_length=1024)
 
 
 class UserOut(BaseModel):

@@ -24,7 +24,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from billbridge.store.base import Role, Store, UserRow
 
 __all__ = [
+    "MIN_PASSWORD",
     "ROLES",
+    "USER_NAME",
     "LoginLimiter",
     "Principal",
     "allows",
@@ -36,6 +38,8 @@ __all__ = [
 ]
 
 ROLES: tuple[Role, ...] = get_args(Role)
+USER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"  # shown in the audit log and the page header
+MIN_PASSWORD = 12
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
 TOKEN_PREFIX = "bb_"  # noqa: S105 - a visible prefix, not a secret
 SESSION_HOURS = 8
