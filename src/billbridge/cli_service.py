@@ -10,13 +10,14 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
 from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, out
 from .config import ConfigError, load_workspace
 from .store import AuditEvent, StoreError
+from .store.base import Role
 
 __all__ = ["serve", "token_app", "user_app"]
 
@@ -57,7 +58,7 @@ def user_add(
     password = _password(as_json)
     with _opened(workspace, as_json) as (_ws, store):
         try:
-            store.add_user(name=name, role=role, password_hash=hash_password(password))  # type: ignore[arg-type]
+            store.add_user(name=name, role=cast(Role, role), password_hash=hash_password(password))
         except StoreError as exc:
             _fail(str(exc), as_json=as_json)
         store.append_audit(

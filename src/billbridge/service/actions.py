@@ -23,6 +23,7 @@ from billbridge.wiring import flows as flow_runtimes
 
 __all__ = [
     "KINDS",
+    "QueueFilter",
     "dismiss",
     "filtered_queue",
     "record_history",

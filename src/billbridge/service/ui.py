@@ -11,6 +11,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -221,8 +222,6 @@ def dismiss_one(
 
 
 def _q(text: str) -> str:
-    from urllib.parse import quote  # noqa: PLC0415
-
     return quote(text, safe="")
 
 
