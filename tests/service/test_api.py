@@ -102,6 +102,9 @@ def test_health_runs_and_verify(service: Service) -> None:
     assert started[0]["posted"] == 0
     assert api.get("/api/runs").json()[0]["kind"] == "dry-run"
     assert api.get("/api/runs").json()[0]["actor"] == "token:otto"
+    (audit,) = api.get("/api/audit", params={"actor": "token:otto"}).json()
+    assert (audit["action"], audit["run_id"]) == ("run", started[0]["run"])
+    assert audit["diff"]["dry_run"] == [None, True]
     unknown = service.api("operator").post("/api/runs", json={"flows": ["nope"]})
     assert unknown.status_code == 404
     assert "no flow 'nope'" in unknown.json()["detail"]

@@ -119,9 +119,18 @@ def start_runs(
         raise HTTPException(404, exc.detail) from None
     try:
         with flow_runtimes(ws) as lookup:
-            return [sync_flow(lookup(n), store, actor=actor, dry_run=dry_run) for n in chosen]
+            results = [sync_flow(lookup(n), store, actor=actor, dry_run=dry_run) for n in chosen]
     except ConnectorError as exc:
         raise _engine_errors(exc) from None
+    for result in results:  # who started it, even when it posted nothing (or was a dry run)
+        store.append_audit(
+            AuditEvent(
+                actor=actor, action="run", run_id=result.run,
+                diff={"flow": [None, result.flow], "dry_run": [None, dry_run],
+                      "counts": [None, dict(result.counts)]},
+            )
+        )  # fmt: skip
+    return results
 
 
 def record_history(store: Store, key: str) -> dict[str, Any]:
