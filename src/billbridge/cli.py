@@ -479,3 +479,11 @@ _register_monitor(app)
 
 def main() -> None:
     app()
+
+
+# ---------------------------------------------------------------- service (issue 7)
+from .cli_service import serve, token_app, user_app  # noqa: E402
+
+app.command("serve")(serve)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")

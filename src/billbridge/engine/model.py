@@ -68,6 +68,7 @@ class RunResult:
     posted: int = 0  # journal entries written to the target in this run
     recovered: int = 0  # writes found in the target whose commit had been lost
     dry_run_entries: list[str] = field(default_factory=list)
+    dry_run_problems: list[dict[str, str]] = field(default_factory=list)  # why records would fail
     stopped: str = ""  # why the run stopped early (a fatal error), if it did
 
     @property
@@ -83,4 +84,6 @@ class RunResult:
             data["stopped"] = self.stopped
         if self.dry_run_entries:
             data["entries"] = self.dry_run_entries
+        if self.dry_run_problems:
+            data["problems"] = self.dry_run_problems
         return data

@@ -453,7 +453,10 @@ class RecordPipeline:
         action: str,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
-        if self.dry_run:
+        if self.dry_run:  # nothing is queued; the preview still says why it would fail
+            self.result.dry_run_problems.append(
+                {"record": key, "outcome": kind, "error": message, "field": field, "hint": hint}
+            )
             return
         batch = self.batch
         self._queued.add(key)

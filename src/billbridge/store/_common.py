@@ -23,6 +23,7 @@ from . import audit_chain
 from ._monitor import MonitorMixin
 from ._queries import migrations, queries
 from ._rows import RowReader
+from ._users import UserStoreMixin
 from .base import (
     AuditEvent,
     AuditRow,
@@ -69,7 +70,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore(MonitorMixin, RowReader, ABC):
+class SqlStore(MonitorMixin, UserStoreMixin, RowReader, ABC):
     """A `Store` over one DB-API connection; subclasses supply the dialect's edges."""
 
     dialect: ClassVar[str]

@@ -41,8 +41,13 @@ class SQLiteStore(SqlStore):
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: no implicit transactions; we BEGIN/COMMIT ourselves.
+            # check_same_thread=False: the service opens a store per request and FastAPI
+            # may run that request's steps on different pool threads (never at once).
             self._conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+                self.path,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,
             )
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the SQLite state store {self.path}: {exc}") from None

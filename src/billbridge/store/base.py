@@ -34,6 +34,7 @@ __all__ = [
     "RunRow",
     "Store",
     "StoreError",
+    "UserRow",
 ]
 
 OutcomeName = Literal["synced", "unchanged", "failed", "held", "conflict"]
@@ -252,6 +253,17 @@ class MonitorCounts:
     queue: Mapping[tuple[str, str], tuple[int, datetime | None, int, int]]
     attempts: Mapping[tuple[str, str], int]
     last_success: Mapping[str, datetime]
+Role = Literal["viewer", "operator", "admin"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserRow:
+    """Someone allowed into `billbridge serve`; the hash is argon2id, never a password."""
+
+    name: str
+    role: Role
+    password_hash: str
+    created_at: datetime
 
 
 class Store(Protocol):
@@ -322,3 +334,25 @@ class Store(Protocol):
         resolved_at: datetime | None = None,
         resolved_notified_at: datetime | None = None,
     ) -> None: ...
+    # --- users, API tokens, web sessions (billbridge serve); secrets arrive hashed
+    def add_user(self, *, name: str, role: Role, password_hash: str) -> UserRow: ...
+    def get_user(self, name: str) -> UserRow | None: ...
+    def list_users(self) -> list[UserRow]: ...
+    def add_token(
+        self, *, user: str, token_hash: str, label: str, expires_at: datetime | None
+    ) -> int: ...
+    def user_for_token(self, token_hash: str) -> UserRow | None: ...
+    def add_session(
+        self, *, session_hash: str, user: str, csrf: str, expires_at: datetime
+    ) -> None: ...
+    def session_user(self, session_hash: str) -> tuple[UserRow, str] | None: ...
+    def end_session(self, session_hash: str) -> None: ...
+    def search_audit(
+        self,
+        *,
+        record_key: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 200,
+    ) -> list[AuditRow]: ...

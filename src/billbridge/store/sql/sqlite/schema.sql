@@ -169,3 +169,28 @@ CREATE TABLE alert_incidents (
 );
 CREATE UNIQUE INDEX alert_incidents_one_open_idx
     ON alert_incidents (rule, subject) WHERE status = 'open';
+
+CREATE TABLE users (
+    name           TEXT PRIMARY KEY,
+    role           TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+    password_hash  TEXT NOT NULL,
+    created_at     TEXT NOT NULL
+);
+
+CREATE TABLE api_tokens (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_name   TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    token_hash  TEXT NOT NULL UNIQUE,
+    label       TEXT NOT NULL DEFAULT '',
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT
+);
+
+CREATE TABLE web_sessions (
+    session_hash  TEXT PRIMARY KEY,
+    user_name     TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    csrf          TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    expires_at    TEXT NOT NULL
+);
+CREATE INDEX audit_actor_idx ON audit (actor, seq);

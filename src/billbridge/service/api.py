@@ -1,0 +1,358 @@
+"""The REST API under /api: JSON over the same engine calls as the CLI.
+
+Roles: viewer reads; operator also starts runs, retries, replays and dismisses; admin
+also manages users and tokens. Bearer tokens authenticate scripts; a browser session
+may call it too, with its CSRF token in the `X-CSRF-Token` header on unsafe methods.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from pydantic import BaseModel, Field
+
+from billbridge.config import Workspace
+from billbridge.engine.model import RunResult
+from billbridge.engine.trace import resolve_ref, trace
+from billbridge.store.base import AuditEvent, AuditRow, Role, RunRow, StoreError
+
+from . import actions
+from .auth import MIN_PASSWORD, USER_NAME, Principal, create_token, hash_password
+from .deps import StoreDep, api_user, workspace
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api", tags=["api"])
+Viewer = Annotated[Principal, Depends(api_user("viewer"))]
+Operator = Annotated[Principal, Depends(api_user("operator"))]
+Admin = Annotated[Principal, Depends(api_user("admin"))]
+WorkspaceDep = Annotated[Workspace, Depends(workspace)]
+MAX_ID = 2**63 - 1  # the stores' integer ids are 64-bit
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class RunOut(BaseModel):
+    id: int
+    flow: str
+    kind: str
+    actor: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    counts: dict[str, int]
+    mapping_version: str
+
+    @classmethod
+    def of(cls, run: RunRow) -> RunOut:
+        return cls(
+            id=run.id, flow=run.flow, kind=run.kind, actor=run.actor, started_at=run.started_at,
+            finished_at=run.finished_at, status=run.status, counts=dict(run.counts),
+            mapping_version=run.mapping_version,
+        )  # fmt: skip
+
+
+class RunResultOut(BaseModel):
+    run: int
+    flow: str
+    counts: dict[str, int]
+    posted: int
+    recovered: int = 0
+    stopped: str = ""
+    entries: list[str] = []
+    problems: list[dict[str, str]] = []  # with dry_run: why records would fail
+
+    @classmethod
+    def of(cls, result: RunResult) -> RunResultOut:
+        return cls(
+            run=result.run, flow=result.flow, counts=dict(result.counts), posted=result.posted,
+            recovered=result.recovered, stopped=result.stopped, entries=result.dry_run_entries,
+            problems=result.dry_run_problems,
+        )  # fmt: skip
+
+
+class QueueItemOut(BaseModel):
+    id: int
+    record: str
+    flow: str
+    kind: str
+    error: str
+    hint: str
+    field: str
+    attempts: int
+    first_seen: str | None
+    last_tried: str | None
+    retryable: bool
+    waiting_on: str | None
+
+
+class AuditOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    record_key: str
+    diff: dict[str, Any]
+    run_id: int | None
+    mapping_version: str
+    hash: str
+
+    @classmethod
+    def of(cls, row: AuditRow) -> AuditOut:
+        return cls(
+            seq=row.seq, at=row.at, actor=row.actor, action=row.action,
+            record_key=row.record_key, diff=dict(row.diff), run_id=row.run_id,
+            mapping_version=row.mapping_version, hash=row.hash,
+        )  # fmt: skip
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    rows: int
+    first_bad: int | None
+
+
+class StartRuns(BaseModel):
+    flows: list[str] = Field(default_factory=list, max_length=50)
+    dry_run: bool = False
+
+
+class RetryIn(BaseModel):
+    ids: list[RowId] | None = Field(default=None, max_length=1000)
+
+
+class ReplayIn(BaseModel):
+    keys: list[str] = Field(min_length=1, max_length=1000)
+    dry_run: bool = False
+
+
+class DismissIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class UserIn(BaseModel):
+    name: str = Field(pattern=USER_NAME)
+    role: Role
+    password: str = Field(min_length=MIN_PASSWORD, max_length=1024)
+
+
+class UserOut(BaseModel):
+    name: str
+    role: Role
+    created_at: datetime
+
+
+class TokenIn(BaseModel):
+    user: str = Field(min_length=1, max_length=64)
+    label: str = Field(default="", max_length=200)
+    expires_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenOut(BaseModel):
+    user: str
+    token: str  # shown once; only its SHA-256 is stored
+
+
+# ---------------------------------------------------------------- health
+@router.get("/health")
+def health(store: StoreDep) -> Health:
+    """Liveness for load balancers: the store answers one cheap query. No login; reveals nothing.
+
+    Not the audit verification: that reads the whole log, which is too slow for a probe.
+    """
+    store.list_runs(limit=1)
+    return Health(status="ok")
+
+
+# ---------------------------------------------------------------- runs
+@router.get("/runs")
+def list_runs(
+    store: StoreDep,
+    _: Viewer,
+    flow: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[RunOut]:
+    return [RunOut.of(r) for r in store.list_runs(flow=flow, limit=limit)]
+
+
+@router.post("/runs")
+def start_runs(
+    body: StartRuns, ws: WorkspaceDep, store: StoreDep, who: Operator
+) -> list[RunResultOut]:
+    """Run flows now (each record its own outcome); answers when the runs have finished."""
+    results = actions.start_runs(ws, store, body.flows, actor=who.actor, dry_run=body.dry_run)
+    return [RunResultOut.of(r) for r in results]
+
+
+@router.get("/runs/{run_id}")
+def get_run(run_id: Annotated[int, Path(ge=1, le=MAX_ID)], store: StoreDep, _: Viewer) -> RunOut:
+    run = store.get_run(run_id)
+    if run is None:
+        raise HTTPException(404, f"no run {run_id}")
+    return RunOut.of(run)
+
+
+# ---------------------------------------------------------------- records
+@router.get("/records/{key}")
+def get_record(key: str, store: StoreDep, _: Viewer) -> dict[str, Any]:
+    """The last version of a source record billbridge saw (its raw JSON snapshot)."""
+    row = store.get_record(key)
+    if row is None:
+        raise HTTPException(404, f"no record {key!r}; keys look like stripe:invoice:in_123")
+    return {
+        "key": row.key, "connection": row.connection, "object": row.object,
+        "source_id": row.source_id, "version": row.version, "seen_at": row.seen_at.isoformat(),
+        "data": orjson.loads(row.snapshot),
+    }  # fmt: skip
+
+
+@router.get("/records/{key}/history")
+def record_history(key: str, store: StoreDep, _: Viewer) -> dict[str, Any]:
+    return actions.record_history(store, key)
+
+
+# ---------------------------------------------------------------- queue
+@router.get("/queue")
+def list_queue(
+    store: StoreDep,
+    _: Viewer,
+    flow: str | None = None,
+    kind: str | None = None,
+    older_than_hours: Annotated[float | None, Query(ge=0, le=24 * 3650)] = None,
+) -> list[QueueItemOut]:
+    wanted = actions.QueueFilter(flow=flow, kind=kind, older_than_hours=older_than_hours)
+    return [QueueItemOut(**i.as_json()) for i in actions.filtered_queue(store, wanted)]
+
+
+@router.post("/queue/retry")
+def retry_queue(
+    body: RetryIn, ws: WorkspaceDep, store: StoreDep, who: Operator
+) -> list[RunResultOut]:
+    """Retry rows by id; without ids, every open failed row."""
+    return [RunResultOut.of(r) for r in actions.retry_rows(ws, store, body.ids, actor=who.actor)]
+
+
+@router.post("/queue/replay")
+def replay_queue(
+    body: ReplayIn, ws: WorkspaceDep, store: StoreDep, who: Operator
+) -> list[RunResultOut]:
+    """Replay records through the current mapping; `dry_run` previews the journal entries."""
+    results = actions.replay_records(ws, store, body.keys, actor=who.actor, dry_run=body.dry_run)
+    return [RunResultOut.of(r) for r in results]
+
+
+@router.post("/queue/{exception_id}/dismiss")
+def dismiss_row(
+    exception_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: DismissIn,
+    store: StoreDep,
+    who: Operator,
+) -> dict[str, Any]:
+    actions.dismiss(store, exception_id, actor=who.actor, reason=body.reason)
+    return {"dismissed": exception_id}
+
+
+# ---------------------------------------------------------------- audit and trace
+@router.get("/audit")
+def search_audit(
+    store: StoreDep,
+    _: Viewer,
+    record: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 200,
+) -> list[AuditOut]:
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.tzinfo is None:
+            raise HTTPException(422, f"{name}: give a time zone, e.g. 2026-01-31T00:00:00Z")
+    rows = store.search_audit(record_key=record, actor=actor, since=since, until=until, limit=limit)
+    return [AuditOut.of(r) for r in rows]
+
+
+@router.get("/audit/verify")
+def verify_audit(store: StoreDep, _: Viewer) -> VerifyOut:
+    verdict = store.verify_audit()
+    return VerifyOut(ok=verdict.ok, rows=verdict.rows, first_bad=verdict.first_bad)
+
+
+@router.get("/trace/{ref}")
+def trace_ref(ref: str, store: StoreDep, _: Viewer) -> dict[str, Any]:
+    """One invoice from trigger to ledger; `ref` is an invoice number, an in_… id or a key."""
+    key = resolve_ref(store, ref)
+    if key is None:
+        raise HTTPException(404, f"no record matches {ref!r} (an invoice number, in_… id or key)")
+    return trace(store, key).as_json()
+
+
+# ---------------------------------------------------------------- configuration (read only)
+@router.get("/flows")
+def list_flows(ws: WorkspaceDep, _: Viewer) -> list[dict[str, Any]]:
+    return [
+        {"name": f.name, "from": f.source, "to": f.target, "mapping": str(f.mapping),
+         "retry": f.retry.model_dump()}
+        for f in ws.flows
+    ]  # fmt: skip
+
+
+@router.get("/connections")
+def list_connections(ws: WorkspaceDep, _: Viewer) -> list[dict[str, Any]]:
+    """Connections without secrets: an API key shows only whether it is set."""
+    shown = []
+    for name, conn in ws.connections.items():
+        data = conn.model_dump(mode="json", exclude={"api_key"})
+        data["name"] = name
+        if hasattr(conn, "api_key"):
+            data["api_key_set"] = conn.api_key is not None
+        shown.append(data)
+    return shown
+
+
+# ---------------------------------------------------------------- users and tokens (admin)
+@router.get("/users")
+def list_users(store: StoreDep, _: Admin) -> list[UserOut]:
+    return [UserOut(name=u.name, role=u.role, created_at=u.created_at) for u in store.list_users()]
+
+
+@router.post("/users", status_code=201)
+def add_user(body: UserIn, store: StoreDep, who: Admin) -> UserOut:
+    try:
+        user = store.add_user(
+            name=body.name, role=body.role, password_hash=hash_password(body.password)
+        )
+    except StoreError as exc:
+        if "already exists" in str(exc):
+            raise HTTPException(409, f"user {body.name!r} already exists") from None
+        raise
+    store.append_audit(
+        AuditEvent(
+            actor=who.actor,
+            action="user-added",
+            diff={"user": [None, body.name], "role": [None, body.role]},
+        )
+    )
+    return UserOut(name=user.name, role=user.role, created_at=user.created_at)
+
+
+@router.post("/tokens", status_code=201)
+def add_token(body: TokenIn, store: StoreDep, who: Admin) -> TokenOut:
+    if store.get_user(body.user) is None:
+        raise HTTPException(404, f"no user {body.user!r}")
+    expires = None
+    if body.expires_days is not None:
+        expires = datetime.now(UTC) + timedelta(days=body.expires_days)
+    token = create_token(store, user=body.user, label=body.label, expires_at=expires)
+    store.append_audit(
+        AuditEvent(
+            actor=who.actor,
+            action="token-created",
+            diff={"user": [None, body.user], "label": [None, body.label]},
+        )
+    )
+    return TokenOut(user=body.user, token=token)

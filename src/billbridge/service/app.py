@@ -1,0 +1,89 @@
+"""The FastAPI application of `billbridge serve`: REST API, web UI, one workspace.
+
+Why a factory: tests, `billbridge serve` and a production ASGI server each build the
+app for their own workspace; nothing is global. Routers built elsewhere (the Stripe
+webhook receiver, Prometheus metrics) are mounted in `EXTRA_ROUTERS` below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from billbridge import __version__
+from billbridge.config import Workspace
+
+from . import api, ui
+from .auth import LoginLimiter
+from .deps import LoginRequiredError
+
+__all__ = ["EXTRA_ROUTERS", "create_app"]
+
+# Routers that other parts of billbridge add to the service, mounted after the API and UI:
+#   from .stripe_webhooks import router as stripe_webhooks   (the Stripe webhook receiver)
+#   from .metrics import router as metrics                   (Prometheus /metrics)
+EXTRA_ROUTERS: list[Any] = []
+
+CSP = (
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+_TITLES = {401: "Log in first", 403: "Not allowed", 404: "Not found", 409: "Conflict",
+           422: "Cannot do that", 429: "Too many attempts"}  # fmt: skip
+
+
+def create_app(workspace: Workspace, *, login_limiter: LoginLimiter | None = None) -> FastAPI:
+    app = FastAPI(
+        title="billbridge",
+        version=__version__,
+        description="Exception queue, replay, audit and trace of a billbridge workspace.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+    )
+    app.state.workspace = workspace
+    app.state.login_limiter = login_limiter or LoginLimiter()
+    app.include_router(api.router)
+    app.include_router(ui.router)
+    for router in EXTRA_ROUTERS:
+        app.include_router(router)
+
+    @app.exception_handler(LoginRequiredError)
+    def _login(request: Request, exc: LoginRequiredError) -> Response:
+        return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Any) -> Response:
+        """No framing (clickjacking), no foreign scripts, no MIME sniffing, no referrer leaks."""
+        response: Response = await call_next(request)
+        if not request.url.path.startswith("/api/docs"):  # Swagger UI loads its own assets
+            response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        """JSON for the API, a readable page for the browser."""
+        headers = getattr(exc, "headers", None)
+        if request.url.path.startswith("/api") or "text/html" not in request.headers.get(
+            "accept", ""
+        ):
+            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
+        page = ui.templates.TemplateResponse(
+            request,
+            "error.html",
+            {"who": None, "status": exc.status_code, "message": exc.detail,
+             "title": _TITLES.get(exc.status_code, "Error")},
+            status_code=exc.status_code,
+        )  # fmt: skip
+        if headers:
+            page.headers.update(headers)
+        return page
+
+    return app

@@ -1,0 +1,43 @@
+-- Users, API tokens, web sessions and audit search (`billbridge serve`); see 0003_users.sql.
+
+-- name: insert_user
+INSERT INTO users (name, role, password_hash, created_at) VALUES (%s, %s, %s, %s)
+ON CONFLICT (name) DO NOTHING RETURNING name;
+
+-- name: get_user
+SELECT name, role, password_hash, created_at FROM users WHERE name = %s;
+
+-- name: list_users
+SELECT name, role, password_hash, created_at FROM users ORDER BY name;
+
+-- name: insert_token
+INSERT INTO api_tokens (user_name, token_hash, label, created_at, expires_at)
+VALUES (%s, %s, %s, %s, %s) RETURNING id;
+
+-- name: user_for_token
+SELECT u.name, u.role, u.password_hash, u.created_at
+FROM api_tokens t JOIN users u ON u.name = t.user_name
+WHERE t.token_hash = %s AND (t.expires_at IS NULL OR t.expires_at > %s);
+
+-- name: insert_session
+INSERT INTO web_sessions (session_hash, user_name, csrf, created_at, expires_at)
+VALUES (%s, %s, %s, %s, %s);
+
+-- name: session_user
+SELECT u.name, u.role, u.password_hash, u.created_at, s.csrf
+FROM web_sessions s JOIN users u ON u.name = s.user_name
+WHERE s.session_hash = %s AND s.expires_at > %s;
+
+-- name: delete_session
+DELETE FROM web_sessions WHERE session_hash = %s OR expires_at <= %s;
+
+-- name: search_audit
+SELECT * FROM (
+    SELECT seq, at, actor, action, record_key, diff, run_id, mapping_version, prev_hash, hash
+    FROM audit
+    WHERE (%s::text IS NULL OR record_key = %s)
+      AND (%s::text IS NULL OR actor = %s)
+      AND (%s::timestamptz IS NULL OR at >= %s)
+      AND (%s::timestamptz IS NULL OR at < %s)
+    ORDER BY seq DESC LIMIT %s
+) AS latest ORDER BY seq;

@@ -1,0 +1,41 @@
+"""The web pages a viewer reads: queue filters, audit search and verify, runs, errors."""
+
+from __future__ import annotations
+
+from .conftest import BROKEN, Service
+
+
+def test_queue_page_filters(service: Service) -> None:
+    client, _ = service.browser_login("viewer")
+    assert BROKEN in client.get("/queue").text
+    assert BROKEN in client.get("/queue", params={"kind": "failed", "flow": "stripe-to-books"}).text
+    assert BROKEN not in client.get("/queue", params={"kind": "held"}).text
+    assert BROKEN not in client.get("/queue", params={"older_than_hours": "2"}).text
+    page = client.get("/queue", params={"older_than_hours": "soon"})
+    assert page.status_code == 200, "a bad number is ignored, not a crash"
+
+
+def test_audit_page_searches_and_verifies(service: Service) -> None:
+    client, _ = service.browser_login("viewer")
+    page = client.get("/audit", params={"actor": "vera"}).text
+    assert ">login<" in page
+    assert ">setup<" not in page
+    page = client.get("/audit", params={"record": BROKEN, "verify": "1"}).text
+    assert "Audit chain verified" in page
+    assert ">failed<" in page
+    assert "No audit rows match." in client.get("/audit", params={"until": "2000-01-01"}).text
+    assert ">login<" in client.get("/audit", params={"since": "2000-01-01"}).text
+    bad = client.get("/audit", params={"since": "yesterday"}).text
+    assert "from: &#39;yesterday&#39; is not a date (YYYY-MM-DD)" in bad
+
+
+def test_runs_page_and_error_pages(service: Service) -> None:
+    client, _ = service.browser_login("viewer")
+    page = client.get("/runs").text
+    assert '<svg id="outcome-chart"' in page
+    assert "run 1: 1 failed" in page
+    missing = client.get("/trace", params={"ref": "in_nothing"})
+    assert "No record matches" in missing.text
+    forbidden = client.post("/queue/dismiss", headers={"Accept": "text/html"}, data={})
+    assert forbidden.status_code == 403
+    assert "vera is a viewer; this needs operator" in forbidden.text
