@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from billbridge.service import api, ui
+from billbridge.service import api, metrics, ui
 
 from .conftest import BACKENDS, BROKEN, Service
 
@@ -41,6 +41,7 @@ API: list[tuple[str, str, Any, str | None]] = [
     ("GET", "/api/users", None, "admin"),
     ("POST", "/api/users", "new-user", "admin"),
     ("POST", "/api/tokens", {"user": "vera"}, "admin"),
+    ("GET", "/metrics", None, "viewer"),
 ]
 UI: list[tuple[str, str, Any, str | None]] = [
     ("GET", "/queue", None, "viewer"),
@@ -78,7 +79,7 @@ def _api_client(service: Service, caller: str) -> httpx.Client:
 def test_the_matrix_covers_every_route(service: Service) -> None:
     routes = {
         (method, route.path)  # type: ignore[attr-defined]
-        for route in [*api.router.routes, *ui.router.routes]
+        for route in [*api.router.routes, *ui.router.routes, *metrics.router.routes]
         for method in getattr(route, "methods", set()) - {"HEAD"}
     }
     listed = {(m, p.split("?")[0]) for m, p, _, _ in [*API, *UI]} | PUBLIC_UI

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from billbridge import __version__
 from billbridge.config import Workspace
 
-from . import api, ui
+from . import api, metrics, ui
 from .auth import LoginLimiter
 from .deps import LoginRequiredError
 
@@ -25,8 +25,7 @@ __all__ = ["EXTRA_ROUTERS", "create_app"]
 
 # Routers that other parts of billbridge add to the service, mounted after the API and UI:
 #   from .stripe_webhooks import router as stripe_webhooks   (the Stripe webhook receiver)
-#   from .metrics import router as metrics                   (Prometheus /metrics)
-EXTRA_ROUTERS: list[Any] = []
+EXTRA_ROUTERS: list[Any] = [metrics.router]
 
 CSP = (
     "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
