@@ -11,7 +11,14 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from .config import BeancountConnection, StripeConnection, Workspace
+from .config import (
+    CsvExportConnection,
+    GnuCashConnection,
+    LedgerConnection,
+    SqlLedgerConnection,
+    StripeConnection,
+    Workspace,
+)
 from .connectors.base import FatalError, SourceConnector, TargetConnector
 from .engine.model import FlowRuntime
 from .engine.retry import RetryPolicy
@@ -41,7 +48,19 @@ def _source(name: str, conn: StripeConnection) -> SourceConnector:
     return StripeExportSource(name, conn.export)
 
 
-def _target(name: str, conn: BeancountConnection) -> TargetConnector:
+def _target(name: str, conn: LedgerConnection) -> TargetConnector:
+    if isinstance(conn, GnuCashConnection):
+        from .connectors.gnucash import GnuCashTarget  # noqa: PLC0415
+
+        return GnuCashTarget(name, conn.path, currency=conn.currency)
+    if isinstance(conn, SqlLedgerConnection):
+        from .connectors.sqlgl import SqlLedgerTarget  # noqa: PLC0415
+
+        return SqlLedgerTarget(name, conn.url)
+    if isinstance(conn, CsvExportConnection):
+        from .connectors.csv_export import CsvExportTarget  # noqa: PLC0415
+
+        return CsvExportTarget(name, conn.path, conn.format)
     from .connectors.beancount import BeancountTarget  # noqa: PLC0415
 
     return BeancountTarget(name, conn.path)
@@ -67,7 +86,7 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
     source = workspace.connections[flow.source]
     target = workspace.connections[flow.target]
     assert isinstance(source, StripeConnection)
-    assert isinstance(target, BeancountConnection)
+    assert isinstance(target, LedgerConnection)
     return FlowRuntime(
         name=flow.name,
         source=_source(flow.source, source),
