@@ -22,11 +22,11 @@ __all__ = [
     "BeancountConnection",
     "ConfigError",
     "CsvExportConnection",
+    "FlowConfig",
     "GnuCashConnection",
     "LedgerConnection",
-    "SqlLedgerConnection",
-    "FlowConfig",
     "RetryConfig",
+    "SqlLedgerConnection",
     "StripeConnection",
     "Workspace",
     "load_workspace",
@@ -66,7 +66,7 @@ class BeancountConnection(_Strict):
 
 
 class GnuCashConnection(_Strict):
-    """A GnuCash book (SQLite file); `currency` is the base currency of a book billbridge creates."""
+    """A GnuCash book (SQLite file); `currency`: base currency of a book billbridge creates."""
 
     connector: Literal["gnucash"]
     path: Path

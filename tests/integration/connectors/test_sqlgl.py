@@ -110,8 +110,8 @@ def test_the_unique_constraint_is_in_the_database(url: str, target: SqlLedgerTar
     target.write([entry("in_1")])
     target.flush()
     db = connect(url)
-    with pytest.raises(Exception, match="(?i)unique|duplicate"):
-        db.begin()
+    db.begin()
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
         db.execute(
             "INSERT INTO journal (idempotency_key, record_key, source_version, entity, "
             "entry_date, narration, payee, links, meta) VALUES (?, 'r', 'v', 'e', "

@@ -146,7 +146,9 @@ def connect(url: str) -> Database:
     elif url.startswith(("postgresql://", "postgres://")):
         conninfo, schema = _split_schema(url)
         if schema is not None and not _SCHEMA_NAME.match(schema):
-            raise FatalError(f"bad schema name {schema!r} in the SQL ledger URL (letters, digits, _)")
+            raise FatalError(
+                f"bad schema name {schema!r} in the SQL ledger URL (letters, digits, _)"
+            )
         try:
             conn = psycopg.connect(conninfo, connect_timeout=10)
             if schema is not None:

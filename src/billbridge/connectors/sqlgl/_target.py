@@ -97,8 +97,7 @@ class SqlLedgerTarget:
         with _db_errors("write"):
             if not self.db.in_transaction():
                 self.db.begin()
-            for entry in entries:
-                refs.append(_ref(self._insert(entry)))
+            refs.extend(_ref(self._insert(entry)) for entry in entries)
         return Written(ref=", ".join(refs), position=self._last_id)
 
     def _insert(self, entry: JournalEntry) -> int:
