@@ -146,3 +146,23 @@ def test_an_unknown_url_scheme_is_fatal_and_names_the_forms() -> None:
 
     with pytest.raises(FatalError, match=r"sqlite:/// or postgresql://"):
         SqlLedgerTarget("gl", "mysql://x/y")
+
+
+def test_a_refused_entry_fails_alone_and_the_batch_keeps_the_others(pg_url: str) -> None:
+    from billbridge.connectors.base import RecordError
+
+    target = SqlLedgerTarget("gl", pg_url)
+    try:
+        target.write([entry("in_1")])
+        bad = entry("in_2")
+        bad = JournalEntry(**{**{f: getattr(bad, f) for f in bad.__slots__}, "narration": "a\x00b"})
+        with pytest.raises(RecordError, match="cannot write this entry"):
+            target.write([bad])
+        target.write([entry("in_3")])
+        target.flush()
+    finally:
+        target.close()
+    assert set(posted_keys(pg_url)) == {
+        "flow|stripe:invoice:in_1|issue",
+        "flow|stripe:invoice:in_3|issue",
+    }

@@ -19,7 +19,7 @@ from typing import Final
 import orjson
 import psycopg
 
-from billbridge.connectors.base import FatalError, RetryableError, Written
+from billbridge.connectors.base import FatalError, RecordError, RetryableError, Written
 from billbridge.domain import JournalEntry
 
 from ._db import Database, connect
@@ -32,12 +32,16 @@ _LOCK_ID: Final = zlib.crc32(b"billbridge-sqlgl")  # PostgreSQL advisory lock: o
 
 @contextlib.contextmanager
 def _db_errors(action: str) -> Iterator[None]:
-    """Database errors at the edge: a lock or lost connection retries, anything else stops."""
+    """Database errors at the edge: a lock or lost connection retries, a value the database
+    refuses fails the record, anything else stops the run."""
     try:
         yield
     except (sqlite3.OperationalError, psycopg.OperationalError) as exc:
         reason = " ".join(str(exc).split())
         raise RetryableError(f"SQL ledger: cannot {action}: {reason}") from exc
+    except (sqlite3.DataError, psycopg.DataError) as exc:
+        reason = " ".join(str(exc).split())
+        raise RecordError(f"SQL ledger: cannot {action} this entry: {reason}") from exc
     except (sqlite3.Error, psycopg.Error) as exc:
         reason = " ".join(str(exc).split())
         raise FatalError(f"SQL ledger: cannot {action}: {reason}") from exc
@@ -68,6 +72,7 @@ class SqlLedgerTarget:
         self.name = name
         self.db: Database = connect(url)
         self._last_id = 0
+        self._broken = ""  # set when a failed write took the open transaction with it
         try:
             self._lock()
         except BaseException:
@@ -93,11 +98,31 @@ class SqlLedgerTarget:
 
     def write(self, entries: Sequence[JournalEntry]) -> Written:
         """Insert one record's entries in the open ledger transaction (durable at `flush`)."""
+        if self._broken:
+            raise FatalError(self._broken)
         refs: list[str] = []
         with _db_errors("write"):
             if not self.db.in_transaction():
                 self.db.begin()
-            refs.extend(_ref(self._insert(entry)) for entry in entries)
+            self.db.execute("SAVEPOINT billbridge_write")
+        last = self._last_id
+        try:
+            with _db_errors("write"):
+                refs.extend(_ref(self._insert(entry)) for entry in entries)
+                self.db.execute("RELEASE SAVEPOINT billbridge_write")
+        except BaseException:
+            # Undo only this record's rows: the batch's earlier writes stay in the transaction.
+            self._last_id = last
+            try:
+                self.db.execute("ROLLBACK TO SAVEPOINT billbridge_write")
+                self.db.execute("RELEASE SAVEPOINT billbridge_write")
+            except (sqlite3.Error, psycopg.Error) as exc:
+                self._broken = (
+                    f"SQL ledger {self.name!r}: the open transaction was lost ({exc}); "
+                    "this run stops and the next one writes the batch again"
+                )
+                raise FatalError(self._broken) from exc
+            raise
         return Written(ref=", ".join(refs), position=self._last_id)
 
     def _insert(self, entry: JournalEntry) -> int:
@@ -148,6 +173,8 @@ class SqlLedgerTarget:
 
     def flush(self) -> int:
         """Commit the ledger transaction; return the highest journal id (the position)."""
+        if self._broken:
+            raise FatalError(self._broken)
         with _db_errors("commit"):
             if self.db.in_transaction():
                 self.db.commit()
