@@ -1,0 +1,64 @@
+"""Read a GnuCash book back through piecash: balances and posting counts.
+
+Why through piecash and read-only: these answer "what does the book itself hold?", the
+question a control total and an exactly-once check must ask of the book, not of
+billbridge's state store.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+from ._book import quiet
+from ._target import ACCOUNT_SLOT, IDEM_SLOT, KEY_SLOT
+
+__all__ = ["balances", "posted_keys", "record_counts"]
+
+
+def balances(path: Path) -> dict[tuple[str, str], Decimal]:
+    """(mapping account, currency) → balance of every account with splits.
+
+    An account billbridge created for a second currency (`…:JPY`) reports under the
+    mapping name it holds (its `billbridge-account` slot), so balances compare across
+    targets; accounts a person made report under their full name.
+    """
+    with quiet():
+        import piecash  # noqa: PLC0415
+
+        totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        with piecash.open_book(str(path), readonly=True, open_if_lock=True) as book:
+            for account in book.accounts:
+                if not account.splits:
+                    continue
+                name = account[ACCOUNT_SLOT].value if ACCOUNT_SLOT in account else account.fullname
+                total = sum((Decimal(s.quantity) for s in account.splits), Decimal(0))
+                totals[str(name), str(account.commodity.mnemonic)] += total
+        return dict(totals)
+
+
+def _slot_counts(path: Path, slot: str) -> Counter[str]:
+    with quiet():
+        import piecash  # noqa: PLC0415
+        from sqlalchemy import text  # noqa: PLC0415
+
+        with piecash.open_book(str(path), readonly=True, open_if_lock=True) as book:
+            rows = book.session.execute(
+                text(
+                    "SELECT s.string_val, COUNT(*) FROM transactions t "
+                    "JOIN slots s ON s.obj_guid = t.guid AND s.name = :n GROUP BY s.string_val"
+                ),
+                {"n": slot},
+            )
+            return Counter({str(value): int(n) for value, n in rows})
+
+
+def posted_keys(path: Path) -> Counter[str]:
+    """How many transactions carry each idempotency key (exactly-once checks)."""
+    return _slot_counts(path, IDEM_SLOT)
+
+
+def record_counts(path: Path) -> Counter[str]:
+    """How many transactions each source record key has (all facets together)."""
+    return _slot_counts(path, KEY_SLOT)
