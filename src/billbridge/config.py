@@ -88,7 +88,16 @@ class CsvExportConnection(_Strict):
     connector: Literal["csv-export"]
     path: Path
     format: Literal["quickbooks-journal", "xero-sales-invoices"]
+    tax_type: str | None = None  # Xero's *TaxType for every line, e.g. "Tax Exempt"
     mode: Literal["sandbox", "production"] = "production"
+
+    @model_validator(mode="after")
+    def _xero_needs_a_tax_type(self) -> CsvExportConnection:
+        if self.format == "xero-sales-invoices" and not self.tax_type:
+            raise ValueError(
+                "set `tax_type:` to the Xero tax rate name for the lines, e.g. `Tax Exempt`"
+            )
+        return self
 
 
 LedgerConnection = (

@@ -60,7 +60,7 @@ def _target(name: str, conn: LedgerConnection) -> TargetConnector:
     if isinstance(conn, CsvExportConnection):
         from .connectors.csv_export import CsvExportTarget  # noqa: PLC0415
 
-        return CsvExportTarget(name, conn.path, conn.format)
+        return CsvExportTarget(name, conn.path, conn.format, tax_type=conn.tax_type)
     from .connectors.beancount import BeancountTarget  # noqa: PLC0415
 
     return BeancountTarget(name, conn.path)
