@@ -471,3 +471,8 @@ def trace_cmd(
 
 def main() -> None:
     app()
+
+
+from .books_cli import books_app  # noqa: E402 - registered last, after the commands above
+
+app.add_typer(books_app, name="books")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 from .config import (
+    BeancountConnection,
     CsvExportConnection,
     GnuCashConnection,
     LedgerConnection,
@@ -25,7 +27,7 @@ from .engine.retry import RetryPolicy
 from .mapping.model import load_mapping
 from .store import Store, open_store
 
-__all__ = ["build_flow", "flows", "open_workspace_store"]
+__all__ = ["build_flow", "flows", "ledger_lines", "open_workspace_store"]
 
 
 def open_workspace_store(workspace: Workspace) -> Store:
@@ -118,3 +120,28 @@ def flows(workspace: Workspace) -> Iterator[Callable[[str], FlowRuntime]]:
     finally:
         for flow in built.values():
             flow.target.close()
+
+
+def ledger_lines(
+    workspace: Workspace, flow_name: str
+) -> Iterator[tuple[str, str, str, str, str, Decimal]]:
+    """Every posting the flow's target holds, read back from the target itself."""
+    flow = workspace.flow(flow_name)
+    conn = workspace.connections[flow.target]
+    if isinstance(conn, GnuCashConnection):
+        from .connectors.gnucash import ledger_lines as gnucash_lines  # noqa: PLC0415
+
+        return gnucash_lines(conn.path)
+    if isinstance(conn, SqlLedgerConnection):
+        from .connectors.sqlgl import ledger_lines as sql_lines  # noqa: PLC0415
+
+        return sql_lines(conn.url)
+    if isinstance(conn, CsvExportConnection):
+        raise FatalError(
+            f"flow {flow_name!r} exports files for manual import ({conn.format}); "
+            "`books check` reads ledgers: check the books you imported them into"
+        )
+    from .connectors.beancount import ledger_lines as beancount_lines  # noqa: PLC0415
+
+    assert isinstance(conn, BeancountConnection)  # the config only lets ledgers be targets
+    return beancount_lines(conn.path)

@@ -7,7 +7,7 @@ core install (and the state store) never depends on SQLAlchemy.
 from __future__ import annotations
 
 from ._accounts import account_type, gnucash_name
-from ._read import balances, posted_keys, record_counts
+from ._read import balances, ledger_lines, posted_keys, record_counts
 from ._target import GnuCashTarget
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "account_type",
     "balances",
     "gnucash_name",
+    "ledger_lines",
     "posted_keys",
     "record_counts",
 ]

@@ -8,13 +8,14 @@ billbridge's state store.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 from ._book import quiet
 from ._target import ACCOUNT_SLOT, IDEM_SLOT, KEY_SLOT
 
-__all__ = ["balances", "posted_keys", "record_counts"]
+__all__ = ["balances", "ledger_lines", "posted_keys", "record_counts"]
 
 
 def balances(path: Path) -> dict[tuple[str, str], Decimal]:
@@ -62,3 +63,32 @@ def posted_keys(path: Path) -> Counter[str]:
 def record_counts(path: Path) -> Counter[str]:
     """How many transactions each source record key has (all facets together)."""
     return _slot_counts(path, KEY_SLOT)
+
+
+def ledger_lines(path: Path) -> Iterator[tuple[str, str, str, str, str, Decimal]]:
+    """(entry id, idempotency key, record key, account, currency, amount) per split.
+
+    The account is the mapping name (see `balances`), the amount the split's quantity in
+    its account's commodity.
+    """
+    with quiet():
+        import piecash  # noqa: PLC0415
+
+        rows = []
+        with piecash.open_book(str(path), readonly=True, open_if_lock=True) as book:
+            names = {
+                a.guid: (
+                    str(a[ACCOUNT_SLOT].value if ACCOUNT_SLOT in a else a.fullname),
+                    str(a.commodity.mnemonic),
+                )
+                for a in book.accounts
+            }
+            for tx in book.transactions:
+                idem = str(tx[IDEM_SLOT].value) if IDEM_SLOT in tx else ""
+                record = str(tx[KEY_SLOT].value) if KEY_SLOT in tx else ""
+                for split in tx.splits:
+                    name, currency = names[split.account.guid]
+                    rows.append(
+                        (str(tx.guid), idem, record, name, currency, Decimal(split.quantity))
+                    )
+    yield from rows

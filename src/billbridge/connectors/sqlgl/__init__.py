@@ -9,7 +9,15 @@ idempotency key, one `journal_line` row per posting with the amount as an exact 
 from __future__ import annotations
 
 from ._db import Database, connect
-from ._read import balances, posted_keys, record_counts
+from ._read import balances, ledger_lines, posted_keys, record_counts
 from ._target import SqlLedgerTarget
 
-__all__ = ["Database", "SqlLedgerTarget", "balances", "connect", "posted_keys", "record_counts"]
+__all__ = [
+    "Database",
+    "SqlLedgerTarget",
+    "balances",
+    "connect",
+    "ledger_lines",
+    "posted_keys",
+    "record_counts",
+]

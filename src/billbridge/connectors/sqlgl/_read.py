@@ -7,11 +7,12 @@ turn them into floats; summing `Decimal`s keeps both dialects exact and identica
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from decimal import Decimal
 
 from ._db import connect
 
-__all__ = ["balances", "posted_keys", "record_counts"]
+__all__ = ["balances", "ledger_lines", "posted_keys", "record_counts"]
 
 
 def balances(url: str) -> dict[tuple[str, str], Decimal]:
@@ -50,3 +51,25 @@ def record_counts(url: str) -> Counter[str]:
         return Counter({str(key): int(n) for key, n in rows})
     finally:
         db.close()
+
+
+def ledger_lines(url: str) -> Iterator[tuple[str, str, str, str, str, Decimal]]:
+    """(entry id, idempotency key, record key, account, currency, amount) per journal line."""
+    db = connect(url)
+    try:
+        rows = db.execute(
+            "SELECT j.id, j.idempotency_key, j.record_key, l.account, l.currency, l.amount "
+            "FROM journal_line l JOIN journal j ON j.id = l.journal_id ORDER BY j.id, l.line_no"
+        ).fetchall()
+        db.commit()
+    finally:
+        db.close()
+    for ident, idem, record, account, currency, amount in rows:
+        yield (
+            f"journal:{ident}",
+            str(idem),
+            str(record),
+            str(account),
+            str(currency).strip(),
+            Decimal(str(amount)),
+        )
