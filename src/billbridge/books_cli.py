@@ -42,10 +42,14 @@ def _print(report: BooksReport) -> None:
         f"{report.keys} billbridge keys, {verdict}"
     )
     trial = Table(title="Trial balance", show_header=True)
-    trial.add_column("currency")
-    trial.add_column("sum of all postings", justify="right")
+    for name in ("account", "currency", "debit", "credit"):
+        trial.add_column(name, justify="right" if name in {"debit", "credit"} else "left")
+    for (account, currency), balance in sorted(report.balances.items()):
+        if balance:
+            debit, credit = (f"{balance:f}", "") if balance > 0 else ("", f"{-balance:f}")
+            trial.add_row(account, currency, debit, credit)
     for currency, total in sorted(report.trial_balance.items()):
-        trial.add_row(currency, f"{total:f}")
+        trial.add_row("[bold]total (debits - credits)[/]", currency, f"{total:f}", "")
     out.print(trial)
     totals = Table(title="Source vs posted, per object and currency", show_header=True)
     for name in ("object", "currency", "source", "posted", "difference"):

@@ -18,6 +18,11 @@ from ._target import ACCOUNT_SLOT, IDEM_SLOT, KEY_SLOT
 __all__ = ["balances", "ledger_lines", "posted_keys", "record_counts"]
 
 
+def _quantum(fraction: int) -> Decimal:
+    """The smallest unit of a commodity whose GnuCash fraction is `fraction` (100 → 0.01)."""
+    return Decimal(1) / Decimal(fraction) if fraction > 1 else Decimal(1)
+
+
 def balances(path: Path) -> dict[tuple[str, str], Decimal]:
     """(mapping account, currency) → balance of every account with splits.
 
@@ -35,7 +40,8 @@ def balances(path: Path) -> dict[tuple[str, str], Decimal]:
                     continue
                 name = account[ACCOUNT_SLOT].value if ACCOUNT_SLOT in account else account.fullname
                 total = sum((Decimal(s.quantity) for s in account.splits), Decimal(0))
-                totals[str(name), str(account.commodity.mnemonic)] += total
+                exact = total.quantize(_quantum(account.commodity.fraction))
+                totals[str(name), str(account.commodity.mnemonic)] += exact
         return dict(totals)
 
 
@@ -80,6 +86,7 @@ def ledger_lines(path: Path) -> Iterator[tuple[str, str, str, str, str, Decimal]
                 a.guid: (
                     str(a[ACCOUNT_SLOT].value if ACCOUNT_SLOT in a else a.fullname),
                     str(a.commodity.mnemonic),
+                    _quantum(a.commodity.fraction),
                 )
                 for a in book.accounts
             }
@@ -87,8 +94,7 @@ def ledger_lines(path: Path) -> Iterator[tuple[str, str, str, str, str, Decimal]
                 idem = str(tx[IDEM_SLOT].value) if IDEM_SLOT in tx else ""
                 record = str(tx[KEY_SLOT].value) if KEY_SLOT in tx else ""
                 for split in tx.splits:
-                    name, currency = names[split.account.guid]
-                    rows.append(
-                        (str(tx.guid), idem, record, name, currency, Decimal(split.quantity))
-                    )
+                    name, currency, quantum = names[split.account.guid]
+                    amount = Decimal(split.quantity).quantize(quantum)
+                    rows.append((str(tx.guid), idem, record, name, currency, amount))
     yield from rows
