@@ -18,7 +18,7 @@ import pytest
 from billbridge.connectors import sqlgl
 
 from .conftest import Workspace, make_workspace
-from .test_ledger_targets import retarget
+from .ledgers import retarget
 from .test_sync_flow import FAULTS, expected_facets
 
 pytestmark = pytest.mark.slow

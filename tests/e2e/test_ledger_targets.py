@@ -13,23 +13,12 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("piecash", reason="GnuCash support is the extra billbridge[gnucash]")
-
 from billbridge.connectors import beancount, gnucash, sqlgl
 from billbridge.connectors.csv_export import exported_keys
 
-from .conftest import Workspace, make_workspace
+from .conftest import make_workspace
+from .ledgers import retarget
 from .test_sync_flow import FAULTS, expected_facets
-
-BEANCOUNT_CONNECTION = "    connector: beancount\n    path: books/main.beancount"
-
-
-def retarget(ws: Workspace, connection: str) -> Workspace:
-    config = ws.root / "billbridge.yaml"
-    text = config.read_text()
-    assert BEANCOUNT_CONNECTION in text
-    config.write_text(text.replace(BEANCOUNT_CONNECTION, connection))
-    return ws
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -46,6 +35,7 @@ def _nonzero(balances: dict[tuple[str, str], Decimal]) -> dict[tuple[str, str], 
 def test_same_export_gives_the_same_balances_in_all_three_ledgers(
     tmp_path: Path, gl_url: str
 ) -> None:
+    pytest.importorskip("piecash", reason="GnuCash support is the extra billbridge[gnucash]")
     state = tmp_path / "state"
     state.mkdir()
     bean = make_workspace(tmp_path / "bean", f"sqlite:///{state / 'bean.db'}")
