@@ -21,6 +21,7 @@ from billbridge.connectors.gnucash import (
     GnuCashTarget,
     account_type,
     balances,
+    ledger_lines,
     posted_keys,
     record_counts,
 )
@@ -76,6 +77,12 @@ def test_book_reopens_with_exact_balances_types_and_keys(book: Path, target: Gnu
     for cur in ("EUR", "JPY", "KWD"):
         assert sum(v for (_, c), v in totals.items() if c == cur) == 0
     assert posted_keys(book) == {f"flow|stripe:invoice:in_{n}|issue": 1 for n in range(1, 5)}
+    from_sql: dict[tuple[str, str], Decimal] = {}
+    for _tx, idem, record, account, currency, amount in ledger_lines(book):
+        assert idem.startswith("flow|stripe:invoice:") and record in idem
+        from_sql[account, currency] = from_sql.get((account, currency), Decimal(0)) + amount
+    assert from_sql == totals  # the SQL reader sees what piecash sees
+    assert str(from_sql[("Assets:Bank:Checking", "KWD")]) == "11.900"
     assert record_counts(book)["stripe:invoice:in_1"] == 1
 
     import piecash

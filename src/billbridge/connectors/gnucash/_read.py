@@ -7,10 +7,13 @@ billbridge's state store.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+
+from billbridge.connectors.base import FatalError
 
 from ._book import quiet
 from ._target import ACCOUNT_SLOT, IDEM_SLOT, KEY_SLOT
@@ -71,30 +74,60 @@ def record_counts(path: Path) -> Counter[str]:
     return _slot_counts(path, KEY_SLOT)
 
 
+_LINES_SQL = f"""
+SELECT t.guid, COALESCE(i.string_val, ''), COALESCE(k.string_val, ''), s.account_guid,
+       s.quantity_num, s.quantity_denom
+FROM splits s
+JOIN transactions t ON t.guid = s.tx_guid
+LEFT JOIN slots i ON i.obj_guid = t.guid AND i.name = '{IDEM_SLOT}'
+LEFT JOIN slots k ON k.obj_guid = t.guid AND k.name = '{KEY_SLOT}'
+ORDER BY t.post_date, t.guid
+"""
+_ACCOUNTS_SQL = f"""
+SELECT a.guid, a.name, a.parent_guid, a.account_type, c.mnemonic, c.fraction, m.string_val
+FROM accounts a
+LEFT JOIN commodities c ON c.guid = a.commodity_guid
+LEFT JOIN slots m ON m.obj_guid = a.guid AND m.name = '{ACCOUNT_SLOT}'
+"""
+
+
 def ledger_lines(path: Path) -> Iterator[tuple[str, str, str, str, str, Decimal]]:
     """(entry id, idempotency key, record key, account, currency, amount) per split.
 
-    The account is the mapping name (see `balances`), the amount the split's quantity in
-    its account's commodity.
+    Read with SQL from the book's own tables (read-only), not through piecash objects:
+    a control total over a large book must not load every transaction into memory.
+    The account is the mapping name (as in `balances`), the amount the split's
+    quantity in its account's commodity.
     """
-    with quiet():
-        import piecash  # noqa: PLC0415
+    uri = f"file:{path}?mode=ro"
+    try:
+        db = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        raise FatalError(f"cannot read the GnuCash book {path}: {exc}") from exc
+    try:
+        accounts = {
+            guid: (name, parent, kind, mnemonic, fraction, logical)
+            for guid, name, parent, kind, mnemonic, fraction, logical in db.execute(_ACCOUNTS_SQL)
+        }
 
-        rows = []
-        with piecash.open_book(str(path), readonly=True, open_if_lock=True) as book:
-            names = {
-                a.guid: (
-                    str(a[ACCOUNT_SLOT].value if ACCOUNT_SLOT in a else a.fullname),
-                    str(a.commodity.mnemonic),
-                    _quantum(a.commodity.fraction),
-                )
-                for a in book.accounts
-            }
-            for tx in book.transactions:
-                idem = str(tx[IDEM_SLOT].value) if IDEM_SLOT in tx else ""
-                record = str(tx[KEY_SLOT].value) if KEY_SLOT in tx else ""
-                for split in tx.splits:
-                    name, currency, quantum = names[split.account.guid]
-                    amount = Decimal(split.quantity).quantize(quantum)
-                    rows.append((str(tx.guid), idem, record, name, currency, amount))
-    yield from rows
+        def full_name(guid: str) -> str:
+            parts: list[str] = []
+            current: str | None = guid
+            while current in accounts and accounts[current][2] != "ROOT":
+                parts.append(str(accounts[current][0]))
+                current = accounts[current][1]
+            return ":".join(reversed(parts))
+
+        names: dict[str, tuple[str, str, Decimal]] = {}
+        for guid, (_n, _p, _k, mnemonic, fraction, logical) in accounts.items():
+            names[guid] = (
+                str(logical) if logical else full_name(guid),
+                str(mnemonic),
+                _quantum(int(fraction or 1)),
+            )
+        for tx, idem, record, account, num, denom in db.execute(_LINES_SQL):
+            name, currency, quantum = names[account]
+            amount = (Decimal(num) / Decimal(denom)).quantize(quantum)
+            yield str(tx), str(idem), str(record), name, currency, amount
+    finally:
+        db.close()
