@@ -172,3 +172,17 @@ def test_every_format_has_its_template_in_the_test_data(fmt: str) -> None:
     from billbridge.connectors.csv_export import FORMATS
 
     assert FORMATS[fmt].columns == tuple(TEMPLATES[fmt]["columns"])
+
+
+def test_a_xero_invoice_without_a_customer_name_is_a_record_error(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from billbridge.connectors.base import RecordError
+
+    target = CsvExportTarget("export", tmp_path, "xero-sales-invoices", tax_type="Tax Exempt")
+    try:
+        with pytest.raises(RecordError, match=r"needs \*ContactName"):
+            target.write([replace(entry(1), payee="")])
+        assert files(tmp_path, "xero-sales-invoices") == []
+    finally:
+        target.close()

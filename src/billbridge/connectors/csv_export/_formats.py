@@ -132,6 +132,11 @@ def _xero(entry: JournalEntry, tax_type: str) -> Sequence[Row]:
             f"{entry.source}: a Xero sales invoice needs the receivable as its first, positive "
             "posting and at least one line"
         )
+    if not entry.payee.strip():
+        raise RecordError(
+            f"{entry.source}: a Xero sales invoice needs *ContactName, and the invoice has no "
+            "customer name; set the customer's name in Stripe, then replay the record"
+        )
     number = dict(entry.meta).get("invoice-number") or entry.source.rsplit(":", 1)[-1]
     day = entry.date.strftime("%d/%m/%Y")
     rows = []
@@ -139,7 +144,7 @@ def _xero(entry: JournalEntry, tax_type: str) -> Sequence[Row]:
         row = dict.fromkeys(XERO_SALES_INVOICES, "")
         row.update(
             {
-                "*ContactName": entry.payee or "Unknown customer",
+                "*ContactName": entry.payee,
                 "*InvoiceNumber": number,
                 "Reference": entry.source,
                 "*InvoiceDate": day,
