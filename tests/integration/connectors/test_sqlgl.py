@@ -166,3 +166,17 @@ def test_a_refused_entry_fails_alone_and_the_batch_keeps_the_others(pg_url: str)
         "flow|stripe:invoice:in_1|issue",
         "flow|stripe:invoice:in_3|issue",
     }
+
+
+def test_ledgers_in_two_schemas_do_not_block_each_other(pg_url: str) -> None:
+    other = pg_url.replace("schema=", "schema=x")
+    first = SqlLedgerTarget("gl", pg_url)
+    try:
+        second = SqlLedgerTarget("gl2", other)
+        second.close()
+    finally:
+        first.close()
+    import psycopg
+
+    with psycopg.connect(other.split("?")[0], autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {other.split('schema=')[1]} CASCADE")

@@ -27,7 +27,8 @@ from ._db import Database, connect
 __all__ = ["SqlLedgerTarget", "render"]
 
 _CHUNK: Final = 500
-_LOCK_ID: Final = zlib.crc32(b"billbridge-sqlgl")  # PostgreSQL advisory lock: one writer
+# PostgreSQL advisory lock (this id, the schema's hash): one writer per ledger schema
+_LOCK_ID: Final = zlib.crc32(b"billbridge-sqlgl") & 0x7FFFFFFF
 
 
 @contextlib.contextmanager
@@ -83,7 +84,9 @@ class SqlLedgerTarget:
         if self.db.dialect != "postgres":
             return  # SQLite: BEGIN IMMEDIATE in `write` holds the file's write lock
         with _db_errors("lock the ledger"):
-            row = self.db.execute("SELECT pg_try_advisory_lock(?)", (_LOCK_ID,)).fetchone()
+            row = self.db.execute(
+                "SELECT pg_try_advisory_lock(?, hashtext(current_schema()))", (_LOCK_ID,)
+            ).fetchone()
             self.db.commit()
         if not row[0]:
             raise RetryableError(
