@@ -15,6 +15,7 @@ import pytest
 
 from billbridge.connectors import beancount, gnucash, sqlgl
 from billbridge.connectors.csv_export import exported_keys
+from billbridge.domain import minor_units
 
 from .conftest import make_workspace
 from .ledgers import retarget
@@ -155,3 +156,34 @@ def test_csv_exports_from_the_engine_are_exactly_once(tmp_path: Path) -> None:
     code, again = ws.cli("sync")
     assert again["posted"] == 0
     assert len(list((ws.root / "exports-out").glob("quickbooks-journal-*.csv"))) == 1
+
+
+def test_xero_export_from_the_engine_holds_each_issued_invoice_once(tmp_path: Path) -> None:
+    import csv
+
+    ws = retarget(
+        make_workspace(tmp_path / "xero", f"sqlite:///{tmp_path / 'state.db'}", invoices=30),
+        "    connector: csv-export\n    path: exports-out\n    format: xero-sales-invoices\n"
+        "    tax_type: Tax Exempt",
+    )
+    code, _run = ws.cli("sync")
+    assert code == 1
+    [path] = (ws.root / "exports-out").glob("xero-sales-invoices-*.csv")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    issued = {k.split("|")[1] for k in expected_facets(ws.records()) if k.endswith("|issue")}
+    assert {f"stripe:invoice:{r['*InvoiceNumber']}" for r in rows} == issued
+    assert {r["Reference"] for r in rows} == issued
+    totals: dict[str, Decimal] = {}
+    for row in rows:
+        amount = Decimal(row["*UnitAmount"]) * Decimal(row["*Quantity"])
+        totals[row["*InvoiceNumber"]] = totals.get(row["*InvoiceNumber"], Decimal(0)) + amount
+    for record in ws.records():
+        if record["object"] == "invoice" and record["id"] in totals:
+            currency = record["currency"].upper()
+            assert totals[record["id"]] == Decimal(record["total"]).scaleb(
+                -minor_units(currency)
+            ), record["id"]
+    # every good record is recorded as handled exactly once, rows or not
+    assert set(exported_keys(ws.root / "exports-out").values()) == {1}
+    assert set(exported_keys(ws.root / "exports-out")) == expected_facets(ws.records())
