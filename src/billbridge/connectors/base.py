@@ -16,13 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
 
 from billbridge.domain import JournalEntry
 
 __all__ = [
     "ConnectorError",
     "FatalError",
+    "LedgerLeg",
+    "LedgerPosting",
+    "LedgerReader",
     "RawRecord",
     "RecordError",
     "RetryableError",
@@ -113,3 +118,44 @@ class TargetConnector(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# --- reading a ledger back (reconcile) ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerLeg:
+    """One leg of a posted entry as the ledger holds it now (Decimal, never float)."""
+
+    account: str
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerPosting:
+    """One billbridge entry found in a ledger: its idempotency key, source record, legs.
+
+    `ref` says where a person finds it (file:line); `links` are the entry's links.
+    """
+
+    idempotency_key: str
+    record_key: str
+    ref: str
+    date: date
+    links: tuple[str, ...] = ()
+    legs: tuple[LedgerLeg, ...] = ()
+
+
+@runtime_checkable
+class LedgerReader(Protocol):
+    """Optional for a target: every billbridge posting it holds, as it holds it now.
+
+    Why optional and separate from `TargetConnector`: reconcile re-reads the ledger, which
+    a person may have edited, instead of trusting the state store; a target that cannot
+    be read back is simply not reconciled against.
+    """
+
+    def ledger_postings(self) -> Iterator[LedgerPosting]:
+        """Each posting carrying a billbridge idempotency key, duplicates included."""
+        ...

@@ -233,3 +233,22 @@ def test_gnucash_cli_account_summary_runs_on_the_book(book: Path, target: GnuCas
     )
     assert done.returncode == 0, done.stderr
     assert "Receivable" in done.stdout
+
+
+def test_ledger_postings_read_back_what_was_written(target: GnuCashTarget) -> None:
+    from billbridge.connectors.base import LedgerReader
+
+    assert isinstance(target, LedgerReader)
+    written = [entry(1), entry(2, "1190", "JPY")]
+    for e in written:
+        target.write([e])
+    target.flush()
+    postings = {p.idempotency_key: p for p in target.ledger_postings()}
+    assert set(postings) == {e.key for e in written}
+    for e in written:
+        posting = postings[e.key]
+        assert posting.record_key == e.source and posting.date == e.date
+        assert posting.links == e.links and posting.ref.startswith("main.gnucash#")
+        assert sorted((leg.account, leg.amount, leg.currency) for leg in posting.legs) == sorted(
+            (p.account, p.amount.amount, p.amount.currency) for p in e.postings
+        )

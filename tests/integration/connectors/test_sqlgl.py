@@ -180,3 +180,21 @@ def test_ledgers_in_two_schemas_do_not_block_each_other(pg_url: str) -> None:
 
     with psycopg.connect(other.split("?")[0], autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {other.split('schema=')[1]} CASCADE")
+
+
+def test_ledger_postings_read_back_what_was_written(target: SqlLedgerTarget) -> None:
+    from billbridge.connectors.base import LedgerReader
+
+    assert isinstance(target, LedgerReader)
+    written = [entry("in_1"), entry("in_2", "1190", currency="JPY")]
+    for e in written:
+        target.write([e])
+    target.flush()
+    postings = list(target.ledger_postings())
+    assert [p.idempotency_key for p in postings] == [e.key for e in written]
+    first = postings[0]
+    assert first.record_key == "stripe:invoice:in_1" and first.ref == "journal:1"
+    assert first.date == date(2024, 3, 1) and first.links == ("in_1",)
+    assert [(leg.account, leg.amount, leg.currency) for leg in first.legs] == [
+        (p.account, p.amount.amount, p.amount.currency) for p in written[0].postings
+    ]

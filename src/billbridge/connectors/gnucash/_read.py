@@ -10,15 +10,16 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from billbridge.connectors.base import FatalError
+from billbridge.connectors.base import FatalError, LedgerLeg, LedgerPosting
 
 from ._book import quiet
 from ._target import ACCOUNT_SLOT, IDEM_SLOT, KEY_SLOT
 
-__all__ = ["balances", "ledger_lines", "posted_keys", "record_counts"]
+__all__ = ["balances", "ledger_lines", "posted_keys", "read_postings", "record_counts"]
 
 
 def _quantum(fraction: int) -> Decimal:
@@ -131,3 +132,44 @@ def ledger_lines(path: Path) -> Iterator[tuple[str, str, str, str, str, Decimal]
             yield str(tx), str(idem), str(record), name, currency, amount
     finally:
         db.close()
+
+
+_POSTINGS_SQL = f"""
+SELECT t.guid, t.post_date, i.string_val, COALESCE(k.string_val, ''), COALESCE(n.string_val, '')
+FROM transactions t
+JOIN slots i ON i.obj_guid = t.guid AND i.name = '{IDEM_SLOT}'
+LEFT JOIN slots k ON k.obj_guid = t.guid AND k.name = '{KEY_SLOT}'
+LEFT JOIN slots n ON n.obj_guid = t.guid AND n.name = 'notes'
+"""
+
+
+def read_postings(path: Path) -> Iterator[LedgerPosting]:
+    """billbridge's transactions as the book holds them now (the `LedgerReader` protocol).
+
+    Duplicates (a transaction a person duplicated in GnuCash keeps its slots) are
+    returned too; legs are in each account's commodity, under the mapping account name.
+    """
+    legs: dict[str, list[LedgerLeg]] = {}
+    for tx, _idem, _record, account, currency, amount in ledger_lines(path):
+        legs.setdefault(tx, []).append(
+            LedgerLeg(account=account, amount=amount, currency=currency)
+        )
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute(_POSTINGS_SQL).fetchall()
+    finally:
+        db.close()
+    for tx, posted, idem, record, notes in rows:
+        links = next(
+            (line.removeprefix("links: ").split() for line in str(notes).splitlines()
+             if line.startswith("links: ")),
+            [],
+        )
+        yield LedgerPosting(
+            idempotency_key=str(idem),
+            record_key=str(record),
+            ref=f"{path.name}#{tx}",
+            date=date.fromisoformat(str(posted)[:10]),
+            links=tuple(links),
+            legs=tuple(legs.get(str(tx), ())),
+        )

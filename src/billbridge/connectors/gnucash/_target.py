@@ -12,11 +12,11 @@ key for people reading the transaction in GnuCash.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from billbridge.connectors.base import FatalError, RecordError, Written
+from billbridge.connectors.base import FatalError, LedgerPosting, RecordError, Written
 from billbridge.domain import JournalEntry
 
 from ._accounts import ROOT_TYPES, account_type, gnucash_name
@@ -250,6 +250,12 @@ class GnuCashTarget:
 
     def find(self, idempotency_keys: Sequence[str]) -> Mapping[str, str]:
         return {key: self._index[key] for key in idempotency_keys if key in self._index}
+
+    def ledger_postings(self) -> Iterator[LedgerPosting]:
+        """The `LedgerReader` protocol: billbridge's transactions as the book holds them."""
+        from ._read import read_postings  # noqa: PLC0415 - _read imports this module
+
+        return read_postings(self.path)
 
     def close(self) -> None:
         """Discard anything not flushed, drop the lock row, close the book."""

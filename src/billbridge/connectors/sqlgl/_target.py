@@ -14,12 +14,21 @@ import contextlib
 import sqlite3
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Final
+from datetime import date
+from decimal import Decimal
+from typing import Any, Final
 
 import orjson
 import psycopg
 
-from billbridge.connectors.base import FatalError, RecordError, RetryableError, Written
+from billbridge.connectors.base import (
+    FatalError,
+    LedgerLeg,
+    LedgerPosting,
+    RecordError,
+    RetryableError,
+    Written,
+)
 from billbridge.domain import JournalEntry
 
 from ._db import Database, connect
@@ -215,6 +224,35 @@ class SqlLedgerTarget:
                 found.update({str(key): _ref(int(ident)) for key, ident in rows})
         return found
 
+    def ledger_postings(self) -> Iterator[LedgerPosting]:
+        """The `LedgerReader` protocol: every journal row with its lines, as stored now."""
+        with _db_errors("read"):
+            was_open = self.db.in_transaction()
+            rows = self.db.execute(
+                "SELECT j.id, j.idempotency_key, j.record_key, j.entry_date, j.links, "
+                "l.account, l.currency, l.amount FROM journal j "
+                "LEFT JOIN journal_line l ON l.journal_id = j.id ORDER BY j.id, l.line_no"
+            ).fetchall()
+            if not was_open and self.db.in_transaction():
+                self.db.commit()
+        current: list[Any] = []
+        legs: list[LedgerLeg] = []
+        for ident, idem, record, day, links, account, currency, amount in rows:
+            if current and current[0] != ident:
+                yield _posting(current, legs)
+                legs = []
+            current = [ident, idem, record, day, links]
+            if account is not None:
+                legs.append(
+                    LedgerLeg(
+                        account=str(account),
+                        amount=Decimal(str(amount)),
+                        currency=str(currency).strip(),
+                    )
+                )
+        if current:
+            yield _posting(current, legs)
+
     def close(self) -> None:
         """Roll back anything not flushed (never posted) and release the connection."""
         with contextlib.suppress(sqlite3.Error, psycopg.Error):
@@ -223,3 +261,15 @@ class SqlLedgerTarget:
         with contextlib.suppress(sqlite3.Error, psycopg.Error):
             self.db.close()
 
+
+
+def _posting(row: list[Any], legs: list[LedgerLeg]) -> LedgerPosting:
+    ident, idem, record, day, links = row
+    return LedgerPosting(
+        idempotency_key=str(idem),
+        record_key=str(record),
+        ref=_ref(int(ident)),
+        date=day if isinstance(day, date) else date.fromisoformat(str(day)),
+        links=tuple(str(links).split()),
+        legs=tuple(legs),
+    )
