@@ -22,8 +22,12 @@ __all__ = [
     "CONFIG_NAME",
     "BeancountConnection",
     "ConfigError",
+    "CsvExportConnection",
     "FlowConfig",
+    "GnuCashConnection",
+    "LedgerConnection",
     "RetryConfig",
+    "SqlLedgerConnection",
     "StripeConnection",
     "Workspace",
     "load_workspace",
@@ -62,7 +66,54 @@ class BeancountConnection(_Strict):
     mode: Literal["sandbox", "production"] = "production"
 
 
-Connection = Annotated[StripeConnection | BeancountConnection, Field(discriminator="connector")]
+class GnuCashConnection(_Strict):
+    """A GnuCash book (SQLite file); `currency`: base currency of a book billbridge creates."""
+
+    connector: Literal["gnucash"]
+    path: Path
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    mode: Literal["sandbox", "production"] = "production"
+
+
+class SqlLedgerConnection(_Strict):
+    """`journal` + `journal_line` tables in the database at `url` (sqlite:/// or postgresql://)."""
+
+    connector: Literal["sqlgl"]
+    url: str = Field(pattern=r"^(sqlite:///|postgresql://|postgres://)")
+    mode: Literal["sandbox", "production"] = "production"
+
+
+class CsvExportConnection(_Strict):
+    """Files for manual import: one CSV per run in the folder `path`, in an import `format`."""
+
+    connector: Literal["csv-export"]
+    path: Path
+    format: Literal["quickbooks-journal", "xero-sales-invoices"]
+    tax_type: str | None = None  # Xero's *TaxType for every line, e.g. "Tax Exempt"
+    mode: Literal["sandbox", "production"] = "production"
+
+    @model_validator(mode="after")
+    def _xero_needs_a_tax_type(self) -> CsvExportConnection:
+        if self.format == "xero-sales-invoices" and not self.tax_type:
+            raise ValueError(
+                "set `tax_type:` to the Xero tax rate name for the lines, e.g. `Tax Exempt`"
+            )
+        return self
+
+
+LedgerConnection = (
+    BeancountConnection | GnuCashConnection | SqlLedgerConnection | CsvExportConnection
+)
+_CONNECTORS = ("stripe", "beancount", "gnucash", "sqlgl", "csv-export")
+
+Connection = Annotated[
+    StripeConnection
+    | BeancountConnection
+    | GnuCashConnection
+    | SqlLedgerConnection
+    | CsvExportConnection,
+    Field(discriminator="connector"),
+]
 
 
 class RetryConfig(_Strict):
@@ -107,7 +158,7 @@ class Workspace(_Strict):
                     )
             if not isinstance(self.connections[flow.source], StripeConnection):
                 raise _LocatedValueError(("flows", index, "from"), "must be a source connection")
-            if not isinstance(self.connections[flow.target], BeancountConnection):
+            if not isinstance(self.connections[flow.target], LedgerConnection):
                 raise _LocatedValueError(("flows", index, "to"), "must be a ledger connection")
         return self
 
@@ -140,6 +191,9 @@ def _resolve_paths(data: dict[str, Any], root: Path) -> None:
             for key in ("export", "path"):
                 if isinstance(conn.get(key), str):
                     conn[key] = str((root / conn[key]).resolve())
+            url = conn.get("url")
+            if isinstance(url, str) and url.startswith("sqlite:///") and url[10:11] != "/":
+                conn["url"] = f"sqlite:///{(root / url[10:]).resolve()}"
     for flow in data.get("flows") or []:
         if isinstance(flow, dict) and isinstance(flow.get("mapping"), str):
             flow["mapping"] = str((root / flow["mapping"]).resolve())
@@ -170,7 +224,7 @@ def _config_error(doc: LocatedYaml, exc: ValidationError) -> ConfigError:
     if isinstance(ctx_error, _LocatedValueError):
         loc, message = ctx_error.loc, str(ctx_error)
     # pydantic puts the union tag (`stripe`, `beancount`) into the path; drop it for people.
-    if len(loc) > 2 and loc[0] == "connections" and loc[2] in {"stripe", "beancount"}:
+    if len(loc) > 2 and loc[0] == "connections" and loc[2] in _CONNECTORS:
         loc = (*loc[:2], *loc[3:])
     shown = list(loc)
     field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in shown).lstrip(".")

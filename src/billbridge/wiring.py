@@ -9,16 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
-from .config import BeancountConnection, StripeConnection, Workspace
+from .config import (
+    BeancountConnection,
+    CsvExportConnection,
+    GnuCashConnection,
+    LedgerConnection,
+    SqlLedgerConnection,
+    StripeConnection,
+    Workspace,
+)
 from .connectors.base import FatalError, SourceConnector, TargetConnector
 from .engine.model import FlowRuntime
 from .engine.retry import RetryPolicy
 from .mapping.model import load_mapping
 from .store import Store, open_store
 
-__all__ = ["build_flow", "flows", "open_workspace_store"]
+__all__ = ["build_flow", "flows", "ledger_lines", "open_workspace_store"]
 
 
 def open_workspace_store(workspace: Workspace) -> Store:
@@ -41,7 +50,19 @@ def _source(name: str, conn: StripeConnection) -> SourceConnector:
     return StripeExportSource(name, conn.export)
 
 
-def _target(name: str, conn: BeancountConnection) -> TargetConnector:
+def _target(name: str, conn: LedgerConnection) -> TargetConnector:
+    if isinstance(conn, GnuCashConnection):
+        from .connectors.gnucash import GnuCashTarget  # noqa: PLC0415
+
+        return GnuCashTarget(name, conn.path, currency=conn.currency)
+    if isinstance(conn, SqlLedgerConnection):
+        from .connectors.sqlgl import SqlLedgerTarget  # noqa: PLC0415
+
+        return SqlLedgerTarget(name, conn.url)
+    if isinstance(conn, CsvExportConnection):
+        from .connectors.csv_export import CsvExportTarget  # noqa: PLC0415
+
+        return CsvExportTarget(name, conn.path, conn.format, tax_type=conn.tax_type)
     from .connectors.beancount import BeancountTarget  # noqa: PLC0415
 
     return BeancountTarget(name, conn.path)
@@ -67,7 +88,7 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
     source = workspace.connections[flow.source]
     target = workspace.connections[flow.target]
     assert isinstance(source, StripeConnection)
-    assert isinstance(target, BeancountConnection)
+    assert isinstance(target, LedgerConnection)
     return FlowRuntime(
         name=flow.name,
         source=_source(flow.source, source),
@@ -99,3 +120,28 @@ def flows(workspace: Workspace) -> Iterator[Callable[[str], FlowRuntime]]:
     finally:
         for flow in built.values():
             flow.target.close()
+
+
+def ledger_lines(
+    workspace: Workspace, flow_name: str
+) -> Iterator[tuple[str, str, str, str, str, Decimal]]:
+    """Every posting the flow's target holds, read back from the target itself."""
+    flow = workspace.flow(flow_name)
+    conn = workspace.connections[flow.target]
+    if isinstance(conn, GnuCashConnection):
+        from .connectors.gnucash import ledger_lines as gnucash_lines  # noqa: PLC0415
+
+        return gnucash_lines(conn.path)
+    if isinstance(conn, SqlLedgerConnection):
+        from .connectors.sqlgl import ledger_lines as sql_lines  # noqa: PLC0415
+
+        return sql_lines(conn.url)
+    if isinstance(conn, CsvExportConnection):
+        raise FatalError(
+            f"flow {flow_name!r} exports files for manual import ({conn.format}); "
+            "`books check` reads ledgers: check the books you imported them into"
+        )
+    from .connectors.beancount import ledger_lines as beancount_lines  # noqa: PLC0415
+
+    assert isinstance(conn, BeancountConnection)  # the config only lets ledgers be targets
+    return beancount_lines(conn.path)

@@ -8,6 +8,7 @@ reasons; this module is the one public surface.
 from __future__ import annotations
 
 from ._check import balances, load, posted_keys
+from ._lines import ledger_lines
 from ._render import account_problem, render_entries
 from ._target import ACCOUNTS_FILE, ENTRIES_FILE, BeancountTarget
 
@@ -17,6 +18,7 @@ __all__ = [
     "BeancountTarget",
     "account_problem",
     "balances",
+    "ledger_lines",
     "load",
     "posted_keys",
     "render_entries",

@@ -12,7 +12,16 @@ shared/data/stripe-api-fixtures.json), plus the in-between `tax_amounts`/`price`
 
 from __future__ import annotations
 
+from ._control import CONTROL_FIELDS, control_amount
 from ._normalize import POSTABLE_OBJECTS, REFERENCE_OBJECTS, normalize
 from ._types import Normalized, Resolve
 
-__all__ = ["POSTABLE_OBJECTS", "REFERENCE_OBJECTS", "Normalized", "Resolve", "normalize"]
+__all__ = [
+    "CONTROL_FIELDS",
+    "POSTABLE_OBJECTS",
+    "REFERENCE_OBJECTS",
+    "Normalized",
+    "Resolve",
+    "control_amount",
+    "normalize",
+]

@@ -1,0 +1,200 @@
+"""The SQL ledger target against real SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from billbridge.connectors.base import RetryableError
+from billbridge.connectors.sqlgl import SqlLedgerTarget, balances, connect, posted_keys
+from billbridge.domain import JournalEntry, Money, Posting
+
+
+def entry(key: str, amount: str = "119.00", currency: str = "EUR", memo: str = "") -> JournalEntry:
+    total = Decimal(amount)
+    tax = (total * 19 / 119).quantize(Decimal("1" if currency == "JPY" else "0.01"))
+    return JournalEntry(
+        date=date(2024, 3, 1),
+        narration="Invoice HB-0042 — Globex Corp",
+        payee="Globex Corp",
+        key=f"flow|stripe:invoice:{key}|issue",
+        source=f"stripe:invoice:{key}",
+        version="v1",
+        links=(key,),
+        meta=(("invoice-number", "HB-0042"),),
+        postings=(
+            Posting(account="Assets:Receivable:Stripe", amount=Money(total, currency)),
+            Posting(
+                account="Income:Sales:Pro",
+                amount=Money(-(total - tax), currency),
+                memo=memo,
+            ),
+            Posting(account="Liabilities:Tax:DE-19", amount=Money(-tax, currency)),
+        ),
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'gl' / 'ledger.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def target(url: str) -> Iterator[SqlLedgerTarget]:
+    t = SqlLedgerTarget("gl", url)
+    yield t
+    t.close()
+
+
+def test_flushed_entries_have_exact_balances_and_one_row_per_key(
+    url: str, target: SqlLedgerTarget
+) -> None:
+    target.write([entry("in_1")])
+    target.write([entry("in_2", "0.30", memo="a 'quoted'\nmemo")])
+    target.write([entry("in_3", "1190", currency="JPY")])
+    position = target.flush()
+    assert position == 3
+    totals = balances(url)
+    assert totals[("Assets:Receivable:Stripe", "EUR")] == Decimal("119.30")
+    assert totals[("Liabilities:Tax:DE-19", "EUR")] == Decimal("-19.05")
+    assert totals[("Income:Sales:Pro", "JPY")] == Decimal("-1000")
+    assert sum(v for (_, cur), v in totals.items() if cur == "EUR") == 0
+    assert set(posted_keys(url).values()) == {1}
+    db = connect(url)
+    memo = db.execute("SELECT memo FROM journal_line WHERE line_no = 2 AND amount = ?", ("-0.25",))
+    assert memo.fetchone()[0] == "a 'quoted'\nmemo"
+    db.close()
+
+
+def test_unflushed_writes_are_rolled_back_on_close(url: str) -> None:
+    first = SqlLedgerTarget("gl", url)
+    first.write([entry("in_1")])
+    first.close()
+    assert posted_keys(url) == {}
+
+
+def test_recover_returns_only_rows_past_the_committed_position(
+    url: str, target: SqlLedgerTarget
+) -> None:
+    target.write([entry("in_1")])
+    committed = target.flush()
+    target.write([entry("in_2")])
+    target.write([entry("in_3")])
+    target.flush()  # the ledger committed, the state store did not (a kill here)
+    target.write([entry("in_4")])  # never flushed: rolled back by recover
+    found = target.recover(committed)
+    assert set(found) == {"flow|stripe:invoice:in_2|issue", "flow|stripe:invoice:in_3|issue"}
+    assert found["flow|stripe:invoice:in_2|issue"] == "journal:2"
+    assert "flow|stripe:invoice:in_4|issue" not in target.find(["flow|stripe:invoice:in_4|issue"])
+
+
+def test_a_key_already_in_the_ledger_is_never_inserted_twice(
+    url: str, target: SqlLedgerTarget
+) -> None:
+    first = target.write([entry("in_1")])
+    target.flush()
+    again = target.write([entry("in_1", "5.00")])
+    target.flush()
+    assert again.ref == first.ref
+    assert posted_keys(url) == {"flow|stripe:invoice:in_1|issue": 1}
+    assert balances(url)[("Assets:Receivable:Stripe", "EUR")] == Decimal("119.00")
+
+
+def test_the_unique_constraint_is_in_the_database(url: str, target: SqlLedgerTarget) -> None:
+    target.write([entry("in_1")])
+    target.flush()
+    db = connect(url)
+    db.begin()
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        db.execute(
+            "INSERT INTO journal (idempotency_key, record_key, source_version, entity, "
+            "entry_date, narration, payee, links, meta) VALUES (?, 'r', 'v', 'e', "
+            "'2024-01-01', 'n', '', '', '{}')",
+            ("flow|stripe:invoice:in_1|issue",),
+        )
+    db.rollback()
+    db.close()
+
+
+def test_find_and_render(target: SqlLedgerTarget) -> None:
+    target.write([entry("in_1")])
+    target.flush()
+    keys = ["flow|stripe:invoice:in_1|issue", "flow|stripe:invoice:nope|issue"]
+    assert target.find(keys) == {keys[0]: "journal:1"}
+    text = target.render([entry("in_9")])
+    assert "journal flow|stripe:invoice:in_9|issue 2024-03-01" in text
+    assert "line 3: Liabilities:Tax:DE-19 -19.00 EUR" in text
+
+
+def test_a_second_postgres_writer_is_told_to_retry(pg_url: str) -> None:
+    first = SqlLedgerTarget("gl", pg_url)
+    try:
+        with pytest.raises(RetryableError, match="another billbridge process"):
+            SqlLedgerTarget("gl", pg_url)
+    finally:
+        first.close()
+
+
+def test_an_unknown_url_scheme_is_fatal_and_names_the_forms() -> None:
+    from billbridge.connectors.base import FatalError
+
+    with pytest.raises(FatalError, match=r"sqlite:/// or postgresql://"):
+        SqlLedgerTarget("gl", "mysql://x/y")
+
+
+def test_a_refused_entry_fails_alone_and_the_batch_keeps_the_others(pg_url: str) -> None:
+    from billbridge.connectors.base import RecordError
+
+    target = SqlLedgerTarget("gl", pg_url)
+    try:
+        target.write([entry("in_1")])
+        bad = entry("in_2")
+        bad = JournalEntry(**{**{f: getattr(bad, f) for f in bad.__slots__}, "narration": "a\x00b"})
+        with pytest.raises(RecordError, match="cannot write this entry"):
+            target.write([bad])
+        target.write([entry("in_3")])
+        target.flush()
+    finally:
+        target.close()
+    assert set(posted_keys(pg_url)) == {
+        "flow|stripe:invoice:in_1|issue",
+        "flow|stripe:invoice:in_3|issue",
+    }
+
+
+def test_ledgers_in_two_schemas_do_not_block_each_other(pg_url: str) -> None:
+    other = pg_url.replace("schema=", "schema=x")
+    first = SqlLedgerTarget("gl", pg_url)
+    try:
+        second = SqlLedgerTarget("gl2", other)
+        second.close()
+    finally:
+        first.close()
+    import psycopg
+
+    with psycopg.connect(other.split("?")[0], autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {other.split('schema=')[1]} CASCADE")
+
+
+def test_ledger_postings_read_back_what_was_written(target: SqlLedgerTarget) -> None:
+    from billbridge.connectors.base import LedgerReader
+
+    assert isinstance(target, LedgerReader)
+    written = [entry("in_1"), entry("in_2", "1190", currency="JPY")]
+    for e in written:
+        target.write([e])
+    target.flush()
+    postings = list(target.ledger_postings())
+    assert [p.idempotency_key for p in postings] == [e.key for e in written]
+    first = postings[0]
+    assert first.record_key == "stripe:invoice:in_1" and first.ref == "journal:1"
+    assert first.date == date(2024, 3, 1) and first.links == ("in_1",)
+    assert [(leg.account, leg.amount, leg.currency) for leg in first.legs] == [
+        (p.account, p.amount.amount, p.amount.currency) for p in written[0].postings
+    ]
