@@ -487,6 +487,8 @@ from .cli_service import serve, token_app, user_app  # noqa: E402
 app.command("serve")(serve)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
-from .books_cli import books_app  # noqa: E402 - registered last, after the commands above
+
+# ---------------------------------------------------------------- books check (issue 5)
+from .cli_books import books_app  # noqa: E402 - registered last, after the commands above
 
 app.add_typer(books_app, name="books")
