@@ -83,3 +83,26 @@ def test_interrupted_backfill_resumes_where_it_stopped(tmp_path: Path, state_url
     # The backfill finished, so the next one starts over and finds everything unchanged.
     again = orjson.loads(ws.subprocess("sync", "--backfill", "--json").stdout)
     assert again["counts"]["unchanged"] == len(records)
+
+
+def test_a_kill_between_the_parent_commit_and_the_release_loses_no_held_record(
+    tmp_path: Path, state_url: str
+) -> None:
+    """The payment `ch_fault_early` is held until its invoice posts. One batch holds both:
+    the kill lands after that batch's commit (invoice posted, cursor at the end of the
+    export) and before the held payment is released. The next run reads nothing new from
+    the source, so it must release held records whose parent has posted on its own."""
+    ws = make_workspace(tmp_path / "ws", state_url, batch_size=5000)
+    records = ws.records()
+    proc = ws.subprocess("sync", "--json", BILLBRIDGE_CRASH_AT="after-commit:1")
+    assert proc.returncode == -signal.SIGKILL, (proc.stdout, proc.stderr)
+    held = orjson.loads(ws.subprocess("queue", "--json").stdout)
+    assert "stripe:charge:ch_fault_early" in {item["record"] for item in held}
+
+    final = orjson.loads(ws.subprocess("sync", "--json").stdout)
+    assert final["counts"]["synced"] >= 1
+    counts = posted_keys(ws.ledger)
+    assert set(counts) == expected_facets(records)
+    assert set(counts.values()) == {1}
+    queue = orjson.loads(ws.subprocess("queue", "--json").stdout)
+    assert {item["record"] for item in queue} == set(FAULTS)

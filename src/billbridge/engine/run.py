@@ -161,6 +161,28 @@ class _Runner:
             self.process(_from_store(self.store, [row.record_key for row in mine]), force=True)
             self.commit()
 
+    def release_ready(self) -> None:
+        """Release held records whose parent has posted, whatever run posted it.
+
+        `commit` releases held records right after their parent's batch commits; a crash
+        between that commit and the release would otherwise leave them held for good (the
+        resumed run starts after the parent, and the next full pass finds them unchanged).
+        """
+        held = [
+            row
+            for row in self.store.open_exceptions(flow=self.flow.name)
+            if row.kind == "held" and row.waiting_on
+        ]
+        if not held:
+            return
+        posted = self.store.posted_facets(
+            sorted({row.waiting_on for row in held}), flow=self.flow.name
+        )
+        ready = [row.record_key for row in held if posted.get(row.waiting_on)]
+        if ready:
+            self.process(_from_store(self.store, ready), force=True)
+            self.commit()
+
     def retry_due(self) -> None:
         now = datetime.now(UTC)
         due = [
@@ -234,6 +256,7 @@ def sync_flow(
     position = start or ""
     try:
         if not dry_run:
+            runner.release_ready()
             runner.retry_due()
         records = _since_filter(flow.source.read(start), since)
         for chunk in _chunks(records, flow.batch_size):
