@@ -34,11 +34,27 @@ def _source(name: str, conn: StripeConnection) -> SourceConnector:
     from .connectors.stripe_export import StripeExportSource  # noqa: PLC0415
 
     if conn.export is None:
-        raise FatalError(
-            f"connection {name!r} reads the live Stripe API, which this version does not "
-            "support yet; set `export: <file.jsonl>`"
-        )
+        return _stripe_api_source(name, conn)
     return StripeExportSource(name, conn.export)
+
+
+def _stripe_api_source(name: str, conn: StripeConnection) -> SourceConnector:
+    from .connectors.stripe_api import (  # noqa: PLC0415
+        DEFAULT_API_VERSION,
+        OBJECT_TYPES,
+        StripeApi,
+        StripeApiSource,
+    )
+
+    if conn.api_key is None:
+        raise FatalError(f"connection {name!r} has neither `export:` nor `api_key:`")
+    api = StripeApi(
+        api_key=conn.api_key.get_secret_value(),
+        api_version=conn.api_version or DEFAULT_API_VERSION,
+        api_base=conn.api_base,
+        rate=conn.rate_limit,
+    )
+    return StripeApiSource(name, api, objects=conn.objects or OBJECT_TYPES)
 
 
 def _target(name: str, conn: BeancountConnection) -> TargetConnector:
