@@ -83,6 +83,8 @@ def test_backfill_posts_every_invoice_payment_and_refund_once(
     code, result = _cli(root, "sync", "--backfill")
     assert code == 0, result
     assert result["counts"]["failed"] == 0
+    assert result["source"]["objects"]["invoice"] >= 3
+    assert result["source"]["throttled"] == 0
     by_key = _postings(root)
     keys = Counter(k.split(":")[1] for k in by_key)
     assert keys["invoice"] == len(account.invoices) == 3

@@ -161,8 +161,7 @@ class StripeApiSource:
             return self.api.get(path, params)
         except RecordError as exc:
             raise FatalError(
-                f"{exc}; check `api_base`, `api_version` and `objects` of connection "
-                f"{self.name!r}"
+                f"{exc}; check `api_base`, `api_version` and `objects` of connection {self.name!r}"
             ) from None
 
     def _whole_lines(self, kind: str, item: dict[str, Any]) -> dict[str, Any]:
