@@ -25,6 +25,8 @@ __all__ = [
     "CursorRow",
     "ExceptionKind",
     "ExceptionRow",
+    "InboxRow",
+    "InboxStatus",
     "OutcomeRow",
     "PostingRow",
     "RecordRow",
@@ -35,6 +37,22 @@ __all__ = [
 
 OutcomeName = Literal["synced", "unchanged", "failed", "held", "conflict"]
 ExceptionKind = Literal["failed", "held", "conflict"]
+
+
+InboxStatus = Literal["pending", "processed", "stale"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboxRow:
+    """One verified Stripe webhook event in the inbox (see store/_inbox.py)."""
+
+    event_id: str
+    connection: str
+    type: str
+    object_key: str  # connection:object:id of the event's data.object
+    created: int  # the event's Unix time: what orders events about one object
+    payload: bytes
+    status: InboxStatus
 
 
 class StoreError(RuntimeError):
@@ -252,3 +270,19 @@ class Store(Protocol):
 
     # --- counts for summaries and metrics
     def outcome_counts(self, run_id: int) -> dict[str, int]: ...
+
+    # --- Stripe webhook inbox (store/_inbox.py)
+    def inbox_add(
+        self,
+        *,
+        event_id: str,
+        connection: str,
+        type: str,
+        object_key: str,
+        created: int,
+        payload: bytes,
+    ) -> bool: ...
+    def inbox_pending(self, connection: str, *, limit: int = 500) -> list[InboxRow]: ...
+    def inbox_get(self, event_id: str) -> InboxRow | None: ...
+    def inbox_newest_applied(self, object_key: str) -> int | None: ...
+    def inbox_mark(self, event_id: str, status: InboxStatus) -> None: ...
