@@ -11,15 +11,20 @@ from ._client import DEFAULT_API_VERSION, StripeApi, default_rate
 from ._errors import scrub, translate
 from ._ratelimit import RateLimiter, WaitStats
 from ._source import OBJECT_TYPES, StripeApiSource
+from ._writeback import METADATA_KEY, Pushed, StripeWriteBack, idempotency_key
 
 __all__ = [
     "DEFAULT_API_VERSION",
+    "METADATA_KEY",
     "OBJECT_TYPES",
+    "Pushed",
     "RateLimiter",
     "StripeApi",
     "StripeApiSource",
+    "StripeWriteBack",
     "WaitStats",
     "default_rate",
+    "idempotency_key",
     "scrub",
     "translate",
 ]
