@@ -3,7 +3,8 @@
 Data is made with the official SDK: customers with paid monthly subscriptions (whose
 invoices localstripe creates and pays), one-off payment intents and partial refunds.
 The ledger must hold each invoice, payment and refund exactly once, with its amount,
-and bean-check clean; a second run posts nothing; a new refund arrives through events.
+and bean-check clean; a second run posts nothing; a later invoice arrives through
+`/v1/events` and is posted once.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from billbridge.cli import app
 from billbridge.connectors.stripe_api import StripeApi, StripeApiSource
 from billbridge.workspace_files import create_workspace
 
-from ._data import fill
+from ._data import customer, fill
 from .conftest import TEST_KEY
 
 OBJECTS = "[customers, balance_transactions, invoices, payment_intents, charges, refunds, payouts]"
@@ -106,6 +107,23 @@ def test_backfill_posts_every_invoice_payment_and_refund_once(
     assert code == 0, result
     assert result["posted"] == 0
     assert _postings(root).keys() == by_key.keys()
+
+    # a new subscription after the backfill arrives through /v1/events
+    cus, _ = customer(stripe_client, "late")
+    plan = stripe_client.v1.plans.list(params={"limit": 1}).data[0]
+    stripe_client.v1.subscriptions.create(params={"customer": cus, "items": [{"plan": plan.id}]})
+    (late,) = stripe_client.v1.invoices.list(params={"customer": cus}).data
+    code, result = _cli(root, "sync")
+    assert code == 0, result
+    after = _postings(root)
+    assert len(after[f"stripe:invoice:{late.id}"]) == 1
+    assert (
+        _amount(after[f"stripe:invoice:{late.id}"][0], "Assets:Receivable")
+        == Decimal(late.total) / 100
+    )
+    assert set(after) - set(by_key) == {f"stripe:invoice:{late.id}"}
+    code, result = _cli(root, "sync")
+    assert result["posted"] == 0
 
 
 def test_resume_from_a_cursor_mid_type(
