@@ -225,6 +225,7 @@ def _config_error(doc: LocatedYaml, exc: ValidationError) -> ConfigError:
     elif error["type"] == "union_tag_invalid":
         message = f"unknown connector; expected one of: {error['ctx']['expected_tags']}"
     elif "input" in error and not isinstance(error["input"], dict | list):
-        shown_input = "<secret>" if "api_key" in field else repr(error["input"])
+        secret = "api_key" in field or "secret" in field
+        shown_input = "<secret>" if secret else repr(error["input"])
         message = f"{message} (got {shown_input})"
     return ConfigError(doc.path, doc.line_of(loc), field, message)
