@@ -40,6 +40,7 @@ StripeObjectName = Literal[
     "customers",
     "balance_transactions",
     "invoices",
+    "invoice_payments",
     "payment_intents",
     "charges",
     "refunds",

@@ -41,20 +41,21 @@ def _source(name: str, conn: StripeConnection) -> SourceConnector:
 def _stripe_api_source(name: str, conn: StripeConnection) -> SourceConnector:
     from .connectors.stripe_api import (  # noqa: PLC0415
         DEFAULT_API_VERSION,
-        OBJECT_TYPES,
         StripeApi,
         StripeApiSource,
+        default_objects,
     )
 
     if conn.api_key is None:
         raise FatalError(f"connection {name!r} has neither `export:` nor `api_key:`")
+    version = conn.api_version or DEFAULT_API_VERSION
     api = StripeApi(
         api_key=conn.api_key.get_secret_value(),
-        api_version=conn.api_version or DEFAULT_API_VERSION,
+        api_version=version,
         api_base=conn.api_base,
         rate=conn.rate_limit,
     )
-    return StripeApiSource(name, api, objects=conn.objects or OBJECT_TYPES)
+    return StripeApiSource(name, api, objects=conn.objects or default_objects(version))
 
 
 def _target(name: str, conn: BeancountConnection) -> TargetConnector:

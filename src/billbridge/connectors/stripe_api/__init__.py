@@ -10,7 +10,7 @@ from __future__ import annotations
 from ._client import DEFAULT_API_VERSION, StripeApi, default_rate
 from ._errors import scrub, translate
 from ._ratelimit import RateLimiter, WaitStats
-from ._source import OBJECT_TYPES, StripeApiSource
+from ._source import OBJECT_TYPES, StripeApiSource, default_objects
 from ._writeback import METADATA_KEY, Pushed, StripeWriteBack, idempotency_key
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "StripeApiSource",
     "StripeWriteBack",
     "WaitStats",
+    "default_objects",
     "default_rate",
     "idempotency_key",
     "scrub",

@@ -25,12 +25,13 @@ import orjson
 from ..base import FatalError, RawRecord, RecordError
 from ._client import StripeApi
 
-__all__ = ["OBJECT_TYPES", "StripeApiSource"]
+__all__ = ["OBJECT_TYPES", "StripeApiSource", "default_objects"]
 
 OBJECT_TYPES: Final = (
     "customers",
     "balance_transactions",
     "invoices",
+    "invoice_payments",
     "payment_intents",
     "charges",
     "refunds",
@@ -38,12 +39,26 @@ OBJECT_TYPES: Final = (
     "payouts",
 )
 """Backfill order: what a record looks up comes before it (a charge needs its balance
-transaction and payment intent, a refund its charge, a credit note its invoice)."""
+transaction, payment intent and, in API versions from 2025-03-31, the invoice payment
+that links it to its invoice; a refund needs its charge, a credit note its invoice)."""
+
+INVOICE_PAYMENTS_SINCE: Final = "2025-03-31"
+"""`/v1/invoice_payments` exists from this API version on; older versions put the
+invoice on the charge itself (`charge.invoice`)."""
+
+
+def default_objects(api_version: str) -> tuple[str, ...]:
+    """Every object type the pinned API version has."""
+    if api_version[:10] >= INVOICE_PAYMENTS_SINCE:
+        return OBJECT_TYPES
+    return tuple(t for t in OBJECT_TYPES if t != "invoice_payments")
+
 
 _PATHS: Final = {
     "customer": "customers",
     "balance_transaction": "balance_transactions",
     "invoice": "invoices",
+    "invoice_payment": "invoice_payments",
     "payment_intent": "payment_intents",
     "charge": "charges",
     "refund": "refunds",
