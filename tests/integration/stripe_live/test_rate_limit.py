@@ -7,9 +7,12 @@ one paced above N still completes, because every 429 is waited out and counted.
 
 from __future__ import annotations
 
+import time
+
+import orjson
 import pytest
 
-from billbridge.connectors.base import RetryableError
+from billbridge.connectors.base import FatalError, RetryableError
 from billbridge.connectors.stripe_api import StripeApi, StripeApiSource
 
 from ._throttled import throttled_stripe
@@ -59,3 +62,14 @@ def test_stripe_should_retry_false_is_not_retried() -> None:
             api.get("/v1/customers", {"limit": 5})
     assert server.requests == 1
     assert TEST_KEY not in str(info.value)
+
+
+def test_an_events_cursor_older_than_stripe_keeps_events_asks_for_a_backfill() -> None:
+    old = int(time.time()) - 31 * 86400
+    with throttled_stripe(limit=100, customers=1) as (base, _):
+        source = StripeApiSource(
+            "stripe", StripeApi(api_key=TEST_KEY, api_base=base), objects=["customers"]
+        )
+        cursor = orjson.dumps({"v": 1, "floor": old, "done": ["customers"], "ev": [old, []]})
+        with pytest.raises(FatalError, match=r"more than 30 days ago.*--backfill"):
+            list(source.read(cursor.decode()))

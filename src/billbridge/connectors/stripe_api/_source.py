@@ -68,6 +68,7 @@ _PATHS: Final = {
 _WITH_LINES: Final = frozenset({"invoices", "credit_notes"})
 _PAGE: Final = 100
 _FLOOR_MARGIN: Final = 300  # seconds before the backfill's start: clocks differ
+_EVENTS_KEPT: Final = 30 * 86400 - 3600  # Stripe keeps events 30 days; an hour to spare
 
 
 class _Cursor:
@@ -197,6 +198,12 @@ class StripeApiSource:
     def _events(self, state: _Cursor) -> Iterator[RawRecord]:
         self.phase = "events"
         since, seen = state.ev if state.ev else (state.floor or 0, [])
+        if self._clock() - since > _EVENTS_KEPT:
+            raise FatalError(
+                f"connection {self.name!r} last read Stripe events from "
+                f"{since} (Unix time), more than 30 days ago; Stripe keeps events for 30 "
+                "days, so changes in between cannot be read: run `billbridge sync --backfill`"
+            )
         events = self._list_events(since)
         fetched: set[tuple[str, str]] = set()
         for event in events:
