@@ -274,9 +274,21 @@ def sync(
                     out.print(text, highlight=False, markup=False)
             _print_run(result)
             if result.flow in sources:
-                out.print(f"  source: {sources[result.flow]}", highlight=False, markup=False)
+                out.print(_source_line(sources[result.flow]), highlight=False, markup=False)
     if any(r.failed for r in results):
         raise typer.Exit(1)
+
+
+def _source_line(summary: dict[str, Any]) -> str:
+    """A live source's cost in one line: objects read, requests, pacing and 429 waits."""
+    objects = summary.get("objects", {})
+    kinds = ", ".join(f"{k} {v}" for k, v in objects.items())
+    return (
+        f"  source: {sum(objects.values())} objects ({kinds or 'none'}), "
+        f"{summary.get('requests', 0)} requests, {summary.get('paced_waits', 0)} paced waits "
+        f"({summary.get('paced_seconds', 0)} s), {summary.get('throttled', 0)} answered 429 "
+        f"({summary.get('backoff_seconds', 0)} s backoff)"
+    )
 
 
 @contextmanager
