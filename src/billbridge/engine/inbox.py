@@ -24,6 +24,7 @@ import orjson
 from billbridge.connectors.base import RawRecord
 from billbridge.store.base import AuditEvent, InboxRow, InboxStatus, Store
 
+from .crashpoints import crashpoint
 from .model import FlowRuntime
 from .pipeline import StopRun
 from .run import _Runner
@@ -88,6 +89,7 @@ def process_inbox(
             runner.process([_record(row)])
             marks.append((row.event_id, "processed"))
         runner.commit()
+        crashpoint("after-inbox-commit")  # committed, events not yet marked: re-run is a no-op
     except StopRun as exc:
         runner.result.stopped = str(exc)
         runner.commit()
