@@ -140,13 +140,20 @@ class _Receiver:
         finally:
             store.close()
 
-    def process(self) -> InboxResult:
-        """Drain the pending events of this connection (one pass at a time per receiver)."""
+    def process(self, *, limit: int = 500) -> list[InboxResult]:
+        """Drain the pending events of this connection, `limit` per store transaction."""
+        passes: list[InboxResult] = []
         with self._processing:
             store = self.open_store()
             try:
                 with flows(self.workspace) as lookup:
-                    return process_inbox(lookup(self.flow), store)
+                    flow = lookup(self.flow)
+                    while True:
+                        result = process_inbox(flow, store, limit=limit)
+                        passes.append(result)
+                        done = len(result.processed) + len(result.stale)
+                        if result.stopped or done < limit:
+                            return passes
             finally:
                 store.close()
 
