@@ -235,12 +235,14 @@ def sync(
     with _opened(workspace, as_json) as (ws, store):
         names = flows or [f.name for f in ws.flows]
         results = []
+        sources: dict[str, dict[str, Any]] = {}
         for name in names:
             with flow_runtimes(ws) as lookup:
                 runtime = lookup(name)
                 size = getattr(runtime.source, "size", None)
                 total = size() if callable(size) else None
-                with _progress(not as_json, name, total) as progress:
+                note = getattr(runtime.source, "progress_note", None)
+                with _progress(not as_json, name, total, note) as progress:
                     results.append(
                         sync_flow(
                             runtime,
@@ -252,26 +254,49 @@ def sync(
                             progress=progress,
                         )
                     )
+                source_summary = getattr(runtime.source, "summary", None)
+                if callable(source_summary):  # a live source: objects read, waits, 429s
+                    sources[name] = source_summary()
         if not dry_run:
             _run_alerts(ws, store, quiet=as_json)
     if as_json:
+        runs = [
+            {**r.as_json(), **({"source": sources[r.flow]} if r.flow in sources else {})}
+            for r in results
+        ]
         if len(results) == 1:
-            _emit(results[0].as_json())
+            _emit(runs[0])
         else:
             totals = {k: sum(r.counts[k] for r in results) for k in results[0].counts}
-            _emit({"runs": [r.as_json() for r in results], "counts": totals})
+            _emit({"runs": runs, "counts": totals})
     else:
         for result in results:
             if dry_run:
                 for text in result.dry_run_entries:
                     out.print(text, highlight=False, markup=False)
             _print_run(result)
+            if result.flow in sources:
+                out.print(_source_line(sources[result.flow]), highlight=False, markup=False)
     if any(r.failed for r in results):
         raise typer.Exit(1)
 
 
+def _source_line(summary: dict[str, Any]) -> str:
+    """A live source's cost in one line: objects read, requests, pacing and 429 waits."""
+    objects = summary.get("objects", {})
+    kinds = ", ".join(f"{k} {v}" for k, v in objects.items())
+    return (
+        f"  source: {sum(objects.values())} objects ({kinds or 'none'}), "
+        f"{summary.get('requests', 0)} requests, {summary.get('paced_waits', 0)} paced waits "
+        f"({summary.get('paced_seconds', 0)} s), {summary.get('throttled', 0)} answered 429 "
+        f"({summary.get('backoff_seconds', 0)} s backoff)"
+    )
+
+
 @contextmanager
-def _progress(enabled: bool, label: str, total_bytes: int | None) -> Iterator[Any]:
+def _progress(
+    enabled: bool, label: str, total_bytes: int | None, note: Any = None
+) -> Iterator[Any]:
     """A progress bar on a terminal: records, records/s, and for a file, % and time left."""
     if not enabled or not err.is_terminal:
         yield None
@@ -302,6 +327,8 @@ def _progress(enabled: bool, label: str, total_bytes: int | None) -> Iterator[An
             rate = f"{done / elapsed:,.0f}" if elapsed else "-"
             completed = int(position) if total_bytes and position.isdigit() else None
             bar.update(task, completed=completed, records=f"{done:,}", rate=rate)
+            if callable(note):  # a live source: the object type being read, waits, 429s
+                bar.update(task, description=f"{label} {note()}")
 
         yield update
 

@@ -41,8 +41,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+StripeObjectName = Literal[
+    "customers",
+    "balance_transactions",
+    "invoices",
+    "invoice_payments",
+    "payment_intents",
+    "charges",
+    "refunds",
+    "credit_notes",
+    "payouts",
+]
+
+
 class StripeConnection(_Strict):
-    """Stripe, read from an export file (JSONL of API objects) or, later, the live API."""
+    """Stripe, read from an export file (JSONL of API objects) or the live API (`api_key`)."""
 
     connector: Literal["stripe"]
     mode: Literal["sandbox", "production"] = "sandbox"
@@ -50,12 +63,40 @@ class StripeConnection(_Strict):
     api_key: SecretStr | None = None
     api_version: str | None = None
     rate_limit: float | None = Field(default=None, gt=0)
+    api_base: str | None = Field(default=None, pattern=r"^https?://")
+    webhook_secret: SecretStr | None = None
+    objects: tuple[StripeObjectName, ...] | None = None
 
     @model_validator(mode="after")
     def _needs_a_source(self) -> StripeConnection:
         if self.export is None and self.api_key is None:
             raise ValueError("set `export: <file.jsonl>` or `api_key: ${STRIPE_API_KEY}`")
+        if self.api_key is not None:
+            _check_key_mode(self.api_key.get_secret_value(), self.mode)
         return self
+
+
+def _check_key_mode(key: str, mode: str) -> None:
+    """A test key on a production connection (or the reverse) posts to the wrong books."""
+    live = key.startswith(("sk_live_", "rk_live_"))
+    test = key.startswith(("sk_test_", "rk_test_"))
+    if not (live or test):
+        raise _FieldValueError(
+            ("api_key",),
+            "is not a Stripe secret key (expected sk_test_…/rk_test_… or sk_live_…/rk_live_…)",
+        )
+    if mode == "production" and test:
+        raise _FieldValueError(
+            ("api_key",),
+            "is a test-mode key (sk_test_…) on a `mode: production` connection; use the live "
+            "key or set `mode: sandbox`",
+        )
+    if mode == "sandbox" and live:
+        raise _FieldValueError(
+            ("api_key",),
+            "is a live key (sk_live_…) on a `mode: sandbox` connection; use a test key or set "
+            "`mode: production`",
+        )
 
 
 class BeancountConnection(_Strict):
@@ -185,6 +226,10 @@ class _LocatedValueError(ValueError):
         super().__init__(message)
 
 
+class _FieldValueError(_LocatedValueError):
+    """A located error whose `loc` is relative to the model that raised it."""
+
+
 def _resolve_paths(data: dict[str, Any], root: Path) -> None:
     for conn in (data.get("connections") or {}).values():
         if isinstance(conn, dict):
@@ -221,7 +266,9 @@ def _config_error(doc: LocatedYaml, exc: ValidationError) -> ConfigError:
     ctx_error = (error.get("ctx") or {}).get("error")
     loc: tuple[str | int, ...] = tuple(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
-    if isinstance(ctx_error, _LocatedValueError):
+    if isinstance(ctx_error, _FieldValueError):
+        loc, message = (*loc, *ctx_error.loc), str(ctx_error)
+    elif isinstance(ctx_error, _LocatedValueError):
         loc, message = ctx_error.loc, str(ctx_error)
     # pydantic puts the union tag (`stripe`, `beancount`) into the path; drop it for people.
     if len(loc) > 2 and loc[0] == "connections" and loc[2] in _CONNECTORS:
@@ -235,7 +282,7 @@ def _config_error(doc: LocatedYaml, exc: ValidationError) -> ConfigError:
     elif error["type"] == "union_tag_invalid":
         message = f"unknown connector; expected one of: {error['ctx']['expected_tags']}"
     elif "input" in error and not isinstance(error["input"], dict | list):
-        secret = any(name in field for name in ("api_key", "password", "webhook"))
+        secret = any(name in field for name in ("api_key", "password", "webhook", "secret"))
         shown_input = "<secret>" if secret else repr(error["input"])
         message = f"{message} (got {shown_input})"
     return ConfigError(doc.path, doc.line_of(loc), field, message)

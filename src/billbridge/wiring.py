@@ -43,11 +43,28 @@ def _source(name: str, conn: StripeConnection) -> SourceConnector:
     from .connectors.stripe_export import StripeExportSource  # noqa: PLC0415
 
     if conn.export is None:
-        raise FatalError(
-            f"connection {name!r} reads the live Stripe API, which this version does not "
-            "support yet; set `export: <file.jsonl>`"
-        )
+        return _stripe_api_source(name, conn)
     return StripeExportSource(name, conn.export)
+
+
+def _stripe_api_source(name: str, conn: StripeConnection) -> SourceConnector:
+    from .connectors.stripe_api import (  # noqa: PLC0415
+        DEFAULT_API_VERSION,
+        StripeApi,
+        StripeApiSource,
+        default_objects,
+    )
+
+    if conn.api_key is None:
+        raise FatalError(f"connection {name!r} has neither `export:` nor `api_key:`")
+    version = conn.api_version or DEFAULT_API_VERSION
+    api = StripeApi(
+        api_key=conn.api_key.get_secret_value(),
+        api_version=version,
+        api_base=conn.api_base,
+        rate=conn.rate_limit,
+    )
+    return StripeApiSource(name, api, objects=conn.objects or default_objects(version))
 
 
 def _target(name: str, conn: LedgerConnection) -> TargetConnector:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from . import audit_chain
+from ._inbox import InboxMixin
 from ._monitor import MonitorMixin
 from ._queries import migrations, queries
 from ._rows import RowReader
@@ -70,7 +71,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore(MonitorMixin, UserStoreMixin, RowReader, ABC):
+class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, RowReader, ABC):
     """A `Store` over one DB-API connection; subclasses supply the dialect's edges."""
 
     dialect: ClassVar[str]

@@ -26,6 +26,8 @@ __all__ = [
     "DiscrepancyRow",
     "ExceptionKind",
     "ExceptionRow",
+    "InboxRow",
+    "InboxStatus",
     "IncidentRow",
     "MonitorCounts",
     "OutcomeRow",
@@ -39,6 +41,22 @@ __all__ = [
 
 OutcomeName = Literal["synced", "unchanged", "failed", "held", "conflict"]
 ExceptionKind = Literal["failed", "held", "conflict"]
+
+
+InboxStatus = Literal["pending", "processed", "stale"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboxRow:
+    """One verified Stripe webhook event in the inbox (see store/_inbox.py)."""
+
+    event_id: str
+    connection: str
+    type: str
+    object_key: str  # connection:object:id of the event's data.object
+    created: int  # the event's Unix time: what orders events about one object
+    payload: bytes
+    status: InboxStatus
 
 
 class StoreError(RuntimeError):
@@ -356,3 +374,18 @@ class Store(Protocol):
         until: datetime | None = None,
         limit: int = 200,
     ) -> list[AuditRow]: ...
+    # --- Stripe webhook inbox (store/_inbox.py)
+    def inbox_add(
+        self,
+        *,
+        event_id: str,
+        connection: str,
+        type: str,
+        object_key: str,
+        created: int,
+        payload: bytes,
+    ) -> bool: ...
+    def inbox_pending(self, connection: str, *, limit: int = 500) -> list[InboxRow]: ...
+    def inbox_get(self, event_id: str) -> InboxRow | None: ...
+    def inbox_newest_applied(self, object_key: str) -> int | None: ...
+    def inbox_mark(self, event_id: str, status: InboxStatus) -> None: ...

@@ -1,0 +1,88 @@
+"""A client-side rate limiter per connection: a token bucket, plus the waits it caused.
+
+Why client-side: Stripe answers 429 above its limit (25 req/s in test mode, 100 live),
+and every 429 is a wasted round trip that also counts against the limit. Pacing
+requests below the limit keeps 429s rare; the waits are counted so the run summary and
+the progress bar can say that the run was slowed down on purpose, not stuck.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = ["RateLimiter", "WaitStats"]
+
+
+@dataclass(slots=True)
+class WaitStats:
+    """What pacing and 429s cost a run: counts and seconds slept."""
+
+    requests: int = 0
+    throttled: int = 0  # 429 answers
+    paced_waits: int = 0
+    paced_seconds: float = 0.0
+    backoff_waits: int = 0
+    backoff_seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "requests": self.requests,
+            "throttled": self.throttled,
+            "paced_waits": self.paced_waits,
+            "paced_seconds": round(self.paced_seconds, 3),
+            "backoff_waits": self.backoff_waits,
+            "backoff_seconds": round(self.backoff_seconds, 3),
+        }
+
+
+class RateLimiter:
+    """At most `rate` requests a second on average, bursts of at most `burst`."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate / 5)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = self.burst
+        self._last = clock()
+        self._lock = threading.Lock()
+        self.stats = WaitStats()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until there is one; returns the seconds slept."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            self._tokens -= 1
+            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+            self.stats.requests += 1
+            if wait > 0:
+                self.stats.paced_waits += 1
+                self.stats.paced_seconds += wait
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+    def backoff(self, seconds: float) -> None:
+        """Sleep after a 429 and drain the bucket, so the next requests are paced too."""
+        with self._lock:
+            self.stats.throttled += 1
+            self.stats.backoff_waits += 1
+            self.stats.backoff_seconds += seconds
+            self._tokens = min(self._tokens, 0.0)
+            self._last = self._clock() + seconds
+        self._sleep(seconds)

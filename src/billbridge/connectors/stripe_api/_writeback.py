@@ -1,0 +1,153 @@
+"""Write-back to Stripe: push customers, mark invoices paid out of band, void invoices.
+
+Why look-up before retry: a POST whose connection dropped after Stripe received it is
+ambiguous: the customer may exist or not. Retrying blindly creates a duplicate whenever
+the idempotency key is not honoured (expired after 24 h, or an emulator without it), so
+an ambiguous create is resolved by looking the object up by our record key in its
+metadata (`billbridge_key`) first, and only if it is not there is it sent again, with the
+same idempotency key. Invoice actions are resolved by reading the invoice's status.
+
+Idempotency keys are derived from the record key and its version: the same version of
+the same record always sends the same key, a new version a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from ..base import RecordError, RetryableError
+from ._client import StripeApi
+
+__all__ = ["METADATA_KEY", "Pushed", "StripeWriteBack", "idempotency_key"]
+
+METADATA_KEY: Final = "billbridge_key"
+_CUSTOMER_FIELDS: Final = frozenset(
+    {"name", "email", "phone", "description", "address", "preferred_locales", "tax_exempt"}
+)
+
+
+def idempotency_key(record_key: str, version: str, action: str) -> str:
+    digest = hashlib.blake2b(f"{record_key}|{version}|{action}".encode(), digest_size=16)
+    return f"billbridge-{action}-{digest.hexdigest()}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pushed:
+    """What a write did: the Stripe id, and how (`found` = an ambiguous write that landed)."""
+
+    id: str
+    how: Literal["created", "updated", "found", "unchanged"]
+    data: Mapping[str, Any]
+
+
+class StripeWriteBack:
+    """Writes one record at a time; every error is a connector error (never the key)."""
+
+    def __init__(self, api: StripeApi) -> None:
+        self.api = api
+
+    # ------------------------------------------------------------------ customers
+    def push_customer(
+        self,
+        *,
+        record_key: str,
+        version: str,
+        fields: Mapping[str, Any],
+        stripe_id: str | None = None,
+    ) -> Pushed:
+        """Create the customer (or update `stripe_id`), tagged with our record key."""
+        unknown = set(fields) - _CUSTOMER_FIELDS
+        if unknown:
+            raise RecordError(f"customer fields {sorted(unknown)} cannot be written to Stripe")
+        params = {
+            **fields,
+            "metadata": {METADATA_KEY: record_key, "billbridge_version": version},
+        }
+        if stripe_id:
+            data = self._post(f"/v1/customers/{stripe_id}", params, record_key, version, "update")
+            return Pushed(id=stripe_id, how="updated", data=data)
+        key = idempotency_key(record_key, version, "create-customer")
+        for _ in range(2):
+            try:
+                data = self.api.post("/v1/customers", params, idempotency_key=key)
+                return Pushed(id=str(data["id"]), how="created", data=data)
+            except RetryableError:
+                found = self.find_customer(record_key, email=fields.get("email"))
+                if found is not None:
+                    return Pushed(id=str(found["id"]), how="found", data=found)
+        raise RetryableError(f"Stripe did not confirm creating the customer for {record_key}")
+
+    def find_customer(self, record_key: str, *, email: Any = None) -> dict[str, Any] | None:
+        """The customer whose metadata holds our record key (search, or a listing)."""
+        try:
+            page = self.api.get(
+                "/v1/customers/search",
+                {"query": f"metadata['{METADATA_KEY}']:'{record_key}'", "limit": 10},
+            )
+            candidates = page.get("data") or []
+        except RecordError:  # no search API (localstripe): list, narrowed by email if known
+            candidates = list(self._list_customers(email if isinstance(email, str) else None))
+        for item in candidates:
+            meta = item.get("metadata") or {}
+            if isinstance(meta, dict) and meta.get(METADATA_KEY) == record_key:
+                return dict(item)
+        return None
+
+    def _list_customers(self, email: str | None) -> Any:
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 100}
+            if email:
+                params["email"] = email
+            if after:
+                params["starting_after"] = after
+            page = self.api.get("/v1/customers", params)
+            items = [i for i in page.get("data") or [] if isinstance(i, dict)]
+            yield from items
+            if not items or page.get("has_more") is not True:
+                return
+            after = str(items[-1]["id"])
+
+    # ------------------------------------------------------------------ invoices
+    def mark_invoice_paid(self, invoice_id: str, *, record_key: str, version: str) -> Pushed:
+        """Paid outside Stripe (bank transfer booked in the ledger): `paid_out_of_band`."""
+        return self._invoice_action(
+            invoice_id, "pay", {"paid_out_of_band": "true"}, "paid", record_key, version
+        )
+
+    def void_invoice(self, invoice_id: str, *, record_key: str, version: str) -> Pushed:
+        return self._invoice_action(invoice_id, "void", {}, "void", record_key, version)
+
+    def _invoice_action(
+        self,
+        invoice_id: str,
+        action: str,
+        params: Mapping[str, Any],
+        status: str,
+        record_key: str,
+        version: str,
+    ) -> Pushed:
+        current = self.api.get(f"/v1/invoices/{invoice_id}")
+        if current.get("status") == status:
+            return Pushed(id=invoice_id, how="unchanged", data=current)
+        key = idempotency_key(record_key, version, f"{action}-invoice")
+        for _ in range(2):
+            try:
+                data = self.api.post(
+                    f"/v1/invoices/{invoice_id}/{action}", params, idempotency_key=key
+                )
+                return Pushed(id=invoice_id, how="updated", data=data)
+            except RetryableError:
+                current = self.api.get(f"/v1/invoices/{invoice_id}")
+                if current.get("status") == status:
+                    return Pushed(id=invoice_id, how="found", data=current)
+        raise RetryableError(f"Stripe did not confirm `{action}` of invoice {invoice_id}")
+
+    def _post(
+        self, path: str, params: Mapping[str, Any], record_key: str, version: str, action: str
+    ) -> dict[str, Any]:
+        return self.api.post(path, params, idempotency_key=idempotency_key(
+            record_key, version, action))  # fmt: skip

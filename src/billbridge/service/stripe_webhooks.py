@@ -1,0 +1,209 @@
+"""The Stripe webhook receiver: verify, dedupe, store durably, answer, then process.
+
+Why this order: Stripe stops sending an event once it got a 2xx, so the event must be
+in the state store (the inbox) before the answer; the processing runs after the answer
+(a background task), from the inbox, so a slow ledger never makes Stripe retry and a
+crash after the answer loses nothing (`process_inbox` picks the pending rows up on the
+next delivery or by `billbridge` calling it).
+
+What never reaches the inbox (and so never the pipeline), and the answer:
+- a body over `max_bytes`: 413;
+- no `Stripe-Signature`, a signature that does not match the connection's
+  `webhook_secret`, or a timestamp outside the tolerance window (replays): 400;
+- a body that is not UTF-8 JSON of a Stripe event (`id`, `type`, `created`,
+  `data.object` with `object` and `id`): 400.
+An event about an object billbridge does not read (a plan, a payment method) is
+answered 200 and not stored. A redelivered event id is answered 200 and not stored
+twice. The store being down is a 503, which Stripe retries.
+
+`stripe_webhook_router(...)` is mounted by `billbridge serve`; `create_webhook_app`
+is the same router on its own, for tests and small deployments.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import stripe
+from fastapi import APIRouter, BackgroundTasks, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from billbridge.config import StripeConnection, Workspace
+from billbridge.engine.inbox import InboxResult, process_inbox
+from billbridge.formats.stripe import POSTABLE_OBJECTS, REFERENCE_OBJECTS
+from billbridge.store import Store, StoreError
+from billbridge.wiring import flows, open_workspace_store
+
+__all__ = ["DEFAULT_MAX_BYTES", "create_webhook_app", "stripe_webhook_router"]
+
+DEFAULT_MAX_BYTES = 512 * 1024  # Stripe events are a few KiB; an invoice with lines tens
+DEFAULT_TOLERANCE = 300  # seconds, Stripe's own default
+
+
+class _Rejected(Exception):  # noqa: N818 - a control signal inside this module
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _event(payload: bytes) -> dict[str, Any]:
+    """The payload as a Stripe event, or a 400 naming what is missing."""
+    try:
+        event = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise _Rejected(400, "the body is not JSON") from None
+    if type(event) is not dict:
+        raise _Rejected(400, "the body is not a JSON object")
+    for name, kind in (("id", str), ("type", str), ("created", int)):
+        if type(event.get(name)) is not kind:
+            raise _Rejected(400, f"the event has no `{name}`")
+    data = event.get("data")
+    obj = data.get("object") if type(data) is dict else None
+    if type(obj) is not dict or type(obj.get("object")) is not str:
+        raise _Rejected(400, "the event has no `data.object`")
+    if type(obj.get("id")) is not str or not obj["id"]:
+        raise _Rejected(400, "the event's object has no `id`")
+    return event
+
+
+class _Receiver:
+    def __init__(
+        self,
+        workspace: Workspace,
+        flow: str,
+        *,
+        tolerance: int,
+        max_bytes: int,
+        open_store: Callable[[], Store],
+    ) -> None:
+        config = workspace.flow(flow)
+        conn = workspace.connections[config.source]
+        if not isinstance(conn, StripeConnection) or conn.webhook_secret is None:
+            raise ValueError(
+                f"connection {config.source!r} has no `webhook_secret`; set it to "
+                "${STRIPE_WEBHOOK_SECRET} (the whsec_… of the endpoint) to receive webhooks"
+            )
+        self.workspace = workspace
+        self.flow = flow
+        self.connection = config.source
+        self._secret = conn.webhook_secret
+        self.tolerance = tolerance
+        self.max_bytes = max_bytes
+        self.open_store = open_store
+        self._processing = threading.Lock()
+
+    async def body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            raise _Rejected(413, f"the body is over {self.max_bytes} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise _Rejected(413, f"the body is over {self.max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def verify(self, payload: bytes, header: str | None) -> dict[str, Any]:
+        if not header:
+            raise _Rejected(400, "no Stripe-Signature header")
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Rejected(400, "the body is not UTF-8") from None
+        try:
+            stripe.WebhookSignature.verify_header(
+                text, header, self._secret.get_secret_value(), self.tolerance
+            )
+        except stripe.SignatureVerificationError as exc:
+            raise _Rejected(400, f"signature rejected: {exc.user_message or exc}") from None
+        return _event(payload)
+
+    def store(self, event: dict[str, Any], payload: bytes) -> bool:
+        obj = event["data"]["object"]
+        store = self.open_store()
+        try:
+            return store.inbox_add(
+                event_id=event["id"],
+                connection=self.connection,
+                type=event["type"],
+                object_key=f"{self.connection}:{obj['object']}:{obj['id']}",
+                created=event["created"],
+                payload=payload,
+            )
+        finally:
+            store.close()
+
+    def process(self, *, limit: int = 500) -> list[InboxResult]:
+        """Drain the pending events of this connection, `limit` per store transaction."""
+        passes: list[InboxResult] = []
+        with self._processing:
+            store = self.open_store()
+            try:
+                with flows(self.workspace) as lookup:
+                    flow = lookup(self.flow)
+                    while True:
+                        result = process_inbox(flow, store, limit=limit)
+                        passes.append(result)
+                        done = len(result.processed) + len(result.stale)
+                        if result.stopped or done < limit:
+                            return passes
+            finally:
+                store.close()
+
+
+def stripe_webhook_router(
+    workspace: Workspace,
+    *,
+    flow: str,
+    path: str = "/webhooks/stripe",
+    tolerance: int = DEFAULT_TOLERANCE,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    process: bool = True,
+    open_store: Callable[[], Store] | None = None,
+) -> APIRouter:
+    """A router with `POST {path}` receiving the events of `flow`'s Stripe connection.
+
+    `process=False` only stores events (for a deployment where workers drain the inbox).
+    """
+    receiver = _Receiver(
+        workspace,
+        flow,
+        tolerance=tolerance,
+        max_bytes=max_bytes,
+        open_store=open_store or (lambda: open_workspace_store(workspace)),
+    )
+    router = APIRouter()
+
+    @router.post(path)
+    async def receive(request: Request, background: BackgroundTasks) -> JSONResponse:
+        try:
+            payload = await receiver.body(request)
+            event = receiver.verify(payload, request.headers.get("stripe-signature"))
+        except _Rejected as exc:
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
+        obj_type = event["data"]["object"]["object"]
+        if obj_type not in POSTABLE_OBJECTS and obj_type not in REFERENCE_OBJECTS:
+            return JSONResponse({"received": event["id"], "ignored": obj_type})
+        try:
+            new = await run_in_threadpool(receiver.store, event, payload)
+        except StoreError:
+            return JSONResponse({"error": "the state store is unavailable"}, status_code=503)
+        if process:
+            background.add_task(receiver.process)
+        return JSONResponse({"received": event["id"], "duplicate": not new})
+
+    return router
+
+
+def create_webhook_app(workspace: Workspace, *, flow: str, **options: Any) -> FastAPI:
+    """The webhook router on its own ASGI app (tests, or a receiver-only deployment)."""
+    app = FastAPI(title="billbridge Stripe webhooks", docs_url=None, redoc_url=None)
+    app.include_router(stripe_webhook_router(workspace, flow=flow, **options))
+    return app

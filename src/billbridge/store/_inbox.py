@@ -1,0 +1,79 @@
+"""The Stripe webhook inbox: events stored before the receiver answers, processed after.
+
+Why in the state store: a webhook answered 2xx is never sent again, so the event must
+be durable before the answer; keeping it in the same store as outcomes means a crash
+between the answer and the processing loses nothing (the next processing pass reads
+the pending rows). The event id is the primary key, which is also the dedupe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .base import InboxRow, InboxStatus
+
+__all__ = ["InboxMixin"]
+
+
+class InboxMixin:
+    """Store methods over `stripe_inbox` (migration 0002), for SqlStore's bases."""
+
+    if TYPE_CHECKING:
+        _q: dict[str, str]
+
+        def _guard(self, what: str) -> AbstractContextManager[None]: ...
+        def _write(self, *, lock: bool = False) -> AbstractContextManager[Any]: ...
+        def _ts(self, at: datetime) -> Any: ...
+        def _all(self, name: str, params: Any = ()) -> list[Any]: ...
+
+    def inbox_add(
+        self,
+        *,
+        event_id: str,
+        connection: str,
+        type: str,
+        object_key: str,
+        created: int,
+        payload: bytes,
+    ) -> bool:
+        """Store a verified event; False when its id is already in the inbox (a redelivery)."""
+        params = (event_id, connection, type, object_key, created, payload,
+                  self._ts(datetime.now(UTC)))  # fmt: skip
+        with self._guard("store webhook event"), self._write() as tx:
+            return bool(tx.execute(self._q["inbox_add"], params).fetchall())
+
+    def inbox_pending(self, connection: str, *, limit: int = 500) -> list[InboxRow]:
+        """Events not yet processed, oldest `created` first."""
+        with self._guard("read webhook inbox"):
+            return list(_rows(self._all("inbox_pending", (connection, limit))))
+
+    def inbox_get(self, event_id: str) -> InboxRow | None:
+        with self._guard("read webhook inbox"):
+            rows = list(_rows(self._all("inbox_get", (event_id,))))
+        return rows[0] if rows else None
+
+    def inbox_newest_applied(self, object_key: str) -> int | None:
+        """The `created` of the newest processed event about this object, if any."""
+        with self._guard("read webhook inbox"):
+            rows = self._all("inbox_newest_applied", (object_key,))
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+    def inbox_mark(self, event_id: str, status: InboxStatus) -> None:
+        with self._guard("mark webhook event"), self._write() as tx:
+            tx.execute(self._q["inbox_mark"], (status, self._ts(datetime.now(UTC)), event_id))
+
+
+def _rows(rows: list[Any]) -> Iterator[InboxRow]:
+    for event_id, connection, type_, object_key, created, payload, status in rows:
+        yield InboxRow(
+            event_id=event_id,
+            connection=connection,
+            type=type_,
+            object_key=object_key,
+            created=int(created),
+            payload=bytes(payload),
+            status=status,
+        )

@@ -1,0 +1,22 @@
+-- The Stripe webhook inbox (migration 0002). Same parameter order as the PostgreSQL file.
+
+-- name: inbox_add
+INSERT INTO stripe_inbox (event_id, connection, type, object_key, created, payload, received_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id;
+
+-- name: inbox_pending
+SELECT event_id, connection, type, object_key, created, payload, status
+FROM stripe_inbox WHERE connection = ? AND status = 'pending'
+ORDER BY created, received_at, event_id LIMIT ?;
+
+-- name: inbox_get
+SELECT event_id, connection, type, object_key, created, payload, status
+FROM stripe_inbox WHERE event_id = ?;
+
+-- name: inbox_newest_applied
+SELECT max(created) FROM stripe_inbox WHERE object_key = ? AND status = 'processed';
+
+-- name: inbox_mark
+UPDATE stripe_inbox SET status = ?, processed_at = ? WHERE event_id = ?;
