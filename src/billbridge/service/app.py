@@ -15,13 +15,14 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from billbridge import __version__
-from billbridge.config import Workspace
+from billbridge.config import StripeConnection, Workspace
 
 from . import api, metrics, ui
 from .auth import LoginLimiter
 from .deps import LoginRequiredError
+from .stripe_webhooks import stripe_webhook_router
 
-__all__ = ["EXTRA_ROUTERS", "create_app"]
+__all__ = ["EXTRA_ROUTERS", "create_app", "webhook_paths"]
 
 # Routers that other parts of billbridge add to the service, mounted after the API and UI:
 #   from .stripe_webhooks import router as stripe_webhooks   (the Stripe webhook receiver)
@@ -33,6 +34,24 @@ CSP = (
 )
 _TITLES = {401: "Log in first", 403: "Not allowed", 404: "Not found", 409: "Conflict",
            422: "Cannot do that", 429: "Too many attempts"}  # fmt: skip
+
+
+def webhook_paths(workspace: Workspace) -> dict[str, str]:
+    """Where each flow from a Stripe connection with a `webhook_secret` receives events.
+
+    `/webhooks/stripe/<flow>` always; plain `/webhooks/stripe` too when only one flow
+    receives webhooks (the URL most people register in Stripe's dashboard).
+    """
+    flows = [
+        flow.name
+        for flow in workspace.flows
+        if isinstance(conn := workspace.connections.get(flow.source), StripeConnection)
+        and conn.webhook_secret is not None
+    ]
+    paths = {f"/webhooks/stripe/{name}": name for name in flows}
+    if len(flows) == 1:
+        paths["/webhooks/stripe"] = flows[0]
+    return paths
 
 
 def create_app(workspace: Workspace, *, login_limiter: LoginLimiter | None = None) -> FastAPI:
@@ -50,6 +69,8 @@ def create_app(workspace: Workspace, *, login_limiter: LoginLimiter | None = Non
     app.include_router(ui.router)
     for router in EXTRA_ROUTERS:
         app.include_router(router)
+    for path, flow in webhook_paths(workspace).items():
+        app.include_router(stripe_webhook_router(workspace, flow=flow, path=path))
 
     @app.exception_handler(LoginRequiredError)
     def _login(request: Request, exc: LoginRequiredError) -> Response:
