@@ -471,3 +471,8 @@ def trace_cmd(
 
 def main() -> None:
     app()
+
+
+from .cli_numbers import numbers_cmd  # noqa: E402 - registered last: it uses this module's helpers
+
+app.command("numbers")(numbers_cmd)

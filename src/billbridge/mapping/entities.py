@@ -114,21 +114,25 @@ def _view(mapping: Mapping, entity: EntityRule) -> Mapping:
 
 
 def route(
-    value: Canonical, mapping: Mapping, *, record: str, facts: Facts
+    value: Canonical, mapping: Mapping, *, record: str, facts: Callable[[], Facts]
 ) -> tuple[Mapping, EntityRule | None] | Problem:
-    """The mapping as the record's entity sees it, or a Problem listing the rules tried."""
+    """The mapping as the record's entity sees it, or a Problem listing the rules tried.
+
+    `facts` is called only when the mapping has entities (it may look up an invoice).
+    """
     if not mapping.entities:
         return mapping, None
+    found = facts()
     for entity in mapping.entities:
-        if _matches(entity, facts):
+        if _matches(entity, found):
             return _view(mapping, entity), entity
     tried = "; ".join(f"{e.name}: {e.match.describe()}" for e in mapping.entities)
     return Problem(
         record=record,
         field="entities",
         message=f"no entity in {mapping.path.name} takes this record (connection "
-        f"{facts.connection!r}, currency {facts.currency or '?'}, customer country "
-        f"{facts.country or '?'}); rules tried: {tried}",
+        f"{found.connection!r}, currency {found.currency or '?'}, customer country "
+        f"{found.country or '?'}); rules tried: {tried}",
         hint=f"add a matching entity (or one without `match:` as the catch-all) to "
         f"{mapping.path}, then `billbridge replay {record}`",
     )

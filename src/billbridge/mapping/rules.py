@@ -89,8 +89,12 @@ def plan_entries(value: Canonical, mapping: Mapping, ctx: Context) -> RulePlan:
     """
     if isinstance(value, Customer):
         return RulePlan()  # customers post nothing
-    facts = facts_of(value, connection=ctx.connection, invoice=ctx.invoice)
-    routed = route(value, mapping, record=ctx.record, facts=facts)
+    routed = route(
+        value,
+        mapping,
+        record=ctx.record,
+        facts=lambda: facts_of(value, connection=ctx.connection, invoice=ctx.invoice),
+    )
     if isinstance(routed, Problem):
         return RulePlan(problems=(routed,))
     view, _entity = routed
@@ -405,7 +409,7 @@ def _credit_note(cn: CreditNote, mapping: Mapping, ctx: Context) -> RulePlan:
     """
     problems: list[Problem] = []
     postings: list[Posting] = []
-    inv = ctx.invoice(cn.invoice) if cn.invoice else None
+    inv = ctx.invoice(cn.invoice) if cn.invoice and mapping.tax_rules else None
     where = (
         Jurisdiction(country=inv.customer_country, region=inv.customer_region)
         if inv is not None

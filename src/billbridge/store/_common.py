@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 
 from . import audit_chain
+from ._numbers import NumbersMixin
 from ._queries import migrations, queries
 from ._rows import RowReader
 from .base import (
@@ -68,7 +69,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore(RowReader, ABC):
+class SqlStore(NumbersMixin, RowReader, ABC):
     """A `Store` over one DB-API connection; subclasses supply the dialect's edges."""
 
     dialect: ClassVar[str]

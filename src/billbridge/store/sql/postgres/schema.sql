@@ -138,3 +138,13 @@ $$;
 
 CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+
+CREATE TABLE invoice_numbers (
+    entity      TEXT NOT NULL,
+    series      TEXT NOT NULL,
+    number      TEXT NOT NULL,
+    seq         BIGINT,
+    record_key  TEXT NOT NULL,
+    first_seen  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (entity, series, number)
+);

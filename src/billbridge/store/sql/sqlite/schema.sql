@@ -138,3 +138,13 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN
     SELECT RAISE(ABORT, 'audit log is append-only');
 END;
+
+CREATE TABLE invoice_numbers (
+    entity      TEXT NOT NULL,
+    series      TEXT NOT NULL,
+    number      TEXT NOT NULL,
+    seq         INTEGER,
+    record_key  TEXT NOT NULL,
+    first_seen  TEXT NOT NULL,
+    PRIMARY KEY (entity, series, number)
+);
