@@ -6,8 +6,8 @@ mapping's version. A missing rate is a refusal naming the date and the pair, nev
 guess: the wrong rate is a wrong ledger that still balances.
 
 Conversion rounds each leg once, then moves the rounding residue (at most a few minor
-units) to the largest leg, so a converted entry balances exactly in the functional
-currency and no cent is lost or created.
+units) to the largest leg of the side with more legs, so a converted entry balances
+exactly in the functional currency and no cent is lost or created.
 """
 
 from __future__ import annotations
@@ -110,7 +110,12 @@ def convert_postings(
         )
     residue = sum((p.amount.amount for p in out), Decimal(0))
     if len(set(rates)) <= 1 and residue and out:
-        big = max(range(len(out)), key=lambda i: abs(out[i].amount.amount))
+        # The side with more legs is where the rounding accumulated: its largest leg
+        # takes the residue, so a single receivable stays exactly total x rate.
+        debits = [i for i, p in enumerate(out) if p.amount.amount > 0]
+        credits = [i for i, p in enumerate(out) if p.amount.amount < 0]
+        side = debits if len(debits) > len(credits) else credits or debits
+        big = max(side, key=lambda i: abs(out[i].amount.amount))
         leg = out[big]
         fixed = Money.rounded(leg.amount.amount - residue, functional)
         out[big] = Posting(
