@@ -113,8 +113,8 @@ def convert_postings(
         # The side with more legs is where the rounding accumulated: its largest leg
         # takes the residue, so a single receivable stays exactly total x rate.
         debits = [i for i, p in enumerate(out) if p.amount.amount > 0]
-        credits = [i for i, p in enumerate(out) if p.amount.amount < 0]
-        side = debits if len(debits) > len(credits) else credits or debits
+        credit_legs = [i for i, p in enumerate(out) if p.amount.amount < 0]
+        side = debits if len(debits) > len(credit_legs) else credit_legs or debits
         big = max(side, key=lambda i: abs(out[i].amount.amount))
         leg = out[big]
         fixed = Money.rounded(leg.amount.amount - residue, functional)

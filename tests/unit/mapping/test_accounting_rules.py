@@ -7,6 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from billbridge.domain import (
     Invoice,
@@ -290,3 +292,18 @@ def test_functional_currency_needs_fx(tmp_path: Path) -> None:
 )
 def test_series_of(number: str, series: str, expected: tuple[str, int | None]) -> None:
     assert series_of(number, series) == expected
+
+
+@given(
+    parts=st.lists(st.integers(min_value=1, max_value=10**9), min_size=1, max_size=8),
+    rate=st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("500"), places=6),
+)
+def test_conversion_always_balances(parts: list[int], rate: Decimal) -> None:
+    credits_ = [Posting(account="Income:X", amount=-Money.from_minor(p, "USD")) for p in parts]
+    debit = Posting(account="Assets:R", amount=Money.from_minor(sum(parts), "USD"))
+    out, residue = convert_postings([debit, *credits_], [rate] * (len(parts) + 1), "JPY")
+    assert residue.is_zero()
+    assert sum(p.amount.amount for p in out) == 0
+    for leg, original in zip(out, [debit, *credits_], strict=True):
+        exact = original.amount.amount * rate
+        assert abs(leg.amount.amount - exact) <= len(parts) + 1  # never more than the residue
