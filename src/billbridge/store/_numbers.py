@@ -45,6 +45,10 @@ class NumbersMixin:
         at: datetime,
     ) -> str:  # fmt: skip
         """Record `number` for `record_key` unless already seen; return the record holding it."""
+        with self._guard("read invoice numbers"):  # a number seen before needs no write
+            held = self._all("invoice_number_owner", (entity, series, number))
+        if held:
+            return str(held[0][0])
         with self._guard("claim invoice number"), self._write() as tx:
             tx.execute(
                 self._q["claim_invoice_number"],

@@ -307,3 +307,14 @@ def test_conversion_always_balances(parts: list[int], rate: Decimal) -> None:
     for leg, original in zip(out, [debit, *credits_], strict=True):
         exact = original.amount.amount * rate
         assert abs(leg.amount.amount - exact) <= len(parts) + 1  # never more than the residue
+
+
+def test_void_reverses_at_the_issue_rate(tmp_path: Path) -> None:
+    mapping = _mapping(tmp_path, BASE + FX)
+    inv = _invoice(status=InvoiceStatus.VOID, voided_at=datetime(2026, 3, 10, 9, tzinfo=UTC))
+    plan = plan_entries(inv, mapping, _ctx("stripe:invoice:in_1"))  # type: ignore[arg-type]
+    issue, void = (p.entry for p in plan.entries)
+    assert void.date == date(2026, 3, 10)
+    assert [p.amount for p in void.postings] == [-p.amount for p in issue.postings]
+    assert issue.postings[0].amount == Money(amount=Decimal("90.00"), currency="EUR")
+    assert dict(issue.meta)["fx-rate"] == "2026-03-02 USD/EUR 0.9000"
