@@ -318,3 +318,24 @@ def test_void_reverses_at_the_issue_rate(tmp_path: Path) -> None:
     assert [p.amount for p in void.postings] == [-p.amount for p in issue.postings]
     assert issue.postings[0].amount == Money(amount=Decimal("90.00"), currency="EUR")
     assert dict(issue.meta)["fx-rate"] == "2026-03-02 USD/EUR 0.9000"
+
+
+@pytest.mark.parametrize(("vat", "flagged"), [("FR40303265045", True), ("FR00000000000", False)])
+def test_eu_b2b_sale_from_a_vat_registered_entity_is_reverse_charge(
+    tmp_path: Path, vat: str, flagged: bool
+) -> None:
+    text = BASE + "entities:\n  - {name: de, prefix: DE, country: DE}\n"
+    mapping = _mapping(tmp_path, text)
+    net = Money(amount=Decimal("100.00"), currency="EUR")
+    line = InvoiceLine(
+        id="il", description="x", quantity=Decimal(1), amount=net, discount=Money.zero("EUR")
+    )
+    inv = _invoice(
+        currency="EUR", lines=(line,), subtotal=net, tax=Money.zero("EUR"), total=net,
+        amount_paid=Money.zero("EUR"), customer_country="FR", customer_tax_id=vat,
+    )  # fmt: skip
+    plan = plan_entries(inv, mapping, _ctx("stripe:invoice:in_1"))  # type: ignore[arg-type]
+    (entry,) = (p.entry for p in plan.entries)
+    assert entry.entity == "de"
+    assert ("reverse-charge", "TRUE") in entry.meta if flagged else "warning" in dict(entry.meta)
+    assert [p.severity.value for p in plan.problems] == ([] if flagged else ["warning"])
