@@ -23,6 +23,7 @@ from billbridge.domain import (
     convert_postings,
 )
 from billbridge.engine.numbers import series_of
+from billbridge.formats.stripe import normalize
 from billbridge.mapping.model import load_mapping
 from billbridge.mapping.rules import Context, plan_entries
 from billbridge.mapping.tax import Jurisdiction, find_tax_rule
@@ -339,3 +340,22 @@ def test_eu_b2b_sale_from_a_vat_registered_entity_is_reverse_charge(
     assert entry.entity == "de"
     assert ("reverse-charge", "TRUE") in entry.meta if flagged else "warning" in dict(entry.meta)
     assert [p.severity.value for p in plan.problems] == ([] if flagged else ["warning"])
+
+
+def test_stripe_invoice_carries_region_exemption_and_tax_code() -> None:
+    line = {
+        "id": "il_1", "object": "line_item", "amount": 1000, "currency": "usd", "quantity": 1,
+        "description": "x", "discount_amounts": [], "taxes": [],
+        "price": {"id": "price_1", "product": {"id": "prod_1", "tax_code": "txcd_10103001"}},
+    }  # fmt: skip
+    raw = {
+        "id": "in_1", "object": "invoice", "number": "A-1", "customer": "cus_1",
+        "currency": "usd", "created": 1767600000, "status": "open", "subtotal": 1000,
+        "total": 1000, "amount_paid": 0, "total_taxes": [],
+        "lines": {"object": "list", "data": [line], "has_more": False},
+        "customer_address": {"country": "US", "state": "CA"}, "customer_tax_exempt": "reverse",
+    }  # fmt: skip
+    inv = normalize(raw, record="stripe:invoice:in_1", resolve=lambda _o, _i: None).value
+    assert isinstance(inv, Invoice)
+    assert (inv.customer_region, inv.tax_exempt) == ("CA", "reverse")
+    assert inv.lines[0].tax_code == "txcd_10103001"
