@@ -519,3 +519,8 @@ app.add_typer(token_app, name="token")
 from .cli_books import books_app  # noqa: E402 - registered last, after the commands above
 
 app.add_typer(books_app, name="books")
+
+# ---------------------------------------------------------------- invoice numbers (issue 5)
+from .cli_numbers import numbers_cmd  # noqa: E402 - registered last: it uses this module's helpers
+
+app.command("numbers")(numbers_cmd)

@@ -163,7 +163,9 @@ def test_replay_after_mapping_fix_posts_only_that_record(workspace: Workspace) -
     _, queue = workspace.cli("queue")
     assert {i["record"] for i in queue} == set(FAULTS) - {"stripe:invoice:in_fault_unmapped_tax"}
     code, audit = workspace.cli("audit", "--record", "stripe:invoice:in_fault_unmapped_tax")
-    assert [row["action"] for row in audit][-3:] == ["failed", "replayed", "posted"]
+    # The sample customers' VAT ids fail their check digits: a `warning` row rides along.
+    actions = [row["action"] for row in audit if row["action"] != "warning"]
+    assert actions[-3:] == ["failed", "replayed", "posted"]
     assert audit[-1]["actor"] == "tester"
 
 

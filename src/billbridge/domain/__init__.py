@@ -20,6 +20,7 @@ from .billing import (
     TaxAmount,
     validate_invoice,
 )
+from .fx import Rate, RateTable, convert_postings
 from .journal import JournalEntry, Posting
 from .money import (
     DEFAULT_ROUNDING,
@@ -57,9 +58,12 @@ __all__ = [
     "Payout",
     "Posting",
     "Problem",
+    "Rate",
+    "RateTable",
     "Refund",
     "Severity",
     "TaxAmount",
+    "convert_postings",
     "is_country",
     "is_currency",
     "minor_units",

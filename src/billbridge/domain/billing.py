@@ -86,6 +86,7 @@ class InvoiceLine:
     unit_amount: Decimal | None = None
     period_start: date | None = None
     period_end: date | None = None
+    tax_code: str = ""  # the source's product tax code (Stripe `txcd_…`), if any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,6 +111,8 @@ class Invoice:
     entity: str = "default"
     customer_country: str = ""
     customer_tax_id: str = ""
+    customer_region: str = ""  # state / province / region code, for tax by jurisdiction
+    tax_exempt: str = ""  # the source's exemption status: "", "none", "exempt" or "reverse"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

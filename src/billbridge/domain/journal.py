@@ -20,11 +20,19 @@ __all__ = ["JournalEntry", "Posting"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Posting:
-    """One leg of an entry: a positive amount is a debit, a negative one a credit."""
+    """One leg of an entry: a positive amount is a debit, a negative one a credit.
+
+    `original` is the transaction-currency amount when `amount` was converted into the
+    entity's functional currency (a USD invoice in a EUR book): targets keep it as a
+    price annotation, so the books show both and balance in the functional currency.
+    `meta` carries per-leg facts a report needs (e.g. the tax report code).
+    """
 
     account: str
     amount: Money
     memo: str = ""
+    original: Money | None = None
+    meta: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

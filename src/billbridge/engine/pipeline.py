@@ -40,6 +40,7 @@ from billbridge.store.base import (
     Store,
 )
 
+from .book_checks import BookChecks
 from .crashpoints import crashpoint
 from .model import FlowRuntime, RunResult
 from .retry import FailureKind, decide
@@ -100,6 +101,8 @@ class RecordPipeline:
         self._prior: dict[str, RecordRow] = {}
         self._consecutive_retryable = 0
         self._open_in_run: dict[str, str] = {}  # records whose outcome may still change
+        # Accounting hook (engine/book_checks.py): related invoices for the rules, number checks.
+        self.books = BookChecks(flow=flow, store=store, resolve=self.resolve, dry_run=dry_run)
 
     # ------------------------------------------------------------------ look-ups
     def prefetch(self, keys: list[str]) -> None:
@@ -218,8 +221,18 @@ class RecordPipeline:
             record=key,
             version=version,
             invoice_number=self._invoice_number,
+            invoice=self.books.invoice,
         )
         plan = plan_entries(normalized.value, self.flow.mapping, ctx)
+        plan = self.books.check(
+            key,
+            normalized.value,
+            plan,
+            batch=self.batch,
+            actor=self.actor,
+            run_id=self.run_id,
+            now=now,
+        )
         if plan.problems:
             return self._fail(key, version, plan.problems, FailureKind.PERMANENT, now)
         for req in plan.requires:

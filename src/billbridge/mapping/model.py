@@ -21,9 +21,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import jmespath
 import jmespath.exceptions
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from billbridge.domain import Rate, RateTable, is_currency
 from billbridge.yamlsource import ConfigError, load_yaml
+
+from .books import EntityRule, FxSettings, TaxRule, read_rates_file
 
 __all__ = ["Accounts", "Mapping", "load_mapping"]
 
@@ -73,6 +83,54 @@ class Mapping(_Strict):
     products: dict[str, str] = Field(default_factory=dict)
     tax_rates: dict[str, str] = Field(default_factory=dict)
     fields: dict[str, str] = Field(default_factory=dict)
+    # Accounting rules (mapping/books.py); all optional, so older mappings keep their meaning.
+    currency: str | None = None  # functional currency of `entity` (None: no conversion)
+    fx: FxSettings | None = None
+    tax_rules: list[TaxRule] = Field(default_factory=list)
+    entities: list[EntityRule] = Field(default_factory=list)
+
+    @field_validator("currency")
+    @classmethod
+    def _functional(cls, value: str | None) -> str | None:
+        if value is not None and not is_currency(value):
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code (e.g. EUR)")
+        return value
+
+    @field_validator("tax_rules")
+    @classmethod
+    def _tax_accounts(cls, rules: list[TaxRule]) -> list[TaxRule]:
+        for rule in rules:
+            _check_account(rule.account)
+        return rules
+
+    @field_validator("fx")
+    @classmethod
+    def _fx_accounts(cls, fx: FxSettings | None) -> FxSettings | None:
+        if fx is not None:
+            _check_account(fx.gain)
+            _check_account(fx.loss)
+        return fx
+
+    @model_validator(mode="after")
+    def _fx_needed(self) -> Mapping:
+        converts = self.currency is not None or any(e.currency for e in self.entities)
+        if converts and self.fx is None:
+            raise ValueError(
+                "fx: a functional `currency` is set, so `fx:` (rates, gain, loss) is required"
+            )
+        names = [e.name for e in self.entities]
+        if len(names) != len(set(names)):
+            raise ValueError("entities: two entities have the same name")
+        return self
+
+    @cached_property
+    def rate_table(self) -> RateTable:
+        if self.fx is None:
+            return RateTable()
+        rates = tuple(
+            Rate(day=r.date, base=r.pair[:3], quote=r.pair[4:], rate=r.rate) for r in self.fx.rates
+        )
+        return RateTable(rates, self.fx.max_age_days)
 
     @field_validator("timezone")
     @classmethod
@@ -107,6 +165,9 @@ class Mapping(_Strict):
     @cached_property
     def version(self) -> str:
         content = self.model_dump(mode="json", exclude={"path"})
+        for key in _OPTIONAL_RULES:  # unset: same version as before these keys existed
+            if not content.get(key):
+                content.pop(key, None)
         return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
 
     @cached_property
@@ -122,13 +183,28 @@ class Mapping(_Strict):
         return "" if value is None else str(value)
 
 
+_OPTIONAL_RULES = ("currency", "fx", "tax_rules", "entities")
+
+
+def _with_rates_file(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """Read `fx.file` (relative to the mapping) into `fx.rates`, so the version covers it."""
+    fx = data.get("fx")
+    if not isinstance(fx, dict) or not fx.get("file"):
+        return data
+    rows = read_rates_file(path.parent / str(fx["file"]))
+    inline = fx.get("rates") or []
+    if not isinstance(inline, list):
+        return data  # the model names the field
+    return {**data, "fx": {**fx, "rates": [*inline, *rows]}}
+
+
 def load_mapping(path: Path) -> Mapping:
     """Load and validate a mapping file; a ConfigError names the file, line and field."""
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
         raise ConfigError(path, 1, "", "expected a mapping with `accounts:` and `tax_rates:`")
     try:
-        return Mapping.model_validate({**doc.data, "path": path})
+        return Mapping.model_validate({**_with_rates_file(path, doc.data), "path": path})
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = tuple(error["loc"])

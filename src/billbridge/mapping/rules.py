@@ -12,6 +12,7 @@ ordering requirements out. They never raise for bad data.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -29,11 +30,18 @@ from billbridge.domain import (
     Posting,
     Problem,
     Refund,
+    Severity,
+    TaxAmount,
 )
 
+from .entities import facts_of, route
+from .fx import convert_entry
 from .model import Mapping
+from .tax import Jurisdiction, find_tax_rule, is_reverse_charge, vat_warnings
 
 __all__ = ["Context", "Planned", "Requirement", "RulePlan", "plan_entries"]
+
+_NOWHERE = Jurisdiction()
 
 Canonical = Customer | Invoice | CreditNote | Payment | Refund | Payout
 
@@ -47,6 +55,7 @@ class Context:
     record: str  # this record's key, connection:object:id
     version: str
     invoice_number: Callable[[str], str] = lambda _id: ""
+    invoice: Callable[[str], Invoice | None] = lambda _id: None  # a related invoice, normalized
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,7 +81,36 @@ class RulePlan:
 
 
 def plan_entries(value: Canonical, mapping: Mapping, ctx: Context) -> RulePlan:
-    """Every entry `value` should have in the ledger under `mapping`."""
+    """Every entry `value` should have in the ledger under `mapping`.
+
+    The record is first routed to its entity (mapping/entities.py), planned with that
+    entity's accounts, then converted to the entity's functional currency (mapping/fx.py).
+    Warnings (a doubtful VAT id) ride along with the entries; errors replace them.
+    """
+    if isinstance(value, Customer):
+        return RulePlan()  # customers post nothing
+    routed = route(
+        value,
+        mapping,
+        record=ctx.record,
+        facts=lambda: facts_of(value, connection=ctx.connection, invoice=ctx.invoice),
+    )
+    if isinstance(routed, Problem):
+        return RulePlan(problems=(routed,))
+    view, _entity = routed
+    plan = _plan(value, view, ctx)
+    if any(p.severity is Severity.ERROR for p in plan.problems):
+        return plan
+    converted: list[Planned] = []
+    for item in plan.entries:
+        entry = convert_entry(value, item.entry, view, record=ctx.record, invoice=ctx.invoice)
+        if isinstance(entry, Problem):
+            return RulePlan(problems=(entry,), requires=plan.requires)
+        converted.append(Planned(facet=item.facet, entry=entry))
+    return dataclasses.replace(plan, entries=tuple(converted))
+
+
+def _plan(value: Canonical, mapping: Mapping, ctx: Context) -> RulePlan:
     if isinstance(value, Invoice):
         return _invoice(value, mapping, ctx)
     if isinstance(value, Payment):
@@ -100,6 +138,7 @@ def _entry(
     payee: str,
     link: str,
     mapping: Mapping,
+    meta: tuple[tuple[str, str], ...] = (),
 ) -> Planned:
     kept = tuple(p for p in postings if p.amount.amount)
     return Planned(
@@ -114,6 +153,7 @@ def _entry(
             entity=mapping.entity,
             payee=payee,
             links=(link,) if link else (),
+            meta=meta,
         ),
     )
 
@@ -146,6 +186,25 @@ def _revenue_account(product: str, ctx: Context, mapping: Mapping, problems: lis
     return account
 
 
+def _tax_posting(
+    tax: TaxAmount,
+    sign: int,
+    ctx: Context,
+    mapping: Mapping,
+    problems: list[Problem],
+    *,
+    tax_code: str = "",
+    where: Jurisdiction = _NOWHERE,
+) -> Posting:
+    """The posting of one tax amount: account and report code by jurisdiction (mapping/tax.py)."""
+    amount = tax.amount if sign > 0 else -tax.amount
+    rule = find_tax_rule(mapping, rate=tax.rate, tax_code=tax_code, where=where)
+    if rule is not None:
+        meta = (("tax-report-code", rule.report_code),) if rule.report_code else ()
+        return Posting(account=rule.account, amount=amount, meta=meta)
+    return Posting(account=_tax_account(tax.rate, ctx, mapping, problems), amount=amount)
+
+
 def _tax_account(rate: str, ctx: Context, mapping: Mapping, problems: list[Problem]) -> str:
     account = mapping.tax_rates.get(rate)
     if account is None:
@@ -154,8 +213,8 @@ def _tax_account(rate: str, ctx: Context, mapping: Mapping, problems: list[Probl
                 record=ctx.record,
                 field="tax_rates",
                 message=f"tax rate {rate!r} has no account in {mapping.path}",
-                hint=f"add `{rate}: Liabilities:…` under `tax_rates:` in {mapping.path}, "
-                f"then `billbridge replay {ctx.record}`",
+                hint=f"add `{rate}: Liabilities:…` under `tax_rates:` (or a `tax_rules:` entry) "
+                f"in {mapping.path}, then `billbridge replay {ctx.record}`",
             )
         )
         return ""
@@ -166,6 +225,23 @@ def _invoice(inv: Invoice, mapping: Mapping, ctx: Context) -> RulePlan:
     if inv.status is InvoiceStatus.DRAFT:
         return RulePlan()  # a draft has no accounting effect until it is finalized
     problems: list[Problem] = []
+    warnings = vat_warnings(inv, record=ctx.record)
+    entity = next((e for e in mapping.entities if e.name == mapping.entity), None)
+    reverse = is_reverse_charge(
+        inv, home_country=entity.country if entity else "", vat_valid=not warnings
+    )
+    where = Jurisdiction(country=inv.customer_country, region=inv.customer_region)
+    if reverse and inv.tax.amount:
+        problems.append(
+            Problem(
+                record=ctx.record,
+                field="tax",
+                message=f"invoice {inv.number or inv.id} is a reverse-charge sale but charges "
+                f"{inv.tax} tax; a reverse-charge invoice carries no output tax",
+                hint="correct the invoice in the source system (customer tax status "
+                "'reverse', no tax rate), then replay it",
+            )
+        )
     postings: list[Posting] = [Posting(account=mapping.accounts.receivable, amount=inv.total)]
     for line in inv.lines:
         revenue = _revenue_account(line.product, ctx, mapping, problems)
@@ -187,15 +263,22 @@ def _invoice(inv: Invoice, mapping: Mapping, ctx: Context) -> RulePlan:
                 account=revenue,
                 amount=Money(amount=-gross, currency=inv.currency),
                 memo=line.description,
+                meta=_reverse_code(mapping, line.tax_code, where) if reverse else (),
             )
         )
-        postings.extend(
-            Posting(account=_tax_account(t.rate, ctx, mapping, problems), amount=-t.amount)
-            for t in line.taxes
-        )
+        if not reverse:
+            postings.extend(
+                _tax_posting(t, -1, ctx, mapping, problems, tax_code=line.tax_code, where=where)
+                for t in line.taxes
+            )
     if problems:
         return RulePlan(problems=_unique(problems))
     name = inv.number or inv.id
+    meta: list[tuple[str, str]] = []
+    if reverse:
+        meta.append(("reverse-charge", "TRUE"))
+    if warnings:
+        meta.append(("warning", "; ".join(w.message for w in warnings)))
     issued = inv.finalized_at or inv.created
     link = inv.id
     planned = [
@@ -203,11 +286,13 @@ def _invoice(inv: Invoice, mapping: Mapping, ctx: Context) -> RulePlan:
             ctx,
             "issue",
             day=_day(issued, mapping),
-            narration=f"Invoice {name} — {inv.customer_name}",
+            narration=f"Invoice {name} — {inv.customer_name}"
+            + (" (reverse charge)" if reverse else ""),
             postings=postings,
             payee=inv.customer_name,
             link=link,
             mapping=mapping,
+            meta=tuple(meta),
         )
     ]
     if inv.status is InvoiceStatus.VOID:
@@ -218,14 +303,26 @@ def _invoice(inv: Invoice, mapping: Mapping, ctx: Context) -> RulePlan:
                 day=_day(inv.voided_at or issued, mapping),
                 narration=f"Void of invoice {name} — {inv.customer_name}",
                 postings=[
-                    Posting(account=p.account, amount=-p.amount, memo=p.memo) for p in postings
+                    Posting(account=p.account, amount=-p.amount, memo=p.memo, meta=p.meta)
+                    for p in postings
                 ],
                 payee=inv.customer_name,
                 link=link,
                 mapping=mapping,
+                meta=tuple(meta),
             )
         )
-    return RulePlan(entries=tuple(p for p in planned if p.entry.postings))
+    return RulePlan(entries=tuple(p for p in planned if p.entry.postings), problems=warnings)
+
+
+def _reverse_code(
+    mapping: Mapping, tax_code: str, where: Jurisdiction
+) -> tuple[tuple[str, str], ...]:
+    """The report code for a reverse-charge sale's net amount, from the matching tax rule."""
+    rule = find_tax_rule(mapping, rate="", tax_code=tax_code, where=where)
+    if rule is None or not rule.reverse_charge_code:
+        return ()
+    return (("tax-report-code", rule.reverse_charge_code),)
 
 
 def _unique(problems: list[Problem]) -> tuple[Problem, ...]:
@@ -312,13 +409,16 @@ def _credit_note(cn: CreditNote, mapping: Mapping, ctx: Context) -> RulePlan:
     """
     problems: list[Problem] = []
     postings: list[Posting] = []
+    inv = ctx.invoice(cn.invoice) if cn.invoice and mapping.tax_rules else None
+    where = (
+        Jurisdiction(country=inv.customer_country, region=inv.customer_region)
+        if inv is not None
+        else Jurisdiction()
+    )
     for line in cn.lines:
         revenue = _revenue_account(line.product, ctx, mapping, problems)
         postings.append(Posting(account=revenue, amount=line.amount, memo=line.description))
-        postings.extend(
-            Posting(account=_tax_account(t.rate, ctx, mapping, problems), amount=t.amount)
-            for t in line.taxes
-        )
+        postings.extend(_tax_posting(t, 1, ctx, mapping, problems, where=where) for t in line.taxes)
     if problems:
         return RulePlan(problems=_unique(problems))
     postings.append(
@@ -346,7 +446,9 @@ def _credit_note(cn: CreditNote, mapping: Mapping, ctx: Context) -> RulePlan:
                 "credit-void",
                 day=_day(cn.voided_at or cn.created, mapping),
                 narration=f"Void of credit note {name} for {number}",
-                postings=[Posting(account=p.account, amount=-p.amount) for p in postings],
+                postings=[
+                    Posting(account=p.account, amount=-p.amount, meta=p.meta) for p in postings
+                ],
                 payee="",
                 link=cn.invoice,
                 mapping=mapping,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._common import redact_url as _redact_url
+from ._numbers import InvoiceNumberRow
 from .base import (
     AuditEvent,
     AuditRow,
@@ -31,6 +32,7 @@ __all__ = [
     "Batch",
     "CursorRow",
     "ExceptionRow",
+    "InvoiceNumberRow",
     "OutcomeRow",
     "PostingRow",
     "RecordRow",

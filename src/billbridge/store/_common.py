@@ -22,6 +22,7 @@ import orjson
 from . import audit_chain
 from ._inbox import InboxMixin
 from ._monitor import MonitorMixin
+from ._numbers import NumbersMixin
 from ._queries import migrations, queries
 from ._rows import RowReader
 from ._users import UserStoreMixin
@@ -71,7 +72,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, RowReader, ABC):
+class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, RowReader, ABC):
     """A `Store` over one DB-API connection; subclasses supply the dialect's edges."""
 
     dialect: ClassVar[str]

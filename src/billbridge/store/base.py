@@ -15,7 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from ._numbers import InvoiceNumberRow
 
 __all__ = [
     "AuditEvent",
@@ -330,6 +333,14 @@ class Store(Protocol):
         self, *, record_key: str | None = None, limit: int | None = None
     ) -> list[AuditRow]: ...
     def verify_audit(self) -> AuditVerdict: ...
+
+    # --- invoice numbers (store/_numbers.py)
+    def claim_invoice_number(
+        self, *, entity: str, series: str, number: str, seq: int | None, record_key: str,
+        at: datetime,
+    ) -> str: ...  # fmt: skip
+    def invoice_number_owner(self, *, entity: str, series: str, number: str) -> str | None: ...
+    def invoice_numbers(self, *, entity: str | None = None) -> Iterator[InvoiceNumberRow]: ...
 
     # --- counts for summaries and metrics
     def outcome_counts(self, run_id: int) -> dict[str, int]: ...

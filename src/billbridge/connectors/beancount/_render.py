@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Final
 
 from billbridge.connectors.base import RecordError
-from billbridge.domain import JournalEntry
+from billbridge.domain import JournalEntry, Posting
 
 __all__ = [
     "END_PREFIX",
@@ -185,19 +185,31 @@ def _render_one(entry: JournalEntry, out: list[str]) -> None:
         if problem:
             raise RecordError(f"{entry.source}: {problem}")
         out.append("  " + key + ': "' + escape(value) + '"')
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[tuple[str, str, str, Posting]] = []
     width = _AMOUNT_COLUMN
     for posting in entry.postings:
         account = posting.account
         problem = _checked_account(account)
         if problem:
             raise RecordError(f"{entry.source}: {problem}")
-        amount = posting.amount.amount
+        # A converted leg keeps its transaction amount as units and its converted amount
+        # as the total price (`100.00 USD @@ 91.00 EUR`): its weight is the converted
+        # amount, so the entry balances in the entity's currency, as JournalEntry does.
+        shown = posting.amount if posting.original is None else posting.original
+        amount = shown.amount
         number = f"{amount:f}" if amount else f"{abs(amount):f}"  # never "-0.00"
         width = max(width, len(account) + 2 + len(number))
-        rows.append((account, number, posting.amount.currency, posting.memo))
-    for account, number, currency, memo in rows:
+        rows.append((account, number, shown.currency, posting))
+    for account, number, currency, posting in rows:
         pad = " " * (width - len(account) - len(number))
-        out.append("  " + account + pad + number + " " + currency)
-        if memo:
-            out.append('    memo: "' + escape(memo) + '"')
+        price = ""
+        if posting.original is not None:
+            price = f" @@ {abs(posting.amount.amount):f} {posting.amount.currency}"
+        out.append("  " + account + pad + number + " " + currency + price)
+        if posting.memo:
+            out.append('    memo: "' + escape(posting.memo) + '"')
+        for key, value in posting.meta:
+            problem = _meta_key_problem(key)
+            if problem:
+                raise RecordError(f"{entry.source}: {problem}")
+            out.append("    " + key + ': "' + escape(value) + '"')

@@ -196,6 +196,7 @@ def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tu
                 "discount": money(discount, line_cur),
                 "taxes": taxes(line, where, line_cur),
                 "product": _product(line),
+                "tax_code": _tax_code(line),
                 "unit_amount": _unit_amount(line, line_cur),
                 "period_start": optional_day(period, "start", f"{where}.period.start"),
                 "period_end": optional_day(period, "end", f"{where}.period.end"),
@@ -245,9 +246,22 @@ def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tu
         due_date=optional_day(data, "due_date", "due_date"),
         customer_country=text(address, "country"),
         customer_tax_id=text(first_tax_id, "value"),
+        customer_region=text(address, "state"),
+        tax_exempt=text(data, "customer_tax_exempt"),
     )
     problems = validate_invoice(value, record=record)
     return (None if problems else value), problems
+
+
+def _tax_code(line: Mapping[str, Any]) -> str:
+    """Stripe Tax's product tax code (`txcd_…`) on the line's price or product, if any."""
+    for holder in (mapping(line.get("price")), mapping(line.get("pricing"))):
+        product = mapping(holder.get("product")) if holder is not None else None
+        code = text(product, "tax_code") if product is not None else ""
+        code = code or (text(holder, "tax_code") if holder is not None else "")
+        if code:
+            return code
+    return text(line, "tax_code")
 
 
 def _invoice_products(inv: Mapping[str, Any]) -> dict[str, str]:

@@ -210,3 +210,12 @@ CREATE TABLE stripe_inbox (
 CREATE INDEX stripe_inbox_pending ON stripe_inbox (connection, status, created);
 
 CREATE INDEX stripe_inbox_object ON stripe_inbox (object_key, status, created);
+CREATE TABLE invoice_numbers (
+    entity      TEXT NOT NULL,
+    series      TEXT NOT NULL,
+    number      TEXT NOT NULL,
+    seq         BIGINT,
+    record_key  TEXT NOT NULL,
+    first_seen  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (entity, series, number)
+);

@@ -1,0 +1,101 @@
+"""The pipeline's accounting hook: what the posting rules need from the store, and back.
+
+Why a separate object: the rules are pure, but two accounting checks need state. A
+payment's exchange difference and a credit note's jurisdiction need the invoice it
+belongs to (`invoice`), and invoice-number uniqueness needs every number seen so far
+(`check`). Keeping both here leaves the pipeline with one call in and one call out.
+
+`check` also moves warnings (a doubtful VAT id) out of the plan's problems, so they do
+not fail the record: each becomes an audit row (`warning`) beside the posting, and the
+rules have already written it on the entry itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from billbridge.domain import Invoice, Severity
+from billbridge.mapping.entities import facts_of, route
+from billbridge.mapping.rules import Canonical, RulePlan
+from billbridge.store.base import AuditEvent, Batch, Store
+
+from .model import FlowRuntime
+from .numbers import check_invoice_number
+
+__all__ = ["BookChecks"]
+
+
+class BookChecks:
+    def __init__(
+        self,
+        *,
+        flow: FlowRuntime,
+        store: Store,
+        resolve: Callable[[str, str], Mapping[str, Any] | None],
+        dry_run: bool,
+    ) -> None:
+        self.flow = flow
+        self.store = store
+        self.resolve = resolve
+        self.dry_run = dry_run
+
+    def invoice(self, ident: str) -> Invoice | None:
+        """The normalized invoice `ident` of this flow's source, if the store has it."""
+        data = self.resolve("invoice", ident)
+        if data is None:
+            return None
+        key = f"{self.flow.source.name}:invoice:{ident}"
+        value = self.flow.normalize(data, record=key, resolve=self.resolve).value
+        return value if isinstance(value, Invoice) else None
+
+    def check(
+        self,
+        key: str,
+        value: Canonical,
+        plan: RulePlan,
+        *,
+        batch: Batch,
+        actor: str,
+        run_id: int,
+        now: datetime,
+    ) -> RulePlan:
+        warnings = tuple(p for p in plan.problems if p.severity is Severity.WARNING)
+        errors = tuple(p for p in plan.problems if p.severity is Severity.ERROR)
+        if isinstance(value, Invoice):
+            mapping = self.flow.mapping
+            routed = route(
+                value,
+                mapping,
+                record=key,
+                facts=lambda: facts_of(
+                    value, connection=self.flow.source.name, invoice=self.invoice
+                ),
+            )
+            if not isinstance(routed, tuple):
+                return plan  # the unrouted record already fails with the rules tried
+            duplicate = check_invoice_number(
+                self.store, value, entity=routed[0].entity, record=key, at=now, dry_run=self.dry_run
+            )
+            if duplicate is not None:
+                errors = (duplicate, *errors)
+        if errors:
+            return RulePlan(problems=errors, requires=plan.requires)
+        if not warnings:
+            return plan
+        if not self.dry_run and plan.entries:
+            batch.audit.extend(
+                AuditEvent(
+                    actor=actor,
+                    action="warning",
+                    record_key=key,
+                    run_id=run_id,
+                    mapping_version=self.flow.mapping.version,
+                    at=now,
+                    diff={"warning": [None, w.message], "field": [None, w.field]},
+                )
+                for w in warnings
+            )
+        return dataclasses.replace(plan, problems=())

@@ -1,0 +1,73 @@
+"""Invoice numbers seen, per entity and series (migration 0004).
+
+Why the store and not the ledger: a duplicate or a gap is a fact about every invoice the
+source ever showed us, including ones that failed before posting, and the check must hold
+across runs and machines. A number is claimed by the first record that shows it; the
+claim is idempotent for that record, so a replay or a crash between claim and commit never
+turns a record into its own duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["InvoiceNumberRow", "NumbersMixin"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvoiceNumberRow:
+    entity: str
+    series: str
+    number: str
+    seq: int | None  # the trailing integer of the number, None when it has none
+    record_key: str
+    first_seen: datetime
+
+
+class NumbersMixin:
+    """Store methods for invoice numbers; mixed into SqlStore."""
+
+    if TYPE_CHECKING:
+        _q: dict[str, str]
+
+        def _guard(self, what: str) -> AbstractContextManager[None]: ...
+        def _write(self, *, lock: bool = False) -> AbstractContextManager[Any]: ...
+        def _ts(self, at: datetime) -> Any: ...
+        def _dt(self, value: Any) -> datetime: ...
+        def _all(self, name: str, params: Sequence[Any] = ()) -> list[Any]: ...
+
+    def claim_invoice_number(
+        self, *, entity: str, series: str, number: str, seq: int | None, record_key: str,
+        at: datetime,
+    ) -> str:  # fmt: skip
+        """Record `number` for `record_key` unless already seen; return the record holding it."""
+        with self._guard("read invoice numbers"):  # a number seen before needs no write
+            held = self._all("invoice_number_owner", (entity, series, number))
+        if held:
+            return str(held[0][0])
+        with self._guard("claim invoice number"), self._write() as tx:
+            tx.execute(
+                self._q["claim_invoice_number"],
+                (entity, series, number, seq, record_key, self._ts(at)),
+            )
+            rows = list(tx.execute(self._q["invoice_number_owner"], (entity, series, number)))
+        return str(rows[0][0]) if rows else record_key
+
+    def invoice_number_owner(self, *, entity: str, series: str, number: str) -> str | None:
+        with self._guard("read invoice numbers"):
+            rows = self._all("invoice_number_owner", (entity, series, number))
+        return str(rows[0][0]) if rows else None
+
+    def invoice_numbers(self, *, entity: str | None = None) -> Iterator[InvoiceNumberRow]:
+        """Every number seen, ordered by entity, series and sequence."""
+        with self._guard("read invoice numbers"):
+            rows = self._all("invoice_numbers", (entity, entity))
+        for r in rows:
+            yield InvoiceNumberRow(
+                entity=r[0], series=r[1], number=r[2], seq=r[3], record_key=r[4],
+                first_seen=self._dt(r[5]),
+            )  # fmt: skip
