@@ -99,6 +99,7 @@ class RecordPipeline:
         self._facets: OrderedDict[str, dict[str, str]] = OrderedDict()  # committed postings
         self._queued = {row.record_key for row in store.open_exceptions(flow=flow.name)}
         self._prior: dict[str, RecordRow] = {}
+        self._seen: dict[str, str] = {}  # record -> version this flow last processed
         self._consecutive_retryable = 0
         self._open_in_run: dict[str, str] = {}  # records whose outcome may still change
         # Accounting hook (engine/book_checks.py): related invoices for the rules, number checks.
@@ -108,6 +109,7 @@ class RecordPipeline:
     def prefetch(self, keys: list[str]) -> None:
         """Load the stored versions and postings of a batch's records, one query each."""
         self._prior = self.store.get_records(keys) if keys else {}
+        self._seen = self.store.flow_versions(self.flow.name, keys) if keys else {}
         found = self.store.posted_facets(keys, flow=self.flow.name)
         for key in keys:
             self._cache_facets(key, found.get(key, {}))
@@ -183,10 +185,13 @@ class RecordPipeline:
             )
             return self._fail(key, "", (problem,), FailureKind.PERMANENT, now)
         version = hashlib.blake2b(raw.raw, digest_size=10).hexdigest()
-        prior = self._prior.get(key)
-        if prior is not None and prior.version == version and not force:
+        # "Unchanged" is per flow: two flows reading one connection share its snapshot.
+        if self._seen.get(key) == version and not force:
             return self._count("unchanged")
+        prior = self._prior.get(key)
         self._remember(key, raw.data)
+        if not self.dry_run and self._seen.get(key) != version:
+            self.batch.flow_versions.append((self.flow.name, key, version))
         if not self.dry_run and (prior is None or prior.version != version):
             self.batch.records.append(
                 RecordRow(

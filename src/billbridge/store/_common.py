@@ -240,6 +240,9 @@ class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, RowReader
             for e in batch.exceptions
         ]  # fmt: skip
         closes = [(why, ts(now), flow, key) for flow, key, why in batch.closed_exceptions]
+        flow_versions = list(
+            {(f, k): (f, k, v) for f, k, v in batch.flow_versions}.values()
+        )
         cursors = [(c.flow, c.name, c.value, c.position, ts(now)) for c in batch.cursors]
         events = self._prepare_audit(batch.audit, now)
         with self._guard("commit"), self._write(lock=bool(events)) as tx:
@@ -250,6 +253,7 @@ class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, RowReader
                 ("upsert_exception", exceptions),
                 ("close_exception", closes),
                 ("upsert_cursor", cursors),
+                ("upsert_flow_record", flow_versions),
             ):
                 if rows:
                     self._bulk(tx, name, rows)
@@ -345,6 +349,12 @@ class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, RowReader
         with self._guard("get records"):
             rows = self._all("get_records", (self._keys(keys),))
         return {r[0]: self._record(r) for r in rows}
+
+    def flow_versions(self, flow: str, keys: Sequence[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        with self._guard("read flow versions"):
+            return dict(self._all("flow_versions", (flow, self._keys(keys))))
 
     def find_records(self, *, source_id: str) -> list[RecordRow]:
         with self._guard("find records"):

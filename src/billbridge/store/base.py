@@ -202,7 +202,8 @@ class RunRow:
 class Batch:
     """Everything one commit writes; the engine fills it, `Store.commit` writes it at once.
 
-    `closed_exceptions` holds (flow, record_key, resolution) of queue rows to close.
+    `closed_exceptions` holds (flow, record_key, resolution) of queue rows to close;
+    `flow_versions` holds (flow, record_key, version): the version each flow processed.
     """
 
     records: list[RecordRow] = field(default_factory=list)
@@ -212,6 +213,7 @@ class Batch:
     closed_exceptions: list[tuple[str, str, str]] = field(default_factory=list)
     cursors: list[CursorRow] = field(default_factory=list)
     audit: list[AuditEvent] = field(default_factory=list)
+    flow_versions: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.outcomes)
@@ -225,6 +227,7 @@ class Batch:
             or self.closed_exceptions
             or self.cursors
             or self.audit
+            or self.flow_versions
         )
 
 
@@ -309,6 +312,9 @@ class Store(Protocol):
     # --- records and postings (xref)
     def get_record(self, key: str) -> RecordRow | None: ...
     def get_records(self, keys: Sequence[str]) -> dict[str, RecordRow]: ...
+    def flow_versions(self, flow: str, keys: Sequence[str]) -> dict[str, str]:
+        """Record key -> the version `flow` last processed (its own "unchanged" test)."""
+        ...
     def find_records(self, *, source_id: str) -> list[RecordRow]: ...
     def postings_for(self, record_key: str, *, flow: str | None = None) -> list[PostingRow]: ...
     def posted_facets(self, keys: Sequence[str], *, flow: str) -> dict[str, dict[str, str]]: ...

@@ -13,7 +13,7 @@ from billbridge.connectors.base import (
     LedgerReader,
     RawRecord,
 )
-from billbridge.domain import Severity
+from billbridge.domain import Invoice, Severity
 from billbridge.mapping.rules import Context, plan_entries
 from billbridge.store.base import (
     Store,
@@ -105,6 +105,15 @@ def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
         found = resolve("invoice", invoice_id)
         return str(found.get("number") or "") if found else ""
 
+    def invoice(invoice_id: str) -> Invoice | None:
+        """The related invoice, normalized (FX rates and jurisdiction of its payments)."""
+        found = resolve("invoice", invoice_id)
+        if found is None:
+            return None
+        key = record_key(connection, "invoice", invoice_id)
+        value = flow.normalize(found, record=key, resolve=resolve).value
+        return value if isinstance(value, Invoice) else None
+
     expected: dict[str, Expected] = {}
     unplannable: set[str] = set()
     invoices: dict[str, Mapping[str, Any]] = {}
@@ -129,9 +138,11 @@ def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
             record=key,
             version=version,
             invoice_number=number,
+            invoice=invoice,
         )
         plan = plan_entries(normalized.value, flow.mapping, ctx)
-        if plan.problems:
+        # Warnings (a doubtful VAT id) post with the entry, as the pipeline does.
+        if any(p.severity is Severity.ERROR for p in plan.problems):
             unplannable.add(key)
             continue
         for item in plan.entries:

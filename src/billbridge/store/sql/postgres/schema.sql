@@ -219,3 +219,10 @@ CREATE TABLE invoice_numbers (
     first_seen  TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (entity, series, number)
 );
+
+CREATE TABLE flow_records (
+    flow        text NOT NULL,
+    record_key  text NOT NULL,
+    version     text NOT NULL,
+    PRIMARY KEY (flow, record_key)
+);

@@ -219,3 +219,10 @@ CREATE TABLE invoice_numbers (
     first_seen  TEXT NOT NULL,
     PRIMARY KEY (entity, series, number)
 );
+
+CREATE TABLE flow_records (
+    flow        TEXT NOT NULL,
+    record_key  TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    PRIMARY KEY (flow, record_key)
+) WITHOUT ROWID;
