@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
+from billbridge.connectors._files import append_whole
 from billbridge.connectors.base import FatalError, LedgerPosting, RetryableError, Written
 from billbridge.domain import JournalEntry
 
@@ -339,25 +340,12 @@ class BeancountTarget:
         data = "".join(f"{OPEN_DATE} open {a}\n" for a in accounts).encode()
         with _retryable("append to", self.accounts_path):
             before = os.fstat(self._accounts_fd).st_size
-            self._write_all(self._accounts_fd, data, before, self.accounts_path)
+            append_whole(self._accounts_fd, data, before, self.accounts_path)
         self._opened.update(accounts)
 
     def _append(self, data: bytes) -> None:
         with _retryable("append to", self.entries_path):
-            self._write_all(self._fd, data, self._offset, self.entries_path)
+            append_whole(self._fd, data, self._offset, self.entries_path)
         self._offset += len(data)
         self._lines += data.count(b"\n")
 
-    @staticmethod
-    def _write_all(fd: int, data: bytes, before: int, path: Path) -> None:
-        """One os.write; on failure or a short write, cut the file back to `before`."""
-        try:
-            written = os.write(fd, data)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, before)
-            raise
-        if written != len(data):
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, before)
-            raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)", path)

@@ -27,6 +27,7 @@ from typing import Final
 
 import orjson
 
+from billbridge.connectors._files import append_whole
 from billbridge.connectors.base import FatalError, RetryableError, Written
 from billbridge.domain import JournalEntry
 
@@ -164,7 +165,7 @@ class CsvExportTarget:
             first_line = self._lines + 1
             data = _csv_text(rows)
             with _retryable("append to", file):
-                self._append(self._fd, data, self._size, file)
+                append_whole(self._fd, data, self._size, file)
             self._size += len(data)
             self._lines += len(rows)
             write = _Write(file=file.name, end=self._size, line=first_line, keys=write.keys)
@@ -173,7 +174,7 @@ class CsvExportTarget:
         )
         with _retryable("append to", self.manifest):
             size = os.fstat(self._mfd).st_size
-            self._append(self._mfd, line + b"\n", size, self.manifest)
+            append_whole(self._mfd, line + b"\n", size, self.manifest)
         for entry in new:
             self._index[entry.key] = write.ref
         refs.append(write.ref)
@@ -260,20 +261,7 @@ class CsvExportTarget:
             raise FatalError(f"cannot find a free file name in {self.folder}")
         header = _csv_text([self.format.columns])
         with _retryable("write", path):
-            self._append(fd, header, 0, path)
+            append_whole(fd, header, 0, path)
         self._fd, self._file, self._size, self._lines = fd, path, len(header), 1
         return path
 
-    @staticmethod
-    def _append(fd: int, data: bytes, before: int, path: Path) -> None:
-        """One os.write; on failure or a short write, cut the file back to `before`."""
-        try:
-            written = os.write(fd, data)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, before)
-            raise
-        if written != len(data):
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, before)
-            raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)", path)
