@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -20,38 +20,12 @@ from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, err, out
 from .config import CONFIG_NAME, Workspace
 from .engine.alerts import AlertReport, check_alerts
 from .engine.daily import DailyReport, daily_report
-from .engine.reconcile import Reconciled, reconcile_flow
+from .engine.reconcile import Reconciled, reconcile_flow, reconcile_json, unowned
 from .engine.status import Status, workspace_status
 from .store import Store
 from .wiring import flows as flow_runtimes
 
 __all__ = ["register"]
-
-
-def _reconcile_json(results: list[Reconciled]) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for result in results:
-        for d in result.discrepancies:
-            counts[d.kind] = counts.get(d.kind, 0) + 1
-    return {
-        "flows": [
-            {
-                "flow": r.flow,
-                "discrepancies": [d.as_json() for d in r.discrepancies],
-                **({"fixes": r.fixes.as_json()} if r.fixes is not None else {}),
-            }
-            for r in results
-        ],
-        "counts": counts,
-        "unowned": sum(_unowned(r) for r in results),
-    }
-
-
-def _unowned(result: Reconciled) -> int:
-    """Discrepancies neither fixed nor queued by this or an earlier reconcile."""
-    if result.fixes is not None:
-        return len(result.fixes.failed)
-    return sum(1 for d in result.discrepancies if not d.queued)
 
 
 def _print_reconcile(results: list[Reconciled]) -> None:
@@ -121,10 +95,10 @@ def reconcile(
                 _fail(f"--html: cannot write {html}: {exc.strerror}", as_json=as_json)
         run_alerts(ws, store, quiet=as_json)
     if as_json:
-        _emit(_reconcile_json(results))
+        _emit(reconcile_json(results))
     else:
         _print_reconcile(results)
-    if any(_unowned(r) for r in results):
+    if any(unowned(r) for r in results):
         raise typer.Exit(1)
 
 

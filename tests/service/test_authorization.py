@@ -42,6 +42,8 @@ API: list[tuple[str, str, Any, str | None]] = [
     ("POST", "/api/users", "new-user", "admin"),
     ("POST", "/api/tokens", {"user": "vera"}, "admin"),
     ("GET", "/metrics", None, "viewer"),
+    ("POST", "/api/reconcile", {"flows": []}, "operator"),
+    ("GET", "/api/discrepancies", None, "viewer"),
 ]
 UI: list[tuple[str, str, Any, str | None]] = [
     ("GET", "/queue", None, "viewer"),

@@ -17,6 +17,7 @@ from billbridge.config import ConfigError, Workspace
 from billbridge.connectors.base import ConnectorError, RetryableError
 from billbridge.engine.model import RunResult
 from billbridge.engine.queue import QueueItem, UnknownRecordError, queue_items, replay, retry
+from billbridge.engine.reconcile import reconcile_flow, reconcile_json
 from billbridge.engine.run import sync_flow
 from billbridge.store.base import AuditEvent, Store
 from billbridge.wiring import flows as flow_runtimes
@@ -159,3 +160,27 @@ def record_history(store: Store, key: str) -> dict[str, Any]:
             for a in store.audit_rows(record_key=key)
         ],
     }  # fmt: skip
+
+
+def reconcile_flows(
+    ws: Workspace, store: Store, names: Sequence[str], *, actor: str, fix: bool
+) -> dict[str, Any]:
+    """`billbridge reconcile [--fix]` for the API: the same engine call, the same JSON."""
+    try:
+        chosen = [ws.flow(n).name for n in names] or [f.name for f in ws.flows]
+    except ConfigError as exc:
+        raise HTTPException(404, exc.detail) from None
+    try:
+        with flow_runtimes(ws) as lookup:
+            results = [reconcile_flow(lookup(n), store, fix=fix, actor=actor) for n in chosen]
+    except ConnectorError as exc:
+        raise _engine_errors(exc) from None
+    report = reconcile_json(results)
+    store.append_audit(
+        AuditEvent(
+            actor=actor,
+            action="reconcile-fix" if fix else "reconcile",
+            diff={"flows": [None, chosen], "counts": [None, report["counts"]]},
+        )
+    )
+    return report

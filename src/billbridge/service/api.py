@@ -123,6 +123,11 @@ class StartRuns(BaseModel):
     dry_run: bool = False
 
 
+class ReconcileIn(BaseModel):
+    flows: list[str] = Field(default_factory=list, max_length=50)
+    fix: bool = False
+
+
 class RetryIn(BaseModel):
     ids: list[RowId] | None = Field(default=None, max_length=1000)
 
@@ -188,6 +193,36 @@ def start_runs(
     """Run flows now (each record its own outcome); answers when the runs have finished."""
     results = actions.start_runs(ws, store, body.flows, actor=who.actor, dry_run=body.dry_run)
     return [RunResultOut.of(r) for r in results]
+
+
+@router.post("/reconcile")
+def reconcile(
+    body: ReconcileIn, ws: WorkspaceDep, store: StoreDep, who: Operator
+) -> dict[str, Any]:
+    """Compare the source now, what billbridge posted and the books now (`fix`: heal the
+    certain differences through the pipeline, queue the rest as conflicts)."""
+    return actions.reconcile_flows(ws, store, body.flows, actor=who.actor, fix=body.fix)
+
+
+@router.get("/discrepancies")
+def discrepancies(
+    store: StoreDep, _: Viewer, flow: Annotated[str | None, Query(max_length=200)] = None
+) -> list[dict[str, Any]]:
+    """What the last reconcile found and is still open, with when it was first seen."""
+    return [
+        {
+            "flow": row.flow,
+            "kind": row.kind,
+            "record_key": row.record_key,
+            "idempotency_key": row.idempotency_key,
+            "owner": row.owner,
+            "fix": row.fix,
+            "detail": row.detail,
+            "first_seen": row.first_seen.isoformat() if row.first_seen else None,
+            "last_seen": row.last_seen.isoformat() if row.last_seen else None,
+        }
+        for row in store.open_discrepancies(flow=flow)
+    ]
 
 
 @router.get("/runs/{run_id}")

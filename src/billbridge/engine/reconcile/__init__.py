@@ -39,6 +39,7 @@ from ._model import (
     reversal_key,
     reversed_of,
 )
+from ._report import reconcile_json, unowned
 
 __all__ = [
     "CHECKS",
@@ -59,7 +60,9 @@ __all__ = [
     "compare",
     "payout_checks",
     "reconcile_flow",
+    "reconcile_json",
     "register_check",
     "reversal_key",
     "reversed_of",
+    "unowned",
 ]
