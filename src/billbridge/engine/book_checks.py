@@ -23,7 +23,7 @@ from billbridge.mapping.rules import Canonical, RulePlan
 from billbridge.store.base import AuditEvent, Batch, Store
 
 from .model import FlowRuntime
-from .numbers import check_invoice_number
+from .numbers import Slot, check_invoice_number
 
 __all__ = ["BookChecks"]
 
@@ -41,6 +41,11 @@ class BookChecks:
         self.store = store
         self.resolve = resolve
         self.dry_run = dry_run
+        self._pending_numbers: dict[Slot, str] = {}  # claims of the batch not yet committed
+
+    def batch_taken(self) -> None:
+        """The batch (with its number claims) is being committed: the store answers now."""
+        self._pending_numbers.clear()
 
     def invoice(self, ident: str) -> Invoice | None:
         """The normalized invoice `ident` of this flow's source, if the store has it."""
@@ -77,7 +82,13 @@ class BookChecks:
             if not isinstance(routed, tuple):
                 return plan  # the unrouted record already fails with the rules tried
             duplicate = check_invoice_number(
-                self.store, value, entity=routed[0].entity, record=key, at=now, dry_run=self.dry_run
+                self.store,
+                value,
+                entity=routed[0].entity,
+                record=key,
+                at=now,
+                pending=self._pending_numbers,
+                claims=None if self.dry_run else batch.invoice_numbers,
             )
             if duplicate is not None:
                 errors = (duplicate, *errors)

@@ -20,7 +20,16 @@ from typing import Final
 from billbridge.domain import Invoice, InvoiceStatus, Problem
 from billbridge.store import Store
 
-__all__ = ["Gap", "SeriesReport", "check_invoice_number", "gaps", "series_of", "series_report"]
+__all__ = [
+    "Claim",
+    "Gap",
+    "SeriesReport",
+    "Slot",
+    "check_invoice_number",
+    "gaps",
+    "series_of",
+    "series_report",
+]
 
 _TRAILING: Final = re.compile(r"^(.*?)(\d+)$")
 
@@ -33,20 +42,39 @@ def series_of(number: str, series: str = "") -> tuple[str, int | None]:
     return series or match.group(1), int(match.group(2))
 
 
+Slot = tuple[str, str, str]  # entity, series, number
+Claim = tuple[str, str, str, int | None, str, datetime]  # slot, seq, record key, first seen
+
+
 def check_invoice_number(
-    store: Store, inv: Invoice, *, entity: str, record: str, at: datetime, dry_run: bool
+    store: Store,
+    inv: Invoice,
+    *,
+    entity: str,
+    record: str,
+    at: datetime,
+    pending: dict[Slot, str],
+    claims: list[Claim] | None,
 ) -> Problem | None:
-    """Claim the invoice's number for `record`; a number another record holds is a Problem."""
+    """Claim the invoice's number for `record`; a number another record holds is a Problem.
+
+    Claims not yet committed are in `pending` (this batch's), committed ones in the store.
+    A new claim is appended to `claims` (the batch's, written in its one transaction, so a
+    crash never leaves a claim without its record's outcome); `claims=None` in a dry run.
+    """
     if inv.status is InvoiceStatus.DRAFT or not inv.number:
         return None  # a draft has no number yet (or a provisional one)
     series, seq = series_of(inv.number, inv.series)
-    if dry_run:
-        owner = store.invoice_number_owner(entity=entity, series=series, number=inv.number)
-    else:
-        owner = store.claim_invoice_number(
-            entity=entity, series=series, number=inv.number, seq=seq, record_key=record, at=at
-        )
-    if owner is None or owner == record:
+    slot = (entity, series, inv.number)
+    owner = pending.get(slot) or store.invoice_number_owner(
+        entity=entity, series=series, number=inv.number
+    )
+    if owner is None:
+        pending[slot] = record
+        if claims is not None:
+            claims.append((entity, series, inv.number, seq, record, at))
+        return None
+    if owner == record:
         return None
     return Problem(
         record=record,

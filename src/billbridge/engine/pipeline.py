@@ -525,4 +525,6 @@ class RecordPipeline:
         for key, facets in self._pending_facets.items():
             self._cache_facets(key, {**self._facets.get(key, {}), **facets})
         self._pending_facets = {}
+        if not self.dry_run:
+            self.books.batch_taken()
         return batch

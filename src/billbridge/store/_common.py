@@ -244,6 +244,7 @@ class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, RowReader
             {(f, k): (f, k, v) for f, k, v in batch.flow_versions}.values()
         )
         cursors = [(c.flow, c.name, c.value, c.position, ts(now)) for c in batch.cursors]
+        numbers = [(e, s, n, seq, key, ts(at)) for e, s, n, seq, key, at in batch.invoice_numbers]
         events = self._prepare_audit(batch.audit, now)
         with self._guard("commit"), self._write(lock=bool(events)) as tx:
             for name, rows in (
@@ -254,6 +255,7 @@ class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, RowReader
                 ("close_exception", closes),
                 ("upsert_cursor", cursors),
                 ("upsert_flow_record", flow_versions),
+                ("claim_invoice_number", numbers),
             ):
                 if rows:
                     self._bulk(tx, name, rows)

@@ -214,6 +214,10 @@ class Batch:
     cursors: list[CursorRow] = field(default_factory=list)
     audit: list[AuditEvent] = field(default_factory=list)
     flow_versions: list[tuple[str, str, str]] = field(default_factory=list)
+    # (entity, series, number, seq, record key, first seen): numbers first seen in this batch
+    invoice_numbers: list[tuple[str, str, str, int | None, str, datetime]] = field(
+        default_factory=list
+    )
 
     def __len__(self) -> int:
         return len(self.outcomes)
@@ -228,6 +232,7 @@ class Batch:
             or self.cursors
             or self.audit
             or self.flow_versions
+            or self.invoice_numbers
         )
 
 
