@@ -524,3 +524,8 @@ app.add_typer(books_app, name="books")
 from .cli_numbers import numbers_cmd  # noqa: E402 - registered last: it uses this module's helpers
 
 app.command("numbers")(numbers_cmd)
+
+# ---------------------------------------------------------------- worker
+from .cli_worker import worker_cmd  # noqa: E402 - registered last: it uses this module's helpers
+
+app.command("worker")(worker_cmd)

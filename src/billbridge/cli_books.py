@@ -68,9 +68,7 @@ def check(
     ] = None,
     workspace: Annotated[
         Path,
-        typer.Option(
-            "--workspace", "-w", envvar="BILLBRIDGE_WORKSPACE", help="Workspace folder."
-        ),
+        typer.Option("--workspace", "-w", envvar="BILLBRIDGE_WORKSPACE", help="Workspace folder."),
     ] = Path(),
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:

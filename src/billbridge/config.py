@@ -9,11 +9,20 @@ environment variables (`${STRIPE_API_KEY}`) held as `SecretStr`, never printed o
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .alert_config import AlertsConfig
 from .yamlsource import ConfigError, LocatedYaml, load_yaml
@@ -171,6 +180,22 @@ class FlowConfig(_Strict):
     target: str = Field(alias="to")
     mapping: Path
     retry: RetryConfig = RetryConfig()
+    # How often `billbridge worker` runs an incremental sync of this flow ("30s", "15m",
+    # "1h"); absent: the worker only drains the flow's webhook inbox and never polls.
+    every: str | None = None
+
+    @field_validator("every")
+    @classmethod
+    def _every_is_a_duration(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[1-9][0-9]*[smh]", value):
+            raise ValueError(f"{value!r} is not a duration: write a number and s, m or h (15m)")
+        return value
+
+    @property
+    def every_seconds(self) -> int | None:
+        if self.every is None:
+            return None
+        return int(self.every[:-1]) * {"s": 1, "m": 60, "h": 3600}[self.every[-1]]
 
 
 class Workspace(_Strict):

@@ -91,9 +91,7 @@ def _build(
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*loc, i), lines, path, env) for i, item in enumerate(node.value)]
-    value = yaml.SafeLoader(
-        ""
-    ).construct_object(node, deep=True)
+    value = yaml.SafeLoader("").construct_object(node, deep=True)
     if isinstance(value, str) and "${" in value:
 
         def substitute(match: re.Match[str]) -> str:

@@ -29,7 +29,7 @@ from .model import FlowRuntime
 from .pipeline import StopRun
 from .run import _Runner
 
-__all__ = ["InboxResult", "process_inbox"]
+__all__ = ["InboxResult", "drain_inbox", "process_inbox"]
 
 
 @dataclass(slots=True)
@@ -100,3 +100,15 @@ def process_inbox(
         (result.processed if status == "processed" else result.stale).append(event_id)
     result.counts = dict(runner.finish().counts)
     return result
+
+
+def drain_inbox(
+    flow: FlowRuntime, store: Store, *, actor: str = "stripe-webhook", limit: int = 500
+) -> list[InboxResult]:
+    """Pass after pass until nothing is pending (or a pass stops): one transaction each."""
+    passes: list[InboxResult] = []
+    while True:
+        result = process_inbox(flow, store, actor=actor, limit=limit)
+        passes.append(result)
+        if result.stopped or len(result.processed) + len(result.stale) < limit:
+            return passes

@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from billbridge.config import StripeConnection, Workspace
-from billbridge.engine.inbox import InboxResult, process_inbox
+from billbridge.engine.inbox import InboxResult, drain_inbox
 from billbridge.formats.stripe import POSTABLE_OBJECTS, REFERENCE_OBJECTS
 from billbridge.store import Store, StoreError
 from billbridge.wiring import flows, open_workspace_store
@@ -142,18 +142,11 @@ class _Receiver:
 
     def process(self, *, limit: int = 500) -> list[InboxResult]:
         """Drain the pending events of this connection, `limit` per store transaction."""
-        passes: list[InboxResult] = []
         with self._processing:
             store = self.open_store()
             try:
                 with flows(self.workspace) as lookup:
-                    flow = lookup(self.flow)
-                    while True:
-                        result = process_inbox(flow, store, limit=limit)
-                        passes.append(result)
-                        done = len(result.processed) + len(result.stale)
-                        if result.stopped or done < limit:
-                            return passes
+                    return drain_inbox(lookup(self.flow), store, limit=limit)
             finally:
                 store.close()
 

@@ -240,9 +240,7 @@ class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, RowReader
             for e in batch.exceptions
         ]  # fmt: skip
         closes = [(why, ts(now), flow, key) for flow, key, why in batch.closed_exceptions]
-        flow_versions = list(
-            {(f, k): (f, k, v) for f, k, v in batch.flow_versions}.values()
-        )
+        flow_versions = list({(f, k): (f, k, v) for f, k, v in batch.flow_versions}.values())
         cursors = [(c.flow, c.name, c.value, c.position, ts(now)) for c in batch.cursors]
         numbers = [(e, s, n, seq, key, ts(at)) for e, s, n, seq, key, at in batch.invoice_numbers]
         events = self._prepare_audit(batch.audit, now)

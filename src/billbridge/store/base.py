@@ -282,6 +282,8 @@ class MonitorCounts:
     queue: Mapping[tuple[str, str], tuple[int, datetime | None, int, int]]
     attempts: Mapping[tuple[str, str], int]
     last_success: Mapping[str, datetime]
+
+
 Role = Literal["viewer", "operator", "admin"]
 
 
@@ -320,6 +322,7 @@ class Store(Protocol):
     def flow_versions(self, flow: str, keys: Sequence[str]) -> dict[str, str]:
         """Record key -> the version `flow` last processed (its own "unchanged" test)."""
         ...
+
     def find_records(self, *, source_id: str) -> list[RecordRow]: ...
     def postings_for(self, record_key: str, *, flow: str | None = None) -> list[PostingRow]: ...
     def posted_facets(self, keys: Sequence[str], *, flow: str) -> dict[str, dict[str, str]]: ...

@@ -348,4 +348,3 @@ class BeancountTarget:
             append_whole(self._fd, data, self._offset, self.entries_path)
         self._offset += len(data)
         self._lines += data.count(b"\n")
-

@@ -264,4 +264,3 @@ class CsvExportTarget:
             append_whole(fd, header, 0, path)
         self._fd, self._file, self._size, self._lines = fd, path, len(header), 1
         return path
-

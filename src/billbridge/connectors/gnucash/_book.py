@@ -57,9 +57,7 @@ def open_book(path: Path, *, currency: str | None) -> Any:
             path.parent.mkdir(parents=True, exist_ok=True)
             piecash.create_book(sqlite_file=str(path), currency=currency).close()
         try:
-            book = piecash.open_book(
-                str(path), readonly=False, open_if_lock=True, do_backup=False
-            )
+            book = piecash.open_book(str(path), readonly=False, open_if_lock=True, do_backup=False)
         except (piecash.GnucashException, ValueError) as exc:
             raise FatalError(f"cannot open the GnuCash book {path}: {exc}") from exc
         session = book.session

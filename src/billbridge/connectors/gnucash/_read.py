@@ -151,9 +151,7 @@ def read_postings(path: Path) -> Iterator[LedgerPosting]:
     """
     legs: dict[str, list[LedgerLeg]] = {}
     for tx, _idem, _record, account, currency, amount in ledger_lines(path):
-        legs.setdefault(tx, []).append(
-            LedgerLeg(account=account, amount=amount, currency=currency)
-        )
+        legs.setdefault(tx, []).append(LedgerLeg(account=account, amount=amount, currency=currency))
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         rows = db.execute(_POSTINGS_SQL).fetchall()
@@ -161,8 +159,11 @@ def read_postings(path: Path) -> Iterator[LedgerPosting]:
         db.close()
     for tx, posted, idem, record, notes in rows:
         links = next(
-            (line.removeprefix("links: ").split() for line in str(notes).splitlines()
-             if line.startswith("links: ")),
+            (
+                line.removeprefix("links: ").split()
+                for line in str(notes).splitlines()
+                if line.startswith("links: ")
+            ),
             [],
         )
         yield LedgerPosting(

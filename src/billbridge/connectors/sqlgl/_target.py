@@ -262,7 +262,6 @@ class SqlLedgerTarget:
             self.db.close()
 
 
-
 def _posting(row: list[Any], legs: list[LedgerLeg]) -> LedgerPosting:
     ident, idem, record, day, links = row
     return LedgerPosting(

@@ -1,0 +1,100 @@
+"""The two jobs a worker runs for one flow: drain its webhook inbox, sync it when due.
+
+Why shared: the local loop (SQLite) and procrastinate (PostgreSQL) run exactly these
+functions, so a job behaves the same wherever it runs. Each job opens its own store
+connection and its own target and closes them, because a job may run in any thread of
+any worker process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from billbridge.config import StripeConnection, Workspace
+from billbridge.engine.inbox import drain_inbox
+from billbridge.engine.run import sync_flow
+from billbridge.store.base import Store
+from billbridge.wiring import flows, open_workspace_store
+
+__all__ = ["ACTOR", "DRAIN", "SYNC", "JobResult", "due_jobs", "run_job"]
+
+ACTOR = "worker"
+DRAIN = "drain-inbox"
+SYNC = "sync"
+_SYNC_KINDS = frozenset({"live", "backfill"})
+
+
+@dataclass(slots=True, kw_only=True)
+class JobResult:
+    job: str
+    flow: str
+    runs: list[int] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    stopped: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.counts.get("failed")) or bool(self.stopped)
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"job": self.job, "flow": self.flow, "runs": self.runs}
+        data["counts"] = self.counts
+        if self.stopped:
+            data["stopped"] = self.stopped
+        return data
+
+
+def _webhook_flows(workspace: Workspace) -> list[str]:
+    return [
+        flow.name
+        for flow in workspace.flows
+        if isinstance(conn := workspace.connections[flow.source], StripeConnection)
+        and conn.webhook_secret is not None
+    ]
+
+
+def _sync_due(workspace: Workspace, store: Store, name: str, now: datetime) -> bool:
+    every = workspace.flow(name).every_seconds
+    if every is None:
+        return False
+    last = next((r for r in store.list_runs(flow=name, limit=20) if r.kind in _SYNC_KINDS), None)
+    return last is None or (now - last.started_at).total_seconds() >= every
+
+
+def due_jobs(workspace: Workspace, store: Store, now: datetime) -> list[tuple[str, str]]:
+    """(job, flow) pairs to run now: pending webhook events first, then syncs due."""
+    drains = [
+        (DRAIN, name)
+        for name in _webhook_flows(workspace)
+        if store.inbox_pending(workspace.flow(name).source, limit=1)
+    ]
+    syncs = [(SYNC, f.name) for f in workspace.flows if _sync_due(workspace, store, f.name, now)]
+    return drains + syncs
+
+
+def run_job(workspace: Workspace, job: str, flow_name: str) -> JobResult:
+    """Run one job to its end; the outcomes, audit rows and exceptions are in the store."""
+    result = JobResult(job=job, flow=flow_name)
+    store = open_workspace_store(workspace)
+    try:
+        with flows(workspace) as lookup:
+            flow = lookup(flow_name)
+            if job == DRAIN:
+                for one in drain_inbox(flow, store, actor=ACTOR):
+                    if one.run is not None:
+                        result.runs.append(one.run)
+                    for outcome, n in one.counts.items():
+                        result.counts[outcome] = result.counts.get(outcome, 0) + n
+                    result.stopped = one.stopped
+            elif job == SYNC:
+                run = sync_flow(flow, store, actor=ACTOR)
+                result.runs.append(run.run)
+                result.counts = dict(run.counts)
+                result.stopped = run.stopped
+            else:
+                raise ValueError(f"unknown worker job {job!r}")
+    finally:
+        store.close()
+    return result

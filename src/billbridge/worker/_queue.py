@@ -1,0 +1,169 @@
+"""The worker on PostgreSQL: procrastinate jobs, so several machines share the work.
+
+Why procrastinate: the jobs live in the same database as the state, a worker takes one
+with `SKIP LOCKED`, and two features do what a hand-written loop would get wrong:
+- every job of a flow carries the lock `flow:<name>`; procrastinate runs at most one job
+  per lock at a time, so two workers never drain or sync one flow at once;
+- a queueing lock per (job, flow) keeps at most one job of a kind waiting, so a burst of
+  webhooks or a slow sync never piles up jobs.
+`billbridge.tick` runs every 10 seconds (procrastinate defers a periodic task once per
+period for all workers together) and defers the jobs that are due.
+
+The App is defined here, in a module (procrastinate needs the task names importable);
+the connector is only set by `run_queue`, from the workspace's state URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import procrastinate
+import psycopg
+from procrastinate import exceptions as procrastinate_errors
+from procrastinate.schema import SchemaManager
+
+from billbridge.config import Workspace
+from billbridge.store._postgres import split_schema
+
+from ._jobs import DRAIN, SYNC, JobResult, due_jobs, run_job
+
+__all__ = ["QUEUE", "app", "run_queue"]
+
+QUEUE = "billbridge"
+_TASKS = {DRAIN: "billbridge.drain-inbox", SYNC: "billbridge.sync"}
+_SCHEMA_LOCK = 0x62696C6C  # "bill": one worker at a time installs procrastinate's tables
+
+app = procrastinate.App(connector=procrastinate.PsycopgConnector())
+
+
+class _Context:
+    """What the tasks of this worker process need: set once by `run_queue`."""
+
+    workspace: Workspace | None = None
+    report: Callable[[JobResult], None] = staticmethod(lambda _result: None)
+
+
+def _run(job: str, flow: str) -> dict[str, Any]:
+    if _Context.workspace is None:
+        raise RuntimeError("billbridge jobs run only inside `billbridge worker`")
+    result = run_job(_Context.workspace, job, flow)
+    _Context.report(result)
+    return result.as_json()
+
+
+@app.task(name=_TASKS[DRAIN], queue=QUEUE)
+def _drain_task(flow: str) -> dict[str, Any]:
+    return _run(DRAIN, flow)
+
+
+@app.task(name=_TASKS[SYNC], queue=QUEUE)
+def _sync_task(flow: str) -> dict[str, Any]:
+    return _run(SYNC, flow)
+
+
+def _due(workspace: Workspace) -> list[tuple[str, str]]:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from billbridge.wiring import open_workspace_store  # noqa: PLC0415
+
+    store = open_workspace_store(workspace)
+    try:
+        return due_jobs(workspace, store, datetime.now(UTC))
+    finally:
+        store.close()
+
+
+async def defer_due(workspace: Workspace) -> list[tuple[str, str]]:
+    """Defer every due job (those already waiting are skipped); return what was deferred."""
+    deferred = []
+    for job, flow in await asyncio.to_thread(_due, workspace):
+        queueing_lock = f"{job}:{flow}"
+        # The queueing lock only covers waiting jobs; one that is running has not yet
+        # started its run in the store, so the store alone would call it due again.
+        active = await app.connector.execute_query_one_async(
+            "SELECT count(*) AS n FROM procrastinate_jobs"
+            " WHERE queueing_lock = %(lock)s AND status IN ('todo', 'doing')",
+            lock=queueing_lock,
+        )
+        if active["n"]:
+            continue
+        task = app.configure_task(
+            name=_TASKS[job], lock=f"flow:{flow}", queueing_lock=queueing_lock, queue=QUEUE
+        )
+        try:
+            await task.defer_async(flow=flow)
+        except procrastinate_errors.AlreadyEnqueued:
+            continue
+        deferred.append((job, flow))
+    return deferred
+
+
+@app.periodic(cron="* * * * * */10", periodic_id="billbridge-tick")  # every 10 s
+@app.task(name="billbridge.tick", queue=QUEUE)
+async def _tick(timestamp: int) -> None:
+    if _Context.workspace is not None:
+        await defer_due(_Context.workspace)
+
+
+def _connection(workspace: Workspace) -> tuple[str, dict[str, Any]]:
+    conninfo, schema = split_schema(workspace.state_url())
+    return conninfo, ({"options": f"-c search_path={schema}"} if schema else {})
+
+
+def install_schema(workspace: Workspace) -> bool:
+    """Create procrastinate's tables in the state database once; True if it did now."""
+    conninfo, kwargs = _connection(workspace)
+    with psycopg.connect(conninfo, autocommit=True, **kwargs) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
+        try:
+            row = conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL").fetchone()
+            if row is not None and row[0]:
+                return False
+            conn.execute(SchemaManager.get_schema())
+            return True
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
+
+
+def run_queue(
+    workspace: Workspace,
+    *,
+    once: bool,
+    concurrency: int,
+    report: Callable[[JobResult], None],
+) -> list[JobResult]:
+    """Run a procrastinate worker on the state database until stopped (or the queue is
+    empty, with `once`: then the due jobs are deferred first)."""
+    results: list[JobResult] = []
+
+    def collect(result: JobResult) -> None:
+        results.append(result)
+        report(result)
+
+    install_schema(workspace)
+    conninfo, kwargs = _connection(workspace)
+    connector = procrastinate.PsycopgConnector(
+        conninfo=conninfo, kwargs=kwargs, min_size=1, max_size=concurrency + 2
+    )
+    _Context.workspace, _Context.report = workspace, collect
+
+    async def main() -> None:
+        async with app.open_async():
+            if once:
+                await defer_due(workspace)
+            await app.run_worker_async(
+                queues=[QUEUE],
+                wait=not once,
+                concurrency=concurrency,
+                install_signal_handlers=not once,
+                delete_jobs="successful",
+            )
+
+    try:
+        with app.replace_connector(connector):
+            asyncio.run(main())
+    finally:
+        _Context.workspace = None
+    return results
