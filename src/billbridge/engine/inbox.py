@@ -58,7 +58,7 @@ def process_inbox(
 ) -> InboxResult:
     """One pass over the pending events of the flow's source connection."""
     result = InboxResult()
-    rows = store.inbox_pending(flow.source.name, limit=limit)
+    rows = store.inbox_pending(flow.source.name, flow=flow.name, limit=limit)
     if not rows:
         return result
     runner = _Runner(flow, store, actor=actor, kind="webhook", dry_run=False)
@@ -68,7 +68,9 @@ def process_inbox(
     try:
         for row in rows:
             if row.object_key not in newest:
-                newest[row.object_key] = store.inbox_newest_applied(row.object_key) or 0
+                newest[row.object_key] = (
+                    store.inbox_newest_applied(row.object_key, flow=flow.name) or 0
+                )
             if row.created < newest[row.object_key]:
                 runner.pipeline.batch.audit.append(
                     AuditEvent(
@@ -96,7 +98,7 @@ def process_inbox(
         result.stopped = str(exc)
         marks = []  # nothing is marked: the next pass takes the events again
     for event_id, status in marks:
-        store.inbox_mark(event_id, status)
+        store.inbox_mark(event_id, status, flow=flow.name)
         (result.processed if status == "processed" else result.stale).append(event_id)
     result.counts = dict(runner.finish().counts)
     return result

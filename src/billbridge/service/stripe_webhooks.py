@@ -3,8 +3,9 @@
 Why this order: Stripe stops sending an event once it got a 2xx, so the event must be
 in the state store (the inbox) before the answer; the processing runs after the answer
 (a background task), from the inbox, so a slow ledger never makes Stripe retry and a
-crash after the answer loses nothing (`process_inbox` picks the pending rows up on the
-next delivery or by `billbridge` calling it).
+crash after the answer loses nothing (the pending rows are drained on the next
+delivery, or by `billbridge worker`). Each event is stored once per flow that reads the
+connection, so every flow posts it, each exactly once.
 
 What never reaches the inbox (and so never the pipeline), and the answer:
 - a body over `max_bytes`: 413;
@@ -91,11 +92,13 @@ class _Receiver:
         self.workspace = workspace
         self.flow = flow
         self.connection = config.source
+        # Every flow reading this connection gets its own copy of each event, whichever
+        # of their endpoints Stripe delivers to: one registered endpoint is enough.
+        self.flows = tuple(f.name for f in workspace.flows if f.source == config.source)
         self._secret = conn.webhook_secret
         self.tolerance = tolerance
         self.max_bytes = max_bytes
         self.open_store = open_store
-        self._processing = threading.Lock()
 
     async def body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -136,19 +139,34 @@ class _Receiver:
                 object_key=f"{self.connection}:{obj['object']}:{obj['id']}",
                 created=event["created"],
                 payload=payload,
+                flows=self.flows,
             )
         finally:
             store.close()
 
     def process(self, *, limit: int = 500) -> list[InboxResult]:
-        """Drain the pending events of this connection, `limit` per store transaction."""
-        with self._processing:
+        """Drain the pending events of every flow of this connection, `limit` per store
+        transaction. One drain of a connection at a time in this process, across all the
+        endpoints mounted for it: its targets stay open (and locked) until the end."""
+        passes: list[InboxResult] = []
+        with _connection_lock(self.workspace, self.connection):
             store = self.open_store()
             try:
                 with flows(self.workspace) as lookup:
-                    return drain_inbox(lookup(self.flow), store, limit=limit)
+                    for name in self.flows:
+                        passes.extend(drain_inbox(lookup(name), store, limit=limit))
             finally:
                 store.close()
+        return passes
+
+
+_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _connection_lock(workspace: Workspace, connection: str) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault((str(workspace.root), connection), threading.Lock())
 
 
 def stripe_webhook_router(

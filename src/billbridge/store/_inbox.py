@@ -3,12 +3,13 @@
 Why in the state store: a webhook answered 2xx is never sent again, so the event must
 be durable before the answer; keeping it in the same store as outcomes means a crash
 between the answer and the processing loses nothing (the next processing pass reads
-the pending rows). The event id is the primary key, which is also the dedupe.
+the pending rows). One row per (event id, flow): the key is also the dedupe, and each
+flow reading the connection processes (and marks) its own copy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -38,38 +39,51 @@ class InboxMixin:
         object_key: str,
         created: int,
         payload: bytes,
+        flows: Sequence[str] = ("",),
     ) -> bool:
-        """Store a verified event; False when its id is already in the inbox (a redelivery)."""
-        params = (event_id, connection, type, object_key, created, payload,
-                  self._ts(datetime.now(UTC)))  # fmt: skip
+        """Store a verified event once per flow, in one transaction; False when every row
+        was already there (a redelivery)."""
+        at = self._ts(datetime.now(UTC))
         with self._guard("store webhook event"), self._write() as tx:
-            return bool(tx.execute(self._q["inbox_add"], params).fetchall())
+            added = [
+                tx.execute(
+                    self._q["inbox_add"],
+                    (event_id, flow, connection, type, object_key, created, payload, at),
+                ).fetchall()
+                for flow in flows
+            ]
+        return any(added)
 
-    def inbox_pending(self, connection: str, *, limit: int = 500) -> list[InboxRow]:
-        """Events not yet processed, oldest `created` first."""
+    def inbox_pending(
+        self, connection: str, *, flow: str | None = None, limit: int = 500
+    ) -> list[InboxRow]:
+        """Events not yet processed (for `flow`, or for any flow), oldest `created` first."""
         with self._guard("read webhook inbox"):
-            return list(_rows(self._all("inbox_pending", (connection, limit))))
+            return list(_rows(self._all("inbox_pending", (connection, flow, flow, limit))))
 
-    def inbox_get(self, event_id: str) -> InboxRow | None:
+    def inbox_get(self, event_id: str, *, flow: str | None = None) -> InboxRow | None:
+        """The event's row for `flow`; without a flow, a pending row first if there is one."""
         with self._guard("read webhook inbox"):
-            rows = list(_rows(self._all("inbox_get", (event_id,))))
+            rows = list(_rows(self._all("inbox_get", (event_id, flow, flow))))
         return rows[0] if rows else None
 
-    def inbox_newest_applied(self, object_key: str) -> int | None:
+    def inbox_newest_applied(self, object_key: str, *, flow: str | None = None) -> int | None:
         """The `created` of the newest processed event about this object, if any."""
         with self._guard("read webhook inbox"):
-            rows = self._all("inbox_newest_applied", (object_key,))
+            rows = self._all("inbox_newest_applied", (object_key, flow, flow))
         return None if not rows or rows[0][0] is None else int(rows[0][0])
 
-    def inbox_mark(self, event_id: str, status: InboxStatus) -> None:
+    def inbox_mark(self, event_id: str, status: InboxStatus, *, flow: str | None = None) -> None:
+        at = self._ts(datetime.now(UTC))
         with self._guard("mark webhook event"), self._write() as tx:
-            tx.execute(self._q["inbox_mark"], (status, self._ts(datetime.now(UTC)), event_id))
+            tx.execute(self._q["inbox_mark"], (status, at, event_id, flow, flow))
 
 
 def _rows(rows: list[Any]) -> Iterator[InboxRow]:
-    for event_id, connection, type_, object_key, created, payload, status in rows:
+    for event_id, flow, connection, type_, object_key, created, payload, status in rows:
         yield InboxRow(
             event_id=event_id,
+            flow=flow,
             connection=connection,
             type=type_,
             object_key=object_key,

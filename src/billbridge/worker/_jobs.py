@@ -68,7 +68,7 @@ def due_jobs(workspace: Workspace, store: Store, now: datetime) -> list[tuple[st
     drains = [
         (DRAIN, name)
         for name in _webhook_flows(workspace)
-        if store.inbox_pending(workspace.flow(name).source, limit=1)
+        if store.inbox_pending(workspace.flow(name).source, flow=name, limit=1)
     ]
     syncs = [(SYNC, f.name) for f in workspace.flows if _sync_due(workspace, store, f.name, now)]
     return drains + syncs

@@ -194,9 +194,10 @@ CREATE TABLE web_sessions (
     expires_at    timestamptz NOT NULL
 );
 CREATE INDEX audit_actor_idx ON audit (actor, seq);
--- The Stripe webhook inbox: every verified event, stored before the receiver answers 2xx.
+-- The Stripe webhook inbox: every verified event, stored before the receiver answers 2xx,
+-- one row per flow reading its connection (migration 0007).
 CREATE TABLE stripe_inbox (
-    event_id      text PRIMARY KEY,
+    event_id      text NOT NULL,
     connection    text NOT NULL,
     type          text NOT NULL,
     object_key    text NOT NULL,
@@ -204,7 +205,9 @@ CREATE TABLE stripe_inbox (
     payload       bytea NOT NULL,
     received_at   timestamptz NOT NULL,
     status        text NOT NULL DEFAULT 'pending',
-    processed_at  timestamptz
+    processed_at  timestamptz,
+    flow          text NOT NULL DEFAULT '',  -- '' rows: stored before 0007
+    PRIMARY KEY (event_id, flow)
 );
 
 CREATE INDEX stripe_inbox_pending ON stripe_inbox (connection, status, created);

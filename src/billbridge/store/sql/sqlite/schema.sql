@@ -194,9 +194,10 @@ CREATE TABLE web_sessions (
     expires_at    TEXT NOT NULL
 );
 CREATE INDEX audit_actor_idx ON audit (actor, seq);
--- The Stripe webhook inbox: every verified event, stored before the receiver answers 2xx.
+-- The Stripe webhook inbox: every verified event, stored before the receiver answers 2xx,
+-- one row per flow reading its connection (migration 0007).
 CREATE TABLE stripe_inbox (
-    event_id      TEXT PRIMARY KEY,
+    event_id      TEXT NOT NULL,
     connection    TEXT NOT NULL,
     type          TEXT NOT NULL,
     object_key    TEXT NOT NULL,
@@ -204,7 +205,9 @@ CREATE TABLE stripe_inbox (
     payload       BLOB NOT NULL,
     received_at   TEXT NOT NULL,
     status        TEXT NOT NULL DEFAULT 'pending',
-    processed_at  TEXT
+    processed_at  TEXT,
+    flow          TEXT NOT NULL DEFAULT '',  -- '' rows: stored before 0007
+    PRIMARY KEY (event_id, flow)
 );
 
 CREATE INDEX stripe_inbox_pending ON stripe_inbox (connection, status, created);
