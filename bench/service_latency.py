@@ -1,10 +1,11 @@
 """Request latency of `billbridge serve` (REST API and web pages), on SQLite or PostgreSQL.
 
-Usage: .venv/bin/python bench/service_latency.py [--requests N] [--state URL]
+Usage: .venv/bin/python bench/service_latency.py [--requests N] [--state URL] [--no-pool]
 
 Builds a demo workspace in a temporary folder, adds an operator with a token, starts the
 real app under uvicorn on a loopback port and times N sequential requests per endpoint
-(each request opens and closes its own store connection, as in production).
+(each request borrows an open store from the app's pool, as in production; with
+`--no-pool` each request opens and closes its own, as before the pool, for comparison).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from billbridge.config import load_workspace
 from billbridge.engine.run import sync_flow
 from billbridge.service.app import create_app
 from billbridge.service.auth import create_token, hash_password
+from billbridge.store import StorePool
 from billbridge.wiring import flows, open_workspace_store
 from billbridge.workspace_files import create_demo
 
@@ -33,6 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--state", default="", help="BILLBRIDGE_STATE (default: SQLite)")
+    parser.add_argument("--no-pool", action="store_true", help="a store per request")
     args = parser.parse_args()
     if args.state:
         os.environ["BILLBRIDGE_STATE"] = args.state
@@ -49,9 +52,10 @@ def main() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(ws), host="127.0.0.1", port=port, log_level="warning")
-    )
+    app = create_app(ws)
+    if args.no_pool:
+        app.state.stores = StorePool(lambda: open_workspace_store(ws), size=0)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)

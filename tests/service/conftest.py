@@ -126,7 +126,7 @@ def service(
     port = _free_port()
     config = uvicorn.Config(
         create_app(ws), host="127.0.0.1", port=port, log_level="warning", ws="none",
-        lifespan="off",
+        lifespan="on",
     )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -84,7 +84,10 @@ def test_connections_never_show_secrets(service: Service) -> None:
 
     import asyncio
 
-    text = asyncio.run(fetch())
+    try:
+        text = asyncio.run(fetch())
+    finally:
+        app.state.stores.close()  # no lifespan through ASGITransport: close the pool here
     assert "sk_test_supersecret123" not in text
     assert '"api_key_set":true' in text
 

@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from billbridge import __version__
 from billbridge.config import StripeConnection, Workspace
+from billbridge.store import StorePool
+from billbridge.wiring import open_workspace_store
 
 from . import api, metrics, ui
 from .auth import LoginLimiter
@@ -64,6 +66,8 @@ def create_app(workspace: Workspace, *, login_limiter: LoginLimiter | None = Non
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.workspace = workspace
+    app.state.stores = StorePool(lambda: open_workspace_store(workspace))
+    app.router.on_shutdown.append(app.state.stores.close)
     app.state.login_limiter = login_limiter or LoginLimiter()
     app.include_router(api.router)
     app.include_router(ui.router)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ._common import redact_url as _redact_url
 from ._numbers import InvoiceNumberRow
+from ._pool import StorePool
 from .base import (
     AuditEvent,
     AuditRow,
@@ -39,6 +40,7 @@ __all__ = [
     "RunRow",
     "Store",
     "StoreError",
+    "StorePool",
     "open_store",
 ]
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 
 from ._common import SqlStore, Tx, redact_url
 from .base import StoreError
@@ -73,6 +73,11 @@ class PostgresStore(SqlStore):
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.url!r})"
+
+    def reusable(self) -> bool:
+        """Connected, and no transaction left open: safe to hand to the next request."""
+        info = self._conn.info
+        return not self._conn.closed and info.transaction_status == pq.TransactionStatus.IDLE
 
     @contextmanager
     def _write(self, *, lock: bool = False) -> Iterator[Tx]:

@@ -67,6 +67,10 @@ class SQLiteStore(SqlStore):
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r})"
 
+    def reusable(self) -> bool:
+        """No transaction left open: safe to hand to the next request."""
+        return not self._conn.in_transaction
+
     @contextmanager
     def _write(self, *, lock: bool = False) -> Iterator[Tx]:
         # Every write takes the writer lock at BEGIN; `lock` needs nothing more here.
