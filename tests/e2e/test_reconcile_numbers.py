@@ -16,6 +16,7 @@ from billbridge.connectors.beancount import load, posted_keys
 from billbridge.samples import write_jsonl
 
 from .conftest import Workspace
+from .test_alerts import _Receiver
 
 FLOW = "stripe-to-books"
 
@@ -173,3 +174,35 @@ def test_a_repeated_number_is_reported_queued_by_fix_and_refused_by_the_next_syn
     code, after_sync = ws.cli("reconcile")
     assert (code, _unqueued(after_sync)) == (0, set())
     assert len(_findings(after_sync, "number_duplicate")) == 1
+
+
+def test_a_repeated_number_alerts_once_and_resolves_when_it_is_gone(
+    workspace: Workspace,
+) -> None:
+    ws = workspace
+    records = _with_series(ws, {"in_al_1": "INV-0001", "in_al_3": "INV-0003"})
+    config = ws.root / "billbridge.yaml"
+    with _Receiver() as hook:
+        config.write_text(
+            config.read_text() + f"alerts:\n  webhook: http://127.0.0.1:{hook.port}/hooks\n"
+            "  rules:\n    number_duplicate: true\n"
+        )
+        assert ws.cli("sync")[0] == 1
+        assert ws.cli("reconcile")[0] == 0  # the gap (INV-0002) is no alert
+        assert hook.bodies == []
+
+        holder = next(r for r in records if r["id"] == "in_al_1")
+        write_jsonl(ws.export, [*records, _open_copy(holder, "in_al_dup", "INV-0001")])
+        assert ws.cli("reconcile")[0] == 1
+        assert ws.cli("reconcile")[0] == 1  # still open: no second message
+        subject = f"{FLOW}|stripe:invoice:in_al_dup|number"
+        assert [(b["state"], b["rule"], b["subject"]) for b in hook.bodies] == [
+            ("firing", "number_duplicate", subject)
+        ]
+        assert "stripe:invoice:in_al_1" in hook.bodies[0]["detail"]
+
+        write_jsonl(ws.export, records)  # the repeat was withdrawn from the source
+        assert ws.cli("reconcile")[0] == 0
+        assert [(b["state"], b["rule"]) for b in hook.bodies[1:]] == [
+            ("resolved", "number_duplicate")
+        ]
