@@ -34,6 +34,7 @@ class AlertRules(_Strict):
     queue_older_than_hours: float | None = Field(default=None, ge=0)
     failure_rate_percent: float | None = Field(default=None, ge=0, le=100)
     duplicate_posting: bool = False
+    number_duplicate: bool = False  # two invoices with one number (reconcile's finding)
     status_mismatch_older_than_hours: float | None = Field(default=None, ge=0)
     flow_not_succeeded_hours: float | None = Field(default=None, gt=0)
 

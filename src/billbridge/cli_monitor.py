@@ -27,6 +27,8 @@ from .wiring import flows as flow_runtimes
 
 __all__ = ["register"]
 
+_FIX_WORDS = {"none": "reported only"}  # an informational finding (a number gap)
+
 
 def _print_reconcile(results: list[Reconciled]) -> None:
     """A table a person can read at any width: what, both values, who owns it, the fix."""
@@ -46,7 +48,7 @@ def _print_reconcile(results: list[Reconciled]) -> None:
         table.add_column("owner / fix", ratio=2, overflow="fold")
         table.add_column("what, and how to fix it", ratio=5, overflow="fold")
         for d in found:
-            fix = "in the queue" if d.queued else d.fix
+            fix = "in the queue" if d.queued else _FIX_WORDS.get(d.fix, d.fix)
             table.add_row(
                 Text(f"{d.kind}\n{d.record_key}"),
                 Text(f"{d.source_value}\n{d.target_value}"),

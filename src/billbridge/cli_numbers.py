@@ -2,7 +2,8 @@
 
 A thin shell over `engine.numbers.series_report`. Gaps are reported, not failures (a
 deleted draft leaves a legitimate one), so the command exits 0 when it could read the
-store; duplicates are failed records and show in `billbridge queue`.
+store; duplicates are failed records and show in `billbridge queue`. `billbridge
+reconcile` reports both against the source as it is now (`number_gap`, `number_duplicate`).
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def _rows(found: Sequence[Discrepancy], now: datetime) -> str:
     rows = []
     for d in found:
         diff = "" if d.difference is None else f"{d.difference} {escape(d.currency)}"
-        fix = "queued" if d.queued else d.fix
+        fix = "queued" if d.queued else ("reported only" if d.fix == "none" else d.fix)
         cells = (
             escape(d.flow),
             escape(d.kind),

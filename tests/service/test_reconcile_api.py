@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import re
+from typing import Any
+
+import orjson
 
 from .conftest import BACKENDS, Service
 
@@ -49,3 +53,40 @@ def test_reconcile_finds_a_duplicate_and_fix_reverses_it(service: Service) -> No
 
 def test_a_viewer_cannot_reconcile(service: Service) -> None:
     assert service.api("viewer").post("/api/reconcile", json={"fix": True}).status_code == 403
+
+
+def test_number_findings_show_in_the_api_discrepancies_and_metrics(service: Service) -> None:
+    """Exported after the last sync: a series with a gap, and an invoice repeating a number."""
+    export = service.root / "exports" / "stripe.jsonl"
+    records = [orjson.loads(line) for line in export.read_bytes().splitlines() if line.strip()]
+    paid = next(r for r in records if r["object"] == "invoice" and r["status"] == "paid")
+
+    def copy_as(ident: str, number: str) -> dict[str, Any]:
+        new = copy.deepcopy(paid)
+        new["id"], new["number"], new["status"] = ident, number, "open"
+        new["amount_paid"], new["amount_remaining"] = 0, new["total"]
+        for line in new["lines"]["data"]:
+            line["invoice"] = ident
+        return new
+
+    extra = [copy_as("in_gap_1", "GAP-01"), copy_as("in_gap_3", "GAP-03")]
+    extra.append(copy_as("in_again", paid["number"]))
+    export.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in [*records, *extra]))
+
+    api = service.api("operator")
+    found = api.post("/api/reconcile", json={}).json()
+    assert found["counts"]["number_gap"] == found["counts"]["number_duplicate"] == 1
+    listed = {d["kind"]: d for d in service.api("viewer").get("/api/discrepancies").json()}
+    assert listed["number_gap"]["fix"] == "none"
+    assert listed["number_gap"]["record_key"] == "stripe:invoice:in_gap_3"
+    assert listed["number_duplicate"]["fix"] == "queue"
+    assert f"stripe:invoice:{paid['id']}" in listed["number_duplicate"]["detail"]
+    metrics = service.api("viewer").get("/metrics").text
+    for kind in ("number_gap", "number_duplicate"):
+        sample = rf'billbridge_discrepancies_open\{{[^}}]*kind="{kind}"[^}}]*\}} 1'
+        assert re.search(sample, metrics)
+
+    fixed = api.post("/api/reconcile", json={"fix": True}).json()
+    assert "stripe:invoice:in_again" in fixed["flows"][0]["fixes"]["queued"]
+    listed = {d["kind"]: d for d in service.api("viewer").get("/api/discrepancies").json()}
+    assert set(listed) >= {"number_gap", "number_duplicate"}

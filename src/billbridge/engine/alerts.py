@@ -102,6 +102,10 @@ def evaluate(
             firing.append(
                 Firing(rule="duplicate_posting", subject=row.idempotency_key, detail=row.detail)
             )
+        if rules.number_duplicate and row.kind == "number_duplicate":
+            firing.append(
+                Firing(rule="number_duplicate", subject=row.idempotency_key, detail=row.detail)
+            )
         hours = rules.status_mismatch_older_than_hours
         if hours is not None and row.kind == "status_mismatch" and row.first_seen is not None:
             age = (now - row.first_seen).total_seconds() / _HOUR

@@ -12,6 +12,7 @@ text before its trailing digits (`HB-0042` is number 42 of series `HB-`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
@@ -26,7 +27,9 @@ __all__ = [
     "SeriesReport",
     "Slot",
     "check_invoice_number",
+    "find_gaps",
     "gaps",
+    "number_like",
     "series_of",
     "series_report",
 ]
@@ -40,6 +43,14 @@ def series_of(number: str, series: str = "") -> tuple[str, int | None]:
     if match is None:
         return series or number, None
     return series or match.group(1), int(match.group(2))
+
+
+def number_like(neighbour: str, seq: int) -> str:
+    """The number `seq` written like `neighbour` (`number_like("HB-0042", 7) == "HB-0007"`)."""
+    match = _TRAILING.match(neighbour)
+    if match is None:
+        return str(seq)
+    return f"{match.group(1)}{seq:0{len(match.group(2))}d}"
 
 
 Slot = tuple[str, str, str]  # entity, series, number
@@ -93,6 +104,12 @@ class Gap:
     after: str  # the number before the gap
     before: str  # the number after it
     missing: tuple[int, int]  # first and last missing sequence number
+    after_record: str = ""  # the records holding `after` and `before`
+    before_record: str = ""
+
+    @property
+    def count(self) -> int:
+        return self.missing[1] - self.missing[0] + 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,30 +124,19 @@ class SeriesReport:
 
 def series_report(store: Store, *, entity: str | None = None) -> list[SeriesReport]:
     """Per entity and series: how many numbers were seen, the first, the last and the gaps."""
-    grouped: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    grouped: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
     unnumbered: dict[tuple[str, str], list[str]] = {}
     for row in store.invoice_numbers(entity=entity):
         key = (row.entity, row.series)
         if row.seq is None:
             unnumbered.setdefault(key, []).append(row.number)
         else:
-            grouped.setdefault(key, []).append((row.seq, row.number))
+            grouped.setdefault(key, []).append((row.seq, row.number, row.record_key))
     reports: list[SeriesReport] = []
     for key in sorted(grouped.keys() | unnumbered.keys()):
         seen = sorted(grouped.get(key, []))
-        found: list[Gap] = []
-        for (a, a_num), (b, b_num) in pairwise(seen):
-            if b > a + 1:
-                found.append(
-                    Gap(
-                        entity=key[0],
-                        series=key[1],
-                        after=a_num,
-                        before=b_num,
-                        missing=(a + 1, b - 1),
-                    )
-                )
-        names = [n for _, n in seen] or sorted(unnumbered.get(key, []))
+        found = find_gaps(key[0], key[1], seen)
+        names = [n for _, n, _ in seen] or sorted(unnumbered.get(key, []))
         reports.append(
             SeriesReport(
                 entity=key[0],
@@ -138,10 +144,36 @@ def series_report(store: Store, *, entity: str | None = None) -> list[SeriesRepo
                 count=len(seen) + len(unnumbered.get(key, [])),
                 first=names[0],
                 last=names[-1],
-                gaps=tuple(found),
+                gaps=found,
             )
         )
     return reports
+
+
+def find_gaps(entity: str, series: str, seen: Iterable[tuple[int, str, str]]) -> tuple[Gap, ...]:
+    """The gaps of one series, from its (seq, number, record key) triples in any order.
+
+    Pure, so `billbridge numbers` (numbers the store saw) and reconcile (the source now,
+    plus the store) find the same gaps. A sequence number seen twice counts once.
+    """
+    first: dict[int, tuple[str, str]] = {}
+    for seq, number, record in seen:
+        first.setdefault(seq, (number, record))
+    found: list[Gap] = []
+    for a, b in pairwise(sorted(first)):
+        if b > a + 1:
+            found.append(
+                Gap(
+                    entity=entity,
+                    series=series,
+                    after=first[a][0],
+                    before=first[b][0],
+                    missing=(a + 1, b - 1),
+                    after_record=first[a][1],
+                    before_record=first[b][1],
+                )
+            )
+    return tuple(found)
 
 
 def gaps(store: Store, *, entity: str | None = None) -> list[Gap]:

@@ -80,6 +80,25 @@ def test_duplicate_and_old_status_mismatch() -> None:
     assert rules_fired(AlertRules(), status(), discrepancies=rows) == []
 
 
+def test_number_duplicate_fires_per_repeated_invoice_and_gaps_never_do() -> None:
+    rows = [
+        DiscrepancyRow(
+            flow="f", kind="number_duplicate", record_key="r", idempotency_key="f|r|number",
+            first_seen=NOW,
+        ),
+        DiscrepancyRow(
+            flow="f", kind="number_gap", record_key="g", idempotency_key="f|default:INV-|gap-3-3",
+            first_seen=NOW - timedelta(days=30),
+        ),
+    ]  # fmt: skip
+    every_rule = AlertRules(
+        queue_older_than_hours=0, duplicate_posting=True, number_duplicate=True,
+        status_mismatch_older_than_hours=0,
+    )  # fmt: skip
+    assert rules_fired(every_rule, status(), discrepancies=rows) == ["number_duplicate:f|r|number"]
+    assert rules_fired(AlertRules(duplicate_posting=True), status(), discrepancies=rows) == []
+
+
 def test_flow_not_succeeded() -> None:
     rules = AlertRules(flow_not_succeeded_hours=24)
     assert rules_fired(rules, status(last_success=NOW - timedelta(hours=23))) == []

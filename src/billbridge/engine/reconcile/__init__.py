@@ -8,16 +8,16 @@ there (`_fix`); `_checks` only compares values, so every discrepancy kind is tes
 without any I/O.
 
 Extension point: `CHECKS` holds every check as a plain function `(views) -> findings`.
-Checks owned by other parts (invoice number gaps and duplicates, issue 5) register with
-`register_check` and their findings flow through the same output, `--fix` (use fix
-"queue" unless the fix is certain), the stored findings, alerts and reports; e.g.
+Checks owned by other parts register with `register_check` and their findings flow
+through the same output, `--fix` (use fix "queue" unless the fix is certain, "none" for
+a finding that is only reported), the stored findings, alerts and reports; e.g.
 
     @register_check
-    def invoice_numbers(views: Views) -> Iterator[Discrepancy]:
-        numbers = {i: inv["number"] for i, inv in views.source.invoices.items()}
-        ...  # yield Discrepancy(kind="invoice_number_gap", fix="queue", ...)
+    def my_check(views: Views) -> Iterator[Discrepancy]:
+        ...  # yield Discrepancy(kind="my_kind", fix="queue", ...)
 
-A kind not in `KINDS` sorts after the built-in ones.
+The invoice-number checks of issue 5 (`number_duplicate`, `number_gap`) are registered
+this way in `_numbers`. A kind not in `KINDS` sorts after the built-in ones.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from ._model import (
     Expected,
     Fix,
     LedgerView,
+    NumberSeen,
     PayoutCheck,
     PostedView,
     SourceView,
@@ -39,6 +40,7 @@ from ._model import (
     reversal_key,
     reversed_of,
 )
+from ._numbers import number_duplicates, number_gaps, repeats
 from ._report import reconcile_json, unowned
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "Fix",
     "FixReport",
     "LedgerView",
+    "NumberSeen",
     "PayoutCheck",
     "PostedView",
     "Reconciled",
@@ -58,10 +61,13 @@ __all__ = [
     "apply_fixes",
     "collect",
     "compare",
+    "number_duplicates",
+    "number_gaps",
     "payout_checks",
     "reconcile_flow",
     "reconcile_json",
     "register_check",
+    "repeats",
     "reversal_key",
     "reversed_of",
     "unowned",

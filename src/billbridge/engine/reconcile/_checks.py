@@ -29,7 +29,11 @@ def compare(views: Views, *, checks: Sequence[Check] | None = None) -> list[Disc
     for check in CHECKS if checks is None else checks:
         found.extend(check(views))
     queued = views.posted.queued
-    found = [d if d.queued or d.record_key not in queued else _with_queued(d) for d in found]
+    # An informational finding (fix "none") is never queued, whatever its record's row says.
+    found = [
+        _with_queued(d) if d.fix != "none" and not d.queued and d.record_key in queued else d
+        for d in found
+    ]
     order = {kind: i for i, kind in enumerate(KINDS)}
     found.sort(key=lambda d: (order.get(d.kind, len(order)), d.record_key, d.idempotency_key))
     return found

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from billbridge.connectors.base import (
@@ -13,15 +14,26 @@ from billbridge.connectors.base import (
     LedgerReader,
     RawRecord,
 )
-from billbridge.domain import Invoice, Severity
-from billbridge.mapping.rules import Context, plan_entries
+from billbridge.domain import Invoice, InvoiceStatus, Severity
+from billbridge.mapping.entities import facts_of, route
+from billbridge.mapping.rules import Canonical, Context, plan_entries
 from billbridge.store.base import (
     Store,
 )
 
 from ..model import FlowRuntime
+from ..numbers import series_of
 from ..pipeline import entry_hash, record_key
-from ._model import Expected, LedgerView, PayoutCheck, PostedView, SourceView, Views
+from ._model import (
+    Expected,
+    LedgerView,
+    NumberSeen,
+    PayoutCheck,
+    PostedView,
+    SourceView,
+    Views,
+)
+from ._numbers import repeats
 
 
 def payout_checks(connection: str, records: Iterable[Mapping[str, Any]]) -> list[PayoutCheck]:
@@ -86,6 +98,39 @@ def _invoice_state(data: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _number_seen(
+    flow: FlowRuntime,
+    key: str,
+    data: Mapping[str, Any],
+    value: Canonical | None,
+    invoice: Callable[[str], Invoice | None],
+) -> NumberSeen | None:
+    """The invoice's number where the pipeline would claim it: entity, series, sequence.
+
+    Drafts have no number yet. An invoice that fails normalization still carries its
+    number (so it leaves no gap); its entity is "" when the mapping has several.
+    """
+    if isinstance(value, Invoice):
+        if value.status is InvoiceStatus.DRAFT or not value.number:
+            return None
+        number, series, entity = value.number, value.series, ""
+        routed = route(
+            value,
+            flow.mapping,
+            record=key,
+            facts=lambda: facts_of(value, connection=flow.source.name, invoice=invoice),
+        )
+        if isinstance(routed, tuple):
+            entity = routed[0].entity
+    else:
+        number, series = str(data.get("number") or ""), ""
+        if not number or data.get("status") == "draft":
+            return None
+        entity = "" if flow.mapping.entities else flow.mapping.entity
+    series, seq = series_of(number, series)
+    return NumberSeen(record_key=key, entity=entity, series=series, number=number, seq=seq)
+
+
 def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
     connection = flow.source.name
     data: dict[str, Mapping[str, Any]] = {}
@@ -117,13 +162,17 @@ def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
     expected: dict[str, Expected] = {}
     unplannable: set[str] = set()
     invoices: dict[str, Mapping[str, Any]] = {}
+    numbers: list[NumberSeen] = []
     for raw in raws:
         if raw.error:
             continue
         key = record_key(connection, raw.object, raw.id)
+        normalized = flow.normalize(raw.data, record=key, resolve=resolve)
         if raw.object == "invoice":
             invoices[raw.id] = _invoice_state(raw.data)
-        normalized = flow.normalize(raw.data, record=key, resolve=resolve)
+            seen = _number_seen(flow, key, raw.data, normalized.value, invoice)
+            if seen is not None:
+                numbers.append(seen)
         if normalized.waiting_on is not None or any(
             p.severity is Severity.ERROR for p in normalized.problems
         ):
@@ -165,6 +214,7 @@ def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
         unplannable=frozenset(unplannable),
         invoices=invoices,
         payouts=tuple(payout_checks(connection, (r.data for r in raws if not r.error))),
+        numbers=tuple(numbers),
     )
 
 
@@ -188,10 +238,26 @@ def collect(flow: FlowRuntime, store: Store) -> tuple[Views, dict[str, RawRecord
         for p in store.iter_postings(flow=flow.name)
     }
     queued = frozenset(row.record_key for row in store.open_exceptions(flow=flow.name))
+    claims = tuple(
+        NumberSeen(
+            record_key=r.record_key, entity=r.entity, series=r.series, number=r.number, seq=r.seq
+        )
+        for r in store.invoice_numbers()
+    )
+    source = _source_view(flow, raws)
+    # An invoice repeating a number another holds fails in the pipeline: not planned here
+    # either; the number_duplicate check reports it (once, not also as missing).
+    repeated = {seen.record_key for seen, _ in repeats(source.numbers, claims)}
+    if repeated:
+        source = replace(
+            source,
+            expected={k: e for k, e in source.expected.items() if e.record_key not in repeated},
+            unplannable=source.unplannable | repeated,
+        )
     views = Views(
         flow=flow.name,
-        source=_source_view(flow, raws),
-        posted=PostedView(postings=posted, queued=queued),
+        source=source,
+        posted=PostedView(postings=posted, queued=queued, numbers=claims),
         ledger=LedgerView(target=flow.target.name, postings=tuple(_ledger_postings(flow))),
     )
     return views, by_key

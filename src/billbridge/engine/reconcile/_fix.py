@@ -4,8 +4,9 @@ Why the fixes are split this way: only two fixes can be made without a person's
 judgement. A record the source gives but the books lack (and billbridge never posted)
 is posted through the normal pipeline, with its audit rows. A duplicate is answered
 with a reversal entry, never by editing or deleting what is posted. Everything else
-(an edited amount, an orphan, a payout that does not add up) becomes a `conflict` row
-in the exception queue, where a person decides.
+(an edited amount, an orphan, a payout that does not add up, an invoice repeating a
+number) becomes a `conflict` row in the exception queue, where a person decides. A
+finding with fix "none" (a number gap) is only reported: nothing here touches it.
 """
 
 from __future__ import annotations

@@ -17,9 +17,12 @@ KINDS: Final[tuple[str, ...]] = (
     "currency_mismatch",
     "duplicate_posting",
     "payout_mismatch",
+    "number_duplicate",
+    "number_gap",
 )
-# post: run the record through the pipeline; reverse: post a reversal entry; queue: a person
-Fix = Literal["post", "reverse", "queue"]
+# post: run the record through the pipeline; reverse: post a reversal entry; queue: a person;
+# none: informational (reported, never fixed or queued, not counted as unowned)
+Fix = Literal["post", "reverse", "queue", "none"]
 _REVERSAL: Final = "reversal-"
 
 
@@ -67,6 +70,20 @@ class PayoutCheck:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class NumberSeen:
+    """An invoice number carried by a record: from the source now, or claimed in the store.
+
+    `entity` is "" when the source's invoice cannot be routed to one (it fails on its own).
+    """
+
+    record_key: str
+    entity: str
+    series: str
+    number: str
+    seq: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SourceView:
     """What the source says now: expected entries, records present, invoice states."""
 
@@ -76,6 +93,7 @@ class SourceView:
     unplannable: frozenset[str] = frozenset()  # records that fail or wait: the queue's job
     invoices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # id -> status
     payouts: tuple[PayoutCheck, ...] = ()
+    numbers: tuple[NumberSeen, ...] = ()  # non-draft invoices' numbers, in source order
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +102,7 @@ class PostedView:
 
     postings: Mapping[str, tuple[str, str, datetime]]  # idem -> (entry hash, ref, posted at)
     queued: frozenset[str]  # record keys with an open queue row
+    numbers: tuple[NumberSeen, ...] = ()  # every number claimed in the store (first holder)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +126,7 @@ class Discrepancy:
     `difference` is in minor units of `currency` (source minus ledger) for amount kinds.
     `queued` is True when the record already has an open row in the exception queue.
     `since` is when reconcile first saw it (from the store), else when the entry posted.
+    `extra` holds a kind's own facts, shown as `extra` in `--json` (a number gap's numbers).
     """
 
     kind: str
@@ -125,6 +145,7 @@ class Discrepancy:
     currency: str = ""
     since: datetime | None = None
     queued: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         data = {
@@ -147,4 +168,6 @@ class Discrepancy:
             data["currency"] = self.currency
         if self.since is not None:
             data["since"] = self.since.isoformat()
+        if self.extra:
+            data["extra"] = dict(self.extra)
         return data

@@ -11,10 +11,13 @@ __all__ = ["reconcile_json", "unowned"]
 
 
 def unowned(result: Reconciled) -> int:
-    """Discrepancies neither fixed nor queued by this or an earlier reconcile."""
+    """Discrepancies neither fixed nor queued by this or an earlier reconcile.
+
+    Informational findings (fix "none", e.g. a number gap) are nobody's to fix: not counted.
+    """
     if result.fixes is not None:
         return len(result.fixes.failed)
-    return sum(1 for d in result.discrepancies if not d.queued)
+    return sum(1 for d in result.discrepancies if not d.queued and d.fix != "none")
 
 
 def reconcile_json(results: Sequence[Reconciled]) -> dict[str, Any]:
