@@ -36,6 +36,7 @@ class AlertRules(_Strict):
     duplicate_posting: bool = False
     status_mismatch_older_than_hours: float | None = Field(default=None, ge=0)
     flow_not_succeeded_hours: float | None = Field(default=None, gt=0)
+    rate_limit_wait_percent: float | None = Field(default=None, ge=0, le=100)
 
 
 class AlertsConfig(_Strict):

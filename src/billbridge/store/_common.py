@@ -36,6 +36,7 @@ from .base import (
     OutcomeRow,
     PostingRow,
     RecordRow,
+    RunFigures,
     RunRow,
     StoreError,
 )
@@ -189,11 +190,20 @@ class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, RowReader
             mapping_version=mapping_version,
         )  # fmt: skip
 
-    def finish_run(self, run_id: int, *, counts: Mapping[str, int], status: str) -> None:
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        counts: Mapping[str, int],
+        status: str,
+        figures: RunFigures | None = None,
+    ) -> None:
         params = (self._ts(_now()), status, orjson.dumps(dict(counts)).decode(), run_id)
         with self._guard("finish run"), self._write() as tx:
             if not tx.execute(self._q["finish_run"], params).fetchall():
                 raise StoreError(f"no run {run_id} to finish")
+            if figures is not None:
+                tx.execute(self._q["run_figures_insert"], self._figures_params(run_id, figures))
 
     def get_run(self, run_id: int) -> RunRow | None:
         with self._guard("get run"):
@@ -240,9 +250,7 @@ class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, RowReader
             for e in batch.exceptions
         ]  # fmt: skip
         closes = [(why, ts(now), flow, key) for flow, key, why in batch.closed_exceptions]
-        flow_versions = list(
-            {(f, k): (f, k, v) for f, k, v in batch.flow_versions}.values()
-        )
+        flow_versions = list({(f, k): (f, k, v) for f, k, v in batch.flow_versions}.values())
         cursors = [(c.flow, c.name, c.value, c.position, ts(now)) for c in batch.cursors]
         numbers = [(e, s, n, seq, key, ts(at)) for e, s, n, seq, key, at in batch.invoice_numbers]
         events = self._prepare_audit(batch.audit, now)
