@@ -28,6 +28,7 @@ class InboxMixin:
         def _write(self, *, lock: bool = False) -> AbstractContextManager[Any]: ...
         def _ts(self, at: datetime) -> Any: ...
         def _all(self, name: str, params: Any = ()) -> list[Any]: ...
+        def _dt(self, value: Any) -> datetime: ...
 
     def inbox_add(
         self,
@@ -48,11 +49,11 @@ class InboxMixin:
     def inbox_pending(self, connection: str, *, limit: int = 500) -> list[InboxRow]:
         """Events not yet processed, oldest `created` first."""
         with self._guard("read webhook inbox"):
-            return list(_rows(self._all("inbox_pending", (connection, limit))))
+            return list(self._inbox_rows(self._all("inbox_pending", (connection, limit))))
 
     def inbox_get(self, event_id: str) -> InboxRow | None:
         with self._guard("read webhook inbox"):
-            rows = list(_rows(self._all("inbox_get", (event_id,))))
+            rows = list(self._inbox_rows(self._all("inbox_get", (event_id,))))
         return rows[0] if rows else None
 
     def inbox_newest_applied(self, object_key: str) -> int | None:
@@ -65,15 +66,15 @@ class InboxMixin:
         with self._guard("mark webhook event"), self._write() as tx:
             tx.execute(self._q["inbox_mark"], (status, self._ts(datetime.now(UTC)), event_id))
 
-
-def _rows(rows: list[Any]) -> Iterator[InboxRow]:
-    for event_id, connection, type_, object_key, created, payload, status in rows:
-        yield InboxRow(
-            event_id=event_id,
-            connection=connection,
-            type=type_,
-            object_key=object_key,
-            created=int(created),
-            payload=bytes(payload),
-            status=status,
-        )
+    def _inbox_rows(self, rows: list[Any]) -> Iterator[InboxRow]:
+        for event_id, connection, type_, object_key, created, payload, status, at in rows:
+            yield InboxRow(
+                event_id=event_id,
+                connection=connection,
+                type=type_,
+                object_key=object_key,
+                created=int(created),
+                payload=bytes(payload),
+                status=status,
+                received_at=self._dt(at),
+            )

@@ -63,6 +63,7 @@ class InboxRow:
     created: int  # the event's Unix time: what orders events about one object
     payload: bytes
     status: InboxStatus
+    received_at: datetime | None = None  # when the receiver stored it
 
 
 class StoreError(RuntimeError):

@@ -7,12 +7,12 @@ ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id;
 
 -- name: inbox_pending
-SELECT event_id, connection, type, object_key, created, payload, status
+SELECT event_id, connection, type, object_key, created, payload, status, received_at
 FROM stripe_inbox WHERE connection = ? AND status = 'pending'
 ORDER BY created, received_at, event_id LIMIT ?;
 
 -- name: inbox_get
-SELECT event_id, connection, type, object_key, created, payload, status
+SELECT event_id, connection, type, object_key, created, payload, status, received_at
 FROM stripe_inbox WHERE event_id = ?;
 
 -- name: inbox_newest_applied
