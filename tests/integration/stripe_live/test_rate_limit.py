@@ -52,6 +52,25 @@ def test_too_fast_client_waits_out_every_429_and_counts_it(
     assert stats["throttled"] == server.throttled
     assert stats["backoff_seconds"] >= server.throttled  # Retry-After: 1 honoured
     assert "429" in source.progress_note()
+    figures = source.figures()  # what a run keeps: pacing and 429 backoffs together
+    assert figures.throttled == server.throttled
+    assert figures.requests == server.requests
+    assert figures.rate_limit_waits == stats["paced_waits"] + stats["backoff_waits"]
+    assert figures.rate_limit_wait_seconds >= server.throttled
+    assert f"rate-limit waits {figures.rate_limit_waits} " in source.progress_note()
+
+
+def test_a_retried_server_error_is_not_a_rate_limit_wait() -> None:
+    with throttled_stripe(limit=100, customers=5) as (base, server):
+        server.errors = 1
+        ids, source = _backfill(base, rate=100)
+    assert len(ids) == 5
+    stats = source.summary()
+    assert (stats["error_waits"], stats["throttled"], stats["backoff_waits"]) == (1, 0, 0)
+    assert stats["error_seconds"] > 0
+    figures = source.figures()
+    assert (figures.rate_limit_waits, figures.rate_limit_wait_seconds) == (0, 0.0)
+    assert figures.requests == server.requests == 3  # the list twice (500, then 200), events
 
 
 def test_stripe_should_retry_false_is_not_retried() -> None:
