@@ -160,7 +160,7 @@ def _ago(at: datetime | None, now: datetime) -> str:
 
 
 def status(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> None:
-    """Records by outcome per flow, the queue and its oldest row, retries, discrepancies."""
+    """Records by outcome per flow, queue, retries, discrepancies, rate-limit waits, webhooks."""
     with _opened(workspace, as_json) as (ws, store):
         result = workspace_status(store, flows=[f.name for f in ws.flows])
     if as_json:
