@@ -37,6 +37,7 @@ class AlertRules(_Strict):
     number_duplicate: bool = False  # two invoices with one number (reconcile's finding)
     status_mismatch_older_than_hours: float | None = Field(default=None, ge=0)
     flow_not_succeeded_hours: float | None = Field(default=None, gt=0)
+    rate_limit_wait_percent: float | None = Field(default=None, ge=0, le=100)
 
 
 class AlertsConfig(_Strict):

@@ -277,6 +277,13 @@ def sync(
             _print_run(result)
             if result.flow in sources:
                 out.print(_source_line(sources[result.flow]), highlight=False, markup=False)
+            elif result.figures is not None:  # a metered source with no summary of its own
+                f = result.figures
+                out.print(
+                    f"  source: {f.requests} requests, {f.rate_limit_waits} rate-limit waits "
+                    f"({f.rate_limit_wait_seconds:.3f} s), {f.throttled} answered 429",
+                    highlight=False,
+                )
     if any(r.failed for r in results):
         raise typer.Exit(1)
 
@@ -285,12 +292,15 @@ def _source_line(summary: dict[str, Any]) -> str:
     """A live source's cost in one line: objects read, requests, pacing and 429 waits."""
     objects = summary.get("objects", {})
     kinds = ", ".join(f"{k} {v}" for k, v in objects.items())
-    return (
+    line = (
         f"  source: {sum(objects.values())} objects ({kinds or 'none'}), "
         f"{summary.get('requests', 0)} requests, {summary.get('paced_waits', 0)} paced waits "
         f"({summary.get('paced_seconds', 0)} s), {summary.get('throttled', 0)} answered 429 "
         f"({summary.get('backoff_seconds', 0)} s backoff)"
     )
+    if summary.get("error_waits"):
+        line += f", {summary['error_waits']} retries after errors ({summary['error_seconds']} s)"
+    return line
 
 
 @contextmanager

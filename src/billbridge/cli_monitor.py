@@ -21,7 +21,7 @@ from .config import CONFIG_NAME, Workspace
 from .engine.alerts import AlertReport, check_alerts
 from .engine.daily import DailyReport, daily_report
 from .engine.reconcile import Reconciled, reconcile_flow, reconcile_json, unowned
-from .engine.status import Status, workspace_status
+from .engine.status import FlowStatus, Status, wait_percent, workspace_status
 from .store import Store
 from .wiring import flows as flow_runtimes
 
@@ -119,9 +119,35 @@ def _print_status(status: Status) -> None:
         )
         out.print(f"  discrepancies  {found}", highlight=False)
         out.print(f"  last success   {_ago(f.last_success, status.at)}", highlight=False)
+        if f.figures is not None:
+            out.print(f"  rate limit     {_rate_limit_line(f)}", highlight=False)
+    for name, w in sorted(status.webhooks.items()):
+        lag = "-" if w.lag_seconds is None else f"{w.lag_seconds:.1f} s"
+        pending = f"{w.pending} pending"
+        if w.oldest_pending is not None:
+            pending += f" (oldest received {_ago(w.oldest_pending, status.at)})"
+        out.print(
+            f"[bold]webhooks {name}[/]: lag {lag}, last event {_ago(w.last_received, status.at)}, "
+            f"{w.received} received, {pending}",
+            highlight=False,
+        )
     if status.incidents_open:
         alerts = ", ".join(f"{rule} ({n})" for rule, n in sorted(status.incidents_open.items()))
         out.print(f"[red]open alerts:[/] {alerts}", highlight=False)
+
+
+def _rate_limit_line(f: FlowStatus) -> str:
+    assert f.figures is not None
+    t = f.figures
+    line = (
+        f"{t.rate_limit_waits} waits ({t.rate_limit_wait_seconds:.1f} s), {t.throttled} "
+        f"answered 429, {t.requests} requests in {f.figure_runs} runs"
+    )
+    cost = f.last_cost
+    percent = None if cost is None else wait_percent(cost)
+    if cost is not None and percent is not None:
+        line += f"; last sync waited {percent:.1f}% of {cost.duration_seconds:.1f} s"
+    return line
 
 
 def _ago(at: datetime | None, now: datetime) -> str:
@@ -136,7 +162,7 @@ def _ago(at: datetime | None, now: datetime) -> str:
 
 
 def status(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> None:
-    """Records by outcome per flow, the queue and its oldest row, retries, discrepancies."""
+    """Records by outcome per flow, queue, retries, discrepancies, rate-limit waits, webhooks."""
     with _opened(workspace, as_json) as (ws, store):
         result = workspace_status(store, flows=[f.name for f in ws.flows])
     if as_json:

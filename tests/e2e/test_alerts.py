@@ -8,10 +8,8 @@ Each incident must arrive exactly once on each channel while it lasts, and one
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
@@ -22,6 +20,7 @@ from typer.testing import CliRunner
 from billbridge.cli import app
 from billbridge.store import open_store
 
+from .alert_receiver import AlertReceiver, seen
 from .conftest import Workspace
 
 FLOW = "stripe-to-books"
@@ -54,34 +53,6 @@ def smtp() -> Iterator[tuple[int, _Mailbox]]:
         controller.stop()
 
 
-class _Receiver:
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        received = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                received.append(orjson.loads(self.rfile.read(length)))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> _Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def _configure(ws: Workspace, webhook_port: int, smtp_port: int) -> None:
     config = ws.root / "billbridge.yaml"
     config.write_text(
@@ -112,21 +83,17 @@ def _check(ws: Workspace) -> tuple[int, Any]:
     return result.exit_code, orjson.loads(result.stdout)
 
 
-def _seen(bodies: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    return [(b["state"], b["rule"]) for b in bodies]
-
-
 @pytest.mark.slow
 def test_each_incident_alerts_once_then_resolves_once(
     workspace: Workspace, smtp: tuple[int, _Mailbox]
 ) -> None:
     ws = workspace
     smtp_port, mailbox = smtp
-    with _Receiver() as hook:
+    with AlertReceiver() as hook:
         _configure(ws, hook.port, smtp_port)
         assert ws.cli("sync")[0] == 1
         firing = [("firing", "queue_older_than_hours"), ("firing", "failure_rate_percent")]
-        assert sorted(_seen(hook.bodies)) == sorted(firing)
+        assert sorted(seen(hook.bodies)) == sorted(firing)
         assert {b["subject"] for b in hook.bodies} == {FLOW}
         assert len(mailbox.messages) == 2
         subjects = sorted(m["Subject"] for m in mailbox.messages)
@@ -143,18 +110,18 @@ def test_each_incident_alerts_once_then_resolves_once(
         with ws.ledger.open("a") as main:
             main.write("\n" + entries[: entries.index("\n\n") + 2])
         assert ws.cli("reconcile")[0] == 1
-        assert _seen(hook.bodies)[2:] == [("firing", "duplicate_posting")]
+        assert seen(hook.bodies)[2:] == [("firing", "duplicate_posting")]
         assert hook.bodies[2]["subject"].endswith("|issue")
         assert ws.cli("reconcile")[0] == 1  # still there: no second message
         assert len(hook.bodies) == 3
 
         code, fixed = ws.cli("reconcile", "--fix")
         assert code == 0, fixed
-        assert _seen(hook.bodies)[3:] == [("resolved", "duplicate_posting")]
+        assert seen(hook.bodies)[3:] == [("resolved", "duplicate_posting")]
         assert hook.bodies[3]["resolved_at"] is not None
 
         assert ws.cli("sync")[0] == 0  # nothing failed in this run: the rate clears
-        assert _seen(hook.bodies)[4:] == [("resolved", "failure_rate_percent")]
+        assert seen(hook.bodies)[4:] == [("resolved", "failure_rate_percent")]
 
         store = open_store(ws.state_url)
         try:
@@ -164,7 +131,7 @@ def test_each_incident_alerts_once_then_resolves_once(
             store.close()
         code, report = _check(ws)
         assert report["resolved"] == [f"queue_older_than_hours: {FLOW}"]
-        assert _seen(hook.bodies)[5:] == [("resolved", "queue_older_than_hours")]
+        assert seen(hook.bodies)[5:] == [("resolved", "queue_older_than_hours")]
         assert len(mailbox.messages) == 6
         assert _check(ws)[1] == {"fired": [], "resolved": [], "open": [], "failed": []}
 
@@ -182,14 +149,14 @@ def test_an_alert_that_cannot_be_delivered_is_sent_at_the_next_check(
     assert report["fired"] == []
     assert report["failed"] and all("webhook" in f for f in report["failed"])
     assert f"127.0.0.1:{down}/hooks" not in " ".join(report["failed"])  # the URL is a secret
-    with _Receiver() as hook:
+    with AlertReceiver() as hook:
         _configure_port = ws.root / "billbridge.yaml"
         _configure_port.write_text(
             _configure_port.read_text().replace(f"127.0.0.1:{down}/", f"127.0.0.1:{hook.port}/")
         )
         code, report = _check(ws)
         assert code == 0
-        assert sorted(_seen(hook.bodies)) == sorted(
+        assert sorted(seen(hook.bodies)) == sorted(
             [("firing", "queue_older_than_hours"), ("firing", "failure_rate_percent")]
         )
         assert _check(ws)[1]["fired"] == []

@@ -28,10 +28,12 @@ __all__ = [
     "LedgerLeg",
     "LedgerPosting",
     "LedgerReader",
+    "MeteredSource",
     "RawRecord",
     "RecordError",
     "RetryableError",
     "SourceConnector",
+    "SourceFigures",
     "TargetConnector",
     "Written",
 ]
@@ -88,6 +90,49 @@ class SourceConnector(Protocol):
 
     def read(self, cursor: str | None) -> Iterator[RawRecord]:
         """Records after `cursor` (None: from the start), in the source's order."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceFigures:
+    """What reading has cost so far, as the source counts it.
+
+    `rate_limit_waits` counts every sleep for the other system's rate limit: pacing
+    below it (client-side) and backoffs after an HTTP 429; `rate_limit_wait_seconds`
+    is their total. Backoffs after a 5xx or a network error are not rate-limit waits.
+    `throttled` counts the 429 answers.
+    """
+
+    requests: int = 0
+    rate_limit_waits: int = 0
+    rate_limit_wait_seconds: float = 0.0
+    throttled: int = 0
+
+    def since(self, earlier: SourceFigures) -> SourceFigures:
+        """The figures of what happened after `earlier` was taken (one run's share)."""
+        return SourceFigures(
+            requests=self.requests - earlier.requests,
+            rate_limit_waits=self.rate_limit_waits - earlier.rate_limit_waits,
+            rate_limit_wait_seconds=max(
+                0.0, self.rate_limit_wait_seconds - earlier.rate_limit_wait_seconds
+            ),
+            throttled=self.throttled - earlier.throttled,
+        )
+
+
+@runtime_checkable
+class MeteredSource(Protocol):
+    """Optional for a source: counts of its requests and rate-limit waits.
+
+    Why optional: an export file has no rate limit; a live API does, and an operator
+    must tell a run that was slowed down on purpose from one that is stuck. The figures
+    are cumulative over the source's life; the engine takes one before and one after a
+    run, keeps the difference with the run, and shows it in the run summary, `status`
+    and `/metrics`.
+    """
+
+    def figures(self) -> SourceFigures:
+        """The counts so far (cumulative; never reset by a run)."""
         ...
 
 

@@ -25,7 +25,7 @@ import httpx
 from billbridge.alert_config import AlertRules, AlertsConfig, SmtpConfig
 from billbridge.store.base import DiscrepancyRow, IncidentRow, RunRow, Store
 
-from .status import Status, workspace_status
+from .status import FlowStatus, Status, wait_percent, workspace_status
 
 __all__ = ["AlertReport", "Firing", "check_alerts", "evaluate", "failure_rate"]
 
@@ -83,6 +83,9 @@ def evaluate(
                     f"({run.counts.get('failed', 0)}; limit {limit:g}%)",
                 )
             )
+        waited = _rate_limit_firing(rules.rate_limit_wait_percent, name, flow)
+        if waited is not None:
+            firing.append(waited)
         hours = rules.flow_not_succeeded_hours
         if hours is not None:
             since = flow.last_success or (
@@ -118,6 +121,25 @@ def evaluate(
                     )
                 )
     return firing
+
+
+def _rate_limit_firing(limit: float | None, name: str, flow: FlowStatus) -> Firing | None:
+    """The flow's last finished sync run spent more than `limit`% of its time on waits."""
+    cost = flow.last_cost
+    if limit is None or cost is None:
+        return None
+    percent = wait_percent(cost)
+    if percent is None or percent <= limit:
+        return None
+    f = cost.figures
+    return Firing(
+        rule="rate_limit_wait_percent",
+        subject=name,
+        detail=f"flow {name}: run {cost.run_id} waited {f.rate_limit_wait_seconds:.1f} s for "
+        f"the source's rate limit ({f.rate_limit_waits} waits, {f.throttled} answered 429) "
+        f"in {cost.duration_seconds:.1f} s: {percent:.1f}% of its time (limit {limit:g}%); "
+        "lower the flow's load or ask for a higher limit",
+    )
 
 
 @dataclass(slots=True, kw_only=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from billbridge.connectors.base import SourceConnector, TargetConnector
+from billbridge.connectors.base import SourceConnector, SourceFigures, TargetConnector
 from billbridge.domain import Problem
 from billbridge.mapping.model import Mapping as MappingFile
 from billbridge.mapping.rules import Canonical
@@ -25,6 +25,7 @@ __all__ = [
     "NormalizedLike",
     "Resolve",
     "RunResult",
+    "rate_limit_json",
 ]
 
 OUTCOMES = ("synced", "unchanged", "failed", "held", "conflict")
@@ -70,6 +71,7 @@ class RunResult:
     dry_run_entries: list[str] = field(default_factory=list)
     dry_run_problems: list[dict[str, str]] = field(default_factory=list)  # why records would fail
     stopped: str = ""  # why the run stopped early (a fatal error), if it did
+    figures: SourceFigures | None = None  # what reading cost, when the source counts it
 
     @property
     def failed(self) -> bool:
@@ -82,8 +84,20 @@ class RunResult:
             data["recovered"] = self.recovered
         if self.stopped:
             data["stopped"] = self.stopped
+        if self.figures is not None:
+            data["rate_limit"] = rate_limit_json(self.figures)
         if self.dry_run_entries:
             data["entries"] = self.dry_run_entries
         if self.dry_run_problems:
             data["problems"] = self.dry_run_problems
         return data
+
+
+def rate_limit_json(figures: SourceFigures) -> dict[str, Any]:
+    """A run's rate-limit figures as the run summary shows them."""
+    return {
+        "waits": figures.rate_limit_waits,
+        "wait_seconds": round(figures.rate_limit_wait_seconds, 3),
+        "throttled": figures.throttled,
+        "requests": figures.requests,
+    }

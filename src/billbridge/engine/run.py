@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime
 
 import orjson
 
-from billbridge.connectors.base import RawRecord
-from billbridge.store.base import AuditEvent, Batch, CursorRow, PostingRow, Store
+from billbridge.connectors.base import MeteredSource, RawRecord, SourceFigures
+from billbridge.store.base import AuditEvent, Batch, CursorRow, PostingRow, RunFigures, Store
 
 from .crashpoints import crashpoint
 from .model import FlowRuntime, RunResult
@@ -104,6 +104,7 @@ class _Runner:
         self.flow = flow
         self.store = store
         self.dry_run = dry_run
+        self._figures = _figures(flow.source)
         run = store.start_run(
             flow=flow.name,
             kind="dry-run" if dry_run else kind,
@@ -199,8 +200,24 @@ class _Runner:
 
     def finish(self) -> RunResult:
         status = "stopped" if self.result.stopped else "finished"
-        self.store.finish_run(self.result.run, counts=self.result.counts, status=status)
+        now = _figures(self.flow.source)
+        kept = None
+        if now is not None and self._figures is not None:
+            self.result.figures = figures = now.since(self._figures)
+            kept = RunFigures(
+                requests=figures.requests,
+                rate_limit_waits=figures.rate_limit_waits,
+                rate_limit_wait_seconds=figures.rate_limit_wait_seconds,
+                throttled=figures.throttled,
+            )
+        self.store.finish_run(self.result.run, counts=self.result.counts, status=status,
+                              figures=kept)  # fmt: skip
         return self.result
+
+
+def _figures(source: object) -> SourceFigures | None:
+    """The source's counts so far, when it keeps any (an API does; an export file does not)."""
+    return source.figures() if isinstance(source, MeteredSource) else None
 
 
 def _from_store(store: Store, keys: Sequence[str]) -> list[RawRecord]:

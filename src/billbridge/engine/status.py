@@ -2,7 +2,19 @@
 
 Why one value feeding three surfaces: the CLI table, `--json` and the Prometheus page
 (`metrics.render_metrics`) must never disagree, so all three are built from `Status`,
-which is built from a handful of aggregate queries (no per-record reads).
+which is built from a handful of aggregate queries (no per-record reads). The alert
+rules read the same value.
+
+Two figures need a definition:
+- rate-limit waits: every sleep a source took for the other system's rate limit
+  (client-side pacing plus backoffs after HTTP 429), counted by the source and kept per
+  run (`run_figures`); a flow's `wait_percent` is its last finished sync run's waiting
+  seconds over that run's wall time (started to finished).
+- webhook lag: for the event a connection received last, the time between Stripe's
+  `created` (when Stripe generated the event) and when billbridge stored it in the
+  inbox; it grows when Stripe's deliveries are delayed or retried. How long billbridge
+  itself has held an event unprocessed is `oldest_pending_age_seconds` (now minus the
+  oldest pending event's receipt).
 """
 
 from __future__ import annotations
@@ -12,9 +24,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from billbridge.store.base import Store
+from billbridge.store.base import InboxCounts, RunCost, RunFigures, Store
 
-__all__ = ["FlowStatus", "Status", "workspace_status"]
+__all__ = ["FlowStatus", "Status", "WebhookStatus", "wait_percent", "workspace_status"]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -31,6 +43,26 @@ class FlowStatus:
     attempts: dict[str, int] = field(default_factory=dict)  # outcome rows ever written
     discrepancies: dict[str, int] = field(default_factory=dict)
     last_success: datetime | None = None
+    figure_runs: int = 0  # runs whose source counted requests and waits
+    figures: RunFigures | None = None  # summed over those runs; None: the source counts none
+    last_cost: RunCost | None = None  # the last finished sync run's, when counted
+
+    def rate_limit_json(self) -> dict[str, Any] | None:
+        if self.figures is None:
+            return None
+        last = self.last_cost
+        return {
+            "runs": self.figure_runs,
+            **_figures_json(self.figures),
+            "last_run": None
+            if last is None
+            else {
+                "run": last.run_id,
+                "duration_seconds": round(last.duration_seconds, 3),
+                **_figures_json(last.figures),
+                "wait_percent": _round(wait_percent(last)),
+            },
+        }
 
     def as_json(self, now: datetime) -> dict[str, Any]:
         return {
@@ -43,6 +75,63 @@ class FlowStatus:
             "discrepancies": self.discrepancies,
             "last_success": self.last_success.isoformat() if self.last_success else None,
             "last_success_age_seconds": _age(self.last_success, now),
+            "rate_limit": self.rate_limit_json(),
+        }
+
+
+def _figures_json(f: RunFigures) -> dict[str, Any]:
+    return {
+        "waits": f.rate_limit_waits,
+        "wait_seconds": round(f.rate_limit_wait_seconds, 3),
+        "throttled": f.throttled,
+        "requests": f.requests,
+    }
+
+
+def wait_percent(cost: RunCost) -> float | None:
+    """Percent of a run's wall time spent waiting for the rate limit (None: no duration)."""
+    duration = cost.duration_seconds
+    if duration <= 0:
+        return None
+    return 100.0 * cost.figures.rate_limit_wait_seconds / duration
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+@dataclass(slots=True, kw_only=True)
+class WebhookStatus:
+    """One connection's webhook inbox (see the module docstring for the lag's definition)."""
+
+    connection: str
+    received: int = 0
+    pending: int = 0
+    oldest_pending: datetime | None = None  # when the oldest pending event was received
+    last_received: datetime | None = None
+    lag_seconds: float | None = None
+
+    @classmethod
+    def of(cls, connection: str, counts: InboxCounts) -> WebhookStatus:
+        lag = None
+        if counts.newest_received_at is not None and counts.newest_created is not None:
+            lag = max(0.0, counts.newest_received_at.timestamp() - counts.newest_created)
+        return cls(
+            connection=connection,
+            received=counts.received,
+            pending=counts.pending,
+            oldest_pending=counts.oldest_pending_received_at,
+            last_received=counts.newest_received_at,
+            lag_seconds=lag,
+        )
+
+    def as_json(self, now: datetime) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "pending": self.pending,
+            "oldest_pending_age_seconds": _age(self.oldest_pending, now),
+            "lag_seconds": _round(self.lag_seconds),
+            "last_received": self.last_received.isoformat() if self.last_received else None,
         }
 
 
@@ -55,6 +144,7 @@ class Status:
     at: datetime
     flows: dict[str, FlowStatus]
     incidents_open: dict[str, int]  # alert rule -> open incidents
+    webhooks: dict[str, WebhookStatus] = field(default_factory=dict)  # by connection
 
     @property
     def queue_open(self) -> int:
@@ -81,6 +171,7 @@ class Status:
                 "oldest_age_seconds": _age(self.queue_oldest, self.at),
             },
             "discrepancies": self.discrepancies(),
+            "webhooks": {name: w.as_json(self.at) for name, w in sorted(self.webhooks.items())},
             "alerts_open": self.incidents_open,
         }
 
@@ -113,6 +204,11 @@ def workspace_status(
         of(name).attempts[outcome] = n
     for name, at in counts.last_success.items():
         of(name).last_success = at
+    for name, (runs, figures) in counts.figures.items():
+        of(name).figure_runs = runs
+        of(name).figures = figures
+    for name, cost in counts.last_cost.items():
+        of(name).last_cost = cost
     for row in store.open_discrepancies():
         f = of(row.flow)
         f.discrepancies[row.kind] = f.discrepancies.get(row.kind, 0) + 1
@@ -120,4 +216,5 @@ def workspace_status(
     for incident in store.pending_incidents():
         if incident.status == "open":
             incidents[incident.rule] = incidents.get(incident.rule, 0) + 1
-    return Status(at=now, flows=result, incidents_open=incidents)
+    webhooks = {name: WebhookStatus.of(name, c) for name, c in counts.inbox.items()}
+    return Status(at=now, flows=result, incidents_open=incidents, webhooks=webhooks)

@@ -29,6 +29,6 @@ def metrics(
     ws: Annotated[Workspace, Depends(workspace)],
     _: Annotated[Principal, Depends(api_user("viewer"))],
 ) -> Response:
-    """Prometheus text exposition: records by outcome, queue, retries, discrepancies, alerts."""
+    """Prometheus text: records, queue, retries, discrepancies, waits, webhook lag, alerts."""
     body = render_metrics(store, flows=[flow.name for flow in ws.flows])
     return Response(content=body, media_type=CONTENT_TYPE)

@@ -36,6 +36,7 @@ from .base import (
     OutcomeRow,
     PostingRow,
     RecordRow,
+    RunFigures,
     RunRow,
     StoreError,
 )
@@ -197,11 +198,20 @@ class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, RowReader
             mapping_version=mapping_version,
         )  # fmt: skip
 
-    def finish_run(self, run_id: int, *, counts: Mapping[str, int], status: str) -> None:
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        counts: Mapping[str, int],
+        status: str,
+        figures: RunFigures | None = None,
+    ) -> None:
         params = (self._ts(_now()), status, orjson.dumps(dict(counts)).decode(), run_id)
         with self._guard("finish run"), self._write() as tx:
             if not tx.execute(self._q["finish_run"], params).fetchall():
                 raise StoreError(f"no run {run_id} to finish")
+            if figures is not None:
+                tx.execute(self._q["run_figures_insert"], self._figures_params(run_id, figures))
 
     def get_run(self, run_id: int) -> RunRow | None:
         with self._guard("get run"):

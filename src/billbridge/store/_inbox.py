@@ -29,6 +29,7 @@ class InboxMixin:
         def _write(self, *, lock: bool = False) -> AbstractContextManager[Any]: ...
         def _ts(self, at: datetime) -> Any: ...
         def _all(self, name: str, params: Any = ()) -> list[Any]: ...
+        def _dt(self, value: Any) -> datetime: ...
 
     def inbox_add(
         self,
@@ -59,12 +60,14 @@ class InboxMixin:
     ) -> list[InboxRow]:
         """Events not yet processed (for `flow`, or for any flow), oldest `created` first."""
         with self._guard("read webhook inbox"):
-            return list(_rows(self._all("inbox_pending", (connection, flow, flow, limit))))
+            return list(
+                self._inbox_rows(self._all("inbox_pending", (connection, flow, flow, limit)))
+            )
 
     def inbox_get(self, event_id: str, *, flow: str | None = None) -> InboxRow | None:
         """The event's row for `flow`; without a flow, a pending row first if there is one."""
         with self._guard("read webhook inbox"):
-            rows = list(_rows(self._all("inbox_get", (event_id, flow, flow))))
+            rows = list(self._inbox_rows(self._all("inbox_get", (event_id, flow, flow))))
         return rows[0] if rows else None
 
     def inbox_newest_applied(self, object_key: str, *, flow: str | None = None) -> int | None:
@@ -78,16 +81,16 @@ class InboxMixin:
         with self._guard("mark webhook event"), self._write() as tx:
             tx.execute(self._q["inbox_mark"], (status, at, event_id, flow, flow))
 
-
-def _rows(rows: list[Any]) -> Iterator[InboxRow]:
-    for event_id, flow, connection, type_, object_key, created, payload, status in rows:
-        yield InboxRow(
-            event_id=event_id,
-            flow=flow,
-            connection=connection,
-            type=type_,
-            object_key=object_key,
-            created=int(created),
-            payload=bytes(payload),
-            status=status,
-        )
+    def _inbox_rows(self, rows: list[Any]) -> Iterator[InboxRow]:
+        for event_id, flow, connection, type_, object_key, created, payload, status, at in rows:
+            yield InboxRow(
+                event_id=event_id,
+                flow=flow,
+                connection=connection,
+                type=type_,
+                object_key=object_key,
+                created=int(created),
+                payload=bytes(payload),
+                status=status,
+                received_at=self._dt(at),
+            )

@@ -1,4 +1,4 @@
-"""Store methods for monitoring (issue 6): reconcile findings, aggregate counts, incidents.
+"""Store methods for monitoring (issue 6): findings, aggregate counts, run figures, incidents.
 
 Why a mixin with its own SQL file (`queries_monitor.sql`): these change with what
 operators want to see, not with the sync path, and keeping them apart keeps the core
@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .base import DiscrepancyRow, IncidentRow, MonitorCounts
+from .base import DiscrepancyRow, InboxCounts, IncidentRow, MonitorCounts, RunCost, RunFigures
 
 if TYPE_CHECKING:
     from ._common import Tx
@@ -79,7 +79,41 @@ class MonitorMixin:
             }
             attempts = {(r[0], r[1]): int(r[2]) for r in self._all("monitor_attempts")}
             last = {r[0]: self._dt(r[1]) for r in self._all("monitor_last_success") if r[1]}
-        return MonitorCounts(posted=posted, queue=queue, attempts=attempts, last_success=last)
+            figures = {
+                r[0]: (int(r[1]), _figures(r[2:6])) for r in self._all("monitor_run_figures")
+            }
+            cost = {
+                r[0]: RunCost(run_id=int(r[1]), started_at=self._dt(r[2]),
+                              finished_at=self._dt(r[3]), figures=_figures(r[4:8]))
+                for r in self._all("monitor_last_run_figures")
+            }  # fmt: skip
+            inbox = self._inbox_counts()
+        return MonitorCounts(
+            posted=posted, queue=queue, attempts=attempts, last_success=last, figures=figures,
+            last_cost=cost, inbox=inbox,
+        )  # fmt: skip
+
+    def _inbox_counts(self) -> dict[str, InboxCounts]:
+        newest = {r[0]: (int(r[1]), self._dt(r[2])) for r in self._all("monitor_inbox_newest")}
+        found = {}
+        for conn, received, pending, oldest, _ in self._all("monitor_inbox"):
+            created, at = newest.get(conn, (None, None))
+            found[conn] = InboxCounts(
+                received=int(received), pending=int(pending or 0),
+                oldest_pending_received_at=self._opt_dt(oldest), newest_received_at=at,
+                newest_created=created,
+            )  # fmt: skip
+        return found
+
+    def _figures_params(self, run_id: int, f: RunFigures) -> tuple[Any, ...]:
+        seconds = round(f.rate_limit_wait_seconds, 3)
+        return (run_id, f.requests, f.rate_limit_waits, seconds, f.throttled)
+
+    def run_figures(self, run_id: int) -> RunFigures | None:
+        """What reading cost this run, as its source counted it (None: it counted nothing)."""
+        with self._guard("read run figures"):
+            rows = self._all("run_figures_get", (run_id,))
+        return _figures(rows[0]) if rows else None
 
     def posted_since(self, since: datetime) -> dict[str, tuple[int, int]]:
         """flow -> (records posted, postings) since `since`."""
@@ -118,3 +152,10 @@ class MonitorMixin:
         done = None if resolved_notified_at is None else self._ts(resolved_notified_at)
         with self._guard("update incident"), self._write() as tx:
             tx.execute(self._q["incident_mark"], (opt[0], opt[1], done, opt[1], incident_id))
+
+
+def _figures(r: Sequence[Any]) -> RunFigures:
+    return RunFigures(
+        requests=int(r[0] or 0), rate_limit_waits=int(r[1] or 0),
+        rate_limit_wait_seconds=float(r[2] or 0.0), throttled=int(r[3] or 0),
+    )  # fmt: skip

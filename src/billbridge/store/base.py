@@ -29,6 +29,7 @@ __all__ = [
     "DiscrepancyRow",
     "ExceptionKind",
     "ExceptionRow",
+    "InboxCounts",
     "InboxRow",
     "InboxStatus",
     "IncidentRow",
@@ -36,6 +37,8 @@ __all__ = [
     "OutcomeRow",
     "PostingRow",
     "RecordRow",
+    "RunCost",
+    "RunFigures",
     "RunRow",
     "Store",
     "StoreError",
@@ -61,6 +64,7 @@ class InboxRow:
     payload: bytes
     status: InboxStatus
     flow: str = ""  # the flow this row is for; '' for rows stored before migration 0007
+    received_at: datetime | None = None  # when the receiver stored it
 
 
 class StoreError(RuntimeError):
@@ -276,13 +280,63 @@ class MonitorCounts:
 
     `posted` is flow -> (records posted, postings); `queue` is (flow, kind) -> (open rows,
     oldest first_seen, retries so far, retryable rows); `attempts` is (flow, outcome) ->
-    attempt rows; `last_success` is flow -> finish time of its last finished sync run.
+    attempt rows; `last_success` is flow -> finish time of its last finished sync run;
+    `figures` is flow -> (runs whose source counted, their figures summed); `last_cost`
+    is flow -> its last finished sync run's figures, when its source counted them;
+    `inbox` is connection -> its webhook inbox.
     """
 
     posted: Mapping[str, tuple[int, int]]
     queue: Mapping[tuple[str, str], tuple[int, datetime | None, int, int]]
     attempts: Mapping[tuple[str, str], int]
     last_success: Mapping[str, datetime]
+    figures: Mapping[str, tuple[int, RunFigures]] = field(default_factory=dict)
+    last_cost: Mapping[str, RunCost] = field(default_factory=dict)
+    inbox: Mapping[str, InboxCounts] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFigures:
+    """What reading cost a run, as its source counted it (table `run_figures`).
+
+    `rate_limit_waits` counts every sleep for the rate limit: client-side pacing and
+    backoffs after an HTTP 429; `rate_limit_wait_seconds` is their total; `throttled`
+    counts the 429 answers. Sums of several runs use the same shape.
+    """
+
+    requests: int = 0
+    rate_limit_waits: int = 0
+    rate_limit_wait_seconds: float = 0.0
+    throttled: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunCost:
+    """One finished run's figures with its wall time (what the rate-limit alert weighs)."""
+
+    run_id: int
+    started_at: datetime
+    finished_at: datetime
+    figures: RunFigures
+
+    @property
+    def duration_seconds(self) -> float:
+        return max(0.0, (self.finished_at - self.started_at).total_seconds())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboxCounts:
+    """One connection's webhook inbox: events received, pending, and the newest one.
+
+    `newest_created` is Stripe's `created` (Unix seconds) of the event received last,
+    `newest_received_at` when billbridge stored it; their difference is the webhook lag.
+    """
+
+    received: int
+    pending: int
+    oldest_pending_received_at: datetime | None
+    newest_received_at: datetime | None
+    newest_created: int | None
 
 
 Role = Literal["viewer", "operator", "admin"]
@@ -310,7 +364,18 @@ class Store(Protocol):
     def start_run(
         self, *, flow: str, kind: str, actor: str, mapping_version: str = ""
     ) -> RunRow: ...
-    def finish_run(self, run_id: int, *, counts: Mapping[str, int], status: str) -> None: ...
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        counts: Mapping[str, int],
+        status: str,
+        figures: RunFigures | None = None,
+    ) -> None:
+        """Close a run; `figures` (when its source counted any) are kept with it."""
+        ...
+
+    def run_figures(self, run_id: int) -> RunFigures | None: ...
     def get_run(self, run_id: int) -> RunRow | None: ...
     def list_runs(self, *, flow: str | None = None, limit: int = 50) -> list[RunRow]: ...
 

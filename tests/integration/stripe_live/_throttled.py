@@ -3,7 +3,8 @@
 Why a server of our own: localstripe has no rate limit, and the limiter must be tested
 against real sockets and real timing, not a patched clock. It serves `/v1/customers`
 (and an empty `/v1/events`) with `starting_after` pagination over generated customers,
-counts every request and every 429, and sends `Retry-After` like Stripe does.
+counts every request and every 429, and sends `Retry-After` like Stripe does; it can
+answer the next N admitted requests with a 500 (`errors`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Throttle:
     requests: int = 0
     throttled: int = 0
     should_retry: str | None = None  # the Stripe-Should-Retry header on a 429, if any
+    errors: int = 0  # answer this many of the next admitted requests with a 500
     times: deque[float] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -89,6 +91,12 @@ def _handler(throttle: Throttle) -> type[BaseHTTPRequestHandler]:
                     },
                     **headers,
                 )
+                return
+            with throttle.lock:
+                fail = throttle.errors > 0
+                throttle.errors -= int(fail)
+            if fail:
+                self._send(500, {"error": {"type": "api_error", "message": "Something broke."}})
                 return
             url = urlsplit(self.path)
             query = parse_qs(url.query)

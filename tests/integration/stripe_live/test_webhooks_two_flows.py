@@ -83,5 +83,7 @@ def test_each_flow_posts_every_event_once(tmp_path: Path) -> None:
             ("stripe-to-books", "processed"),
             (SECOND, "processed"),
         }
+        inbox = store.monitor_counts().inbox["stripe"]  # status and /metrics count events
+        assert (inbox.received, inbox.pending) == (3, 0)
     finally:
         store.close()

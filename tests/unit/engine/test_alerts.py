@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from billbridge.alert_config import AlertRules, AlertsConfig
 from billbridge.engine.alerts import evaluate, failure_rate
 from billbridge.engine.status import FlowStatus, Status
-from billbridge.store.base import DiscrepancyRow, RunRow
+from billbridge.store.base import DiscrepancyRow, RunCost, RunFigures, RunRow
 
 NOW = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
@@ -110,6 +110,35 @@ def test_flow_not_succeeded() -> None:
         "flow_not_succeeded_hours:f"
     ]
     assert rules_fired(rules, status()) == []
+
+
+def cost(wait_seconds: float, duration_seconds: float) -> RunCost:
+    figures = RunFigures(requests=40, rate_limit_waits=9, rate_limit_wait_seconds=wait_seconds,
+                         throttled=2)  # fmt: skip
+    started = NOW - timedelta(seconds=duration_seconds)
+    return RunCost(run_id=7, started_at=started, finished_at=NOW, figures=figures)
+
+
+@pytest.mark.parametrize(("waited", "fires"), [(9.9, False), (10.1, True)])
+def test_rate_limit_waits_above_a_share_of_the_last_run(waited: float, fires: bool) -> None:
+    rules = AlertRules(rate_limit_wait_percent=10)
+    fired = rules_fired(rules, status(last_cost=cost(waited, 100)))
+    assert fired == (["rate_limit_wait_percent:f"] if fires else [])
+
+
+def test_rate_limit_rule_needs_counted_figures_and_a_duration() -> None:
+    rules = AlertRules(rate_limit_wait_percent=10)
+    assert rules_fired(rules, status()) == []  # an export-file source counts no waits
+    assert rules_fired(rules, status(last_cost=cost(0, 0))) == []
+    assert rules_fired(AlertRules(), status(last_cost=cost(99, 100))) == []
+    (firing,) = evaluate(
+        rules, status(last_cost=cost(30, 60)), last_runs={}, first_runs={}, discrepancies=[]
+    )
+    assert "run 7 waited 30.0 s" in firing.detail
+    assert "9 waits, 2 answered 429" in firing.detail
+    assert "50.0% of its time (limit 10%)" in firing.detail
+    with pytest.raises(ValidationError, match="rate_limit_wait_percent"):
+        AlertRules.model_validate({"rate_limit_wait_percent": 101})
 
 
 def test_alerts_config_needs_a_channel_and_hides_secrets() -> None:

@@ -79,7 +79,6 @@ class StripeApi:
         self.limiter = RateLimiter(rate or default_rate(api_key), sleep=sleep)
         self.attempts = attempts
         self.max_backoff = max_backoff
-        self._sleep = sleep
         self._rng = rng or random.Random()
 
     @property
@@ -115,10 +114,7 @@ class StripeApi:
                 should = _header(exc.headers, "stripe-should-retry")
                 retry = isinstance(error, RetryableError) and should != "false"
                 if retry and attempt + 1 < self.attempts:
-                    wait = self._backoff(attempt, exc)
-                    self.limiter.stats.backoff_waits += 1
-                    self.limiter.stats.backoff_seconds += wait
-                    self._sleep(wait)
+                    self.limiter.error_backoff(self._backoff(attempt, exc))
                     continue
                 raise error from None
             return _json(response.body)

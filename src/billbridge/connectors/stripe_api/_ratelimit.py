@@ -18,15 +18,29 @@ __all__ = ["RateLimiter", "WaitStats"]
 
 @dataclass(slots=True)
 class WaitStats:
-    """What pacing and 429s cost a run: counts and seconds slept."""
+    """What pacing, 429s and retried errors cost: counts and seconds slept.
+
+    Rate-limit waits are the paced waits plus the backoffs after a 429; the backoffs
+    before retrying a 5xx or a network error (`error_*`) are not about the rate limit.
+    """
 
     requests: int = 0
     throttled: int = 0  # 429 answers
     paced_waits: int = 0
     paced_seconds: float = 0.0
-    backoff_waits: int = 0
+    backoff_waits: int = 0  # after a 429
     backoff_seconds: float = 0.0
+    error_waits: int = 0  # after a 5xx or a network error
+    error_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def rate_limit_waits(self) -> int:
+        return self.paced_waits + self.backoff_waits
+
+    @property
+    def rate_limit_seconds(self) -> float:
+        return self.paced_seconds + self.backoff_seconds
 
     def as_dict(self) -> dict[str, float | int]:
         return {
@@ -36,6 +50,8 @@ class WaitStats:
             "paced_seconds": round(self.paced_seconds, 3),
             "backoff_waits": self.backoff_waits,
             "backoff_seconds": round(self.backoff_seconds, 3),
+            "error_waits": self.error_waits,
+            "error_seconds": round(self.error_seconds, 3),
         }
 
 
@@ -76,6 +92,13 @@ class RateLimiter:
         if wait > 0:
             self._sleep(wait)
         return wait
+
+    def error_backoff(self, seconds: float) -> None:
+        """Sleep before retrying a 5xx or a network error (counted apart from 429s)."""
+        with self._lock:
+            self.stats.error_waits += 1
+            self.stats.error_seconds += seconds
+        self._sleep(seconds)
 
     def backoff(self, seconds: float) -> None:
         """Sleep after a 429 and drain the bucket, so the next requests are paced too."""

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 import orjson
 
-from ..base import FatalError, RawRecord, RecordError
+from ..base import FatalError, RawRecord, RecordError, SourceFigures
 from ._client import StripeApi
 
 __all__ = ["OBJECT_TYPES", "StripeApiSource", "default_objects"]
@@ -130,13 +130,26 @@ class StripeApiSource:
     def progress_note(self) -> str:
         stats = self.api.stats
         note = self.phase
-        if stats.throttled or stats.paced_waits:
-            note += f" · waits {stats.paced_waits} paced, {stats.throttled}x429"
+        if stats.rate_limit_waits:
+            note += (
+                f" · rate-limit waits {stats.rate_limit_waits} "
+                f"({stats.rate_limit_seconds:.1f} s), {stats.throttled}x429"
+            )
         return note
 
     def summary(self) -> dict[str, Any]:
         """What the run summary shows about the source: objects per type, waits, 429s."""
         return {"objects": dict(self.counts), **self.api.stats.as_dict()}
+
+    def figures(self) -> SourceFigures:
+        """Requests, rate-limit waits (paced and after 429s) and 429s so far (MeteredSource)."""
+        stats = self.api.stats
+        return SourceFigures(
+            requests=stats.requests,
+            rate_limit_waits=stats.rate_limit_waits,
+            rate_limit_wait_seconds=stats.rate_limit_seconds,
+            throttled=stats.throttled,
+        )
 
     # ------------------------------------------------------------------ reading
     def read(self, cursor: str | None) -> Iterator[RawRecord]:

@@ -10,13 +10,13 @@ ON CONFLICT (event_id, flow) DO NOTHING
 RETURNING event_id;
 
 -- name: inbox_pending
-SELECT event_id, flow, connection, type, object_key, created, payload, status
+SELECT event_id, flow, connection, type, object_key, created, payload, status, received_at
 FROM stripe_inbox
 WHERE connection = %s AND status = 'pending' AND (%s::text IS NULL OR flow = %s OR flow = '')
 ORDER BY created, received_at, event_id, flow LIMIT %s;
 
 -- name: inbox_get
-SELECT event_id, flow, connection, type, object_key, created, payload, status
+SELECT event_id, flow, connection, type, object_key, created, payload, status, received_at
 FROM stripe_inbox WHERE event_id = %s AND (%s::text IS NULL OR flow = %s OR flow = '')
 ORDER BY status <> 'pending', flow;
 

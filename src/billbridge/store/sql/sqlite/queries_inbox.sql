@@ -10,13 +10,13 @@ ON CONFLICT (event_id, flow) DO NOTHING
 RETURNING event_id;
 
 -- name: inbox_pending
-SELECT event_id, flow, connection, type, object_key, created, payload, status
+SELECT event_id, flow, connection, type, object_key, created, payload, status, received_at
 FROM stripe_inbox
 WHERE connection = ? AND status = 'pending' AND (? IS NULL OR flow = ? OR flow = '')
 ORDER BY created, received_at, event_id, flow LIMIT ?;
 
 -- name: inbox_get
-SELECT event_id, flow, connection, type, object_key, created, payload, status
+SELECT event_id, flow, connection, type, object_key, created, payload, status, received_at
 FROM stripe_inbox WHERE event_id = ? AND (? IS NULL OR flow = ? OR flow = '')
 ORDER BY status <> 'pending', flow;
 

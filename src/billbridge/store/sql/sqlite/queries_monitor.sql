@@ -64,3 +64,37 @@ WHERE id = ?;
 -- name: monitor_posted_since
 SELECT flow, COUNT(DISTINCT record_key), COUNT(*) FROM postings WHERE posted_at >= ?
 GROUP BY flow;
+
+-- name: run_figures_insert
+INSERT INTO run_figures (run_id, requests, rate_limit_waits, rate_limit_wait_seconds, throttled)
+VALUES (?, ?, ?, ?, ?);
+
+-- name: run_figures_get
+SELECT requests, rate_limit_waits, rate_limit_wait_seconds, throttled
+FROM run_figures WHERE run_id = ?;
+
+-- name: monitor_run_figures
+SELECT r.flow, COUNT(*), SUM(f.requests), SUM(f.rate_limit_waits),
+       SUM(f.rate_limit_wait_seconds), SUM(f.throttled)
+FROM run_figures f JOIN runs r ON r.id = f.run_id GROUP BY r.flow;
+
+-- name: monitor_last_run_figures
+SELECT r.flow, r.id, r.started_at, r.finished_at, f.requests, f.rate_limit_waits,
+       f.rate_limit_wait_seconds, f.throttled
+FROM runs r JOIN run_figures f ON f.run_id = r.id
+WHERE r.id IN (SELECT MAX(id) FROM runs
+               WHERE status = 'finished' AND kind IN ('live', 'backfill') GROUP BY flow);
+
+-- name: monitor_inbox
+-- An event is stored once per flow of its connection (migration 0007): count events.
+SELECT connection, COUNT(DISTINCT event_id),
+       COUNT(DISTINCT CASE WHEN status = 'pending' THEN event_id END),
+       MIN(CASE WHEN status = 'pending' THEN received_at END), MAX(received_at)
+FROM stripe_inbox GROUP BY connection;
+
+-- name: monitor_inbox_newest
+SELECT i.connection, MAX(i.created), i.received_at
+FROM stripe_inbox i
+JOIN (SELECT connection, MAX(received_at) AS at FROM stripe_inbox GROUP BY connection) n
+  ON n.connection = i.connection AND n.at = i.received_at
+GROUP BY i.connection, i.received_at;
