@@ -97,7 +97,8 @@ def test_health_runs_and_verify(service: Service) -> None:
     api = service.api("viewer")
     runs = api.get("/api/runs").json()
     assert runs[0]["counts"]["failed"] == 1
-    assert api.get(f"/api/runs/{runs[0]['id']}").json()["actor"] == "setup"
+    detail = api.get(f"/api/runs/{runs[0]['id']}").json()
+    assert (detail["actor"], detail["rate_limit"]) == ("setup", None)  # an export counts nothing
     assert api.get("/api/runs/99999").status_code == 404
     assert api.get("/api/audit/verify").json()["ok"] is True
     started = service.api("operator").post("/api/runs", json={"dry_run": True}).json()
@@ -164,3 +165,24 @@ def test_queue_filters_and_retry_after_a_fix(service: Service) -> None:
     assert api.get("/api/queue").json() == []
     actions = [a["action"] for a in api.get("/api/audit", params={"actor": "token:otto"}).json()]
     assert actions == ["retried", "failed", "retried", "posted"]
+
+
+def test_a_run_shows_what_reading_cost_it(service: Service) -> None:
+    from billbridge.store.base import RunFigures
+
+    store = service.store()
+    try:
+        run = store.start_run(flow="stripe-to-books", kind="live", actor="tester")
+        figures = RunFigures(
+            requests=40, rate_limit_waits=3, rate_limit_wait_seconds=1.25, throttled=1
+        )
+        store.finish_run(run.id, counts={"synced": 2}, status="finished", figures=figures)
+    finally:
+        store.close()
+    detail = service.api("viewer").get(f"/api/runs/{run.id}").json()
+    assert detail["rate_limit"] == {
+        "requests": 40,
+        "rate_limit_waits": 3,
+        "rate_limit_wait_seconds": 1.25,
+        "throttled": 1,
+    }

@@ -58,6 +58,19 @@ class RunOut(BaseModel):
         )  # fmt: skip
 
 
+class RunFiguresOut(BaseModel):
+    """What reading cost the run, as its source counted it (a live Stripe source does)."""
+
+    requests: int
+    rate_limit_waits: int
+    rate_limit_wait_seconds: float
+    throttled: int
+
+
+class RunDetailOut(RunOut):
+    rate_limit: RunFiguresOut | None = None  # None: the source counted nothing (a file)
+
+
 class RunResultOut(BaseModel):
     run: int
     flow: str
@@ -226,11 +239,24 @@ def discrepancies(
 
 
 @router.get("/runs/{run_id}")
-def get_run(run_id: Annotated[int, Path(ge=1, le=MAX_ID)], store: StoreDep, _: Viewer) -> RunOut:
+def get_run(
+    run_id: Annotated[int, Path(ge=1, le=MAX_ID)], store: StoreDep, _: Viewer
+) -> RunDetailOut:
     run = store.get_run(run_id)
     if run is None:
         raise HTTPException(404, f"no run {run_id}")
-    return RunOut.of(run)
+    figures = store.run_figures(run_id)
+    return RunDetailOut(
+        **RunOut.of(run).model_dump(),
+        rate_limit=None
+        if figures is None
+        else RunFiguresOut(
+            requests=figures.requests,
+            rate_limit_waits=figures.rate_limit_waits,
+            rate_limit_wait_seconds=figures.rate_limit_wait_seconds,
+            throttled=figures.throttled,
+        ),
+    )
 
 
 # ---------------------------------------------------------------- records
