@@ -40,6 +40,8 @@ __all__ = [
     "Store",
     "StoreError",
     "UserRow",
+    "WriteBackRow",
+    "WriteBackStatus",
 ]
 
 OutcomeName = Literal["synced", "unchanged", "failed", "held", "conflict"]
@@ -47,6 +49,36 @@ ExceptionKind = Literal["failed", "held", "conflict"]
 
 
 InboxStatus = Literal["pending", "processed", "stale"]
+WriteBackStatus = Literal["pending", "done", "failed"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WriteBackRow:
+    """One write-back to a billing system (store/_writebacks.py), one row per request.
+
+    A request is (connection, action, record key, version). `pending` means it was sent,
+    or about to be, and its result is unknown: the next attempt looks the object up before
+    sending again, with the same idempotency key. `failed` means the system refused it
+    (nothing changed there); the next attempt is `attempt + 1`, with a new key, since
+    Stripe replays a key's first answer, refusal included, for 24 hours.
+    `request` is the JSON that was asked for (a customer's fields), never a secret.
+    """
+
+    connection: str
+    action: str  # push-customer, mark-paid, void
+    record_key: str
+    version: str
+    idempotency_key: str
+    status: WriteBackStatus
+    actor: str
+    attempt: int = 1
+    object_id: str = ""
+    how: str = ""
+    error: str = ""
+    request: bytes = b"{}"
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -218,6 +250,7 @@ class Batch:
     invoice_numbers: list[tuple[str, str, str, int | None, str, datetime]] = field(
         default_factory=list
     )
+    writebacks: list[WriteBackRow] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.outcomes)
@@ -233,6 +266,7 @@ class Batch:
             or self.audit
             or self.flow_versions
             or self.invoice_numbers
+            or self.writebacks
         )
 
 
@@ -282,6 +316,8 @@ class MonitorCounts:
     queue: Mapping[tuple[str, str], tuple[int, datetime | None, int, int]]
     attempts: Mapping[tuple[str, str], int]
     last_success: Mapping[str, datetime]
+
+
 Role = Literal["viewer", "operator", "admin"]
 
 
@@ -320,6 +356,7 @@ class Store(Protocol):
     def flow_versions(self, flow: str, keys: Sequence[str]) -> dict[str, str]:
         """Record key -> the version `flow` last processed (its own "unchanged" test)."""
         ...
+
     def find_records(self, *, source_id: str) -> list[RecordRow]: ...
     def postings_for(self, record_key: str, *, flow: str | None = None) -> list[PostingRow]: ...
     def posted_facets(self, keys: Sequence[str], *, flow: str) -> dict[str, dict[str, str]]: ...
@@ -411,3 +448,8 @@ class Store(Protocol):
     def inbox_get(self, event_id: str) -> InboxRow | None: ...
     def inbox_newest_applied(self, object_key: str) -> int | None: ...
     def inbox_mark(self, event_id: str, status: InboxStatus) -> None: ...
+    # --- write-backs to billing systems (store/_writebacks.py)
+    def get_writeback(
+        self, *, connection: str, action: str, record_key: str, version: str
+    ) -> WriteBackRow | None: ...
+    def writebacks_for(self, record_key: str) -> list[WriteBackRow]: ...
