@@ -524,3 +524,8 @@ app.add_typer(books_app, name="books")
 from .cli_numbers import numbers_cmd  # noqa: E402 - registered last: it uses this module's helpers
 
 app.command("numbers")(numbers_cmd)
+
+# ---------------------------------------------------------------- Stripe write-back (issue 4)
+from .cli_stripe import stripe_app  # noqa: E402 - registered last: it uses this module's helpers
+
+app.add_typer(stripe_app, name="stripe")

@@ -40,6 +40,8 @@ from billbridge.connectors.base import (
 )
 from billbridge.store.base import AuditEvent, Batch, ExceptionRow, Store, WriteBackRow
 
+from .crashpoints import crashpoint
+
 __all__ = [
     "ACTIONS",
     "Action",
@@ -219,6 +221,9 @@ def write_back(
         refused = replace(pending, status="failed", error=str(exc), last_at=_now())
         store.commit(Batch(writebacks=[refused], audit=[_audit(refused, "writeback-failed")]))
         raise
+    crashpoint("writeback-after-send")
+    if uncertain and result.how == "unchanged":  # already so: our earlier attempt landed
+        result = replace(result, how="found")
     return _done(store, request, pending, result)
 
 

@@ -108,28 +108,39 @@ class StripeWriteBack:
     def _add_tax_ids(self, stripe_id: str, wanted: Any, key: str) -> None:
         if not wanted:
             return
-        page = self.api.get(f"/v1/customers/{stripe_id}/tax_ids", {"limit": 100})
-        have = {(t.get("type"), t.get("value")) for t in page.get("data") or []}
+        have: set[tuple[Any, Any]] = set()
+        params: dict[str, Any] = {}  # Stripe's default page; localstripe takes no `limit`
+        while True:
+            page = self.api.get(f"/v1/customers/{stripe_id}/tax_ids", params)
+            items = [t for t in page.get("data") or [] if isinstance(t, dict)]
+            have |= {(t.get("type"), t.get("value")) for t in items}
+            if not items or page.get("has_more") is not True:
+                break
+            params = {"starting_after": str(items[-1]["id"])}
         for item in wanted:
             if (item.get("type"), item.get("value")) not in have:
                 tag = f"{key}-{item.get('type')}-{item.get('value')}"
                 self._post_twice(f"/v1/customers/{stripe_id}/tax_ids", dict(item), tag)
 
     def find_customer(self, record_key: str, *, email: Any = None) -> dict[str, Any] | None:
-        """The customer whose metadata holds our record key (search, or a listing)."""
+        """The customer whose metadata holds our record key (search, or a listing).
+
+        Without the search API (localstripe) the listing is narrowed by `email` first, then
+        read whole: the email may have changed in Stripe since the customer was pushed.
+        """
         try:
             page = self.api.get(
                 "/v1/customers/search",
                 {"query": f"metadata['{METADATA_KEY}']:'{record_key}'", "limit": 10},
             )
-            candidates = page.get("data") or []
-        except RecordError:  # no search API (localstripe): list, narrowed by email if known
-            candidates = list(self._list_customers(email if isinstance(email, str) else None))
-        for item in candidates:
-            meta = item.get("metadata") or {}
-            if isinstance(meta, dict) and meta.get(METADATA_KEY) == record_key:
-                return dict(item)
-        return None
+            return _with_key(page.get("data") or [], record_key)
+        except RecordError:
+            pass
+        if isinstance(email, str) and email:
+            found = _with_key(self._list_customers(email), record_key)
+            if found is not None:
+                return found
+        return _with_key(self._list_customers(None), record_key)
 
     def _list_customers(self, email: str | None) -> Any:
         after: str | None = None
@@ -182,6 +193,14 @@ class StripeWriteBack:
                 if current.get("status") == status:
                     return Pushed(id=invoice_id, how="found", data=current)
         raise RetryableError(f"Stripe did not confirm `{action}` of invoice {invoice_id}")
+
+
+def _with_key(candidates: Any, record_key: str) -> dict[str, Any] | None:
+    for item in candidates:
+        meta = item.get("metadata") or {}
+        if isinstance(meta, dict) and meta.get(METADATA_KEY) == record_key:
+            return dict(item)
+    return None
 
 
 _key = idempotency_key
