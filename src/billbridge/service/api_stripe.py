@@ -1,11 +1,13 @@
 """Stripe write-back over the API: `POST /api/stripe/invoices/{id}/mark-paid` and `/void`.
 
 The same engine call as `billbridge stripe mark-paid|void`, as an operator. A
-`mode: production` connection needs `{"confirm": true}` in the body (409 otherwise),
-as the CLI needs `--yes`. Answers: 200 with the outcome when done or already done; 422
-when Stripe refused (the outcome, with Stripe's message and request id, is the detail,
-and the queue has the row); 503 with Retry-After when Stripe did not answer; 422 for a
-connection that cannot write back; 502 when Stripe refused the credentials.
+`mode: production` connection needs `{"confirm": true}` in the body (428 otherwise),
+as the CLI needs `--yes`. Answers: 200 with the outcome when done or already done; 409
+when Stripe refused (the invoice's state does not allow it: the outcome, with Stripe's
+message and request id, is the detail, and the queue has the row); 503 with Retry-After
+when Stripe did not answer; 400 for a connection that cannot write back (the message
+names the field); 502 when Stripe refused the credentials. 422 stays FastAPI's own
+(a malformed body or invoice id).
 """
 
 from __future__ import annotations
@@ -47,10 +49,10 @@ def _invoice_action(
     try:
         name, conn = writeback_connection(ws, body.connection)
     except ConfigError as exc:
-        raise HTTPException(422, exc.detail) from None
+        raise HTTPException(400, f"{exc.field}: {exc.detail}") from None
     if conn.mode == "production" and not body.confirm:
         raise HTTPException(
-            409,
+            428,
             f"connection {name!r} is `mode: production`: this changes real money state in "
             'Stripe; send {"confirm": true} (nothing was sent)',
         )
@@ -63,7 +65,7 @@ def _invoice_action(
         return outcome.as_json()
     if outcome.retryable:
         raise HTTPException(503, outcome.as_json(), headers={"Retry-After": "30"})
-    raise HTTPException(422, outcome.as_json())
+    raise HTTPException(409, outcome.as_json())
 
 
 def mark_paid(
