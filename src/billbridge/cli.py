@@ -539,3 +539,8 @@ app.command("numbers")(numbers_cmd)
 from .cli_worker import worker_cmd  # noqa: E402 - registered last: it uses this module's helpers
 
 app.command("worker")(worker_cmd)
+
+# ---------------------------------------------------------------- Stripe write-back (issue 4)
+from .cli_stripe import stripe_app  # noqa: E402 - registered last: it uses this module's helpers
+
+app.add_typer(stripe_app, name="stripe")

@@ -13,7 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from .config import (
+    CONFIG_NAME,
     BeancountConnection,
+    ConfigError,
     CsvExportConnection,
     GnuCashConnection,
     LedgerConnection,
@@ -21,13 +23,20 @@ from .config import (
     StripeConnection,
     Workspace,
 )
-from .connectors.base import FatalError, SourceConnector, TargetConnector
+from .connectors.base import FatalError, SourceConnector, TargetConnector, WriteBackConnector
 from .engine.model import FlowRuntime
 from .engine.retry import RetryPolicy
 from .mapping.model import load_mapping
 from .store import Store, open_store
 
-__all__ = ["build_flow", "flows", "ledger_lines", "open_workspace_store"]
+__all__ = [
+    "build_flow",
+    "flows",
+    "ledger_lines",
+    "open_workspace_store",
+    "writeback_connection",
+    "writeback_connector",
+]
 
 
 def open_workspace_store(workspace: Workspace) -> Store:
@@ -65,6 +74,57 @@ def _stripe_api_source(name: str, conn: StripeConnection) -> SourceConnector:
         rate=conn.rate_limit,
     )
     return StripeApiSource(name, api, objects=conn.objects or default_objects(version))
+
+
+def writeback_connection(workspace: Workspace, name: str | None) -> tuple[str, StripeConnection]:
+    """The live Stripe connection a write-back goes to: `name`, or the only one there is."""
+    where = workspace.root / CONFIG_NAME
+    live = {
+        n: c
+        for n, c in workspace.connections.items()
+        if isinstance(c, StripeConnection) and c.api_key is not None
+    }
+    if name is None:
+        if len(live) != 1:
+            found = ", ".join(sorted(live)) or "none"
+            raise ConfigError(
+                where, None, "connections",
+                f"name the Stripe connection with --connection (live Stripe connections: {found})",
+            )  # fmt: skip
+        name = next(iter(live))
+    conn = workspace.connections.get(name)
+    if not isinstance(conn, StripeConnection):
+        stripe = (n for n, c in workspace.connections.items() if isinstance(c, StripeConnection))
+        known = ", ".join(sorted(stripe)) or "none"
+        raise ConfigError(
+            where, None, f"connections.{name}",
+            f"no Stripe connection {name!r} (Stripe connections: {known})",
+        )  # fmt: skip
+    if conn.api_key is None:
+        raise ConfigError(
+            where, None, f"connections.{name}.api_key",
+            "write-back needs the live API: set `api_key: ${STRIPE_API_KEY}` "
+            "(an `export:` file can only be read)",
+        )  # fmt: skip
+    return name, conn
+
+
+def writeback_connector(conn: StripeConnection) -> WriteBackConnector:
+    """The write-back side of a live Stripe connection (pinned version, paced, translated)."""
+    from .connectors.stripe_api import (  # noqa: PLC0415
+        DEFAULT_API_VERSION,
+        StripeApi,
+        StripeWriteBack,
+    )
+
+    assert conn.api_key is not None  # writeback_connection checked it
+    api = StripeApi(
+        api_key=conn.api_key.get_secret_value(),
+        api_version=conn.api_version or DEFAULT_API_VERSION,
+        api_base=conn.api_base,
+        rate=conn.rate_limit,
+    )
+    return StripeWriteBack(api)
 
 
 def _target(name: str, conn: LedgerConnection) -> TargetConnector:

@@ -44,6 +44,8 @@ API: list[tuple[str, str, Any, str | None]] = [
     ("GET", "/metrics", None, "viewer"),
     ("POST", "/api/reconcile", {"flows": []}, "operator"),
     ("GET", "/api/discrepancies", None, "viewer"),
+    ("POST", "/api/stripe/invoices/in_matrix/mark-paid", {}, "operator"),
+    ("POST", "/api/stripe/invoices/in_matrix/void", {}, "operator"),
 ]
 UI: list[tuple[str, str, Any, str | None]] = [
     ("GET", "/queue", None, "viewer"),
@@ -90,6 +92,7 @@ def test_the_matrix_covers_every_route(service: Service) -> None:
         "/runs/1": "/runs/{run_id}",
         "/queue/99999": "/queue/{exception_id}",
         "DEMO-9999": "{ref}",
+        "in_matrix": "{invoice_id}",
     }
     for value, name in templates.items():
         listed = {(m, p.replace(value, name)) for m, p in listed}

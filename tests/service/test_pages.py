@@ -39,3 +39,36 @@ def test_runs_page_and_error_pages(service: Service) -> None:
     forbidden = client.post("/queue/dismiss", headers={"Accept": "text/html"}, data={})
     assert forbidden.status_code == 403
     assert "vera is a viewer; this needs operator" in forbidden.text
+
+
+def test_a_write_back_row_offers_dismiss_not_replay(service: Service) -> None:
+    """A failed write-back is not a flow's record: its hint names the command instead."""
+    from datetime import UTC, datetime
+
+    from billbridge.store.base import Batch, ExceptionRow
+
+    key = "stripe:invoice:in_writeback_row"
+    store = service.store()
+    try:
+        store.commit(
+            Batch(
+                exceptions=[
+                    ExceptionRow(
+                        flow="writeback:stripe:void", record_key=key, version="v", kind="failed",
+                        error="Stripe POST /v1/invoices/in_writeback_row/void: Bad request",
+                        at=datetime.now(UTC), hint="run `billbridge stripe void …` again",
+                    )
+                ]
+            )
+        )  # fmt: skip
+    finally:
+        store.close()
+    client, _ = service.browser_login("operator")
+    page = client.get("/queue").text
+    row = page[page.index(f'<tr data-record="{key}">') :]
+    row = row[: row.index("</tr>")]
+    assert "Dismiss" in row
+    assert "Preview replay" not in row
+    assert "Retry" not in row
+    broken = page[page.index(f'<tr data-record="{BROKEN}">') :]
+    assert "Preview replay" in broken[: broken.index("</tr>")]

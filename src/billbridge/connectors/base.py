@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from billbridge.domain import JournalEntry
 
@@ -35,6 +35,8 @@ __all__ = [
     "SourceConnector",
     "SourceFigures",
     "TargetConnector",
+    "WriteBackConnector",
+    "WriteBackResult",
     "Written",
 ]
 
@@ -204,3 +206,48 @@ class LedgerReader(Protocol):
     def ledger_postings(self) -> Iterator[LedgerPosting]:
         """Each posting carrying a billbridge idempotency key, duplicates included."""
         ...
+
+
+# --- writing back to a billing system (Stripe) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WriteBackResult:
+    """What a write-back did: the object's id, and how (`found` = an ambiguous write that
+    had landed; `unchanged` = the object already was as asked, nothing was sent)."""
+
+    id: str
+    how: Literal["created", "updated", "found", "unchanged"]
+    data: Mapping[str, Any]
+
+
+class WriteBackConnector(Protocol):
+    """Changes in a billing system on behalf of another system's record.
+
+    Every write takes the idempotency key the engine derived (record key, version,
+    attempt); a write whose answer was lost raises `RetryableError` only after the
+    connector has looked the object up and not found the change, so a retry never
+    duplicates. `RecordError`: the system refused (its message, code, request id).
+    """
+
+    def find_customer(self, record_key: str, *, email: Any = None) -> dict[str, Any] | None:
+        """The customer whose metadata holds `record_key`, if any."""
+        ...
+
+    def push_customer(
+        self,
+        *,
+        record_key: str,
+        version: str,
+        fields: Mapping[str, Any],
+        stripe_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> WriteBackResult: ...
+
+    def mark_invoice_paid(
+        self, invoice_id: str, *, record_key: str, version: str, idempotency_key: str | None = None
+    ) -> WriteBackResult: ...
+
+    def void_invoice(
+        self, invoice_id: str, *, record_key: str, version: str, idempotency_key: str | None = None
+    ) -> WriteBackResult: ...

@@ -16,6 +16,7 @@ from billbridge.store.base import ExceptionRow, Store
 
 from .model import FlowRuntime, RunResult
 from .run import reprocess
+from .writeback import is_writeback_flow
 
 __all__ = ["QueueItem", "UnknownRecordError", "queue_items", "replay", "retry"]
 
@@ -93,9 +94,18 @@ def retry(
     *,
     actor: str,
 ) -> list[RunResult]:
-    """Retry queued failures by id (None: every open `failed` row)."""
+    """Retry queued failures by id (None: every open `failed` row of a flow).
+
+    A failed write-back to Stripe is not a flow's record: its row's hint names the command
+    that sends it again (which looks in Stripe first), so `--all` leaves it and an id of
+    one is refused with that hint.
+    """
     if ids is None:
-        rows = [r for r in store.open_exceptions() if r.kind == "failed"]
+        rows = [
+            row
+            for row in store.open_exceptions()
+            if row.kind == "failed" and not is_writeback_flow(row.flow)
+        ]
     else:
         rows = []
         for ident in ids:
@@ -103,6 +113,10 @@ def retry(
             if row is None or row.status != "open":
                 raise UnknownRecordError(
                     f"no open queue row with id {ident} (see `billbridge queue`)"
+                )
+            if is_writeback_flow(row.flow):
+                raise UnknownRecordError(
+                    f"queue row {ident} is a write-back to Stripe, not a flow's record: {row.hint}"
                 )
             rows.append(row)
     grouped = _by_flow([(r.flow, r.record_key) for r in rows])
@@ -128,7 +142,10 @@ def replay(
             raise UnknownRecordError(
                 f"no record {key!r}; keys look like stripe:invoice:in_123 (see `billbridge queue`)"
             )
-        flow = next((row.flow for row in store.exceptions_for(key)), None)
+        flow = next(
+            (row.flow for row in store.exceptions_for(key) if not is_writeback_flow(row.flow)),
+            None,
+        )
         flow = flow or next((p.flow for p in store.postings_for(key)), None) or default_flow
         if flow is None:
             raise UnknownRecordError(f"record {key!r} has not been through any flow yet")

@@ -417,3 +417,9 @@ def add_token(body: TokenIn, store: StoreDep, who: Admin) -> TokenOut:
         )
     )
     return TokenOut(user=body.user, token=token)
+
+
+# ---------------------------------------------------------------- Stripe write-back (issue 4)
+from . import api_stripe  # noqa: E402 - its routes join this router, under /api/stripe
+
+api_stripe.register(router)

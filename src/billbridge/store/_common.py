@@ -26,6 +26,7 @@ from ._numbers import NumbersMixin
 from ._queries import migrations, queries
 from ._rows import RowReader
 from ._users import UserStoreMixin
+from ._writebacks import WriteBacksMixin, writeback_params
 from .base import (
     AuditEvent,
     AuditRow,
@@ -73,7 +74,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, RowReader, ABC):
+class SqlStore(
+    MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, WriteBacksMixin, RowReader, ABC
+):
     """A `Store` over one DB-API connection; subclasses supply the dialect's edges."""
 
     dialect: ClassVar[str]
@@ -261,6 +264,7 @@ class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, RowReader
         flow_versions = list({(f, k): (f, k, v) for f, k, v in batch.flow_versions}.values())
         cursors = [(c.flow, c.name, c.value, c.position, ts(now)) for c in batch.cursors]
         numbers = [(e, s, n, seq, key, ts(at)) for e, s, n, seq, key, at in batch.invoice_numbers]
+        writebacks = [writeback_params(w, ts, now) for w in batch.writebacks]
         events = self._prepare_audit(batch.audit, now)
         with self._guard("commit"), self._write(lock=bool(events)) as tx:
             for name, rows in (
@@ -272,6 +276,7 @@ class SqlStore(MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, RowReader
                 ("upsert_cursor", cursors),
                 ("upsert_flow_record", flow_versions),
                 ("claim_invoice_number", numbers),
+                ("upsert_writeback", writebacks),
             ):
                 if rows:
                     self._bulk(tx, name, rows)

@@ -52,6 +52,8 @@ __all__ = [
     "Store",
     "StoreError",
     "UserRow",
+    "WriteBackRow",
+    "WriteBackStatus",
 ]
 
 OutcomeName = Literal["synced", "unchanged", "failed", "held", "conflict"]
@@ -59,6 +61,36 @@ ExceptionKind = Literal["failed", "held", "conflict"]
 
 
 InboxStatus = Literal["pending", "processed", "stale"]
+WriteBackStatus = Literal["pending", "done", "failed"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WriteBackRow:
+    """One write-back to a billing system (store/_writebacks.py), one row per request.
+
+    A request is (connection, action, record key, version). `pending` means it was sent,
+    or about to be, and its result is unknown: the next attempt looks the object up before
+    sending again, with the same idempotency key. `failed` means the system refused it
+    (nothing changed there); the next attempt is `attempt + 1`, with a new key, since
+    Stripe replays a key's first answer, refusal included, for 24 hours.
+    `request` is the JSON that was asked for (a customer's fields), never a secret.
+    """
+
+    connection: str
+    action: str  # push-customer, mark-paid, void
+    record_key: str
+    version: str
+    idempotency_key: str
+    status: WriteBackStatus
+    actor: str
+    attempt: int = 1
+    object_id: str = ""
+    how: str = ""
+    error: str = ""
+    request: bytes = b"{}"
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -232,6 +264,7 @@ class Batch:
     invoice_numbers: list[tuple[str, str, str, int | None, str, datetime]] = field(
         default_factory=list
     )
+    writebacks: list[WriteBackRow] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.outcomes)
@@ -247,6 +280,7 @@ class Batch:
             or self.audit
             or self.flow_versions
             or self.invoice_numbers
+            or self.writebacks
         )
 
 
@@ -396,3 +430,8 @@ class Store(Protocol):
     def inbox_mark(
         self, event_id: str, status: InboxStatus, *, flow: str | None = None
     ) -> None: ...
+    # --- write-backs to billing systems (store/_writebacks.py)
+    def get_writeback(
+        self, *, connection: str, action: str, record_key: str, version: str
+    ) -> WriteBackRow | None: ...
+    def writebacks_for(self, record_key: str) -> list[WriteBackRow]: ...

@@ -15,17 +15,27 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-from ..base import RecordError, RetryableError
+from ..base import RecordError, RetryableError, WriteBackResult
 from ._client import StripeApi
 
-__all__ = ["METADATA_KEY", "Pushed", "StripeWriteBack", "idempotency_key"]
+__all__ = ["METADATA_KEY", "VERSION_KEY", "Pushed", "StripeWriteBack", "idempotency_key"]
 
 METADATA_KEY: Final = "billbridge_key"
+VERSION_KEY: Final = "billbridge_version"
 _CUSTOMER_FIELDS: Final = frozenset(
-    {"name", "email", "phone", "description", "address", "preferred_locales", "tax_exempt"}
+    {
+        "name",
+        "email",
+        "phone",
+        "description",
+        "address",
+        "preferred_locales",
+        "tax_exempt",
+        "metadata",
+        "tax_id_data",
+    }
 )
 
 
@@ -34,17 +44,16 @@ def idempotency_key(record_key: str, version: str, action: str) -> str:
     return f"billbridge-{action}-{digest.hexdigest()}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pushed:
-    """What a write did: the Stripe id, and how (`found` = an ambiguous write that landed)."""
-
-    id: str
-    how: Literal["created", "updated", "found", "unchanged"]
-    data: Mapping[str, Any]
+Pushed = WriteBackResult
+"""What a write did (the connectors' `WriteBackResult`; the old name is kept)."""
 
 
 class StripeWriteBack:
-    """Writes one record at a time; every error is a connector error (never the key)."""
+    """Writes one record at a time; every error is a connector error (never the key).
+
+    Each write takes the engine's `idempotency_key` when given, else derives one from the
+    record key, its version and the action.
+    """
 
     def __init__(self, api: StripeApi) -> None:
         self.api = api
@@ -57,19 +66,28 @@ class StripeWriteBack:
         version: str,
         fields: Mapping[str, Any],
         stripe_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Pushed:
-        """Create the customer (or update `stripe_id`), tagged with our record key."""
+        """Create the customer (or update `stripe_id`), tagged with our record key.
+
+        `metadata` is kept, with our key and version added; `tax_id_data` is sent with a
+        create, and on an update the tax ids the customer lacks are added one by one.
+        """
         unknown = set(fields) - _CUSTOMER_FIELDS
         if unknown:
             raise RecordError(f"customer fields {sorted(unknown)} cannot be written to Stripe")
+        meta = dict(fields.get("metadata") or {})
         params = {
             **fields,
-            "metadata": {METADATA_KEY: record_key, "billbridge_version": version},
+            "metadata": {**meta, METADATA_KEY: record_key, VERSION_KEY: version},
         }
         if stripe_id:
-            data = self._post(f"/v1/customers/{stripe_id}", params, record_key, version, "update")
+            tax_ids = params.pop("tax_id_data", None) or []
+            key = idempotency_key or _key(record_key, version, "update")
+            data = self._post_twice(f"/v1/customers/{stripe_id}", params, key)
+            self._add_tax_ids(stripe_id, tax_ids, key)
             return Pushed(id=stripe_id, how="updated", data=data)
-        key = idempotency_key(record_key, version, "create-customer")
+        key = idempotency_key or _key(record_key, version, "create-customer")
         for _ in range(2):
             try:
                 data = self.api.post("/v1/customers", params, idempotency_key=key)
@@ -80,21 +98,49 @@ class StripeWriteBack:
                     return Pushed(id=str(found["id"]), how="found", data=found)
         raise RetryableError(f"Stripe did not confirm creating the customer for {record_key}")
 
+    def _post_twice(self, path: str, params: Mapping[str, Any], key: str) -> dict[str, Any]:
+        """An update sets the same values when sent twice: one resend after a lost answer."""
+        try:
+            return self.api.post(path, params, idempotency_key=key)
+        except RetryableError:
+            return self.api.post(path, params, idempotency_key=key)
+
+    def _add_tax_ids(self, stripe_id: str, wanted: Any, key: str) -> None:
+        if not wanted:
+            return
+        have: set[tuple[Any, Any]] = set()
+        params: dict[str, Any] = {}  # Stripe's default page; localstripe takes no `limit`
+        while True:
+            page = self.api.get(f"/v1/customers/{stripe_id}/tax_ids", params)
+            items = [t for t in page.get("data") or [] if isinstance(t, dict)]
+            have |= {(t.get("type"), t.get("value")) for t in items}
+            if not items or page.get("has_more") is not True:
+                break
+            params = {"starting_after": str(items[-1]["id"])}
+        for item in wanted:
+            if (item.get("type"), item.get("value")) not in have:
+                tag = f"{key}-{item.get('type')}-{item.get('value')}"
+                self._post_twice(f"/v1/customers/{stripe_id}/tax_ids", dict(item), tag)
+
     def find_customer(self, record_key: str, *, email: Any = None) -> dict[str, Any] | None:
-        """The customer whose metadata holds our record key (search, or a listing)."""
+        """The customer whose metadata holds our record key (search, or a listing).
+
+        Without the search API (localstripe) the listing is narrowed by `email` first, then
+        read whole: the email may have changed in Stripe since the customer was pushed.
+        """
         try:
             page = self.api.get(
                 "/v1/customers/search",
                 {"query": f"metadata['{METADATA_KEY}']:'{record_key}'", "limit": 10},
             )
-            candidates = page.get("data") or []
-        except RecordError:  # no search API (localstripe): list, narrowed by email if known
-            candidates = list(self._list_customers(email if isinstance(email, str) else None))
-        for item in candidates:
-            meta = item.get("metadata") or {}
-            if isinstance(meta, dict) and meta.get(METADATA_KEY) == record_key:
-                return dict(item)
-        return None
+            return _with_key(page.get("data") or [], record_key)
+        except RecordError:
+            pass
+        if isinstance(email, str) and email:
+            found = _with_key(self._list_customers(email), record_key)
+            if found is not None:
+                return found
+        return _with_key(self._list_customers(None), record_key)
 
     def _list_customers(self, email: str | None) -> Any:
         after: str | None = None
@@ -112,14 +158,18 @@ class StripeWriteBack:
             after = str(items[-1]["id"])
 
     # ------------------------------------------------------------------ invoices
-    def mark_invoice_paid(self, invoice_id: str, *, record_key: str, version: str) -> Pushed:
+    def mark_invoice_paid(
+        self, invoice_id: str, *, record_key: str, version: str, idempotency_key: str | None = None
+    ) -> Pushed:
         """Paid outside Stripe (bank transfer booked in the ledger): `paid_out_of_band`."""
-        return self._invoice_action(
-            invoice_id, "pay", {"paid_out_of_band": "true"}, "paid", record_key, version
-        )
+        key = idempotency_key or _key(record_key, version, "pay-invoice")
+        return self._invoice_action(invoice_id, "pay", {"paid_out_of_band": "true"}, "paid", key)
 
-    def void_invoice(self, invoice_id: str, *, record_key: str, version: str) -> Pushed:
-        return self._invoice_action(invoice_id, "void", {}, "void", record_key, version)
+    def void_invoice(
+        self, invoice_id: str, *, record_key: str, version: str, idempotency_key: str | None = None
+    ) -> Pushed:
+        key = idempotency_key or _key(record_key, version, "void-invoice")
+        return self._invoice_action(invoice_id, "void", {}, "void", key)
 
     def _invoice_action(
         self,
@@ -127,13 +177,11 @@ class StripeWriteBack:
         action: str,
         params: Mapping[str, Any],
         status: str,
-        record_key: str,
-        version: str,
+        key: str,
     ) -> Pushed:
         current = self.api.get(f"/v1/invoices/{invoice_id}")
         if current.get("status") == status:
             return Pushed(id=invoice_id, how="unchanged", data=current)
-        key = idempotency_key(record_key, version, f"{action}-invoice")
         for _ in range(2):
             try:
                 data = self.api.post(
@@ -146,8 +194,13 @@ class StripeWriteBack:
                     return Pushed(id=invoice_id, how="found", data=current)
         raise RetryableError(f"Stripe did not confirm `{action}` of invoice {invoice_id}")
 
-    def _post(
-        self, path: str, params: Mapping[str, Any], record_key: str, version: str, action: str
-    ) -> dict[str, Any]:
-        return self.api.post(path, params, idempotency_key=idempotency_key(
-            record_key, version, action))  # fmt: skip
+
+def _with_key(candidates: Any, record_key: str) -> dict[str, Any] | None:
+    for item in candidates:
+        meta = item.get("metadata") or {}
+        if isinstance(meta, dict) and meta.get(METADATA_KEY) == record_key:
+            return dict(item)
+    return None
+
+
+_key = idempotency_key
