@@ -119,6 +119,17 @@ def _root(
         os.environ["BILLBRIDGE_WORKSPACE"] = str(workspace)
 
 
+def group_workspace(
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", help="Workspace folder (also accepted here)."),
+    ] = None,
+) -> None:
+    """The callback of a command group (`books`, `stripe`): `-w DIR` after its name too."""
+    if workspace is not None:
+        os.environ["BILLBRIDGE_WORKSPACE"] = str(workspace)
+
+
 # ---------------------------------------------------------------- init and demo
 @app.command()
 def init(

@@ -7,13 +7,13 @@ every difference. Exit 1 when anything differs.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from .cli import group_workspace
 from .engine.books import BooksReport, check_books
 
 __all__ = ["books_app"]
@@ -21,16 +21,7 @@ __all__ = ["books_app"]
 books_app = typer.Typer(help="Control totals of the ledgers billbridge posts to.")
 
 
-@books_app.callback()
-def _books(
-    workspace: Annotated[
-        Path | None,
-        typer.Option("--workspace", "-w", help="Workspace folder (also accepted here)."),
-    ] = None,
-) -> None:
-    """Control totals of the ledgers billbridge posts to."""
-    if workspace is not None:
-        os.environ["BILLBRIDGE_WORKSPACE"] = str(workspace)
+books_app.callback()(group_workspace)
 
 
 def _print(report: BooksReport) -> None:

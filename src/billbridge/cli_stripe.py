@@ -10,7 +10,6 @@ row, with the hint), 2 for bad usage or configuration (nothing was sent).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, err, out
+from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, err, group_workspace, out
 from .config import StripeConnection
 from .engine.writeback import (
     Action,
@@ -46,16 +45,7 @@ YesOpt = Annotated[
 ]
 
 
-@stripe_app.callback()
-def _stripe(
-    workspace: Annotated[
-        Path | None,
-        typer.Option("--workspace", "-w", help="Workspace folder (also accepted here)."),
-    ] = None,
-) -> None:
-    """Change Stripe on behalf of another system (write-back)."""
-    if workspace is not None:
-        os.environ["BILLBRIDGE_WORKSPACE"] = str(workspace)
+stripe_app.callback()(group_workspace)
 
 
 def _confirm(name: str, conn: StripeConnection, what: str, *, yes: bool, as_json: bool) -> None:

@@ -9,7 +9,7 @@ any worker process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from billbridge.config import StripeConnection, Workspace
@@ -18,7 +18,7 @@ from billbridge.engine.run import sync_flow
 from billbridge.store.base import Store
 from billbridge.wiring import flows, open_workspace_store
 
-__all__ = ["ACTOR", "DRAIN", "SYNC", "JobResult", "due_jobs", "run_job"]
+__all__ = ["ACTOR", "DRAIN", "SYNC", "JobResult", "due_jobs", "due_now", "run_job"]
 
 ACTOR = "worker"
 DRAIN = "drain-inbox"
@@ -72,6 +72,15 @@ def due_jobs(workspace: Workspace, store: Store, now: datetime) -> list[tuple[st
     ]
     syncs = [(SYNC, f.name) for f in workspace.flows if _sync_due(workspace, store, f.name, now)]
     return drains + syncs
+
+
+def due_now(workspace: Workspace) -> list[tuple[str, str]]:
+    """`due_jobs` on a store of its own (each worker check opens and closes one)."""
+    store = open_workspace_store(workspace)
+    try:
+        return due_jobs(workspace, store, datetime.now(UTC))
+    finally:
+        store.close()
 
 
 def run_job(workspace: Workspace, job: str, flow_name: str) -> JobResult:

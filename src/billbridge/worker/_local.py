@@ -13,13 +13,11 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 from billbridge.config import Workspace
-from billbridge.wiring import open_workspace_store
 
-from ._jobs import JobResult, due_jobs, run_job
+from ._jobs import JobResult, due_now, run_job
 
 __all__ = ["WorkerBusyError", "run_local"]
 
@@ -44,14 +42,6 @@ def _exclusive(path: Path) -> Iterator[None]:
         os.close(fd)  # closing drops the lock
 
 
-def _due(workspace: Workspace) -> list[tuple[str, str]]:
-    store = open_workspace_store(workspace)
-    try:
-        return due_jobs(workspace, store, datetime.now(UTC))
-    finally:
-        store.close()
-
-
 def run_local(
     workspace: Workspace,
     *,
@@ -65,7 +55,7 @@ def run_local(
     results: list[JobResult] = []
     with _exclusive(lock_path):
         while not stop.is_set():
-            for job, flow in _due(workspace):
+            for job, flow in due_now(workspace):
                 result = run_job(workspace, job, flow)
                 results.append(result)
                 report(result)

@@ -27,7 +27,7 @@ from procrastinate.schema import SchemaManager
 from billbridge.config import Workspace
 from billbridge.store._postgres import split_schema
 
-from ._jobs import DRAIN, SYNC, JobResult, due_jobs, run_job
+from ._jobs import DRAIN, SYNC, JobResult, due_now, run_job
 
 __all__ = ["QUEUE", "app", "run_queue"]
 
@@ -63,22 +63,10 @@ def _sync_task(flow: str) -> dict[str, Any]:
     return _run(SYNC, flow)
 
 
-def _due(workspace: Workspace) -> list[tuple[str, str]]:
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    from billbridge.wiring import open_workspace_store  # noqa: PLC0415
-
-    store = open_workspace_store(workspace)
-    try:
-        return due_jobs(workspace, store, datetime.now(UTC))
-    finally:
-        store.close()
-
-
 async def defer_due(workspace: Workspace) -> list[tuple[str, str]]:
     """Defer every due job (those already waiting are skipped); return what was deferred."""
     deferred = []
-    for job, flow in await asyncio.to_thread(_due, workspace):
+    for job, flow in await asyncio.to_thread(due_now, workspace):
         queueing_lock = f"{job}:{flow}"
         # The queueing lock only covers waiting jobs; one that is running has not yet
         # started its run in the store, so the store alone would call it due again.
