@@ -15,8 +15,8 @@ from typing import Any
 from billbridge.connectors.beancount import load, posted_keys
 from billbridge.samples import write_jsonl
 
+from .alert_receiver import AlertReceiver
 from .conftest import Workspace
-from .test_alerts import _Receiver
 
 FLOW = "stripe-to-books"
 
@@ -182,7 +182,7 @@ def test_a_repeated_number_alerts_once_and_resolves_when_it_is_gone(
     ws = workspace
     records = _with_series(ws, {"in_al_1": "INV-0001", "in_al_3": "INV-0003"})
     config = ws.root / "billbridge.yaml"
-    with _Receiver() as hook:
+    with AlertReceiver() as hook:
         config.write_text(
             config.read_text() + f"alerts:\n  webhook: http://127.0.0.1:{hook.port}/hooks\n"
             "  rules:\n    number_duplicate: true\n"
