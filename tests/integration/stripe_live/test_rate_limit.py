@@ -127,3 +127,27 @@ def test_a_long_lived_source_gives_each_run_only_its_own_waits(tmp_path: Path) -
     assert kept[0] is not None and kept[1] is not None
     assert (kept[0].throttled, kept[1].throttled) == (1, 0)
     assert kept[1].requests == second.figures.requests
+
+
+def test_a_finished_backfill_is_not_listed_again_by_the_next_sync(tmp_path: Path) -> None:
+    """After everything was read, the next sync asks for events only (one request)."""
+    with throttled_stripe(limit=100, customers=250) as (base, server):
+        webhook_workspace(tmp_path / "ws", api_base=base)
+        config = tmp_path / "ws" / "billbridge.yaml"
+        config.write_text(config.read_text().replace(
+            f"    api_base: {base}\n", f"    api_base: {base}\n    objects: [customers]\n"
+        ))  # fmt: skip
+        env = {"STRIPE_API_KEY": KEY, "STRIPE_WEBHOOK_SECRET": SECRET}
+        workspace = load_workspace(tmp_path / "ws", env=env)
+        store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+        try:
+            with flows(workspace) as lookup:
+                first = sync_flow(lookup("stripe-to-books"), store)
+                after_first = server.requests
+                second = sync_flow(lookup("stripe-to-books"), store)
+        finally:
+            store.close()
+    assert first.counts["synced"] == 250
+    assert after_first == 3 + 1  # three pages of customers, then the events
+    assert server.requests - after_first == 1  # the events only
+    assert second.counts["synced"] == 0

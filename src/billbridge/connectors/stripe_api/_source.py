@@ -161,7 +161,8 @@ class StripeApiSource:
                 continue
             after = state.at[1] if state.at and state.at[0] == kind else None
             yield from self._backfill(kind, after, state)
-            state.done.append(kind)
+            if kind not in state.done:  # an empty type: no record carried it
+                state.done.append(kind)
             state.at = None
         yield from self._events(state)
 
@@ -172,16 +173,20 @@ class StripeApiSource:
             if after:
                 params["starting_after"] = after
             page = self._list(f"/v1/{kind}", params)
-            items = _items(page, f"/v1/{kind}")
-            for item in items:
-                ident = item.get("id")
-                if type(ident) is not str:
-                    continue
+            items = [i for i in _items(page, f"/v1/{kind}") if type(i.get("id")) is str]
+            last_page = page.get("has_more") is not True
+            for n, item in enumerate(items, 1):
                 whole = self._whole_lines(kind, item) if kind in _WITH_LINES else item
-                state.at = (kind, ident)
+                if last_page and n == len(items):
+                    # The type's last record carries it as done: a run that ends here
+                    # (no events yet) does not list this type once more next time.
+                    state.done.append(kind)
+                    state.at = None
+                else:
+                    state.at = (kind, item["id"])
                 yield self._record(whole, state.dump())
-                after = ident
-            if not items or page.get("has_more") is not True:
+                after = item["id"]
+            if not items or last_page:
                 return
 
     def _list(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
