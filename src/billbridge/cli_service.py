@@ -116,6 +116,13 @@ def serve(
         str, typer.Option(help="Address to listen on (loopback by default).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    webhooks_to_workers: Annotated[
+        bool,
+        typer.Option(
+            "--webhooks-to-workers",
+            help="Store each Stripe event and hand it to `billbridge worker` (PostgreSQL).",
+        ),
+    ] = False,
     workspace: WorkspaceOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
@@ -131,8 +138,9 @@ def serve(
         )
     try:
         ws = load_workspace(workspace)
+        app = create_app(ws, webhooks_to_workers=webhooks_to_workers)
     except ConfigError as exc:
         _fail(str(exc), as_json=as_json)
     if as_json:
         _emit({"url": f"http://{host}:{port}/", "workspace": str(ws.root)})
-    uvicorn.run(create_app(ws), host=host, port=port, proxy_headers=True, log_level="info")
+    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")

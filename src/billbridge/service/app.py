@@ -7,6 +7,8 @@ webhook receiver, Prometheus metrics) are mounted in `EXTRA_ROUTERS` below.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -15,7 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from billbridge import __version__
-from billbridge.config import StripeConnection, Workspace
+from billbridge.config import CONFIG_NAME, ConfigError, StripeConnection, Workspace
 from billbridge.store import StorePool
 from billbridge.wiring import open_workspace_store
 
@@ -56,8 +58,46 @@ def webhook_paths(workspace: Workspace) -> dict[str, str]:
     return paths
 
 
-def create_app(workspace: Workspace, *, login_limiter: LoginLimiter | None = None) -> FastAPI:
+async def _drain_job(flow: str) -> object:
+    from billbridge.worker._queue import defer_drain  # noqa: PLC0415 - procrastinate only here
+
+    return await defer_drain(flow)
+
+
+def create_app(
+    workspace: Workspace,
+    *,
+    login_limiter: LoginLimiter | None = None,
+    webhooks_to_workers: bool = False,
+) -> FastAPI:
+    """The service; `webhooks_to_workers` hands each stored webhook event to the
+    `billbridge worker`s (procrastinate, PostgreSQL state only) instead of processing it
+    in this process."""
+    stores = StorePool(lambda: open_workspace_store(workspace))
+    if webhooks_to_workers and not workspace.state_url().startswith(("postgresql:", "postgres:")):
+        raise ConfigError(
+            workspace.root / CONFIG_NAME,
+            None,
+            "state",
+            "--webhooks-to-workers needs the state on PostgreSQL (the workers' queue "
+            "lives there); with SQLite, serve processes webhooks itself",
+        )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            if webhooks_to_workers:
+                from billbridge.worker._queue import opened  # noqa: PLC0415
+
+                async with opened(workspace):
+                    yield
+            else:
+                yield
+        finally:
+            stores.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="billbridge",
         version=__version__,
         description="Exception queue, replay, audit and trace of a billbridge workspace.",
@@ -66,15 +106,18 @@ def create_app(workspace: Workspace, *, login_limiter: LoginLimiter | None = Non
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.workspace = workspace
-    app.state.stores = StorePool(lambda: open_workspace_store(workspace))
-    app.router.on_shutdown.append(app.state.stores.close)
+    app.state.stores = stores
     app.state.login_limiter = login_limiter or LoginLimiter()
     app.include_router(api.router)
     app.include_router(ui.router)
     for router in EXTRA_ROUTERS:
         app.include_router(router)
     for path, flow in webhook_paths(workspace).items():
-        app.include_router(stripe_webhook_router(workspace, flow=flow, path=path))
+        app.include_router(
+            stripe_webhook_router(
+                workspace, flow=flow, path=path, defer=_drain_job if webhooks_to_workers else None
+            )
+        )
 
     @app.exception_handler(LoginRequiredError)
     def _login(request: Request, exc: LoginRequiredError) -> Response:

@@ -23,8 +23,9 @@ is the same router on its own, for tests and small deployments.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -43,6 +44,8 @@ __all__ = ["DEFAULT_MAX_BYTES", "create_webhook_app", "stripe_webhook_router"]
 
 DEFAULT_MAX_BYTES = 512 * 1024  # Stripe events are a few KiB; an invoice with lines tens
 DEFAULT_TOLERANCE = 300  # seconds, Stripe's own default
+
+_log = logging.getLogger(__name__)
 
 
 class _Rejected(Exception):  # noqa: N818 - a control signal inside this module
@@ -160,6 +163,15 @@ class _Receiver:
         return passes
 
 
+async def _defer_all(defer: Callable[[str], Awaitable[object]], names: tuple[str, ...]) -> None:
+    """Hand the stored event to the workers; if that fails, their tick drains it anyway."""
+    for name in names:
+        try:
+            await defer(name)
+        except Exception:  # the event is stored: a failed hand-off only delays it
+            _log.warning("could not defer the inbox drain of flow %s", name, exc_info=True)
+
+
 _LOCKS: dict[tuple[str, str], threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 
@@ -178,10 +190,13 @@ def stripe_webhook_router(
     max_bytes: int = DEFAULT_MAX_BYTES,
     process: bool = True,
     open_store: Callable[[], Store] | None = None,
+    defer: Callable[[str], Awaitable[object]] | None = None,
 ) -> APIRouter:
     """A router with `POST {path}` receiving the events of `flow`'s Stripe connection.
 
     `process=False` only stores events (for a deployment where workers drain the inbox).
+    `defer(flow)`, when given, is awaited for each flow of the connection after a new
+    event is stored, instead of processing here (`serve --webhooks-to-workers`).
     """
     receiver = _Receiver(
         workspace,
@@ -206,7 +221,10 @@ def stripe_webhook_router(
             new = await run_in_threadpool(receiver.store, event, payload)
         except StoreError:
             return JSONResponse({"error": "the state store is unavailable"}, status_code=503)
-        if process:
+        if defer is not None:
+            if new:
+                await _defer_all(defer, receiver.flows)
+        elif process:
             background.add_task(receiver.process)
         return JSONResponse({"received": event["id"], "duplicate": not new})
 

@@ -16,7 +16,8 @@ the connector is only set by `run_queue`, from the workspace's state URL.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import procrastinate
@@ -29,7 +30,7 @@ from billbridge.store._postgres import split_schema
 
 from ._jobs import DRAIN, SYNC, JobResult, due_now, run_job
 
-__all__ = ["QUEUE", "app", "run_queue"]
+__all__ = ["QUEUE", "app", "defer_drain", "defer_due", "opened", "run_queue"]
 
 QUEUE = "billbridge"
 _TASKS = {DRAIN: "billbridge.drain-inbox", SYNC: "billbridge.sync"}
@@ -63,11 +64,10 @@ def _sync_task(flow: str) -> dict[str, Any]:
     return _run(SYNC, flow)
 
 
-async def defer_due(workspace: Workspace) -> list[tuple[str, str]]:
-    """Defer every due job (those already waiting are skipped); return what was deferred."""
-    deferred = []
-    for job, flow in await asyncio.to_thread(due_now, workspace):
-        queueing_lock = f"{job}:{flow}"
+async def _defer(job: str, flow: str, *, skip_running: bool) -> bool:
+    """Defer one job of a flow under its locks; False when one already waits (or runs)."""
+    queueing_lock = f"{job}:{flow}"
+    if skip_running:
         # The queueing lock only covers waiting jobs; one that is running has not yet
         # started its run in the store, so the store alone would call it due again.
         active = await app.connector.execute_query_one_async(
@@ -76,16 +76,27 @@ async def defer_due(workspace: Workspace) -> list[tuple[str, str]]:
             lock=queueing_lock,
         )
         if active["n"]:
-            continue
-        task = app.configure_task(
-            name=_TASKS[job], lock=f"flow:{flow}", queueing_lock=queueing_lock, queue=QUEUE
-        )
-        try:
-            await task.defer_async(flow=flow)
-        except procrastinate_errors.AlreadyEnqueued:
-            continue
-        deferred.append((job, flow))
-    return deferred
+            return False
+    task = app.configure_task(
+        name=_TASKS[job], lock=f"flow:{flow}", queueing_lock=queueing_lock, queue=QUEUE
+    )
+    try:
+        await task.defer_async(flow=flow)
+    except procrastinate_errors.AlreadyEnqueued:
+        return False
+    return True
+
+
+async def defer_due(workspace: Workspace) -> list[tuple[str, str]]:
+    """Defer every due job (those already waiting or running are skipped)."""
+    due = await asyncio.to_thread(due_now, workspace)
+    return [(job, flow) for job, flow in due if await _defer(job, flow, skip_running=True)]
+
+
+async def defer_drain(flow: str) -> bool:
+    """A drain of `flow`'s inbox, for `serve --webhooks-to-workers` after it stored an
+    event. A drain already running may have passed the new event: this one waits for it."""
+    return await _defer(DRAIN, flow, skip_running=False)
 
 
 @app.periodic(cron="* * * * * */10", periodic_id="billbridge-tick")  # every 10 s
@@ -115,6 +126,23 @@ def install_schema(workspace: Workspace) -> bool:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
 
 
+def _connector(workspace: Workspace, max_size: int) -> procrastinate.PsycopgConnector:
+    conninfo, kwargs = _connection(workspace)
+    return procrastinate.PsycopgConnector(
+        conninfo=conninfo, kwargs=kwargs, min_size=1, max_size=max_size
+    )
+
+
+@asynccontextmanager
+async def opened(workspace: Workspace, *, max_size: int = 4) -> AsyncIterator[None]:
+    """procrastinate's App on the workspace's state database, open for the block (its
+    tables created first if this is the first worker or server to need them)."""
+    await asyncio.to_thread(install_schema, workspace)
+    with app.replace_connector(_connector(workspace, max_size)):
+        async with app.open_async():
+            yield
+
+
 def run_queue(
     workspace: Workspace,
     *,
@@ -130,15 +158,10 @@ def run_queue(
         results.append(result)
         report(result)
 
-    install_schema(workspace)
-    conninfo, kwargs = _connection(workspace)
-    connector = procrastinate.PsycopgConnector(
-        conninfo=conninfo, kwargs=kwargs, min_size=1, max_size=concurrency + 2
-    )
     _Context.workspace, _Context.report = workspace, collect
 
     async def main() -> None:
-        async with app.open_async():
+        async with opened(workspace, max_size=concurrency + 2):
             if once:
                 await defer_due(workspace)
             await app.run_worker_async(
@@ -150,8 +173,7 @@ def run_queue(
             )
 
     try:
-        with app.replace_connector(connector):
-            asyncio.run(main())
+        asyncio.run(main())
     finally:
         _Context.workspace = None
     return results
