@@ -97,7 +97,7 @@ def user_list(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> Non
     for u in users:
         out.print(
             f"{u.name:<24} {u.role:<9} since {u.created_at.date()}  {live[u.name]} active token(s)",
-            highlight=False, markup=False,
+            highlight=False, markup=False, soft_wrap=True,
         )  # fmt: skip
 
 
@@ -216,7 +216,7 @@ def token_list(
         out.print(
             f"{row['id']:>5}  {row['user']:<20} {row['status']:<8} label={row['label']!r}"
             f"  created {str(row['created_at'])[:16]}  last used {str(used)[:16]}",
-            highlight=False, markup=False,
+            highlight=False, markup=False, soft_wrap=True,
         )  # fmt: skip
 
 
