@@ -11,12 +11,12 @@ request of the user's open sessions and tokens (the role is read on every reques
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
-from billbridge.store import LastAdminError, NotFoundError, TokenRow
+from billbridge.store import LastAdminError, NotFoundError, TokenRow, TokenStatus
 from billbridge.store.base import AuditEvent, Role, StoreError
 
 from .auth import MIN_PASSWORD, USER_NAME, Principal, create_token, hash_password
@@ -72,14 +72,14 @@ class TokenInfoOut(BaseModel):
     expires_at: datetime | None
     last_used_at: datetime | None  # to the minute
     revoked_at: datetime | None
-    status: Literal["active", "expired", "revoked"]
+    status: TokenStatus
 
     @classmethod
     def of(cls, row: TokenRow, now: datetime) -> TokenInfoOut:
         return cls(
             id=row.id, user=row.user, label=row.label, created_at=row.created_at,
             expires_at=row.expires_at, last_used_at=row.last_used_at,
-            revoked_at=row.revoked_at, status=row.status(now),  # type: ignore[arg-type]
+            revoked_at=row.revoked_at, status=row.status(now),
         )  # fmt: skip
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from ._common import redact_url as _redact_url
 from ._numbers import InvoiceNumberRow
 from ._pool import StorePool
-from ._users import LastAdminError, NotFoundError, TokenRow
+from ._users import LastAdminError, NotFoundError, TokenRow, TokenStatus
 from .base import (
     AuditEvent,
     AuditRow,
@@ -45,6 +45,7 @@ __all__ = [
     "StoreError",
     "StorePool",
     "TokenRow",
+    "TokenStatus",
     "open_store",
 ]
 

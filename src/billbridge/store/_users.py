@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .base import AuditEvent, AuditRow, Role, StoreError, UserRow
 
-__all__ = ["LastAdminError", "NotFoundError", "TokenRow", "UserStoreMixin"]
+__all__ = ["LastAdminError", "NotFoundError", "TokenRow", "TokenStatus", "UserStoreMixin"]
+
+TokenStatus = Literal["active", "expired", "revoked"]
 
 TOUCH_EVERY = timedelta(minutes=1)  # how stale `last_used_at` may get: one write a minute
 
@@ -41,7 +43,7 @@ class TokenRow:
     last_used_at: datetime | None  # to the minute (see TOUCH_EVERY)
     revoked_at: datetime | None
 
-    def status(self, now: datetime) -> str:
+    def status(self, now: datetime) -> TokenStatus:
         """`active`, `expired` or `revoked`: whether it authenticates at `now`."""
         if self.revoked_at is not None:
             return "revoked"
@@ -104,11 +106,14 @@ class UserStoreMixin:
         now = datetime.now(UTC)
         with self._guard("check token"):
             row = self._one("user_for_token", (token_hash, self._ts(now)))
-            if row is None:
-                return None
-            if row[5] is None or self._dt(row[5]) <= now - TOUCH_EVERY:
-                with self._write() as tx:
+        if row is None:
+            return None
+        if row[5] is None or self._dt(row[5]) <= now - TOUCH_EVERY:
+            try:  # best effort: a busy writer lock must not refuse a valid token
+                with self._guard("note token use"), self._write() as tx:
                     tx.execute(self._q["touch_token"], (self._ts(now), row[4]))
+            except StoreError:
+                pass  # the next request notes it
         return self._user(row)
 
     def _token(self, r: Sequence[Any]) -> TokenRow:
