@@ -1,4 +1,4 @@
-"""`billbridge serve`, `billbridge user add` and `billbridge token create`.
+"""`billbridge serve`, `billbridge user add|list|role|remove`, `billbridge token …`.
 
 Why a module of its own: these commands need the `service` extra (FastAPI, argon2),
 imported only when one of them runs, so the core CLI works without it.
@@ -16,7 +16,7 @@ import typer
 
 from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, out
 from .config import ConfigError, load_workspace
-from .store import AuditEvent, StoreError
+from .store import AuditEvent, StoreError, TokenRow
 from .store.base import Role
 
 __all__ = ["serve", "token_app", "user_app"]
@@ -74,6 +74,78 @@ def user_add(
         out.print(f"User [bold]{name}[/] added as {role}.")
 
 
+@user_app.command("list")
+def user_list(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> None:
+    """The users allowed into `billbridge serve`, with their roles and live tokens."""
+    with _opened(workspace, as_json) as (_ws, store):
+        users = store.list_users()
+        tokens = store.list_tokens()
+    now = datetime.now(UTC)
+    live = {
+        u.name: sum(t.user == u.name and t.status(now) == "active" for t in tokens) for u in users
+    }
+    rows = [
+        {"user": u.name, "role": u.role, "created_at": u.created_at.isoformat(),
+         "tokens": live[u.name]}
+        for u in users
+    ]  # fmt: skip
+    if as_json:
+        _emit(rows)
+        return
+    if not rows:
+        out.print("No users yet; add one with `billbridge user add NAME --role admin`.")
+    for u in users:
+        out.print(
+            f"{u.name:<24} {u.role:<9} since {u.created_at.date()}  {live[u.name]} active token(s)",
+            highlight=False, markup=False, soft_wrap=True,
+        )  # fmt: skip
+
+
+@user_app.command("role")
+def user_role(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    role: Annotated[str, typer.Argument(help="viewer, operator or admin.")],
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a user's role; their open sessions and tokens use it from their next request."""
+    if role not in ROLES:
+        _fail(f"ROLE: {role!r} is not a role (viewer, operator, admin)", as_json=as_json)
+    with _opened(workspace, as_json) as (_ws, store):
+        try:
+            old = store.set_role(name, cast(Role, role), actor=_actor())
+        except StoreError as exc:
+            _fail(str(exc), as_json=as_json)
+    if as_json:
+        _emit({"user": name, "role": role, "was": old})
+    elif old == role:
+        out.print(f"{name} is already {role}; nothing changed.", highlight=False)
+    else:
+        out.print(f"{name}: {old} -> {role} (from their next request).", highlight=False)
+
+
+@user_app.command("remove")
+def user_remove(
+    name: Annotated[str, typer.Argument(help="The user to remove.")],
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a user: their sessions and API tokens stop working at once; audit rows stay."""
+    with _opened(workspace, as_json) as (_ws, store):
+        try:
+            user, tokens = store.remove_user(name, actor=_actor())
+        except StoreError as exc:
+            _fail(str(exc), as_json=as_json)
+    if as_json:
+        _emit({"removed": user.name, "role": user.role, "tokens": tokens})
+    else:
+        out.print(
+            f"Removed {user.name} ({user.role}) and {tokens} active token(s); "
+            "their audit rows stay.",
+            highlight=False,
+        )
+
+
 @token_app.command("create")
 def token_create(
     user: Annotated[str, typer.Option("--user", help="The user the token acts as.")],
@@ -109,6 +181,63 @@ def token_create(
     else:
         out.print("Token (shown once; send it as `Authorization: Bearer <token>`):")
         out.print(token, highlight=False, markup=False)
+
+
+def _token_json(token: TokenRow, now: datetime) -> dict[str, object]:
+    def iso(at: datetime | None) -> str | None:
+        return None if at is None else at.isoformat()
+
+    return {
+        "id": token.id, "user": token.user, "label": token.label,
+        "created_at": token.created_at.isoformat(), "expires_at": iso(token.expires_at),
+        "last_used_at": iso(token.last_used_at), "revoked_at": iso(token.revoked_at),
+        "status": token.status(now),
+    }  # fmt: skip
+
+
+@token_app.command("list")
+def token_list(
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's tokens.")] = None,
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Every API token (never the token itself): id, user, label, dates, status."""
+    with _opened(workspace, as_json) as (_ws, store):
+        tokens = store.list_tokens(user=user)
+    now = datetime.now(UTC)
+    rows = [_token_json(t, now) for t in tokens]
+    if as_json:
+        _emit(rows)
+        return
+    if not rows:
+        out.print("No API tokens" + (f" for {user}." if user else "."), highlight=False)
+    for row in rows:
+        used = row["last_used_at"] or "never"
+        out.print(
+            f"{row['id']:>5}  {row['user']:<20} {row['status']:<8} label={row['label']!r}"
+            f"  created {str(row['created_at'])[:16]}  last used {str(used)[:16]}",
+            highlight=False, markup=False, soft_wrap=True,
+        )  # fmt: skip
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(metavar="ID", help="From `billbridge token list`.")],
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke an API token for good: its next request gets 401."""
+    with _opened(workspace, as_json) as (_ws, store):
+        try:
+            token, changed = store.revoke_token(token_id, actor=_actor())
+        except StoreError as exc:
+            _fail(str(exc), as_json=as_json)
+    if as_json:
+        _emit({**_token_json(token, datetime.now(UTC)), "changed": changed})
+    elif changed:
+        out.print(f"Token {token.id} of {token.user} revoked.", highlight=False)
+    else:
+        out.print(f"Token {token.id} of {token.user} was already revoked.", highlight=False)
 
 
 def serve(

@@ -40,7 +40,11 @@ API: list[tuple[str, str, Any, str | None]] = [
     ("GET", "/api/connections", None, "viewer"),
     ("GET", "/api/users", None, "admin"),
     ("POST", "/api/users", "new-user", "admin"),
+    ("PATCH", "/api/users/nobody-matrix", {"role": "viewer"}, "admin"),
+    ("DELETE", "/api/users/nobody-matrix", None, "admin"),
     ("POST", "/api/tokens", {"user": "vera"}, "admin"),
+    ("GET", "/api/tokens", None, "admin"),
+    ("DELETE", "/api/tokens/99999", None, "admin"),
     ("GET", "/metrics", None, "viewer"),
     ("POST", "/api/reconcile", {"flows": []}, "operator"),
     ("GET", "/api/discrepancies", None, "viewer"),
@@ -66,8 +70,8 @@ def _send(client: httpx.Client, method: str, path: str, body: Any, *, form: bool
     if method == "GET":
         return client.get(path).status_code
     if form:
-        return client.post(path, data=body).status_code
-    return client.post(path, json=body).status_code
+        return client.request(method, path, data=body).status_code
+    return client.request(method, path, json=body).status_code
 
 
 def _api_client(service: Service, caller: str) -> httpx.Client:
@@ -93,6 +97,8 @@ def test_the_matrix_covers_every_route(service: Service) -> None:
         "/queue/99999": "/queue/{exception_id}",
         "DEMO-9999": "{ref}",
         "in_matrix": "{invoice_id}",
+        "nobody-matrix": "{name}",
+        "/tokens/99999": "/tokens/{token_id}",
     }
     for value, name in templates.items():
         listed = {(m, p.replace(value, name)) for m, p in listed}

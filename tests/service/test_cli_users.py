@@ -100,3 +100,85 @@ def test_user_names_are_plain(tmp_path: Path) -> None:
     code, out = _cli(root, "user", "add", "<b>x</b>", stdin="a-long-password\n")
     assert code == 2
     assert "user name '<b>x</b>'" in str(out)
+
+
+def test_user_and_token_administration(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    create_workspace(root)
+    for name, role in (("ada", "admin"), ("otto", "operator")):
+        code, _ = _cli(root, "user", "add", name, "--role", role, stdin="a-long-password\n")
+        assert code == 0
+    code, made = _cli(root, "token", "create", "--user", "otto", "--label", "ci")
+    assert code == 0
+    token = made["token"]  # type: ignore[index]
+    _cli(root, "token", "create", "--user", "ada", "--label", "laptop")
+
+    code, users = _cli(root, "user", "list")
+    assert code == 0
+    assert [(u["user"], u["role"], u["tokens"]) for u in users] == [  # type: ignore[attr-defined]
+        ("ada", "admin", 1),
+        ("otto", "operator", 1),
+    ]
+    code, tokens = _cli(root, "token", "list", "--user", "otto")
+    assert code == 0
+    (row,) = tokens  # type: ignore[misc]
+    assert (row["user"], row["label"], row["status"]) == ("otto", "ci", "active")
+    assert token not in str(tokens)
+
+    code, out = _cli(root, "user", "role", "otto", "admin")
+    assert (code, out) == (0, {"user": "otto", "role": "admin", "was": "operator"})
+    code, out = _cli(root, "user", "role", "otto", "boss")
+    assert code == 2
+    assert "not a role" in str(out)
+    code, out = _cli(root, "token", "revoke", str(row["id"]))
+    assert code == 0
+    assert (out["status"], out["changed"]) == ("revoked", True)  # type: ignore[index]
+    code, out = _cli(root, "token", "revoke", str(row["id"]))
+    assert (code, out["changed"]) == (0, False)  # type: ignore[index]
+    code, out = _cli(root, "token", "revoke", "9999")
+    assert code == 2
+    assert "no API token 9999" in str(out)
+
+    code, out = _cli(root, "user", "remove", "ada")
+    assert (code, out) == (0, {"removed": "ada", "role": "admin", "tokens": 1})
+    code, out = _cli(root, "user", "remove", "otto")
+    assert code == 2
+    assert "'otto' is the last admin" in str(out)
+    code, out = _cli(root, "user", "role", "otto", "viewer")
+    assert code == 2
+    assert "last admin" in str(out)
+    code, out = _cli(root, "user", "remove", "nobody")
+    assert code == 2
+    assert "no user 'nobody'" in str(out)
+
+    store = open_workspace_store(load_workspace(root))
+    try:
+        assert store.user_for_token(digest(token)) is None, "revoked"
+        actions = [(a.actor, a.action) for a in store.search_audit(actor="setup")]
+        assert actions[-3:] == [
+            ("setup", "role-changed"),
+            ("setup", "token-revoked"),
+            ("setup", "user-removed"),
+        ]
+        assert store.verify_audit().ok
+    finally:
+        store.close()
+
+
+def test_user_and_token_lists_read_as_text(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    create_workspace(root)
+    runner = CliRunner()
+    empty = runner.invoke(app, ["-w", str(root), "token", "list"])
+    assert (empty.exit_code, empty.stdout.strip()) == (0, "No API tokens.")
+    _cli(root, "user", "add", "ada", "--role", "admin", stdin="a-long-password\n")
+    _cli(root, "token", "create", "--user", "ada", "--label", "ci")
+    users = runner.invoke(app, ["-w", str(root), "user", "list"])
+    assert users.exit_code == 0
+    assert "ada" in users.stdout
+    assert "admin" in users.stdout
+    assert "1 active token(s)" in users.stdout
+    tokens = runner.invoke(app, ["-w", str(root), "token", "list"])
+    assert "active" in tokens.stdout
+    assert "label='ci'" in tokens.stdout
+    assert "last used never" in tokens.stdout

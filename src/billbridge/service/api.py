@@ -7,7 +7,7 @@ may call it too, with its CSRF token in the `X-CSRF-Token` header on unsafe meth
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -17,10 +17,10 @@ from pydantic import BaseModel, Field
 from billbridge.config import Workspace
 from billbridge.engine.model import RunResult
 from billbridge.engine.trace import resolve_ref, trace
-from billbridge.store.base import AuditEvent, AuditRow, Role, RunRow, StoreError
+from billbridge.store.base import AuditRow, RunRow
 
 from . import actions
-from .auth import MIN_PASSWORD, USER_NAME, Principal, create_token, hash_password
+from .auth import Principal
 from .deps import StoreDep, api_user, workspace
 
 __all__ = ["router"]
@@ -28,7 +28,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api", tags=["api"])
 Viewer = Annotated[Principal, Depends(api_user("viewer"))]
 Operator = Annotated[Principal, Depends(api_user("operator"))]
-Admin = Annotated[Principal, Depends(api_user("admin"))]
 WorkspaceDep = Annotated[Workspace, Depends(workspace)]
 MAX_ID = 2**63 - 1  # the stores' integer ids are 64-bit
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -152,29 +151,6 @@ class ReplayIn(BaseModel):
 
 class DismissIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
-
-
-class UserIn(BaseModel):
-    name: str = Field(pattern=USER_NAME)
-    role: Role
-    password: str = Field(min_length=MIN_PASSWORD, max_length=1024)
-
-
-class UserOut(BaseModel):
-    name: str
-    role: Role
-    created_at: datetime
-
-
-class TokenIn(BaseModel):
-    user: str = Field(min_length=1, max_length=64)
-    label: str = Field(default="", max_length=200)
-    expires_days: int | None = Field(default=None, ge=1, le=3650)
-
-
-class TokenOut(BaseModel):
-    user: str
-    token: str  # shown once; only its SHA-256 is stored
 
 
 # ---------------------------------------------------------------- health
@@ -376,47 +352,9 @@ def list_connections(ws: WorkspaceDep, _: Viewer) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- users and tokens (admin)
-@router.get("/users")
-def list_users(store: StoreDep, _: Admin) -> list[UserOut]:
-    return [UserOut(name=u.name, role=u.role, created_at=u.created_at) for u in store.list_users()]
+from . import api_users  # noqa: E402 - its routes join this router: /api/users, /api/tokens
 
-
-@router.post("/users", status_code=201)
-def add_user(body: UserIn, store: StoreDep, who: Admin) -> UserOut:
-    try:
-        user = store.add_user(
-            name=body.name, role=body.role, password_hash=hash_password(body.password)
-        )
-    except StoreError as exc:
-        if "already exists" in str(exc):
-            raise HTTPException(409, f"user {body.name!r} already exists") from None
-        raise
-    store.append_audit(
-        AuditEvent(
-            actor=who.actor,
-            action="user-added",
-            diff={"user": [None, body.name], "role": [None, body.role]},
-        )
-    )
-    return UserOut(name=user.name, role=user.role, created_at=user.created_at)
-
-
-@router.post("/tokens", status_code=201)
-def add_token(body: TokenIn, store: StoreDep, who: Admin) -> TokenOut:
-    if store.get_user(body.user) is None:
-        raise HTTPException(404, f"no user {body.user!r}")
-    expires = None
-    if body.expires_days is not None:
-        expires = datetime.now(UTC) + timedelta(days=body.expires_days)
-    token = create_token(store, user=body.user, label=body.label, expires_at=expires)
-    store.append_audit(
-        AuditEvent(
-            actor=who.actor,
-            action="token-created",
-            diff={"user": [None, body.user], "label": [None, body.label]},
-        )
-    )
-    return TokenOut(user=body.user, token=token)
+api_users.register(router)
 
 
 # ---------------------------------------------------------------- Stripe write-back (issue 4)

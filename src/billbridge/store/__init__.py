@@ -11,6 +11,7 @@ from pathlib import Path
 from ._common import redact_url as _redact_url
 from ._numbers import InvoiceNumberRow
 from ._pool import StorePool
+from ._users import LastAdminError, NotFoundError, TokenRow, TokenStatus
 from .base import (
     AuditEvent,
     AuditRow,
@@ -34,6 +35,8 @@ __all__ = [
     "CursorRow",
     "ExceptionRow",
     "InvoiceNumberRow",
+    "LastAdminError",
+    "NotFoundError",
     "OutcomeRow",
     "PostingRow",
     "RecordRow",
@@ -41,6 +44,8 @@ __all__ = [
     "Store",
     "StoreError",
     "StorePool",
+    "TokenRow",
+    "TokenStatus",
     "open_store",
 ]
 

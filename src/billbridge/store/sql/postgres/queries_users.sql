@@ -15,9 +15,36 @@ INSERT INTO api_tokens (user_name, token_hash, label, created_at, expires_at)
 VALUES (%s, %s, %s, %s, %s) RETURNING id;
 
 -- name: user_for_token
-SELECT u.name, u.role, u.password_hash, u.created_at
+SELECT u.name, u.role, u.password_hash, u.created_at, t.id, t.last_used_at
 FROM api_tokens t JOIN users u ON u.name = t.user_name
-WHERE t.token_hash = %s AND (t.expires_at IS NULL OR t.expires_at > %s);
+WHERE t.token_hash = %s AND t.revoked_at IS NULL
+  AND (t.expires_at IS NULL OR t.expires_at > %s);
+
+-- name: touch_token
+UPDATE api_tokens SET last_used_at = %s WHERE id = %s;
+
+-- name: list_tokens
+SELECT id, user_name, label, created_at, expires_at, last_used_at, revoked_at
+FROM api_tokens WHERE (%s::text IS NULL OR user_name = %s) ORDER BY id;
+
+-- name: get_token
+SELECT id, user_name, label, created_at, expires_at, last_used_at, revoked_at
+FROM api_tokens WHERE id = %s;
+
+-- name: revoke_token
+UPDATE api_tokens SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL;
+
+-- name: count_admins
+SELECT count(*) FROM users WHERE role = 'admin';
+
+-- name: count_tokens
+SELECT count(*) FROM api_tokens WHERE user_name = %s AND revoked_at IS NULL;
+
+-- name: delete_user
+DELETE FROM users WHERE name = %s;
+
+-- name: set_role
+UPDATE users SET role = %s WHERE name = %s;
 
 -- name: insert_session
 INSERT INTO web_sessions (session_hash, user_name, csrf, created_at, expires_at)

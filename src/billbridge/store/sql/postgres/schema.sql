@@ -183,7 +183,9 @@ CREATE TABLE api_tokens (
     token_hash  text NOT NULL UNIQUE,
     label       text NOT NULL DEFAULT '',
     created_at  timestamptz NOT NULL,
-    expires_at  timestamptz
+    expires_at  timestamptz,
+    revoked_at  timestamptz,  -- migration 0010
+    last_used_at  timestamptz
 );
 
 CREATE TABLE web_sessions (

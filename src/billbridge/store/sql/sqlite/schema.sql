@@ -184,6 +184,8 @@ CREATE TABLE api_tokens (
     label       TEXT NOT NULL DEFAULT '',
     created_at  TEXT NOT NULL,
     expires_at  TEXT
+    -- migration 0010, in the shape its ALTER TABLE leaves (migrations == fresh schema):
+    , revoked_at TEXT, last_used_at TEXT
 );
 
 CREATE TABLE web_sessions (
