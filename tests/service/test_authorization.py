@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from billbridge.service import api, metrics, ui
+from billbridge.service import api, metrics, ui, ui_admin
 
 from .conftest import BACKENDS, BROKEN, Service
 
@@ -60,7 +60,14 @@ UI: list[tuple[str, str, Any, str | None]] = [
     ("POST", "/queue/replay", {"key": "stripe:invoice:in_nothing"}, "operator"),
     ("POST", "/queue/retry", {"row": "99999"}, "operator"),
     ("POST", "/queue/dismiss", {"row": "99999", "reason": "matrix"}, "operator"),
-]
+    ("GET", "/admin", None, "admin"),
+    ("POST", "/admin/users/add", {"name": "matrix-new", "role": "viewer", "password": "x" * 12,
+                                  "password2": "x" * 12}, "admin"),
+    ("POST", "/admin/users/role", {"name": "nobody-matrix", "role": "viewer"}, "admin"),
+    ("POST", "/admin/users/remove", {"name": "nobody-matrix"}, "admin"),
+    ("POST", "/admin/tokens/create", {"user": "vera", "label": "matrix"}, "admin"),
+    ("POST", "/admin/tokens/revoke", {"token": "99999"}, "admin"),
+]  # fmt: skip
 PUBLIC_UI = {("GET", "/login"), ("POST", "/login"), ("GET", "/"), ("POST", "/logout")}
 
 
@@ -87,7 +94,12 @@ def _api_client(service: Service, caller: str) -> httpx.Client:
 def test_the_matrix_covers_every_route(service: Service) -> None:
     routes = {
         (method, route.path)  # type: ignore[attr-defined]
-        for route in [*api.router.routes, *ui.router.routes, *metrics.router.routes]
+        for route in [
+            *api.router.routes,
+            *ui.router.routes,
+            *ui_admin.router.routes,
+            *metrics.router.routes,
+        ]
         for method in getattr(route, "methods", set()) - {"HEAD"}
     }
     listed = {(m, p.split("?")[0]) for m, p, _, _ in [*API, *UI]} | PUBLIC_UI
@@ -154,3 +166,4 @@ def test_web_pages_allow_each_role_exactly_its_actions(service: Service, caller:
     if caller in RANK:
         assert ("Preview replay" in page.text) == (caller != "viewer")
         assert ("Dismiss" in page.text) == (caller != "viewer")
+        assert ('href="/admin"' in page.text) == (caller == "admin"), "the Admin link"

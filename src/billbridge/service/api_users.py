@@ -17,12 +17,12 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from billbridge.store import LastAdminError, NotFoundError, TokenRow, TokenStatus
-from billbridge.store.base import AuditEvent, Role, StoreError
+from billbridge.store.base import AuditEvent, Role, Store, StoreError, UserRow
 
 from .auth import MIN_PASSWORD, USER_NAME, Principal, create_token, hash_password
 from .deps import StoreDep, api_user
 
-__all__ = ["register"]
+__all__ = ["UserExistsError", "add_user_audited", "issue_token", "register"]
 
 Admin = Annotated[Principal, Depends(api_user("admin"))]
 MAX_ID = 2**63 - 1
@@ -95,22 +95,57 @@ def list_users(store: StoreDep, _: Admin) -> list[UserOut]:
     return [UserOut(name=u.name, role=u.role, created_at=u.created_at) for u in store.list_users()]
 
 
-def add_user(body: UserIn, store: StoreDep, who: Admin) -> UserOut:
+class UserExistsError(StoreError):
+    """A user of that name exists already."""
+
+
+def add_user_audited(store: Store, *, name: str, role: Role, password: str, actor: str) -> UserRow:
+    """Add a user (argon2id hash) and its `user-added` audit row; the API and the page share it.
+
+    Raises `UserExistsError` when the name is taken.
+    """
     try:
-        user = store.add_user(
-            name=body.name, role=body.role, password_hash=hash_password(body.password)
-        )
+        user = store.add_user(name=name, role=role, password_hash=hash_password(password))
     except StoreError as exc:
         if "already exists" in str(exc):
-            raise HTTPException(409, f"user {body.name!r} already exists") from None
+            raise UserExistsError(f"user {name!r} already exists") from None
         raise
     store.append_audit(
         AuditEvent(
-            actor=who.actor,
-            action="user-added",
-            diff={"user": [None, body.name], "role": [None, body.role]},
+            actor=actor, action="user-added", diff={"user": [None, name], "role": [None, role]}
         )
     )
+    return user
+
+
+def issue_token(
+    store: Store, *, user: str, label: str, expires_days: int | None, actor: str
+) -> str:
+    """A new API token for an existing `user` and its `token-created` audit row (never the token).
+
+    Raises `NotFoundError` for an unknown user. The plain token is returned once.
+    """
+    if store.get_user(user) is None:
+        raise NotFoundError(f"no user {user!r}")
+    expires = None
+    if expires_days is not None:
+        expires = datetime.now(UTC) + timedelta(days=expires_days)
+    token = create_token(store, user=user, label=label, expires_at=expires)
+    store.append_audit(
+        AuditEvent(
+            actor=actor, action="token-created", diff={"user": [None, user], "label": [None, label]}
+        )
+    )
+    return token
+
+
+def add_user(body: UserIn, store: StoreDep, who: Admin) -> UserOut:
+    try:
+        user = add_user_audited(
+            store, name=body.name, role=body.role, password=body.password, actor=who.actor
+        )
+    except UserExistsError as exc:
+        raise HTTPException(409, str(exc)) from None
     return UserOut(name=user.name, role=user.role, created_at=user.created_at)
 
 
@@ -136,19 +171,13 @@ def remove_user(name: UserName, store: StoreDep, who: Admin) -> RemovedOut:
 
 
 def add_token(body: TokenIn, store: StoreDep, who: Admin) -> TokenOut:
-    if store.get_user(body.user) is None:
-        raise HTTPException(404, f"no user {body.user!r}")
-    expires = None
-    if body.expires_days is not None:
-        expires = datetime.now(UTC) + timedelta(days=body.expires_days)
-    token = create_token(store, user=body.user, label=body.label, expires_at=expires)
-    store.append_audit(
-        AuditEvent(
+    try:
+        token = issue_token(
+            store, user=body.user, label=body.label, expires_days=body.expires_days,
             actor=who.actor,
-            action="token-created",
-            diff={"user": [None, body.user], "label": [None, body.label]},
-        )
-    )
+        )  # fmt: skip
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
     return TokenOut(user=body.user, token=token)
 
 
