@@ -10,6 +10,7 @@ token is shown once, on its own page that no cache keeps.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, get_args
 from urllib.parse import quote
@@ -99,11 +100,15 @@ def admin_page(
 
 
 def _run(
-    request: Request, store: Store, who: Principal, form: dict[str, str], act: Any
+    request: Request,
+    store: Store,
+    who: Principal,
+    form: dict[str, str],
+    act: Callable[[], Response],
 ) -> Response:
     """Do `act()`; a refusal re-renders the page with the reason and the form as typed."""
     try:
-        return act()  # type: ignore[no-any-return]
+        return act()
     except (StoreError, RefusedError) as exc:
         refused = exc if isinstance(exc, RefusedError) else _store_refusal(exc)
         return _admin_page(
