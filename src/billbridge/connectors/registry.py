@@ -54,6 +54,7 @@ def _discover() -> dict[str, tuple[EntryPoint, ...]]:
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             found.setdefault(ep.name, []).append(ep)
         _discovered.clear()
+        _loaded.clear()
         _discovered[key] = {name: tuple(eps) for name, eps in found.items()}
     return _discovered[key]
 
