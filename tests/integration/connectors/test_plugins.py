@@ -6,6 +6,8 @@ The plugins are real distributions (a dist-info folder on sys.path, `tests/plugi
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -110,3 +112,46 @@ def test_a_plugin_that_fails_to_import_is_named_only_where_it_is_used(tmp_path: 
 
 def test_the_plugins_are_gone_after_the_test() -> None:
     assert "jsonl-file" not in connector_names()
+
+
+def test_gnucash_without_its_extra_fails_only_where_used_naming_the_extra(
+    tmp_path: Path,
+) -> None:
+    """The extra billbridge[gnucash] absent: a GnuCash workspace is told what to install."""
+
+    script = (
+        "import sys\n"
+        "from importlib.abc import MetaPathFinder\n"
+        "class NoPiecash(MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] in ('piecash', 'sqlalchemy'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoPiecash())\n"
+        "from pathlib import Path\n"
+        "from billbridge.config import ConfigError, load_workspace\n"
+        "try:\n"
+        "    load_workspace(Path(sys.argv[1]))\n"
+        "    print('loaded')\n"
+        "except ConfigError as exc:\n"
+        "    print(exc)\n"
+    )
+    outputs = {}
+    for kind, books in (
+        ("beancount", "    connector: beancount\n    path: main.beancount"),
+        ("gnucash", "    connector: gnucash\n    path: main.gnucash"),
+    ):
+        (tmp_path / kind).mkdir()
+        (tmp_path / kind / "billbridge.yaml").write_text(
+            CONFIG.format(books=books, source="stripe")
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / kind)],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        outputs[kind] = done.stdout.strip()
+    assert outputs["beancount"] == "loaded"
+    text = outputs["gnucash"]
+    assert ":6: connections.books.connector: connector 'gnucash' could not be loaded" in text
+    assert "entry point `gnucash = billbridge.connectors.gnucash:SPEC`" in text
+    assert "No module named 'piecash'" in text
+    assert "pip install 'billbridge[gnucash]'" in text, text

@@ -16,7 +16,16 @@ from ._accounts import account_type, gnucash_name
 from ._read import balances, ledger_lines, posted_keys, record_counts
 from ._target import GnuCashTarget
 
-if find_spec("piecash") is None:  # piecash itself is imported only when a book is opened
+
+def _piecash_missing() -> bool:
+    """piecash is imported only when a book is opened; here it is only looked for."""
+    try:
+        return find_spec("piecash") is None
+    except (ImportError, ValueError):
+        return True
+
+
+if _piecash_missing():  # the entry point `gnucash` fails, naming the extra to install
     raise ModuleNotFoundError("No module named 'piecash'", name="piecash")
 
 __all__ = [
