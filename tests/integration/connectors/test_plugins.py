@@ -155,3 +155,26 @@ def test_gnucash_without_its_extra_fails_only_where_used_naming_the_extra(
     assert "entry point `gnucash = billbridge.connectors.gnucash:SPEC`" in text
     assert "No module named 'piecash'" in text
     assert "pip install 'billbridge[gnucash]'" in text, text
+
+
+def test_a_name_offered_by_two_packages_is_refused_naming_both(
+    plugin_site: Path, tmp_path: Path
+) -> None:
+    info = plugin_site / "billbridge_jsonl_fork-0.2.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: billbridge-jsonl-fork\nVersion: 0.2.0\n"
+    )
+    (info / "entry_points.txt").write_text(
+        "[billbridge.connectors]\njsonl-file = billbridge_jsonl:SPEC\n"
+    )
+    sys.path.insert(0, str(tmp_path))  # a new sys.path: the group is read again
+    try:
+        error = load(tmp_path, "    connector: jsonl-file\n    path: e.jsonl")
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert error is not None
+    text = str(error)
+    assert "connector 'jsonl-file' is offered more than once" in text
+    assert "billbridge-jsonl 0.1.0" in text and "billbridge-jsonl-fork 0.2.0" in text
+    assert "uninstall all but one" in text
