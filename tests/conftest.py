@@ -8,6 +8,7 @@ reason printed, except in CI (CI=true), where a missing server is a failure.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+
+from tests.plugins import PLUGIN_MODULES, install_plugins
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -42,3 +45,15 @@ def pg_url() -> Iterator[str]:
 def sqlite_url(tmp_path: Path) -> str:
     """A SQLite URL for a state file in this test's temporary folder."""
     return f"sqlite:///{tmp_path / 'state.db'}"
+
+
+@pytest.fixture
+def plugin_site(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Connector plugins installed for this test only (`tests/plugins`): real dist-infos."""
+    site = install_plugins(tmp_path_factory.mktemp("site-packages"))
+    monkeypatch.syspath_prepend(str(site))
+    yield site
+    for module in PLUGIN_MODULES:
+        sys.modules.pop(module, None)

@@ -12,25 +12,30 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
+    SerializeAsAny,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from .alert_config import AlertsConfig
+from .connectors.base import FatalError
+from .connectors.registry import connector_names, connector_spec
+from .connectors.spec import ConnectionConfig
 from .yamlsource import ConfigError, LocatedYaml, load_yaml
 
 __all__ = [
     "CONFIG_NAME",
     "BeancountConnection",
     "ConfigError",
+    "ConnectionConfig",
     "CsvExportConnection",
     "FlowConfig",
     "GnuCashConnection",
@@ -63,7 +68,7 @@ StripeObjectName = Literal[
 ]
 
 
-class StripeConnection(_Strict):
+class StripeConnection(ConnectionConfig):
     """Stripe, read from an export file (JSONL of API objects) or the live API (`api_key`)."""
 
     connector: Literal["stripe"]
@@ -108,7 +113,7 @@ def _check_key_mode(key: str, mode: str) -> None:
         )
 
 
-class BeancountConnection(_Strict):
+class BeancountConnection(ConnectionConfig):
     """A Beancount ledger: `path` is the user's main file; billbridge appends beside it."""
 
     connector: Literal["beancount"]
@@ -116,7 +121,7 @@ class BeancountConnection(_Strict):
     mode: Literal["sandbox", "production"] = "production"
 
 
-class GnuCashConnection(_Strict):
+class GnuCashConnection(ConnectionConfig):
     """A GnuCash book (SQLite file); `currency`: base currency of a book billbridge creates."""
 
     connector: Literal["gnucash"]
@@ -125,7 +130,7 @@ class GnuCashConnection(_Strict):
     mode: Literal["sandbox", "production"] = "production"
 
 
-class SqlLedgerConnection(_Strict):
+class SqlLedgerConnection(ConnectionConfig):
     """`journal` + `journal_line` tables in the database at `url` (sqlite:/// or postgresql://)."""
 
     connector: Literal["sqlgl"]
@@ -133,7 +138,7 @@ class SqlLedgerConnection(_Strict):
     mode: Literal["sandbox", "production"] = "production"
 
 
-class CsvExportConnection(_Strict):
+class CsvExportConnection(ConnectionConfig):
     """Files for manual import: one CSV per run in the folder `path`, in an import `format`."""
 
     connector: Literal["csv-export"]
@@ -151,19 +156,10 @@ class CsvExportConnection(_Strict):
         return self
 
 
+# billbridge's own ledger targets; a workspace may name any installed connector (plugins).
 LedgerConnection = (
     BeancountConnection | GnuCashConnection | SqlLedgerConnection | CsvExportConnection
 )
-_CONNECTORS = ("stripe", "beancount", "gnucash", "sqlgl", "csv-export")
-
-Connection = Annotated[
-    StripeConnection
-    | BeancountConnection
-    | GnuCashConnection
-    | SqlLedgerConnection
-    | CsvExportConnection,
-    Field(discriminator="connector"),
-]
 
 
 class RetryConfig(_Strict):
@@ -202,11 +198,19 @@ class Workspace(_Strict):
     """A loaded, validated billbridge.yaml; paths are absolute (relative to the file)."""
 
     root: Path = Path()
-    connections: dict[str, Connection]
+    # Each value is validated by the model of its `connector:` (found by entry point).
+    connections: dict[str, SerializeAsAny[ConnectionConfig]]
     flows: list[FlowConfig]
     state: str = ".billbridge/state.db"
     batch_size: int = Field(default=1000, ge=1, le=100_000)
     alerts: AlertsConfig | None = None
+
+    @field_validator("connections", mode="before")
+    @classmethod
+    def _each_by_its_connector(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value  # pydantic reports the wrong type
+        return {name: _connection(name, conn) for name, conn in value.items()}
 
     @model_validator(mode="after")
     def _flows_name_connections(self) -> Workspace:
@@ -222,10 +226,17 @@ class Workspace(_Strict):
                         ("flows", index, end),
                         f"{field!r} is not a connection (known: {known})",
                     )
-            if not isinstance(self.connections[flow.source], StripeConnection):
-                raise _LocatedValueError(("flows", index, "from"), "must be a source connection")
-            if not isinstance(self.connections[flow.target], LedgerConnection):
-                raise _LocatedValueError(("flows", index, "to"), "must be a ledger connection")
+            for end, field, role in (
+                ("from", flow.source, "source"),
+                ("to", flow.target, "target"),
+            ):
+                kind = self.connections[field].connector
+                if connector_spec(kind).role != role:
+                    what = "source" if role == "source" else "ledger (target)"
+                    raise _LocatedValueError(
+                        ("flows", index, end),
+                        f"must be a {what} connection; {field!r} is a {kind} connection",
+                    )
         return self
 
     def flow(self, name: str) -> FlowConfig:
@@ -253,6 +264,36 @@ class _LocatedValueError(ValueError):
 
 class _FieldValueError(_LocatedValueError):
     """A located error whose `loc` is relative to the model that raised it."""
+
+
+class _NestedError(ValueError):
+    """A connection's own model refused it: its errors, under `connections.<name>`."""
+
+    def __init__(self, loc: tuple[str | int, ...], error: ValidationError) -> None:
+        self.loc = loc
+        self.error = error
+        super().__init__(str(error))
+
+
+def _connection(name: str, conn: Any) -> Any:
+    """Validate one connection with the model of its `connector:`, found by entry point."""
+    if not isinstance(conn, dict):
+        return conn  # a model already, or a wrong type pydantic reports
+    loc: tuple[str | int, ...] = ("connections", name, "connector")
+    kind = conn.get("connector")
+    if kind is None:
+        known = ", ".join(connector_names()) or "none"
+        raise _LocatedValueError(loc, f"required, but missing; one of: {known}")
+    if not isinstance(kind, str):
+        raise _LocatedValueError(loc, f"must be a connector name (got {kind!r})")
+    try:
+        spec = connector_spec(kind)
+    except FatalError as exc:  # unknown, or its package failed to load
+        raise _LocatedValueError(loc, str(exc)) from None
+    try:
+        return spec.config.model_validate(conn)
+    except ValidationError as exc:
+        raise _NestedError(("connections", name), exc) from None
 
 
 def _resolve_paths(data: dict[str, Any], root: Path) -> None:
@@ -289,23 +330,22 @@ def load_workspace(path: Path, *, env: Mapping[str, str] | None = None) -> Works
 def _config_error(doc: LocatedYaml, exc: ValidationError) -> ConfigError:
     error = exc.errors()[0]
     ctx_error = (error.get("ctx") or {}).get("error")
-    loc: tuple[str | int, ...] = tuple(error["loc"])
+    prefix: tuple[str | int, ...] = ()
+    if isinstance(ctx_error, _NestedError):  # a connection's model: its own first error
+        prefix, error = ctx_error.loc, ctx_error.error.errors()[0]
+        ctx_error = (error.get("ctx") or {}).get("error")
+    loc: tuple[str | int, ...] = (*prefix, *error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     if isinstance(ctx_error, _FieldValueError):
         loc, message = (*loc, *ctx_error.loc), str(ctx_error)
     elif isinstance(ctx_error, _LocatedValueError):
         loc, message = ctx_error.loc, str(ctx_error)
-    # pydantic puts the union tag (`stripe`, `beancount`) into the path; drop it for people.
-    if len(loc) > 2 and loc[0] == "connections" and loc[2] in _CONNECTORS:
-        loc = (*loc[:2], *loc[3:])
     shown = list(loc)
     field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in shown).lstrip(".")
     if error["type"] == "extra_forbidden":
         message = f"unknown key {shown[-1]!r}; check its spelling"
     elif error["type"] == "missing":
         message = "required, but missing"
-    elif error["type"] == "union_tag_invalid":
-        message = f"unknown connector; expected one of: {error['ctx']['expected_tags']}"
     elif "input" in error and not isinstance(error["input"], dict | list):
         secret = any(name in field for name in ("api_key", "password", "webhook", "secret"))
         shown_input = "<secret>" if secret else repr(error["input"])

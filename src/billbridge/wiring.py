@@ -1,29 +1,20 @@
 """Builds the run-time pieces of a workspace: its store and each flow's source, target and mapping.
 
 Why a module of its own: the engine never imports a concrete connector, and the CLI
-and the service must build flows the same way. This is the one place that knows which
-connector class serves which `connector:` name in billbridge.yaml.
+and the service must build flows the same way. Which connector serves which
+`connector:` name is the registry's business (`connectors.registry`, an entry-point group).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from .config import (
-    CONFIG_NAME,
-    BeancountConnection,
-    ConfigError,
-    CsvExportConnection,
-    GnuCashConnection,
-    LedgerConnection,
-    SqlLedgerConnection,
-    StripeConnection,
-    Workspace,
-)
+from .config import CONFIG_NAME, ConfigError, CsvExportConnection, StripeConnection, Workspace
 from .connectors.base import FatalError, SourceConnector, TargetConnector, WriteBackConnector
+from .connectors.registry import spec_for
+from .connectors.spec import ConnectionConfig, LedgerLine
 from .engine.model import FlowRuntime
 from .engine.retry import RetryPolicy
 from .mapping.model import load_mapping
@@ -48,32 +39,16 @@ def open_workspace_store(workspace: Workspace) -> Store:
     return open_store(url)
 
 
-def _source(name: str, conn: StripeConnection) -> SourceConnector:
-    from .connectors.stripe_export import StripeExportSource  # noqa: PLC0415
-
-    if conn.export is None:
-        return _stripe_api_source(name, conn)
-    return StripeExportSource(name, conn.export)
+def _source(name: str, conn: ConnectionConfig) -> SourceConnector:
+    spec = spec_for(conn)
+    assert spec.role == "source"  # the workspace checked each flow's `from:`
+    return cast(SourceConnector, spec.factory(name, conn))
 
 
-def _stripe_api_source(name: str, conn: StripeConnection) -> SourceConnector:
-    from .connectors.stripe_api import (  # noqa: PLC0415
-        DEFAULT_API_VERSION,
-        StripeApi,
-        StripeApiSource,
-        default_objects,
-    )
-
-    if conn.api_key is None:
-        raise FatalError(f"connection {name!r} has neither `export:` nor `api_key:`")
-    version = conn.api_version or DEFAULT_API_VERSION
-    api = StripeApi(
-        api_key=conn.api_key.get_secret_value(),
-        api_version=version,
-        api_base=conn.api_base,
-        rate=conn.rate_limit,
-    )
-    return StripeApiSource(name, api, objects=conn.objects or default_objects(version))
+def _target(name: str, conn: ConnectionConfig) -> TargetConnector:
+    spec = spec_for(conn)
+    assert spec.role == "target"  # the workspace checked each flow's `to:`
+    return cast(TargetConnector, spec.factory(name, conn))
 
 
 def writeback_connection(workspace: Workspace, name: str | None) -> tuple[str, StripeConnection]:
@@ -109,40 +84,12 @@ def writeback_connection(workspace: Workspace, name: str | None) -> tuple[str, S
     return name, conn
 
 
-def writeback_connector(conn: StripeConnection) -> WriteBackConnector:
-    """The write-back side of a live Stripe connection (pinned version, paced, translated)."""
-    from .connectors.stripe_api import (  # noqa: PLC0415
-        DEFAULT_API_VERSION,
-        StripeApi,
-        StripeWriteBack,
-    )
-
-    assert conn.api_key is not None  # writeback_connection checked it
-    api = StripeApi(
-        api_key=conn.api_key.get_secret_value(),
-        api_version=conn.api_version or DEFAULT_API_VERSION,
-        api_base=conn.api_base,
-        rate=conn.rate_limit,
-    )
-    return StripeWriteBack(api)
-
-
-def _target(name: str, conn: LedgerConnection) -> TargetConnector:
-    if isinstance(conn, GnuCashConnection):
-        from .connectors.gnucash import GnuCashTarget  # noqa: PLC0415
-
-        return GnuCashTarget(name, conn.path, currency=conn.currency)
-    if isinstance(conn, SqlLedgerConnection):
-        from .connectors.sqlgl import SqlLedgerTarget  # noqa: PLC0415
-
-        return SqlLedgerTarget(name, conn.url)
-    if isinstance(conn, CsvExportConnection):
-        from .connectors.csv_export import CsvExportTarget  # noqa: PLC0415
-
-        return CsvExportTarget(name, conn.path, conn.format, tax_type=conn.tax_type)
-    from .connectors.beancount import BeancountTarget  # noqa: PLC0415
-
-    return BeancountTarget(name, conn.path)
+def writeback_connector(conn: ConnectionConfig) -> WriteBackConnector:
+    """The write-back side of a connection, built by its connector's `writeback` factory."""
+    spec = spec_for(conn)
+    if spec.writeback is None:
+        raise FatalError(f"the {conn.connector} connector cannot write back")
+    return spec.writeback(conn)
 
 
 def _invoice_aliases(data: Mapping[str, Any]) -> list[str]:
@@ -162,14 +109,10 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
     from .formats.stripe import normalize  # noqa: PLC0415
 
     flow = workspace.flow(name)
-    source = workspace.connections[flow.source]
-    target = workspace.connections[flow.target]
-    assert isinstance(source, StripeConnection)
-    assert isinstance(target, LedgerConnection)
     return FlowRuntime(
         name=flow.name,
-        source=_source(flow.source, source),
-        target=_target(flow.target, target),
+        source=_source(flow.source, workspace.connections[flow.source]),
+        target=_target(flow.target, workspace.connections[flow.target]),
         normalize=normalize,
         mapping=load_mapping(flow.mapping),
         retry=RetryPolicy(
@@ -199,26 +142,19 @@ def flows(workspace: Workspace) -> Iterator[Callable[[str], FlowRuntime]]:
             flow.target.close()
 
 
-def ledger_lines(
-    workspace: Workspace, flow_name: str
-) -> Iterator[tuple[str, str, str, str, str, Decimal]]:
+def ledger_lines(workspace: Workspace, flow_name: str) -> Iterator[LedgerLine]:
     """Every posting the flow's target holds, read back from the target itself."""
     flow = workspace.flow(flow_name)
     conn = workspace.connections[flow.target]
-    if isinstance(conn, GnuCashConnection):
-        from .connectors.gnucash import ledger_lines as gnucash_lines  # noqa: PLC0415
-
-        return gnucash_lines(conn.path)
-    if isinstance(conn, SqlLedgerConnection):
-        from .connectors.sqlgl import ledger_lines as sql_lines  # noqa: PLC0415
-
-        return sql_lines(conn.url)
-    if isinstance(conn, CsvExportConnection):
-        raise FatalError(
-            f"flow {flow_name!r} exports files for manual import ({conn.format}); "
-            "`books check` reads ledgers: check the books you imported them into"
+    read = spec_for(conn).ledger_lines
+    if read is None:
+        what = (
+            f"exports files for manual import ({conn.format})"
+            if isinstance(conn, CsvExportConnection)
+            else f"writes to a {conn.connector} target, which cannot be read back"
         )
-    from .connectors.beancount import ledger_lines as beancount_lines  # noqa: PLC0415
-
-    assert isinstance(conn, BeancountConnection)  # the config only lets ledgers be targets
-    return beancount_lines(conn.path)
+        raise FatalError(
+            f"flow {flow_name!r} {what}; `books check` reads ledgers: check the books "
+            "you imported them into"
+        )
+    return read(conn)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -50,3 +51,17 @@ class TestSqlLedgerOnPostgresConformance(TargetConformance):
         from billbridge.connectors.sqlgl import SqlLedgerTarget
 
         return SqlLedgerTarget("gl", self.url)
+
+
+@pytest.mark.usefixtures("plugin_site")
+class TestJsonlPluginConformance(TargetConformance):
+    """A third party's target, loaded through its entry point (tests/plugins)."""
+
+    def open_target(self, where: Path) -> TargetConnector:
+        from billbridge.connectors.registry import connector_spec
+
+        spec = connector_spec("jsonl-file")
+        config = spec.config.model_validate(
+            {"connector": "jsonl-file", "path": str(where / "books" / "entries.jsonl")}
+        )
+        return cast(TargetConnector, spec.factory("books", config))

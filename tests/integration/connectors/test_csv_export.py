@@ -35,7 +35,7 @@ def entry(n: int, kind: str = "invoice", facet: str = "issue") -> JournalEntry:
         )
     return JournalEntry(
         date=date(2024, 3, 5),
-        narration=f"Invoice HB-{n:04d} — Globex, Corp \"EU\"",
+        narration=f'Invoice HB-{n:04d} — Globex, Corp "EU"',
         payee='Globex, Corp "EU"',
         key=f"flow|stripe:{kind}:x_{n}|{facet}",
         source=f"stripe:{kind}:x_{n}",

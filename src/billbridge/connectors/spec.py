@@ -1,0 +1,72 @@
+"""What a connector package gives billbridge: a `ConnectorSpec`, found by entry point.
+
+Why an entry-point group: a third party adds a connector by installing a package, never
+by editing billbridge. A package declares, in its pyproject.toml::
+
+    [project.entry-points."billbridge.connectors"]
+    jsonl-file = "billbridge_jsonl:SPEC"
+
+and `SPEC` names the `connector:` value, the pydantic model of its billbridge.yaml
+settings (a `ConnectionConfig`), its role and a factory. billbridge's own connectors are
+registered the same way (see billbridge's pyproject.toml), so they have no privilege a
+plugin lacks. `billbridge.testing.TargetConformance` is the suite every target passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from .base import SourceConnector, TargetConnector, WriteBackConnector
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ConnectionConfig",
+    "ConnectorSpec",
+    "LedgerLine",
+]
+
+ENTRY_POINT_GROUP = "billbridge.connectors"
+
+# (entry id, idempotency key, record key, account, currency, amount): one leg as stored.
+LedgerLine = tuple[str, str, str, str, str, Decimal]
+
+
+class ConnectionConfig(BaseModel):
+    """The settings of one connection in billbridge.yaml; subclass it for a connector.
+
+    Unknown keys are errors and the model is frozen. Set `connector` to a `Literal` of
+    the connector's name. The values of `path` and `export` (and a relative
+    `sqlite:///` `url`) are made absolute against the workspace before validation.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    connector: str
+    mode: Literal["sandbox", "production"] = "production"
+
+
+C = TypeVar("C", bound=ConnectionConfig)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectorSpec(Generic[C]):
+    """One kind of connection: `name` is its `connector:` value in billbridge.yaml.
+
+    `factory(connection_name, config)` builds a `SourceConnector` (role "source") or a
+    `TargetConnector` (role "target"); it runs only when a flow needs the connector.
+    `writeback(config)` builds the write-back side, when the system takes changes.
+    `ledger_lines(config)` reads every posting back for `books check`, when the target
+    is a ledger that can be read.
+    """
+
+    name: str
+    config: type[C]
+    role: Literal["source", "target"]
+    factory: Callable[[str, C], SourceConnector | TargetConnector]
+    writeback: Callable[[C], WriteBackConnector] | None = None
+    ledger_lines: Callable[[C], Iterator[LedgerLine]] | None = None
