@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from billbridge.config import load_workspace
+from billbridge.config import Workspace, load_workspace
 from billbridge.connectors.base import FatalError, RetryableError
 from billbridge.connectors.stripe_api import StripeApi, StripeApiSource
 from billbridge.engine.run import sync_flow
@@ -100,16 +100,21 @@ def test_an_events_cursor_older_than_stripe_keeps_events_asks_for_a_backfill() -
             list(source.read(cursor.decode()))
 
 
+def _customers_workspace(tmp_path: Path, base: str) -> Workspace:
+    """A workspace whose Stripe connection reads customers only, from the server at `base`."""
+    webhook_workspace(tmp_path / "ws", api_base=base)
+    config = tmp_path / "ws" / "billbridge.yaml"
+    config.write_text(config.read_text().replace(
+        f"    api_base: {base}\n", f"    api_base: {base}\n    objects: [customers]\n"
+    ))  # fmt: skip
+    env = {"STRIPE_API_KEY": KEY, "STRIPE_WEBHOOK_SECRET": SECRET}
+    return load_workspace(tmp_path / "ws", env=env)
+
+
 def test_a_long_lived_source_gives_each_run_only_its_own_waits(tmp_path: Path) -> None:
     """The service builds a flow once and runs it many times: figures are per run."""
     with throttled_stripe(limit=1, customers=3) as (base, server):
-        webhook_workspace(tmp_path / "ws", api_base=base)
-        config = tmp_path / "ws" / "billbridge.yaml"
-        config.write_text(config.read_text().replace(
-            f"    api_base: {base}\n", f"    api_base: {base}\n    objects: [customers]\n"
-        ))  # fmt: skip
-        env = {"STRIPE_API_KEY": KEY, "STRIPE_WEBHOOK_SECRET": SECRET}
-        workspace = load_workspace(tmp_path / "ws", env=env)
+        workspace = _customers_workspace(tmp_path, base)
         store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
         try:
             with flows(workspace) as lookup:
@@ -132,13 +137,7 @@ def test_a_long_lived_source_gives_each_run_only_its_own_waits(tmp_path: Path) -
 def test_a_finished_backfill_is_not_listed_again_by_the_next_sync(tmp_path: Path) -> None:
     """After everything was read, the next sync asks for events only (one request)."""
     with throttled_stripe(limit=100, customers=250) as (base, server):
-        webhook_workspace(tmp_path / "ws", api_base=base)
-        config = tmp_path / "ws" / "billbridge.yaml"
-        config.write_text(config.read_text().replace(
-            f"    api_base: {base}\n", f"    api_base: {base}\n    objects: [customers]\n"
-        ))  # fmt: skip
-        env = {"STRIPE_API_KEY": KEY, "STRIPE_WEBHOOK_SECRET": SECRET}
-        workspace = load_workspace(tmp_path / "ws", env=env)
+        workspace = _customers_workspace(tmp_path, base)
         store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
         try:
             with flows(workspace) as lookup:
