@@ -9,7 +9,6 @@ own `BB-` series is gapless, with faulty invoices that still carry their numbers
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from billbridge.connectors.beancount import load, posted_keys
@@ -17,19 +16,9 @@ from billbridge.samples import write_jsonl
 
 from .alert_receiver import AlertReceiver
 from .conftest import Workspace
+from .test_reconcile import _open_copy
 
 FLOW = "stripe-to-books"
-
-
-def _open_copy(template: dict[str, Any], ident: str, number: str) -> dict[str, Any]:
-    """An open (unpaid) invoice like `template`, under a new id and number."""
-    new = copy.deepcopy(template)
-    new["id"], new["number"], new["status"] = ident, number, "open"
-    new["amount_paid"], new["amount_remaining"] = 0, new["total"]
-    new["status_transitions"]["paid_at"] = None
-    for line in new["lines"]["data"]:
-        line["invoice"] = ident
-    return new
 
 
 def _with_series(ws: Workspace, numbers: dict[str, str]) -> list[dict[str, Any]]:
