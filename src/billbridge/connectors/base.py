@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from billbridge.domain import JournalEntry
 
@@ -57,12 +57,15 @@ class FatalError(ConnectorError):
     """Nothing more can be done in this run (bad credentials, missing target): stop."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RawRecord:
+class RawRecord(NamedTuple):
     """One object as the source system gave it, before normalization.
 
     `position` is where the reader stands after this record (a line number, a `created`
     timestamp, an event id), stored as the flow's cursor when the record commits.
+
+    A NamedTuple rather than a frozen dataclass: a backfill builds one per line, and a
+    frozen dataclass's `__init__` (one `object.__setattr__` per field) cost twice as much.
+    Build it with keywords all the same.
     """
 
     object: str  # customer, invoice, charge, refund, credit_note, payout, …

@@ -269,10 +269,12 @@ class RecordPipeline:
     def _write(self, key: str, version: str, planned: tuple[Planned, ...], now: datetime) -> str:
         posted = self._posted_facets(key)
         new: list[Planned] = []
+        digests: list[str] = []
         for item in planned:
             digest = entry_hash(item.entry)
             if item.facet not in posted:
                 new.append(item)
+                digests.append(digest)
             elif posted[item.facet] and posted[item.facet] != digest:
                 return self._conflict(key, version, item, now)
         if not new:
@@ -285,7 +287,7 @@ class RecordPipeline:
         if outcome is not None:
             return outcome
         self.result.posted += len(new)
-        return self._succeed(key, version, tuple(new), now, ref=self._last_ref)
+        return self._succeed(key, version, tuple(new), now, ref=self._last_ref, digests=digests)
 
     _last_ref = ""
 
@@ -352,15 +354,17 @@ class RecordPipeline:
         now: datetime,
         *,
         ref: str = "",
+        digests: list[str] | None = None,
     ) -> str:
+        """`digests`: the entry hash of each of `planned`, when the caller has them."""
         if self.dry_run:
             return self._count("synced")
         batch = self.batch
         mapping_version = self.flow.mapping.version
         if planned:
             pending = self._pending_facets.setdefault(key, {})
-            for item in planned:
-                digest = entry_hash(item.entry)
+            hashes = digests if digests is not None else [entry_hash(p.entry) for p in planned]
+            for item, digest in zip(planned, hashes, strict=True):
                 pending[item.facet] = digest
                 batch.postings.append(
                     PostingRow(

@@ -61,7 +61,14 @@ _AMOUNT_COLUMN: Final = 38  # amounts end at column 40, after the two-space inde
 
 
 def escape(text: str) -> str:
-    """`text` as the inside of a Beancount string literal, on one line."""
+    """`text` as the inside of a Beancount string literal, on one line.
+
+    Most strings need nothing: three C-level scans are ten times cheaper than
+    `translate`, which rebuilds every string (eight per entry on the backfill path).
+    `isprintable` is False for every character `_ESCAPES` changes but `"` and `\\`.
+    """
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return text
     return text.translate(_ESCAPES)
 
 

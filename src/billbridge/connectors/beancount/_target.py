@@ -141,9 +141,9 @@ class BeancountTarget:
         ref = f"{ENTRIES_FILE}:{self._lines + 1}"
         if not data:
             return Written(ref=ref, position=self._offset)
-        missing = [p.account for e in entries for p in e.postings if p.account not in self._opened]
-        if missing:
-            self._append_opens(list(dict.fromkeys(missing)))
+        accounts = [p.account for e in entries for p in e.postings]
+        if not self._opened.issuperset(accounts):
+            self._append_opens([a for a in dict.fromkeys(accounts) if a not in self._opened])
         self._append(data)
         return Written(ref=ref, position=self._offset)
 
