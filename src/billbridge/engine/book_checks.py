@@ -12,7 +12,6 @@ rules have already written it on the entry itself.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -109,4 +108,4 @@ class BookChecks:
                 )
                 for w in warnings
             )
-        return dataclasses.replace(plan, problems=())
+        return plan._replace(problems=())

@@ -206,7 +206,8 @@ class RecordPipeline:
             )
             self._aliases(raw, version, now)
         normalized = self.flow.normalize(raw.data, record=key, resolve=self.resolve)
-        errors = tuple(p for p in normalized.problems if p.severity is Severity.ERROR)
+        found = normalized.problems
+        errors = tuple(p for p in found if p.severity is Severity.ERROR) if found else ()
         if errors:
             return self._fail(key, version, errors, FailureKind.PERMANENT, now)
         if normalized.waiting_on is not None:

@@ -12,11 +12,10 @@ ordering requirements out. They never raise for bad data.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from billbridge.domain import (
     CreditNote,
@@ -46,26 +45,37 @@ _NOWHERE = Jurisdiction()
 Canonical = Customer | Invoice | CreditNote | Payment | Refund | Payout
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Context:
+# The four small types below are NamedTuples, not frozen dataclasses: the rules build
+# several per record, and a frozen dataclass's `__init__` (one `object.__setattr__` per
+# field) costs about twice a tuple's. They are immutable all the same; build them with
+# keywords and change them with `_replace`.
+
+
+def _no_number(_id: str) -> str:
+    return ""
+
+
+def _no_invoice(_id: str) -> Invoice | None:
+    return None
+
+
+class Context(NamedTuple):
     """What a rule needs beyond the record: where it came from and how to name related ones."""
 
     flow: str
     connection: str  # the source connection, to build related record keys
     record: str  # this record's key, connection:object:id
     version: str
-    invoice_number: Callable[[str], str] = lambda _id: ""
-    invoice: Callable[[str], Invoice | None] = lambda _id: None  # a related invoice, normalized
+    invoice_number: Callable[[str], str] = _no_number
+    invoice: Callable[[str], Invoice | None] = _no_invoice  # a related invoice, normalized
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Planned:
+class Planned(NamedTuple):
     facet: str
     entry: JournalEntry
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Requirement:
+class Requirement(NamedTuple):
     """This record may post only after `record`'s `facet` is posted (e.g. its invoice)."""
 
     record: str
@@ -73,8 +83,7 @@ class Requirement:
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RulePlan:
+class RulePlan(NamedTuple):
     entries: tuple[Planned, ...] = ()
     problems: tuple[Problem, ...] = ()
     requires: tuple[Requirement, ...] = ()
@@ -107,7 +116,7 @@ def plan_entries(value: Canonical, mapping: Mapping, ctx: Context) -> RulePlan:
         if isinstance(entry, Problem):
             return RulePlan(problems=(entry,), requires=plan.requires)
         converted.append(Planned(facet=item.facet, entry=entry))
-    return dataclasses.replace(plan, entries=tuple(converted))
+    return plan._replace(entries=tuple(converted))
 
 
 def _plan(value: Canonical, mapping: Mapping, ctx: Context) -> RulePlan:
