@@ -35,7 +35,13 @@ from .money import (
     total,
 )
 from .problems import DomainError, Problem, Severity
-from .validation import is_country, validate_credit_note, validate_customer, validate_payment
+from .validation import (
+    is_country,
+    validate_credit_note,
+    validate_customer,
+    validate_payment,
+    validate_tax_id,
+)
 
 __all__ = [
     "DEFAULT_ROUNDING",
@@ -72,4 +78,5 @@ __all__ = [
     "validate_customer",
     "validate_invoice",
     "validate_payment",
+    "validate_tax_id",
 ]
