@@ -20,6 +20,7 @@ from .billing import (
     TaxAmount,
     validate_invoice,
 )
+from .frozen import fast_init
 from .fx import Rate, RateTable, convert_postings
 from .journal import JournalEntry, Posting
 from .money import (
@@ -70,6 +71,7 @@ __all__ = [
     "Severity",
     "TaxAmount",
     "convert_postings",
+    "fast_init",
     "is_country",
     "is_currency",
     "minor_units",

@@ -16,6 +16,7 @@ from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 from enum import StrEnum
 from typing import Final
 
+from .frozen import fast_init
 from .money import MAX_DIGITS, Money
 from .problems import Problem
 
@@ -43,6 +44,7 @@ class InvoiceStatus(StrEnum):
     UNCOLLECTIBLE = "uncollectible"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Address:
     country: str = ""
@@ -53,6 +55,7 @@ class Address:
     line2: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Customer:
     id: str
@@ -64,6 +67,7 @@ class Customer:
     entity: str = "default"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaxAmount:
     """Tax charged on a line: `rate` is the source system's rate id (mapped to an account)."""
@@ -75,6 +79,7 @@ class TaxAmount:
     jurisdiction: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InvoiceLine:
     id: str
@@ -90,6 +95,7 @@ class InvoiceLine:
     tax_code: str = ""  # the source's product tax code (Stripe `txcd_…`), if any
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Invoice:
     id: str
@@ -116,6 +122,7 @@ class Invoice:
     tax_exempt: str = ""  # the source's exemption status: "", "none", "exempt" or "reverse"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreditNoteLine:
     id: str
@@ -126,6 +133,7 @@ class CreditNoteLine:
     product: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreditNote:
     id: str
@@ -143,6 +151,7 @@ class CreditNote:
     entity: str = "default"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Payment:
     """Money received for an invoice (a Stripe charge): gross = fee + net."""
@@ -160,6 +169,7 @@ class Payment:
     entity: str = "default"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Refund:
     id: str
@@ -173,6 +183,7 @@ class Refund:
     entity: str = "default"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Payout:
     id: str

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from .frozen import fast_init
 from .money import Money
 from .problems import DomainError, Problem
 
 __all__ = ["JournalEntry", "Posting"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Posting:
     """One leg of an entry: a positive amount is a debit, a negative one a credit.
@@ -35,6 +37,7 @@ class Posting:
     meta: tuple[tuple[str, str], ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalEntry:
     """A balanced entry, linked to the source records it came from.
