@@ -46,6 +46,7 @@ from ._read import (
     optional_ts,
     ref_id,
     required_int,
+    tax_total,
     taxes,
     text,
     timestamp,
@@ -99,11 +100,7 @@ def _quantity(line: Mapping[str, Any]) -> Decimal:
 
 def _invoice_tax(data: Mapping[str, Any], cur: str) -> Money:
     if "total_taxes" in data:
-        listed = data["total_taxes"]
-        if listed is None:
-            return Money.zero(cur)
-        listed_taxes = taxes(data, "", cur, "total_taxes")
-        return money(sum(t.amount.minor for t in listed_taxes), cur)
+        return tax_total(data, cur, "total_taxes")
     if "tax" in data:
         if data["tax"] is None:
             return Money.zero(cur)
