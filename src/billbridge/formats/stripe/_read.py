@@ -170,8 +170,10 @@ def ref_id(value: object) -> str:
 
 
 def mapping(value: object) -> Mapping[str, Any] | None:
-    if type(value) is dict:  # the common case, without the slow ABC check
+    if type(value) is dict:  # the common cases, without the slow ABC check
         return value
+    if value is None:
+        return None
     return value if isinstance(value, Mapping) else None
 
 
