@@ -90,12 +90,16 @@ def _vat_module(tax_id: str, country: str) -> tuple[str, NumberValidationModule]
 
 @lru_cache(maxsize=1 << 14)
 def _vat_failure(tax_id: str, country: str) -> str | None:
-    """The country `tax_id` (stripped) fails the VAT check for; None if it passes or has none.
+    """The country `tax_id` fails the VAT check for; None if it passes or has no check.
 
-    A pure function of its two strings, cached: a backfill checks the same customer's
-    number once per invoice, and python-stdnum's check is the dearest step of it.
+    A pure function of the two strings as the customer record holds them, cached: a
+    backfill checks the same customer's number once per invoice, and python-stdnum's
+    check is the dearest step of it.
     """
-    found = _vat_module(tax_id, country)
+    tax_id = tax_id.strip()
+    if not tax_id:
+        return None
+    found = _vat_module(tax_id, country if is_country(country) else "")
     if found is None:
         return None
     where, module = found
@@ -110,17 +114,14 @@ def validate_tax_id(
 
     `country` is the customer's country (ignored unless ISO 3166-1); `customer` its id.
     """
-    tax_id = tax_id.strip()
-    if not tax_id:
-        return ()
-    where = _vat_failure(tax_id, country if is_country(country) else "")
+    where = _vat_failure(tax_id, country)
     if where is None:
         return ()
     return (
         Problem(
             record=record,
             field="tax_id",
-            message=f"customer {customer}: tax id {tax_id!r} is not a valid "
+            message=f"customer {customer}: tax id {tax_id.strip()!r} is not a valid "
             f"{where} VAT number (wrong length, format or check digit)",
             hint=_VAT_HINT,
             severity=Severity.WARNING,

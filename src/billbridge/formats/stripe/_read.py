@@ -180,7 +180,7 @@ def mapping(value: object) -> Mapping[str, Any] | None:
 def line_list(data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     """The items of a Stripe `list` object (or a plain list); a partial list is a Problem."""
     value = data.get(key)
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         if value.get("has_more") is True:
             raise Bad(
                 f"{key}.has_more",
