@@ -20,6 +20,7 @@ from .billing import (
     TaxAmount,
     validate_invoice,
 )
+from .frozen import fast_init
 from .fx import Rate, RateTable, convert_postings
 from .journal import JournalEntry, Posting
 from .money import (
@@ -35,7 +36,13 @@ from .money import (
     total,
 )
 from .problems import DomainError, Problem, Severity
-from .validation import is_country, validate_credit_note, validate_customer, validate_payment
+from .validation import (
+    is_country,
+    validate_credit_note,
+    validate_customer,
+    validate_payment,
+    validate_tax_id,
+)
 
 __all__ = [
     "DEFAULT_ROUNDING",
@@ -64,6 +71,7 @@ __all__ = [
     "Severity",
     "TaxAmount",
     "convert_postings",
+    "fast_init",
     "is_country",
     "is_currency",
     "minor_units",
@@ -72,4 +80,5 @@ __all__ = [
     "validate_customer",
     "validate_invoice",
     "validate_payment",
+    "validate_tax_id",
 ]

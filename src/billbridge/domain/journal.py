@@ -7,17 +7,21 @@ unbalanced, so no target connector ever has to check.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Final
 
+from .frozen import fast_init
 from .money import Money
 from .problems import DomainError, Problem
 
 __all__ = ["JournalEntry", "Posting"]
 
+_ZERO: Final = Decimal(0)
 
+
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Posting:
     """One leg of an entry: a positive amount is a debit, a negative one a credit.
@@ -35,6 +39,7 @@ class Posting:
     meta: tuple[tuple[str, str], ...] = ()
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalEntry:
     """A balanced entry, linked to the source records it came from.
@@ -70,9 +75,12 @@ class JournalEntry:
                     hint="check the posting rule that built it",
                 ),
             )
-        sums: dict[str, Decimal] = defaultdict(Decimal)
+        sums: dict[str, Decimal] = {}
         for posting in self.postings:
-            sums[posting.amount.currency] += posting.amount.amount
+            amount = posting.amount
+            sums[amount.currency] = sums.get(amount.currency, _ZERO) + amount.amount
+        if not any(sums.values()):
+            return ()  # balanced: the common case, without sorting or a generator
         return tuple(
             Problem(
                 record=self.source,

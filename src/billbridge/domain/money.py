@@ -265,10 +265,11 @@ class Money:
         return _exact_result(self.amount - other.amount, self, other, _CONTEXT.subtract)
 
     def __neg__(self) -> Money:
-        return Money(amount=_CONTEXT.minus(self.amount), currency=self.currency)
+        # Negating keeps the digits and the exponent, so the result needs no check.
+        return _trusted(_CONTEXT.minus(self.amount), self.currency)
 
     def __abs__(self) -> Money:
-        return Money(amount=_CONTEXT.abs(self.amount), currency=self.currency)
+        return _trusted(_CONTEXT.abs(self.amount), self.currency)
 
     def __lt__(self, other: Money) -> bool:
         self._same(other)
@@ -347,11 +348,16 @@ def _exact_result(
     """
     currency = a.currency
     if value.same_quantum(a.amount) and value.adjusted() <= _MAX_ADJUSTED[currency]:
-        result = _NEW(Money)
-        _SET_AMOUNT(result, value)
-        _SET_CURRENCY(result, currency)
-        return result
+        return _trusted(value, currency)
     return Money(amount=exact(a.amount, b.amount), currency=currency)
+
+
+def _trusted(amount: Decimal, currency: str) -> Money:
+    """A Money from an amount known to be exact at `currency`'s minor unit, unchecked."""
+    result = _NEW(Money)
+    _SET_AMOUNT(result, amount)
+    _SET_CURRENCY(result, currency)
+    return result
 
 
 _NEW: Final = object.__new__

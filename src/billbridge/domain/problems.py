@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .frozen import fast_init
+
 __all__ = ["DomainError", "Problem", "Severity"]
 
 
@@ -21,6 +23,7 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Problem:
     """One thing wrong with one record: `record` and `field` say where, `hint` what to do."""

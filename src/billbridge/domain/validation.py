@@ -13,7 +13,7 @@ a number is registered is a question for VIES, which is I/O and not the domain's
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Final
 
 from babel import Locale
@@ -27,7 +27,13 @@ from .problems import Problem, Severity
 if TYPE_CHECKING:
     from stdnum.util import NumberValidationModule
 
-__all__ = ["is_country", "validate_credit_note", "validate_customer", "validate_payment"]
+__all__ = [
+    "is_country",
+    "validate_credit_note",
+    "validate_customer",
+    "validate_payment",
+    "validate_tax_id",
+]
 
 # CLDR territory codes that are two letters but not ISO 3166-1 alpha-2 assignments:
 # exceptional reservations (AC, CP, DG, EA, EU, EZ, IC, TA, UN), private-use codes
@@ -82,6 +88,47 @@ def _vat_module(tax_id: str, country: str) -> tuple[str, NumberValidationModule]
     return None
 
 
+@lru_cache(maxsize=1 << 14)
+def _vat_failure(tax_id: str, country: str) -> str | None:
+    """The country `tax_id` fails the VAT check for; None if it passes or has no check.
+
+    A pure function of the two strings as the customer record holds them, cached: a
+    backfill checks the same customer's number once per invoice, and python-stdnum's
+    check is the dearest step of it.
+    """
+    tax_id = tax_id.strip()
+    if not tax_id:
+        return None
+    found = _vat_module(tax_id, country if is_country(country) else "")
+    if found is None:
+        return None
+    where, module = found
+    return None if module.is_valid(tax_id) else where
+
+
+def validate_tax_id(
+    tax_id: str, *, country: str, customer: str, record: str
+) -> tuple[Problem, ...]:
+    """A VAT id that fails its offline check, as a warning (the tax-id part of
+    `validate_customer`, for callers that hold the number but no `Customer`).
+
+    `country` is the customer's country (ignored unless ISO 3166-1); `customer` its id.
+    """
+    where = _vat_failure(tax_id, country)
+    if where is None:
+        return ()
+    return (
+        Problem(
+            record=record,
+            field="tax_id",
+            message=f"customer {customer}: tax id {tax_id.strip()!r} is not a valid "
+            f"{where} VAT number (wrong length, format or check digit)",
+            hint=_VAT_HINT,
+            severity=Severity.WARNING,
+        ),
+    )
+
+
 def validate_customer(customer: Customer, *, record: str) -> tuple[Problem, ...]:
     """Doubtful party data as warnings: a VAT id that fails its check, a non-ISO country.
 
@@ -101,22 +148,9 @@ def validate_customer(customer: Customer, *, record: str) -> tuple[Problem, ...]
                 severity=Severity.WARNING,
             )
         )
-    tax_id = customer.tax_id.strip()
-    if tax_id:
-        found = _vat_module(tax_id, country if is_country(country) else "")
-        if found is not None:
-            where, module = found
-            if not module.is_valid(tax_id):
-                problems.append(
-                    Problem(
-                        record=record,
-                        field="tax_id",
-                        message=f"customer {customer.id}: tax id {tax_id!r} is not a valid "
-                        f"{where} VAT number (wrong length, format or check digit)",
-                        hint=_VAT_HINT,
-                        severity=Severity.WARNING,
-                    )
-                )
+    problems.extend(
+        validate_tax_id(customer.tax_id, country=country, customer=customer.id, record=record)
+    )
     if customer.currency and not is_currency(customer.currency):
         problems.append(
             Problem(

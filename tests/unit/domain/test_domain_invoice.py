@@ -6,11 +6,14 @@ import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from billbridge.domain import (
     Invoice,
     InvoiceLine,
     InvoiceStatus,
     Money,
+    MoneyError,
     Severity,
     TaxAmount,
     validate_invoice,
@@ -193,3 +196,34 @@ def test_a_discount_as_its_own_negative_line() -> None:
         total="107.10",
     )
     assert validate_invoice(inv, record=RECORD) == ()
+
+
+def test_sums_too_large_for_money_are_refused_as_money_refuses_them() -> None:
+    """The quick check must not accept what the full check (Money arithmetic) refuses."""
+    big = "9" * 26 + ".00"  # 28 digits: one line fits in Money, two lines' sum does not
+    inv = invoice(
+        line("il_1", big),
+        line("il_2", big),
+        line("il_3", "-" + big),
+        subtotal=big,
+        tax="0",
+        total=big,
+    )
+    with pytest.raises(MoneyError, match="too large"):
+        validate_invoice(inv, record=RECORD)
+
+
+def test_a_consistent_invoice_in_a_currency_without_minor_units() -> None:
+    inv = dataclasses.replace(
+        invoice(subtotal="0", tax="0", total="0"),
+        currency="JPY",
+        lines=(line("il_1", "1000", tax="100", currency="JPY"),),
+        subtotal=m("1000", "JPY"),
+        tax=m("100", "JPY"),
+        total=m("1100", "JPY"),
+        amount_paid=m("0", "JPY"),
+    )
+    assert validate_invoice(inv, record=RECORD) == ()
+    wrong = dataclasses.replace(inv, total=m("1101", "JPY"))
+    (problem,) = validate_invoice(wrong, record=RECORD)
+    assert problem.message == "invoice in_1: lines sum to 1100 JPY but total is 1101 JPY"

@@ -21,6 +21,7 @@ from billbridge.domain import (
     validate_credit_note,
     validate_customer,
     validate_payment,
+    validate_tax_id,
 )
 
 WHEN = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
@@ -92,6 +93,26 @@ def test_a_country_that_is_not_iso_3166_alpha_2_is_a_warning(country: str) -> No
 @pytest.mark.parametrize("country", ["DE", "FR", "US", "JP", "GR", "GB", "CH"])
 def test_iso_countries(country: str) -> None:
     assert is_country(country)
+
+
+@pytest.mark.parametrize(
+    ("tax_id", "country"),
+    [
+        ("DE136695977", "DE"),
+        (" DE136695977 ", "Deutschland"),
+        ("136695977", "DE"),
+        ("DE136695976", "DE"),
+        ("", "DE"),
+        ("   ", ""),
+        ("CHE-123.456.789", "CH"),
+    ],
+)
+def test_validate_tax_id_is_the_tax_id_part_of_validate_customer(tax_id: str, country: str) -> None:
+    expected = tuple(
+        p for p in validate_customer(customer(tax_id, country), record="r") if p.field == "tax_id"
+    )
+    for _ in range(2):  # the second answer comes from the cache: the same
+        assert validate_tax_id(tax_id, country=country, customer="cus_1", record="r") == expected
 
 
 def test_a_bad_country_and_a_bad_vat_id_are_both_reported() -> None:

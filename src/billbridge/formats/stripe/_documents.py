@@ -17,8 +17,9 @@ taxes per line. A `tax_percent` invoice gets one rate id `tax_percent:<percent>`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from billbridge.domain import (
     CreditNote,
@@ -46,6 +47,7 @@ from ._read import (
     optional_ts,
     ref_id,
     required_int,
+    tax_total,
     taxes,
     text,
     timestamp,
@@ -55,6 +57,7 @@ from ._types import Resolve
 __all__ = ["credit_note", "invoice"]
 
 _ONE = Decimal(1)
+_STATUSES: Final = {status.value: status for status in InvoiceStatus}
 
 
 def _product(line: Mapping[str, Any]) -> str:
@@ -99,11 +102,7 @@ def _quantity(line: Mapping[str, Any]) -> Decimal:
 
 def _invoice_tax(data: Mapping[str, Any], cur: str) -> Money:
     if "total_taxes" in data:
-        listed = data["total_taxes"]
-        if listed is None:
-            return Money.zero(cur)
-        listed_taxes = taxes(data, "", cur, "total_taxes")
-        return money(sum(t.amount.minor for t in listed_taxes), cur)
+        return tax_total(data, cur, "total_taxes")
     if "tax" in data:
         if data["tax"] is None:
             return Money.zero(cur)
@@ -156,14 +155,41 @@ def _allocate(units: int, weights: list[int]) -> list[int]:
     return [sign * f for f in floors]
 
 
+def _spread(
+    data: Mapping[str, Any], cur: str, tax: Money, lines: list[InvoiceLine]
+) -> list[InvoiceLine]:
+    """`lines` (none taxed) with the invoice-level taxes spread over them, if there are any."""
+    spread = _invoice_level_taxes(data, cur, tax)
+    if not spread or any(line.amount.currency != cur for line in lines):
+        return lines
+    weights = [max(0, line.amount.minor - line.discount.minor) for line in lines]
+    if not any(weights):
+        weights = [1] * len(lines)
+    added: list[list[TaxAmount]] = [[] for _ in lines]
+    for t in spread:
+        shares = _allocate(t.amount.minor, weights)
+        for taxes_of_line, share in zip(added, shares, strict=True):
+            taxes_of_line.append(
+                TaxAmount(
+                    rate=t.rate,
+                    amount=money(share, cur),
+                    percentage=t.percentage,
+                    inclusive=t.inclusive,
+                    jurisdiction=t.jurisdiction,
+                )
+            )
+    return [
+        replace(line, taxes=(*line.taxes, *taxes_of_line))
+        for line, taxes_of_line in zip(lines, added, strict=True)
+    ]
+
+
 def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tuple[Problem, ...]]:
     ident = data["id"]
     cur = currency(data)
-    status_raw = text(data, "status")
-    try:
-        status = InvoiceStatus(status_raw)
-    except ValueError:
-        raise Bad("status", f"unknown invoice status {data.get('status')!r}") from None
+    status = _STATUSES.get(text(data, "status"))
+    if status is None:
+        raise Bad("status", f"unknown invoice status {data.get('status')!r}")
     customer = ref_id(data.get("customer"))
     if not customer:
         raise Bad("customer", "customer is missing")
@@ -173,7 +199,8 @@ def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tu
     amount_paid = amount(data, "amount_paid", "amount_paid", cur)
     tax = _invoice_tax(data, cur)
 
-    parts: list[dict[str, Any]] = []
+    lines: list[InvoiceLine] = []
+    taxed = False  # whether any line carries its own taxes
     for i, line in enumerate(line_list(data, "lines")):
         line_id = line.get("id")
         where = f"lines[{line_id if type(line_id) is str else i}]"
@@ -187,47 +214,31 @@ def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tu
                 raise Bad(f"{where}.discount_amounts[{j}]", "a discount amount must be an object")
             discount += required_int(d, "amount", f"{where}.discount_amounts[{j}].amount")
         period = mapping(line.get("period"))
-        parts.append(
-            {
-                "id": line_id if type(line_id) is str else f"line-{i}",
-                "description": text(line, "description"),
-                "quantity": _quantity(line),
-                "amount": amount(line, "amount", f"{where}.amount", line_cur),
-                "discount": money(discount, line_cur),
-                "taxes": taxes(line, where, line_cur),
-                "product": _product(line),
-                "tax_code": _tax_code(line),
-                "unit_amount": _unit_amount(line, line_cur),
-                "period_start": optional_day(period, "start", f"{where}.period.start"),
-                "period_end": optional_day(period, "end", f"{where}.period.end"),
-            }
+        # Keyword order is evaluation order: the first unreadable field is the one reported.
+        value = InvoiceLine(
+            id=line_id if type(line_id) is str else f"line-{i}",
+            description=text(line, "description"),
+            quantity=_quantity(line),
+            amount=amount(line, "amount", f"{where}.amount", line_cur),
+            discount=money(discount, line_cur),
+            taxes=taxes(line, where, line_cur),
+            product=_product(line),
+            tax_code=_tax_code(line),
+            unit_amount=_unit_amount(line, line_cur),
+            period_start=optional_day(period, "start", f"{where}.period.start"),
+            period_end=optional_day(period, "end", f"{where}.period.end"),
         )
+        taxed = taxed or bool(value.taxes)
+        lines.append(value)
 
-    if parts and not any(p["taxes"] for p in parts):
-        spread = _invoice_level_taxes(data, cur, tax)
-        if spread and all(p["amount"].currency == cur for p in parts):
-            weights = [max(0, p["amount"].minor - p["discount"].minor) for p in parts]
-            if not any(weights):
-                weights = [1] * len(parts)
-            for t in spread:
-                shares = _allocate(t.amount.minor, weights)
-                for p, share in zip(parts, shares, strict=True):
-                    p["taxes"] = (
-                        *p["taxes"],
-                        TaxAmount(
-                            rate=t.rate,
-                            amount=money(share, cur),
-                            percentage=t.percentage,
-                            inclusive=t.inclusive,
-                            jurisdiction=t.jurisdiction,
-                        ),
-                    )
+    if lines and not taxed:
+        lines = _spread(data, cur, tax, lines)
 
     transitions = mapping(data.get("status_transitions"))
     address = mapping(data.get("customer_address"))
     tax_ids = data.get("customer_tax_ids")
     first_tax_id = mapping(tax_ids[0]) if type(tax_ids) is list and tax_ids else None
-    value = Invoice(
+    result = Invoice(
         id=ident,
         number=text(data, "number"),
         customer=customer,
@@ -235,7 +246,7 @@ def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tu
         currency=cur,
         status=status,
         created=created,
-        lines=tuple(InvoiceLine(**p) for p in parts),
+        lines=tuple(lines),
         subtotal=subtotal,
         tax=tax,
         total=total,
@@ -249,8 +260,8 @@ def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tu
         customer_region=text(address, "state"),
         tax_exempt=text(data, "customer_tax_exempt"),
     )
-    problems = validate_invoice(value, record=record)
-    return (None if problems else value), problems
+    problems = validate_invoice(result, record=record)
+    return (None if problems else result), problems
 
 
 def _tax_code(line: Mapping[str, Any]) -> str:

@@ -77,7 +77,8 @@ def charge(data: Mapping[str, Any], *, resolve: Resolve) -> Payment | None:
     if status != "succeeded" or data.get("paid") is False:
         return None
     cur = currency(data)
-    gross = amount(data, "amount", "amount", cur)
+    gross_minor = required_int(data, "amount", "amount")
+    gross = money(gross_minor, cur)
     created = timestamp(data, "created", "created")
     bt_raw = data.get("balance_transaction")
     bt_id = ref_id(bt_raw)
@@ -98,7 +99,7 @@ def charge(data: Mapping[str, Any], *, resolve: Resolve) -> Payment | None:
     bt_amount = required_int(bt, "amount", "balance_transaction.amount")
     fee = required_int(bt, "fee", "balance_transaction.fee")
     net = required_int(bt, "net", "balance_transaction.net")
-    if bt_amount != gross.minor or fee + net != bt_amount:
+    if bt_amount != gross_minor or fee + net != bt_amount:
         raise Bad(
             "balance_transaction",
             f"balance transaction {bt_id} does not add up: charge {gross}, "

@@ -6,7 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from billbridge.domain import CreditNote, Customer, Invoice, Payment, Payout, Problem, Refund
+from billbridge.domain import (
+    CreditNote,
+    Customer,
+    Invoice,
+    Payment,
+    Payout,
+    Problem,
+    Refund,
+    fast_init,
+)
 
 __all__ = ["Normalized", "Resolve", "Value"]
 
@@ -23,6 +32,7 @@ class Resolve(Protocol):
     def __call__(self, object: str, id: str) -> Mapping[str, Any] | None: ...
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Normalized:
     """One Stripe object read into the domain.
