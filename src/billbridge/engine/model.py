@@ -59,6 +59,9 @@ class FlowRuntime:
     retry: RetryPolicy = RetryPolicy()
     batch_size: int = 1000
     aliases: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = field(default_factory=dict)
+    # "object:id" of the records a record of this type may look up while normalized:
+    # fetched for a whole batch in one query (see formats/stripe/_lookups.py).
+    lookups: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = field(default_factory=dict)
 
 
 @dataclass(slots=True, kw_only=True)

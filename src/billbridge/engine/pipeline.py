@@ -15,7 +15,7 @@ import hashlib
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,13 +106,44 @@ class RecordPipeline:
         self.books = BookChecks(flow=flow, store=store, resolve=self.resolve, dry_run=dry_run)
 
     # ------------------------------------------------------------------ look-ups
-    def prefetch(self, keys: list[str]) -> None:
-        """Load the stored versions and postings of a batch's records, one query each."""
+    def prefetch(self, keys: list[str], records: Sequence[RawRecord] = ()) -> None:
+        """Load the stored versions and postings of a batch's records, one query each.
+
+        Also the records they will look up (`FlowRuntime.lookups`) and do not hold yet:
+        one query for the batch, so that a look-up the store cannot answer (a charge's
+        payment intent, absent from an export) costs no query of its own.
+        """
         self._prior = self.store.get_records(keys) if keys else {}
         self._seen = self.store.flow_versions(self.flow.name, keys) if keys else {}
         found = self.store.posted_facets(keys, flow=self.flow.name)
         for key in keys:
             self._cache_facets(key, found.get(key, {}))
+        self._prefetch_lookups(records)
+
+    def _prefetch_lookups(self, records: Sequence[RawRecord]) -> None:
+        lookups = self.flow.lookups
+        if not lookups:
+            return
+        wanted: dict[str, None] = {}
+        for raw in records:
+            make = lookups.get(raw.object)
+            if make is None or raw.error:
+                continue
+            for obj_id in make(raw.data):
+                key = f"{self.connection}:{obj_id}"
+                if key not in self._recent and key not in self._missing:
+                    wanted[key] = None
+        if not wanted:
+            return
+        rows = self.store.get_records(list(wanted))
+        if len(self._missing) + len(wanted) > _RECENT:
+            self._missing.clear()
+        for key in wanted:
+            row = rows.get(key)
+            if row is None:
+                self._missing.add(key)
+            else:
+                self._remember(key, orjson.loads(row.snapshot))
 
     def _cache_facets(self, key: str, facets: dict[str, str]) -> None:
         self._facets[key] = facets

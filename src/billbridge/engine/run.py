@@ -126,7 +126,7 @@ class _Runner:
 
     def process(self, records: Sequence[RawRecord], *, force: bool = False) -> None:
         keys = [f"{self.pipeline.connection}:{r.object}:{r.id}" for r in records]
-        self.pipeline.prefetch(keys)
+        self.pipeline.prefetch(keys, records)
         for raw in records:
             self.pipeline.process(raw, force=force)
 

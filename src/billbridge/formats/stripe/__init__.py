@@ -13,11 +13,13 @@ shared/data/stripe-api-fixtures.json), plus the in-between `tax_amounts`/`price`
 from __future__ import annotations
 
 from ._control import CONTROL_FIELDS, control_amount
+from ._lookups import LOOKUPS
 from ._normalize import POSTABLE_OBJECTS, REFERENCE_OBJECTS, normalize
 from ._types import Normalized, Resolve
 
 __all__ = [
     "CONTROL_FIELDS",
+    "LOOKUPS",
     "POSTABLE_OBJECTS",
     "REFERENCE_OBJECTS",
     "Normalized",
