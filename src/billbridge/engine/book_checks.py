@@ -22,7 +22,7 @@ from billbridge.mapping.rules import Canonical, RulePlan
 from billbridge.store.base import AuditEvent, Batch, Store
 
 from .model import FlowRuntime
-from .numbers import Slot, check_invoice_number
+from .numbers import BatchOwners, Slot, check_invoice_number
 
 __all__ = ["BookChecks"]
 
@@ -41,10 +41,14 @@ class BookChecks:
         self.resolve = resolve
         self.dry_run = dry_run
         self._pending_numbers: dict[Slot, str] = {}  # claims of the batch not yet committed
+        self._owners = BatchOwners(store)  # the store's claims, as read during one batch
+        self._batch: Batch | None = None  # the batch `_owners` was read for
 
     def batch_taken(self) -> None:
         """The batch (with its number claims) is being committed: the store answers now."""
         self._pending_numbers.clear()
+        self._owners.forget()
+        self._batch = None
 
     def invoice(self, ident: str) -> Invoice | None:
         """The normalized invoice `ident` of this flow's source, if the store has it."""
@@ -80,8 +84,11 @@ class BookChecks:
             )
             if not isinstance(routed, tuple):
                 return plan  # the unrouted record already fails with the rules tried
+            if batch is not self._batch:  # a new batch (a dry run takes none): read afresh
+                self._owners.forget()
+                self._batch = batch
             duplicate = check_invoice_number(
-                self.store,
+                self._owners,
                 value,
                 entity=routed[0].entity,
                 record=key,

@@ -16,14 +16,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
-from typing import Final
+from typing import ClassVar, Final, Protocol
 
 from billbridge.domain import Invoice, InvoiceStatus, Problem
-from billbridge.store import Store
+from billbridge.store import NumberWindow, Store
 
 __all__ = [
+    "BatchOwners",
     "Claim",
     "Gap",
+    "Owners",
     "SeriesReport",
     "Slot",
     "check_invoice_number",
@@ -57,8 +59,52 @@ Slot = tuple[str, str, str]  # entity, series, number
 Claim = tuple[str, str, str, int | None, str, datetime]  # slot, seq, record key, first seen
 
 
+class Owners(Protocol):
+    """Where `check_invoice_number` asks who holds a number: a `Store` or `BatchOwners`."""
+
+    def invoice_number_owner(self, *, entity: str, series: str, number: str) -> str | None: ...
+
+
+class BatchOwners:
+    """The store's invoice-number owners for one batch, read a window of numbers at a time.
+
+    Why: one query per invoice was the sync's most frequent read, and invoices mostly come
+    in number order, so one read of the claimed numbers from N on
+    (`Store.invoice_number_window`) answers the next look-ups too; a backfill of new
+    numbers reads once per series and batch. The answers hold for one batch, as the
+    versions `RecordPipeline.prefetch` reads do: call `forget` when a batch is taken
+    (its claims are in the store from then on) and when a new one starts.
+    """
+
+    WINDOW: ClassVar[int] = 32  # numbers per read; a look-up out of order wastes the rest
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._owners: dict[Slot, str] = {}  # every claimed number read in this batch
+        self._windows: dict[tuple[str, str], NumberWindow] = {}  # the last read per series
+
+    def forget(self) -> None:
+        self._owners.clear()
+        self._windows.clear()
+
+    def invoice_number_owner(self, *, entity: str, series: str, number: str) -> str | None:
+        owner = self._owners.get((entity, series, number))
+        if owner is not None:
+            return owner
+        window = self._windows.get((entity, series))
+        if window is not None and window.covers(number):
+            return None
+        window = self.store.invoice_number_window(
+            entity=entity, series=series, number=number, limit=self.WINDOW
+        )
+        self._windows[(entity, series)] = window
+        for claimed, holder in window.owners.items():
+            self._owners[(entity, series, claimed)] = holder
+        return window.owners.get(number)
+
+
 def check_invoice_number(
-    store: Store,
+    store: Owners,
     inv: Invoice,
     *,
     entity: str,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._common import redact_url as _redact_url
-from ._numbers import InvoiceNumberRow
+from ._numbers import InvoiceNumberRow, NumberWindow
 from ._pool import StorePool
 from ._users import LastAdminError, NotFoundError, TokenRow, TokenStatus
 from .base import (
@@ -37,6 +37,7 @@ __all__ = [
     "InvoiceNumberRow",
     "LastAdminError",
     "NotFoundError",
+    "NumberWindow",
     "OutcomeRow",
     "PostingRow",
     "RecordRow",

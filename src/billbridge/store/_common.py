@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -42,9 +42,13 @@ from .base import (
     StoreError,
 )
 
-__all__ = ["SqlStore", "Tx", "redact_url"]
+__all__ = ["PreparedAudit", "SqlStore", "Tx", "redact_url"]
 
 PAGE = 1000  # rows per page when streaming the audit log or postings
+
+# An audit event ready to link: (event, time in UTC, that time as `iso_utc` text, the
+# time as the driver takes it, the diff's stored text, the diff's JSON for the hash).
+PreparedAudit = tuple[AuditEvent, datetime, str, Any, str, bytes]
 
 
 class Tx(Protocol):
@@ -120,23 +124,21 @@ class SqlStore(
         """Run one named statement for many rows (PostgreSQL overrides it with unnest)."""
         tx.executemany(self._q[name], rows)
 
-    @contextmanager
-    def _guard(self, what: str) -> Iterator[None]:
+    def _guard(self, what: str) -> _Guard:
         """Translate driver errors into StoreError at the edge, without secrets."""
-        try:
-            yield
-        except StoreError:
-            raise
-        except self._driver_errors as exc:
-            message = " ".join(str(exc).split()) or type(exc).__name__
-            if "append-only" in message:
-                message = "the audit log is append-only: its rows cannot be changed or deleted"
-            for secret in self._secrets:
-                message = message.replace(secret, "***")
-            raise StoreError(f"{self.dialect} state store, {what}: {message}") from None
+        return _Guard(self, what)
+
+    def _store_error(self, what: str, exc: BaseException) -> StoreError:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        if "append-only" in message:
+            message = "the audit log is append-only: its rows cannot be changed or deleted"
+        for secret in self._secrets:
+            message = message.replace(secret, "***")
+        return StoreError(f"{self.dialect} state store, {what}: {message}")
 
     def _all(self, name: str, params: Sequence[Any] = ()) -> list[Any]:
-        return list(self._conn.execute(self._q[name], params).fetchall())
+        rows: list[Any] = self._conn.execute(self._q[name], params).fetchall()
+        return rows
 
     def _one(self, name: str, params: Sequence[Any] = ()) -> Any:
         rows = self._all(name, params)
@@ -234,8 +236,12 @@ class SqlStore(
         """
         if batch.is_empty():
             return
-        ts, opt = self._ts, self._opt_ts
+        ts = self._ts_memo()
         now = _now()
+
+        def opt(at: datetime | None) -> Any:
+            return None if at is None else ts(at)
+
         # One row per key, the last one winning: what sequential upserts would leave, and
         # what a single multi-row upsert (PostgreSQL's bulk path) requires.
         records = list(
@@ -265,7 +271,7 @@ class SqlStore(
         cursors = [(c.flow, c.name, c.value, c.position, ts(now)) for c in batch.cursors]
         numbers = [(e, s, n, seq, key, ts(at)) for e, s, n, seq, key, at in batch.invoice_numbers]
         writebacks = [writeback_params(w, ts, now) for w in batch.writebacks]
-        events = self._prepare_audit(batch.audit, now)
+        events = self._prepare_audit(batch.audit, now, ts)
         with self._guard("commit"), self._write(lock=bool(events)) as tx:
             for name, rows in (
                 ("upsert_record", records),
@@ -283,24 +289,53 @@ class SqlStore(
             if events:
                 self._append(tx, events)
 
+    def _ts_memo(self) -> Callable[[datetime], Any]:
+        """`_ts` that formats each UTC time once, for the rows of one commit.
+
+        Why: a batch stamps a record, its postings and its audit rows with one `now`, and
+        formatting a time costs more than a dict look-up. Only times in `UTC` itself are
+        remembered: two equal times of another zone can be different instants (fold).
+        """
+        memo: dict[datetime, Any] = {}
+        ts = self._ts
+
+        def cached(at: datetime) -> Any:
+            if at.tzinfo is not UTC:
+                return ts(at)
+            found = memo.get(at)
+            if found is None:
+                found = memo[at] = ts(at)
+            return found
+
+        return cached
+
     # ------------------------------------------------------------------ audit
     def _prepare_audit(
-        self, events: Sequence[AuditEvent], now: datetime
-    ) -> list[tuple[AuditEvent, datetime, dict[str, Any], str]]:
-        """Normalise times and diffs before the transaction, to keep the lock short."""
+        self,
+        events: Sequence[AuditEvent],
+        now: datetime,
+        ts: Callable[[datetime], Any] | None = None,
+    ) -> list[PreparedAudit]:
+        """Format times and diffs before the transaction, to keep the lock short.
+
+        Each event becomes (event, its time in UTC, that time as `iso_utc` text, the
+        driver's form of it, the diff's stored text, the diff's JSON for the hash).
+        """
+        ts = ts or self._ts
+        iso = audit_chain.iso_utc
         prepared = []
         for event in events:
             try:
-                diff, text = audit_chain.normalize_diff(event.diff)
+                text, hashed = audit_chain.diff_texts(event.diff)
             except (TypeError, ValueError) as exc:
                 raise StoreError(f"audit diff of {event.record_key!r} is not JSON: {exc}") from None
             at = now if event.at is None else self._aware(event.at)
-            prepared.append((event, at, diff, text))
+            stamp = ts(at)  # SQLite's form of a time is its iso_utc text already
+            at_text = stamp if isinstance(stamp, str) else iso(at)
+            prepared.append((event, at, at_text, stamp, text, hashed))
         return prepared
 
-    def _append(
-        self, tx: Tx, events: list[tuple[AuditEvent, datetime, dict[str, Any], str]]
-    ) -> list[tuple[Any, ...]]:
+    def _append(self, tx: Tx, events: list[PreparedAudit]) -> list[tuple[Any, ...]]:
         """Link events onto the chain head and insert them; the caller holds the writer lock.
 
         Returns the inserted parameter tuples (seq, at, actor, action, record_key, diff
@@ -308,20 +343,18 @@ class SqlStore(
         """
         head = tx.execute(self._q["audit_head"], ()).fetchall()
         seq, prev = (head[0][0], head[0][1]) if head else (0, audit_chain.GENESIS)
-        canonical, chain_hash, ts = audit_chain.canonical, audit_chain.chain_hash, self._ts
+        canonical, chain_hash = audit_chain.canonical_text, audit_chain.chain_hash
         params = []
-        for event, at, diff, text in events:
+        for event, _, at_text, stamp, text, hashed in events:
             seq += 1
-            digest = chain_hash(
-                prev,
-                canonical(
-                    seq=seq, at=at, actor=event.actor, action=event.action,
-                    record_key=event.record_key, diff=diff, run_id=event.run_id,
-                    mapping_version=event.mapping_version,
-                ),
+            content = canonical(
+                seq=seq, at=at_text, actor=event.actor, action=event.action,
+                record_key=event.record_key, diff=hashed, run_id=event.run_id,
+                mapping_version=event.mapping_version,
             )  # fmt: skip
+            digest = chain_hash(prev, content)
             params.append(
-                (seq, ts(at), event.actor, event.action, event.record_key, text,
+                (seq, stamp, event.actor, event.action, event.record_key, text,
                  event.run_id, event.mapping_version, prev, digest)
             )  # fmt: skip
             prev = digest
@@ -332,10 +365,10 @@ class SqlStore(
         events = self._prepare_audit([event], _now())
         with self._guard("append audit"), self._write(lock=True) as tx:
             (p,) = self._append(tx, events)
-        _, at, diff, _ = events[0]
+        at, text = events[0][1], events[0][4]
         return AuditRow(
-            seq=p[0], at=at, actor=p[2], action=p[3], record_key=p[4], diff=diff, run_id=p[6],
-            mapping_version=p[7], prev_hash=p[8], hash=p[9],
+            seq=p[0], at=at, actor=p[2], action=p[3], record_key=p[4], diff=orjson.loads(text),
+            run_id=p[6], mapping_version=p[7], prev_hash=p[8], hash=p[9],
         )  # fmt: skip
 
     def audit_rows(
@@ -475,6 +508,32 @@ class SqlStore(
             row = self._one("get_cursor", (flow, name))
         return None if row is None else CursorRow(flow=row[0], name=row[1], value=row[2],
                                                   position=row[3])  # fmt: skip
+
+
+class _Guard:
+    """`SqlStore._guard`'s context manager: a class, as it wraps every store call.
+
+    Why not `@contextmanager`: a generator per call costs several times this on the
+    per-record reads of a sync, and the behaviour is the same: driver errors become a
+    `StoreError` (its context suppressed), every other exception passes unchanged.
+    """
+
+    __slots__ = ("_store", "_what")
+
+    def __init__(self, store: SqlStore, what: str) -> None:
+        self._store = store
+        self._what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> Literal[False]:  # fmt: skip
+        if exc is None or isinstance(exc, StoreError):
+            return False
+        if isinstance(exc, self._store._driver_errors):
+            raise self._store._store_error(self._what, exc) from None
+        return False
 
 
 def _check_not_newer(applied: set[int], newest: int) -> None:

@@ -9,13 +9,13 @@ turns a record into its own duplicate.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-__all__ = ["InvoiceNumberRow", "NumbersMixin"]
+__all__ = ["InvoiceNumberRow", "NumberWindow", "NumbersMixin"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,8 +28,28 @@ class InvoiceNumberRow:
     first_seen: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NumberWindow:
+    """Who holds the numbers of one series from `first` to `last` (None: no end), at once.
+
+    A number in that range (Python `str` order, i.e. code points) that is not in `owners`
+    was unclaimed when the store answered.
+    """
+
+    owners: Mapping[str, str]  # number -> record key
+    first: str
+    last: str | None
+
+    def covers(self, number: str) -> bool:
+        return self.first <= number and (self.last is None or number <= self.last)
+
+
 class NumbersMixin:
     """Store methods for invoice numbers; mixed into SqlStore."""
+
+    # Whether the database orders `number` by code point, as Python compares str: SQLite's
+    # BINARY collation does (UTF-8 bytes); PostgreSQL orders by the database's collation.
+    _codepoint_order: ClassVar[bool] = False
 
     if TYPE_CHECKING:
         _q: dict[str, str]
@@ -61,6 +81,29 @@ class NumbersMixin:
         with self._guard("read invoice numbers"):
             rows = self._all("invoice_number_owner", (entity, series, number))
         return str(rows[0][0]) if rows else None
+
+    def invoice_number_window(
+        self, *, entity: str, series: str, number: str, limit: int
+    ) -> NumberWindow:
+        """The owners of `number` and of the next numbers of its series, in one query.
+
+        Why: the sync checks every invoice's number, mostly in number order, so one read
+        of the `limit` claimed numbers from `number` on also answers the look-ups after it
+        (and, when fewer come back, every number above). Where the database's order is
+        not Python's, the window is `number` alone.
+        """
+        if not self._codepoint_order:
+            owner = self.invoice_number_owner(entity=entity, series=series, number=number)
+            return NumberWindow(
+                owners={} if owner is None else {number: owner}, first=number, last=number
+            )
+        with self._guard("read invoice numbers"):
+            rows = self._all("invoice_numbers_from", (entity, series, number, limit))
+        return NumberWindow(
+            owners={str(n): str(key) for n, key in rows},
+            first=number,
+            last=str(rows[-1][0]) if len(rows) >= limit else None,
+        )
 
     def invoice_numbers(self, *, entity: str | None = None) -> Iterator[InvoiceNumberRow]:
         """Every number seen, ordered by entity, series and sequence."""

@@ -32,6 +32,7 @@ class SQLiteStore(SqlStore):
 
     dialect: ClassVar[str] = "sqlite"
     _no_limit: ClassVar[int | None] = -1
+    _codepoint_order: ClassVar[bool] = True  # TEXT compares as UTF-8 bytes (BINARY)
     _driver_errors: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error,)
 
     def __init__(self, path: str | Path) -> None:

@@ -27,7 +27,9 @@ from .base import AuditRow, AuditVerdict
 __all__ = [
     "GENESIS",
     "canonical",
+    "canonical_text",
     "chain_hash",
+    "diff_texts",
     "iso_utc",
     "normalize_diff",
     "row_hash",
@@ -66,6 +68,77 @@ def normalize_diff(diff: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     """
     text = orjson.dumps(dict(diff), default=_default, option=orjson.OPT_SORT_KEYS)
     return orjson.loads(text), text.decode()
+
+
+def diff_texts(diff: Mapping[str, Any]) -> tuple[str, bytes]:
+    """The stored text of a diff, and the JSON of it the chain hashes (`canonical_text`).
+
+    The hash covers the diff as `verify` reads it back from the stored text, i.e. the
+    text loaded and dumped again (`normalize_diff`). For plain values (see `_plain`) that
+    round trip gives the text back byte for byte, so the write path skips it; anything
+    else (a dataclass keeps its field order, say) still takes it.
+    """
+    text = orjson.dumps(dict(diff), default=_default, option=orjson.OPT_SORT_KEYS)
+    if type(diff) is dict and _plain(diff):
+        return text.decode(), text
+    return text.decode(), orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS)
+
+
+_SCALARS = frozenset({str, int, bool, type(None), Decimal})
+
+
+def _plain(value: Any) -> bool:
+    """Whether orjson's text of `value` loads and dumps back to itself (sorted keys).
+
+    Exact types only: subclasses, floats (text round trips are orjson's to keep) and
+    every other type are reported as not plain, which only costs the round trip.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is list or kind is tuple:
+        for item in value:  # noqa: SIM110 - loops: all() over a generator costs ~1.5x here
+            if type(item) not in _SCALARS and not _plain(item):
+                return False
+        return True
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or (type(item) not in _SCALARS and not _plain(item)):
+                return False
+        return True
+    return False
+
+
+def canonical_text(
+    *,
+    seq: int,
+    at: str,
+    actor: str,
+    action: str,
+    record_key: str,
+    diff: bytes,
+    run_id: int | None,
+    mapping_version: str,
+) -> bytes:
+    """`canonical` from parts already in text: `at` from `iso_utc`, `diff` from `diff_texts`.
+
+    The write path's form: the diff's JSON goes in verbatim (an orjson Fragment) instead of
+    being serialized a second time; the bytes are the same as `canonical`'s.
+    """
+    return orjson.dumps(
+        {
+            "seq": seq,
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "record_key": record_key,
+            "diff": orjson.Fragment(diff),
+            "run_id": run_id,
+            "mapping_version": mapping_version,
+        },
+        default=_default,
+        option=orjson.OPT_SORT_KEYS,
+    )
 
 
 def canonical(

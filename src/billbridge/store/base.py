@@ -27,7 +27,7 @@ from ._monitor_rows import (
 )
 
 if TYPE_CHECKING:
-    from ._numbers import InvoiceNumberRow
+    from ._numbers import InvoiceNumberRow, NumberWindow
     from ._users import TokenRow
 
 __all__ = [
@@ -366,6 +366,9 @@ class Store(Protocol):
         at: datetime,
     ) -> str: ...  # fmt: skip
     def invoice_number_owner(self, *, entity: str, series: str, number: str) -> str | None: ...
+    def invoice_number_window(
+        self, *, entity: str, series: str, number: str, limit: int
+    ) -> NumberWindow: ...
     def invoice_numbers(self, *, entity: str | None = None) -> Iterator[InvoiceNumberRow]: ...
 
     # --- counts for summaries and metrics

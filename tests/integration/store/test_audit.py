@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from billbridge.store import AuditEvent, Batch, Store, StoreError, _common, audit_chain
 from billbridge.store._sqlite import SQLiteStore
@@ -46,6 +49,29 @@ def test_fresh_chain_verifies(store: Store, monkeypatch: pytest.MonkeyPatch) -> 
     assert rows[0].at == T0 + timedelta(minutes=1)
     monkeypatch.setattr(_common, "PAGE", 3)  # verify streams page by page
     assert store.verify_audit() == audit_chain.AuditVerdict(ok=True, rows=7, first_bad=None)
+
+
+def test_committed_hashes_are_pinned(store: Store) -> None:
+    """Hashes written by the batch path before it stopped re-serialising diffs (#3)."""
+    store.commit(
+        Batch(
+            audit=[
+                AuditEvent(actor="system", action="posted", record_key="stripe:invoice:in_1",
+                           at=T0, mapping_version="m1",
+                           diff={"postings": [None, ["issue"]],
+                                 "amount": [None, Decimal("119.00")]}),
+                AuditEvent(actor="system", action="warning", record_key="stripe:invoice:in_1",
+                           at=T0,
+                           diff={"warning": [None, 'tax id \u00fc "x"'],
+                                 "field": [None, "tax_id"]}),
+            ]
+        )
+    )  # fmt: skip
+    assert [r.hash for r in store.audit_rows()] == [
+        "49099c1d63a49cd2a7e59bf616e5ec9c3d17040c8eeaa41849dd175efd6e80b6",
+        "545fd39648cb5777a502c306bf23604134ca63116b254fba4fcd1e0121538213",
+    ]
+    assert store.verify_audit().ok
 
 
 def test_append_returns_the_stored_row(store: Store) -> None:
@@ -165,3 +191,78 @@ def test_verify_chain_names_the_first_bad_row() -> None:
 def test_iso_utc_refuses_naive_times() -> None:
     with pytest.raises(ValueError, match="naive"):
         audit_chain.iso_utc(T0.replace(tzinfo=None))
+
+
+@dataclass
+class _Unsorted:  # orjson writes a dataclass in field order, not sorted
+    zed: int = 1
+    alpha: str = "a"
+
+
+class _Text(str):
+    pass
+
+
+class _Dict(dict[str, int]):
+    pass
+
+
+_DIFFS: list[dict[str, Any]] = [
+    {},
+    {"status": ["open", "dismissed"], "resolution": ["", "dup"]},
+    {"amount": [Decimal("1.50"), Decimal("-0")], "n": [None, 10**18], "ok": [True, False]},
+    {"nested": {"z": 1, "a": {"y": [1, (2, 3)], "b": None}}, "tuple": (1, "x")},
+    {"float": [0.1, 1e300, -0.0], "nan": float("nan")},
+    {"at": [None, datetime(2024, 5, 1, 11, 30, tzinfo=timezone(timedelta(hours=2)))]},
+    {"dc": _Unsorted(), "sub": _Text("x"), "subdict": _Dict(z=1, a=2)},
+    {"text": '\u00fc\u2028\n"\\\x00\U0001f600'},
+]
+
+
+@pytest.mark.parametrize("diff", _DIFFS)
+def test_write_path_hashes_what_verify_recomputes(diff: dict[str, Any]) -> None:
+    _check_write_path(diff)
+
+
+_LEAVES = (
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text()
+    | st.floats() | st.decimals(allow_nan=False) | st.datetimes(timezones=st.just(UTC))
+)  # fmt: skip
+_JSON = st.recursive(
+    _LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(max_size=8), _JSON, max_size=5))
+def test_write_path_hashes_what_verify_recomputes_any_diff(diff: dict[str, Any]) -> None:
+    _check_write_path(diff)
+
+
+@pytest.mark.parametrize("diff", [{"k": object()}, {"k": {1: 2}}, {"k": 2**64}])
+def test_write_path_refuses_what_normalize_refuses(diff: dict[str, Any]) -> None:
+    with pytest.raises(TypeError) as expected:
+        audit_chain.normalize_diff(diff)
+    with pytest.raises(TypeError) as got:
+        audit_chain.diff_texts(diff)
+    assert str(got.value) == str(expected.value)
+
+
+def _check_write_path(diff: dict[str, Any]) -> None:
+    """`diff_texts` + `canonical_text` (the batch path) give `normalize_diff` + `canonical`."""
+    normalized, text = audit_chain.normalize_diff(diff)
+    stored, hashed = audit_chain.diff_texts(diff)
+    assert stored == text
+    parts: dict[str, Any] = {
+        "seq": 7, "actor": "a", "action": "posted", "record_key": "k", "run_id": 3,
+        "mapping_version": "m",
+    }  # fmt: skip
+    reference = audit_chain.canonical(at=T0, diff=normalized, **parts)
+    assert audit_chain.canonical_text(at=audit_chain.iso_utc(T0), diff=hashed, **parts) == (
+        reference
+    )

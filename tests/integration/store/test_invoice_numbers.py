@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from billbridge.engine.numbers import gaps, series_report
-from billbridge.store import Store
+import pytest
+
+from billbridge.engine.numbers import BatchOwners, gaps, series_report
+from billbridge.store import NumberWindow, Store
 
 from .conftest import at
 
@@ -36,3 +38,72 @@ def test_gaps_are_reported_per_entity_and_series(store: Store) -> None:
     (report,) = [r for r in series_report(store, entity="de") if r.series == "B-"]
     assert (report.count, report.first, report.last, report.gaps) == (2, "B-1", "B-2", ())
     assert [r.entity for r in series_report(store, entity="uk")] == ["uk"]
+
+
+def test_a_window_holds_the_numbers_from_one_on(store: Store) -> None:
+    for n in (1, 2, 5, 9, 10):
+        _claim(store, f"A-{n}", f"s:invoice:a{n}")
+    _claim(store, "A-3", "s:invoice:uk3", entity="uk")
+    window = store.invoice_number_window(entity="de", series="A-", number="A-2", limit=2)
+    if store.dialect == "sqlite":  # "A-10" sorts before "A-2": text order, not numbers
+        assert window == NumberWindow(
+            owners={"A-2": "s:invoice:a2", "A-5": "s:invoice:a5"}, first="A-2", last="A-5"
+        )
+        assert (window.covers("A-3"), window.covers("A-6"), window.covers("A-10")) == (
+            True, False, False,
+        )  # fmt: skip
+        rest = store.invoice_number_window(entity="de", series="A-", number="A-6", limit=2)
+        assert rest == NumberWindow(owners={"A-9": "s:invoice:a9"}, first="A-6", last=None)
+        assert rest.covers("A-99999")
+    else:  # the database's collation orders text: the window is the number alone
+        assert window == NumberWindow(owners={"A-2": "s:invoice:a2"}, first="A-2", last="A-2")
+
+
+@pytest.mark.parametrize("window", [1, 2, 32])
+def test_batch_owners_answer_as_the_store_does(
+    store: Store, window: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claimed = ["A-1", "A-2", "A-5", "A-10", "A-11", "A-9", "a-3", "A-\u00e9", "A-\U0001f600"]
+    for i, number in enumerate(claimed):
+        _claim_text(store, number, f"s:invoice:{i}")
+    probes = ["A-0", "A-3", "A-4", "A-6", "A-12", "A-", "A-99", "B-1", "A-\u00e8", "A-\uffff", "",
+              "A-10 "]  # fmt: skip
+    if store.dialect == "sqlite":  # PostgreSQL text cannot hold NUL
+        probes.append("A-1\x00")
+    probes += claimed
+    monkeypatch.setattr(BatchOwners, "WINDOW", window)
+    for order in (probes, sorted(probes), sorted(probes, reverse=True)):
+        owners = BatchOwners(store)
+        for number in order:
+            for entity in ("de", "uk"):
+                expected = store.invoice_number_owner(entity=entity, series="A-", number=number)
+                assert owners.invoice_number_owner(
+                    entity=entity, series="A-", number=number
+                ) == expected, (entity, number)  # fmt: skip
+
+
+def test_batch_owners_read_once_for_new_numbers_in_order(store: Store) -> None:
+    reads: list[str] = []
+
+    class Counting:
+        def invoice_number_window(self, **kw: object) -> NumberWindow:
+            reads.append(str(kw["number"]))
+            return store.invoice_number_window(**kw)  # type: ignore[arg-type]
+
+    _claim(store, "A-0001", "s:invoice:old")
+    owners = BatchOwners(Counting())  # type: ignore[arg-type]
+    assert owners.invoice_number_owner(entity="de", series="A-", number="A-0001") == (
+        "s:invoice:old"
+    )
+    for n in range(2, 50):
+        assert owners.invoice_number_owner(entity="de", series="A-", number=f"A-{n:04d}") is None
+    assert len(reads) == (1 if store.dialect == "sqlite" else 49)
+    owners.forget()
+    owners.invoice_number_owner(entity="de", series="A-", number="A-0002")
+    assert reads[-1] == "A-0002"
+
+
+def _claim_text(store: Store, number: str, record: str, *, entity: str = "de") -> None:
+    store.claim_invoice_number(
+        entity=entity, series="A-", number=number, seq=None, record_key=record, at=at(1)
+    )
