@@ -22,6 +22,7 @@ from billbridge.connectors.base import MeteredSource, RawRecord, SourceFigures
 from billbridge.store.base import AuditEvent, Batch, CursorRow, PostingRow, RunFigures, Store
 
 from .crashpoints import crashpoint
+from .gc_pause import fewer_collections
 from .model import FlowRuntime, RunResult
 from .pipeline import RecordPipeline, StopRun
 
@@ -271,24 +272,25 @@ def sync_flow(
     start = cursor.value if cursor and cursor.value else None
     done = 0
     position = start or ""
-    try:
-        if not dry_run:
-            runner.release_ready()
-            runner.retry_due()
-        records = _since_filter(flow.source.read(start), since)
-        for chunk in _chunks(records, flow.batch_size):
-            runner.process(chunk)
-            position = chunk[-1].position
-            runner.commit([CursorRow(flow=flow.name, name=name, value=position)])
-            done += len(chunk)
-            if progress is not None:
-                progress(done, position)
-    except StopRun as exc:
-        runner.result.stopped = str(exc)
-        runner.commit()
-    else:
-        if not dry_run:
-            runner.commit(_finished_cursors(flow, backfill=backfill, position=position))
+    with fewer_collections():
+        try:
+            if not dry_run:
+                runner.release_ready()
+                runner.retry_due()
+            records = _since_filter(flow.source.read(start), since)
+            for chunk in _chunks(records, flow.batch_size):
+                runner.process(chunk)
+                position = chunk[-1].position
+                runner.commit([CursorRow(flow=flow.name, name=name, value=position)])
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, position)
+        except StopRun as exc:
+            runner.result.stopped = str(exc)
+            runner.commit()
+        else:
+            if not dry_run:
+                runner.commit(_finished_cursors(flow, backfill=backfill, position=position))
     return runner.finish()
 
 
