@@ -46,9 +46,12 @@ def test_fix_and_replay_through_the_api_posts_the_record_once(service: Service) 
 def test_dismiss_needs_a_reason_and_is_audited(service: Service) -> None:
     api = service.api("operator")
     (row,) = api.get("/api/queue").json()
-    refused = api.post(f"/api/queue/{row['id']}/dismiss", json={"reason": "   "})
-    assert refused.status_code == 422
-    assert "reason" in refused.json()["detail"]
+    for blank in ("   ", "\u00a0", "\x1c\n"):  # any Unicode blank, as str.strip sees it
+        refused = api.post(f"/api/queue/{row['id']}/dismiss", json={"reason": blank})
+        assert refused.status_code == 422
+        (problem,) = refused.json()["detail"]  # the documented HTTPValidationError shape
+        assert problem["loc"] == ["body", "reason"]
+        assert "say why the row is dismissed" in problem["msg"]
     assert api.post(f"/api/queue/{row['id']}/dismiss", json={"reason": "test invoice"}).is_success
     assert api.get("/api/queue").json() == []
     again = api.post(f"/api/queue/{row['id']}/dismiss", json={"reason": "twice"})

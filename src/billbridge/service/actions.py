@@ -23,6 +23,7 @@ from billbridge.store.base import AuditEvent, Store
 from billbridge.wiring import flows as flow_runtimes
 
 __all__ = [
+    "DISMISS_NEEDS_REASON",
     "KINDS",
     "QueueFilter",
     "dismiss",
@@ -98,10 +99,13 @@ def retry_rows(
         raise _engine_errors(exc) from None
 
 
+DISMISS_NEEDS_REASON = "say why the row is dismissed (the reason goes to the audit log)"
+
+
 def dismiss(store: Store, exception_id: int, *, actor: str, reason: str) -> None:
     reason = reason.strip()
     if not reason:
-        raise HTTPException(422, "say why the row is dismissed (the reason goes to the audit log)")
+        raise HTTPException(422, DISMISS_NEEDS_REASON)
     row = store.get_exception(exception_id)
     if row is None:
         raise HTTPException(404, f"no queue row {exception_id}")

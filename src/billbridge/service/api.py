@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from billbridge.config import Workspace
 from billbridge.engine.model import RunResult
@@ -20,6 +20,7 @@ from billbridge.engine.trace import resolve_ref, trace
 from billbridge.store.base import AuditRow, RunRow
 
 from . import actions
+from .actions import DISMISS_NEEDS_REASON
 from .auth import Principal
 from .deps import StoreDep, api_user, workspace
 
@@ -151,6 +152,15 @@ class ReplayIn(BaseModel):
 
 class DismissIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, reason: str) -> str:
+        """A blank reason is refused here, so the 422 has the documented validation shape
+        (a list naming `body.reason`), like every other invalid field."""
+        if not reason.strip():
+            raise ValueError(DISMISS_NEEDS_REASON)
+        return reason
 
 
 # ---------------------------------------------------------------- health
