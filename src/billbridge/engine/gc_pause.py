@@ -7,12 +7,14 @@ recent records) again and again. On the 30k-record backfill that was 8 to 12 % o
 CPU for almost no garbage: the path makes few reference cycles, and reference counting
 frees the rest at once. During a run, the objects alive at its start are frozen (left
 out of every pass) and the youngest generation is allowed to grow much larger; both are
-restored when the run ends. Collection still happens, so memory stays bounded.
+restored when the (last overlapping) run ends. Collection still happens, so memory stays
+bounded.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,15 +22,28 @@ __all__ = ["RUN_THRESHOLD", "fewer_collections"]
 
 RUN_THRESHOLD = (50_000, 20, 100)  # gen0 allocations, then gen1 and gen2 pass ratios
 
+# The collector is one per process, and `billbridge serve` may run two syncs at once on
+# different threads: the first run in sets it up, the last one out restores it.
+_lock = threading.Lock()
+_active = 0
+_saved: tuple[int, int, int] = gc.get_threshold()
+
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
     """Freeze what is alive now and raise the collection thresholds, until the block ends."""
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*RUN_THRESHOLD)
+    global _active, _saved  # noqa: PLW0603 - process-wide state, as the collector is
+    with _lock:
+        if _active == 0:
+            _saved = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(*RUN_THRESHOLD)
+        _active += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                gc.set_threshold(*_saved)
+                gc.unfreeze()

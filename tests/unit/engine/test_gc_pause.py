@@ -40,3 +40,16 @@ def test_cycles_made_during_the_run_are_still_collected() -> None:
         for _ in range(RUN_THRESHOLD[0] * 2):
             Node()
         assert collected  # a pass ran during the block: memory stays bounded
+
+
+def test_overlapping_runs_restore_the_collector_when_the_last_ends() -> None:
+    before = gc.get_threshold()
+    first = fewer_collections()
+    second = fewer_collections()
+    first.__enter__()
+    second.__enter__()  # a second sync on another thread of `billbridge serve`
+    first.__exit__(None, None, None)
+    assert gc.get_threshold() == RUN_THRESHOLD  # the second run is still going
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
