@@ -26,6 +26,8 @@ from .numbers import BatchOwners, Slot, check_invoice_number
 
 __all__ = ["BookChecks"]
 
+_INVOICES_KEPT = 4096  # normalized related invoices kept (a payment follows its invoice closely)
+
 
 class BookChecks:
     def __init__(
@@ -40,6 +42,8 @@ class BookChecks:
         self.store = store
         self.resolve = resolve
         self.dry_run = dry_run
+        # invoice id -> (the snapshot it was normalized from, the result); see `invoice`
+        self._invoices: dict[str, tuple[Mapping[str, Any], Invoice | None]] = {}
         self._pending_numbers: dict[Slot, str] = {}  # claims of the batch not yet committed
         self._owners = BatchOwners(store)  # the store's claims, as read during one batch
         self._batch: Batch | None = None  # the batch `_owners` was read for
@@ -51,13 +55,26 @@ class BookChecks:
         self._batch = None
 
     def invoice(self, ident: str) -> Invoice | None:
-        """The normalized invoice `ident` of this flow's source, if the store has it."""
+        """The normalized invoice `ident` of this flow's source, if the store has it.
+
+        Cached while `resolve` hands back the same snapshot object: with functional
+        currencies or entities, every payment and credit note of an invoice asks for it,
+        and normalizing it again each time cost as much as the payment itself. A new
+        version of the invoice is a new object, so it is normalized afresh.
+        """
         data = self.resolve("invoice", ident)
         if data is None:
             return None
+        cached = self._invoices.get(ident)
+        if cached is not None and cached[0] is data:
+            return cached[1]
         key = f"{self.flow.source.name}:invoice:{ident}"
         value = self.flow.normalize(data, record=key, resolve=self.resolve).value
-        return value if isinstance(value, Invoice) else None
+        found = value if isinstance(value, Invoice) else None
+        if len(self._invoices) >= _INVOICES_KEPT:
+            self._invoices.clear()
+        self._invoices[ident] = (data, found)
+        return found
 
     def check(
         self,
