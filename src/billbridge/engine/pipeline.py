@@ -136,12 +136,10 @@ class RecordPipeline:
         if not wanted:
             return
         rows = self.store.get_records(list(wanted))
-        if len(self._missing) + len(wanted) > _RECENT:
-            self._missing.clear()
         for key in wanted:
             row = rows.get(key)
             if row is None:
-                self._missing.add(key)
+                self._note_missing(key)
             else:
                 self._remember(key, orjson.loads(row.snapshot))
 
@@ -160,13 +158,17 @@ class RecordPipeline:
             return None
         row = self.store.get_record(key)
         if row is None:
-            if len(self._missing) > _RECENT:
-                self._missing.clear()
-            self._missing.add(key)
+            self._note_missing(key)
             return None
         data: dict[str, Any] = orjson.loads(row.snapshot)
         self._remember(key, data)
         return data
+
+    def _note_missing(self, key: str) -> None:
+        """Remember that the store has no `key` (bounded: forgotten all at once when full)."""
+        if len(self._missing) > _RECENT:
+            self._missing.clear()
+        self._missing.add(key)
 
     def _remember(self, key: str, data: Mapping[str, Any]) -> None:
         self._missing.discard(key)
@@ -386,17 +388,16 @@ class RecordPipeline:
         now: datetime,
         *,
         ref: str = "",
-        digests: list[str] | None = None,
+        digests: Sequence[str] = (),
     ) -> str:
-        """`digests`: the entry hash of each of `planned`, when the caller has them."""
+        """`digests`: the entry hash of each of `planned` (`_write` computed them)."""
         if self.dry_run:
             return self._count("synced")
         batch = self.batch
         mapping_version = self.flow.mapping.version
         if planned:
             pending = self._pending_facets.setdefault(key, {})
-            hashes = digests if digests is not None else [entry_hash(p.entry) for p in planned]
-            for item, digest in zip(planned, hashes, strict=True):
+            for item, digest in zip(planned, digests, strict=True):
                 pending[item.facet] = digest
                 batch.postings.append(
                     PostingRow(

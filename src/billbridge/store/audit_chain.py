@@ -66,8 +66,13 @@ def normalize_diff(diff: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     Decimals and datetimes become strings *before* hashing, so the hash computed at write
     time equals the one recomputed from the stored text at verify time.
     """
-    text = orjson.dumps(dict(diff), default=_default, option=orjson.OPT_SORT_KEYS)
+    text = _stored_text(diff)
     return orjson.loads(text), text.decode()
+
+
+def _stored_text(diff: Mapping[str, Any]) -> bytes:
+    """The JSON text a diff is stored as: keys sorted, Decimals and datetimes as strings."""
+    return orjson.dumps(dict(diff), default=_default, option=orjson.OPT_SORT_KEYS)
 
 
 def diff_texts(diff: Mapping[str, Any]) -> tuple[str, bytes]:
@@ -78,7 +83,7 @@ def diff_texts(diff: Mapping[str, Any]) -> tuple[str, bytes]:
     round trip gives the text back byte for byte, so the write path skips it; anything
     else (a dataclass keeps its field order, say) still takes it.
     """
-    text = orjson.dumps(dict(diff), default=_default, option=orjson.OPT_SORT_KEYS)
+    text = _stored_text(diff)
     if type(diff) is dict and _plain(diff):
         return text.decode(), text
     return text.decode(), orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS)
