@@ -14,10 +14,11 @@ from typing import Annotated, cast
 
 import typer
 
-from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, out
-from .config import ConfigError, load_workspace
-from .store import AuditEvent, StoreError, TokenRow
-from .store.base import Role
+from billbridge.config import ConfigError, load_workspace
+from billbridge.store import AuditEvent, StoreError, TokenRow
+from billbridge.store.base import Role
+
+from ._common import JsonOpt, WorkspaceOpt, current_actor, emit, fail, opened, out
 
 __all__ = ["serve", "token_app", "user_app"]
 
@@ -37,7 +38,7 @@ def _password(as_json: bool) -> str:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     if len(password) < 12:
-        _fail("the password must have at least 12 characters", as_json=as_json)
+        fail("the password must have at least 12 characters", as_json=as_json)
     return password
 
 
@@ -49,27 +50,27 @@ def user_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a user; the password comes from a prompt, or from stdin when piped."""
-    from .service.auth import USER_NAME, hash_password  # noqa: PLC0415
+    from billbridge.service.auth import USER_NAME, hash_password  # noqa: PLC0415
 
     if not re.match(USER_NAME, name):
-        _fail(f"user name {name!r}: use letters, digits and _ . @ - (at most 64)", as_json=as_json)
+        fail(f"user name {name!r}: use letters, digits and _ . @ - (at most 64)", as_json=as_json)
     if role not in ROLES:
-        _fail(f"--role: {role!r} is not a role (viewer, operator, admin)", as_json=as_json)
+        fail(f"--role: {role!r} is not a role (viewer, operator, admin)", as_json=as_json)
     password = _password(as_json)
-    with _opened(workspace, as_json) as (_ws, store):
+    with opened(workspace, as_json) as (_ws, store):
         try:
             store.add_user(name=name, role=cast(Role, role), password_hash=hash_password(password))
         except StoreError as exc:
-            _fail(str(exc), as_json=as_json)
+            fail(str(exc), as_json=as_json)
         store.append_audit(
             AuditEvent(
-                actor=_actor(),
+                actor=current_actor(),
                 action="user-added",
                 diff={"user": [None, name], "role": [None, role]},
             )
         )
     if as_json:
-        _emit({"user": name, "role": role})
+        emit({"user": name, "role": role})
     else:
         out.print(f"User [bold]{name}[/] added as {role}.")
 
@@ -77,7 +78,7 @@ def user_add(
 @user_app.command("list")
 def user_list(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> None:
     """The users allowed into `billbridge serve`, with their roles and live tokens."""
-    with _opened(workspace, as_json) as (_ws, store):
+    with opened(workspace, as_json) as (_ws, store):
         users = store.list_users()
         tokens = store.list_tokens()
     now = datetime.now(UTC)
@@ -90,7 +91,7 @@ def user_list(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> Non
         for u in users
     ]  # fmt: skip
     if as_json:
-        _emit(rows)
+        emit(rows)
         return
     if not rows:
         out.print("No users yet; add one with `billbridge user add NAME --role admin`.")
@@ -110,14 +111,14 @@ def user_role(
 ) -> None:
     """Change a user's role; their open sessions and tokens use it from their next request."""
     if role not in ROLES:
-        _fail(f"ROLE: {role!r} is not a role (viewer, operator, admin)", as_json=as_json)
-    with _opened(workspace, as_json) as (_ws, store):
+        fail(f"ROLE: {role!r} is not a role (viewer, operator, admin)", as_json=as_json)
+    with opened(workspace, as_json) as (_ws, store):
         try:
-            old = store.set_role(name, cast(Role, role), actor=_actor())
+            old = store.set_role(name, cast(Role, role), actor=current_actor())
         except StoreError as exc:
-            _fail(str(exc), as_json=as_json)
+            fail(str(exc), as_json=as_json)
     if as_json:
-        _emit({"user": name, "role": role, "was": old})
+        emit({"user": name, "role": role, "was": old})
     elif old == role:
         out.print(f"{name} is already {role}; nothing changed.", highlight=False)
     else:
@@ -131,13 +132,13 @@ def user_remove(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove a user: their sessions and API tokens stop working at once; audit rows stay."""
-    with _opened(workspace, as_json) as (_ws, store):
+    with opened(workspace, as_json) as (_ws, store):
         try:
-            user, tokens = store.remove_user(name, actor=_actor())
+            user, tokens = store.remove_user(name, actor=current_actor())
         except StoreError as exc:
-            _fail(str(exc), as_json=as_json)
+            fail(str(exc), as_json=as_json)
     if as_json:
-        _emit({"removed": user.name, "role": user.role, "tokens": tokens})
+        emit({"removed": user.name, "role": user.role, "tokens": tokens})
     else:
         out.print(
             f"Removed {user.name} ({user.role}) and {tokens} active token(s); "
@@ -157,27 +158,25 @@ def token_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API token; it is shown once here and stored only as a hash."""
-    from .service.auth import create_token  # noqa: PLC0415
+    from billbridge.service.auth import create_token  # noqa: PLC0415
 
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
-    with _opened(workspace, as_json) as (_ws, store):
+    with opened(workspace, as_json) as (_ws, store):
         if store.get_user(user) is None:
-            _fail(
+            fail(
                 f"no user {user!r}; add one with `billbridge user add {user} --role viewer`",
                 as_json=as_json,
             )
         token = create_token(store, user=user, label=label, expires_at=expires)
         store.append_audit(
             AuditEvent(
-                actor=_actor(),
+                actor=current_actor(),
                 action="token-created",
                 diff={"user": [None, user], "label": [None, label]},
             )
         )
     if as_json:
-        _emit(
-            {"user": user, "token": token, "expires_at": expires.isoformat() if expires else None}
-        )
+        emit({"user": user, "token": token, "expires_at": expires.isoformat() if expires else None})
     else:
         out.print("Token (shown once; send it as `Authorization: Bearer <token>`):")
         out.print(token, highlight=False, markup=False)
@@ -202,12 +201,12 @@ def token_list(
     as_json: JsonOpt = False,
 ) -> None:
     """Every API token (never the token itself): id, user, label, dates, status."""
-    with _opened(workspace, as_json) as (_ws, store):
+    with opened(workspace, as_json) as (_ws, store):
         tokens = store.list_tokens(user=user)
     now = datetime.now(UTC)
     rows = [_token_json(t, now) for t in tokens]
     if as_json:
-        _emit(rows)
+        emit(rows)
         return
     if not rows:
         out.print("No API tokens" + (f" for {user}." if user else "."), highlight=False)
@@ -227,13 +226,13 @@ def token_revoke(
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke an API token for good: its next request gets 401."""
-    with _opened(workspace, as_json) as (_ws, store):
+    with opened(workspace, as_json) as (_ws, store):
         try:
-            token, changed = store.revoke_token(token_id, actor=_actor())
+            token, changed = store.revoke_token(token_id, actor=current_actor())
         except StoreError as exc:
-            _fail(str(exc), as_json=as_json)
+            fail(str(exc), as_json=as_json)
     if as_json:
-        _emit({**_token_json(token, datetime.now(UTC)), "changed": changed})
+        emit({**_token_json(token, datetime.now(UTC)), "changed": changed})
     elif changed:
         out.print(f"Token {token.id} of {token.user} revoked.", highlight=False)
     else:
@@ -259,9 +258,9 @@ def serve(
     try:
         import uvicorn  # noqa: PLC0415
 
-        from .service.app import create_app  # noqa: PLC0415
+        from billbridge.service.app import create_app  # noqa: PLC0415
     except ImportError as exc:
-        _fail(
+        fail(
             f"billbridge serve needs the service extra: pip install 'billbridge[service]' ({exc})",
             as_json=as_json,
         )
@@ -269,7 +268,7 @@ def serve(
         ws = load_workspace(workspace)
         app = create_app(ws, webhooks_to_workers=webhooks_to_workers)
     except ConfigError as exc:
-        _fail(str(exc), as_json=as_json)
+        fail(str(exc), as_json=as_json)
     if as_json:
-        _emit({"url": f"http://{host}:{port}/", "workspace": str(ws.root)})
+        emit({"url": f"http://{host}:{port}/", "workspace": str(ws.root)})
     uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")

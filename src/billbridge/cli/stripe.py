@@ -17,17 +17,28 @@ from typing import Annotated, Any
 
 import typer
 
-from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, err, group_workspace, out
-from .config import StripeConnection
-from .engine.writeback import (
+from billbridge.config import StripeConnection
+from billbridge.engine.writeback import (
     Action,
     WriteBackOutcome,
     WriteBackRequest,
     invoice_request,
     write_back,
 )
-from .engine.writeback_input import customer_request
-from .wiring import writeback_connection, writeback_connector
+from billbridge.engine.writeback_input import customer_request
+from billbridge.wiring import writeback_connection, writeback_connector
+
+from ._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    current_actor,
+    emit,
+    err,
+    fail,
+    group_workspace,
+    opened,
+    out,
+)
 
 __all__ = ["stripe_app"]
 
@@ -53,13 +64,13 @@ def _confirm(name: str, conn: StripeConnection, what: str, *, yes: bool, as_json
     if conn.mode != "production" or yes:
         return
     if as_json or not sys.stdin.isatty():
-        _fail(
+        fail(
             f"connection {name!r} is `mode: production`: {what} changes real money state in "
             "Stripe; pass --yes to confirm (nothing was sent)",
             as_json=as_json,
         )
     if not typer.confirm(f"{what} on the production Stripe account ({name})?", default=False):
-        _fail("not confirmed; nothing was sent", as_json=as_json)
+        fail("not confirmed; nothing was sent", as_json=as_json)
 
 
 def _run(
@@ -71,15 +82,15 @@ def _run(
     yes: bool,
     as_json: bool,
 ) -> list[WriteBackOutcome]:
-    with _opened(workspace, as_json) as (ws, store):
+    with opened(workspace, as_json) as (ws, store):
         name, conn = writeback_connection(ws, connection)
         try:
             requests = build(name)
         except (ValueError, OSError) as exc:
-            _fail(str(exc), as_json=as_json)
+            fail(str(exc), as_json=as_json)
         _confirm(name, conn, what, yes=yes, as_json=as_json)
         connector = writeback_connector(conn)
-        actor = _actor()
+        actor = current_actor()
         return [write_back(store, connector, r, actor=actor) for r in requests]
 
 
@@ -122,9 +133,9 @@ def _say(o: WriteBackOutcome) -> None:
 def _finish(outcomes: list[WriteBackOutcome], as_json: bool, *, single: bool) -> None:
     if as_json:
         if single:
-            _emit(outcomes[0].as_json())
+            emit(outcomes[0].as_json())
         else:
-            _emit({"results": [o.as_json() for o in outcomes]})
+            emit({"results": [o.as_json() for o in outcomes]})
     else:
         for outcome in outcomes:
             _say(outcome)

@@ -1,7 +1,7 @@
 """CLI commands for reconcile, status, alerts and the daily report: thin shells over the engine.
 
-Why a module of its own: these commands share their output helpers with `cli.py` but
-change for other reasons; `cli.py` registers them with one call (`register(app)`).
+Why a module of its own: these commands change for other reasons than the record path;
+the package registers them with one call (`register(app)`).
 Exit codes follow the CLI contract: 0 ok, 1 discrepancies that no one owns yet (or
 records that failed), 2 bad usage or configuration.
 """
@@ -16,14 +16,15 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .cli import JsonOpt, WorkspaceOpt, _actor, _emit, _fail, _opened, err, out
-from .config import CONFIG_NAME, Workspace
-from .engine.alerts import AlertReport, check_alerts
-from .engine.daily import DailyReport, daily_report
-from .engine.reconcile import Reconciled, reconcile_flow, reconcile_json, unowned
-from .engine.status import FlowStatus, Status, wait_percent, workspace_status
-from .store import Store
-from .wiring import flows as flow_runtimes
+from billbridge.config import CONFIG_NAME, Workspace
+from billbridge.engine.alerts import AlertReport, check_alerts
+from billbridge.engine.daily import DailyReport, daily_report
+from billbridge.engine.reconcile import Reconciled, reconcile_flow, reconcile_json, unowned
+from billbridge.engine.status import FlowStatus, Status, wait_percent, workspace_status
+from billbridge.store import Store
+from billbridge.wiring import flows as flow_runtimes
+
+from ._common import JsonOpt, WorkspaceOpt, current_actor, emit, err, fail, opened, out
 
 __all__ = ["register"]
 
@@ -81,23 +82,23 @@ def reconcile(
 ) -> None:
     """Compare the source now, what billbridge posted, and the books now, record by record."""
     if html is not None and not html.parent.is_dir():
-        _fail(f"--html: the folder {html.parent} does not exist", as_json=as_json)
-    with _opened(workspace, as_json) as (ws, store):
+        fail(f"--html: the folder {html.parent} does not exist", as_json=as_json)
+    with opened(workspace, as_json) as (ws, store):
         names = flows or [f.name for f in ws.flows]
         results = []
         for name in names:
             with flow_runtimes(ws) as lookup:
-                results.append(reconcile_flow(lookup(name), store, fix=fix, actor=_actor()))
+                results.append(reconcile_flow(lookup(name), store, fix=fix, actor=current_actor()))
         if html is not None:
-            from .report_html import reconcile_page  # noqa: PLC0415 - only with --html
+            from billbridge.report_html import reconcile_page  # noqa: PLC0415 - only with --html
 
             try:
                 html.write_text(reconcile_page(results), encoding="utf-8")
             except OSError as exc:
-                _fail(f"--html: cannot write {html}: {exc.strerror}", as_json=as_json)
+                fail(f"--html: cannot write {html}: {exc.strerror}", as_json=as_json)
         run_alerts(ws, store, quiet=as_json)
     if as_json:
-        _emit(reconcile_json(results))
+        emit(reconcile_json(results))
     else:
         _print_reconcile(results)
     if any(unowned(r) for r in results):
@@ -163,10 +164,10 @@ def _ago(at: datetime | None, now: datetime) -> str:
 
 def status(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> None:
     """Records by outcome per flow, queue, retries, discrepancies, rate-limit waits, webhooks."""
-    with _opened(workspace, as_json) as (ws, store):
+    with opened(workspace, as_json) as (ws, store):
         result = workspace_status(store, flows=[f.name for f in ws.flows])
     if as_json:
-        _emit(result.as_json())
+        emit(result.as_json())
     else:
         _print_status(result)
 
@@ -198,13 +199,13 @@ alerts_app = typer.Typer(help="Alert rules from billbridge.yaml (`alerts:`).", n
 @alerts_app.command("check")
 def alerts_check(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> None:
     """Evaluate the rules now: send new incidents once, and resolutions."""
-    with _opened(workspace, as_json) as (ws, store):
+    with opened(workspace, as_json) as (ws, store):
         if ws.alerts is None:
-            _fail(f"{ws.root / CONFIG_NAME}: alerts: no `alerts:` section", as_json=as_json)
+            fail(f"{ws.root / CONFIG_NAME}: alerts: no `alerts:` section", as_json=as_json)
         report = run_alerts(ws, store, quiet=as_json)
     assert report is not None
     if as_json:
-        _emit(report.as_json())
+        emit(report.as_json())
     elif not (report.fired or report.resolved):
         out.print(f"{len(report.open)} open incidents, nothing new to send", highlight=False)
     if report.failed:
@@ -263,17 +264,17 @@ def report_daily(
     as_json: JsonOpt = False,
 ) -> None:
     """What synced, what failed and why, what waits on whom, discrepancies found and fixed."""
-    with _opened(workspace, as_json) as (ws, store):
+    with opened(workspace, as_json) as (ws, store):
         report = daily_report(store, flows=[f.name for f in ws.flows], hours=hours)
     if html is not None:
-        from .report_html import daily_page  # noqa: PLC0415 - only with --html
+        from billbridge.report_html import daily_page  # noqa: PLC0415 - only with --html
 
         try:
             html.write_text(daily_page(report), encoding="utf-8")
         except OSError as exc:
-            _fail(f"--html: cannot write {html}: {exc.strerror}", as_json=as_json)
+            fail(f"--html: cannot write {html}: {exc.strerror}", as_json=as_json)
     if as_json:
-        _emit(report.as_json())
+        emit(report.as_json())
     else:
         _print_daily(report)
 

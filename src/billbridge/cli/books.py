@@ -13,8 +13,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .cli import group_workspace
-from .engine.books import BooksReport, check_books
+from billbridge.engine.books import BooksReport, check_books
+
+from ._common import group_workspace
 
 __all__ = ["books_app"]
 
@@ -25,7 +26,7 @@ books_app.callback()(group_workspace)
 
 
 def _print(report: BooksReport) -> None:
-    from .cli import out  # noqa: PLC0415 - the CLI's console, shared
+    from ._common import out  # noqa: PLC0415 - the CLI's console, shared
 
     verdict = "[green]OK[/]" if report.ok else "[bold red]DIFFERENCES[/]"
     out.print(
@@ -64,11 +65,12 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Trial balance, source vs posted totals, and one posting per source record."""
-    from .cli import _emit, _opened  # noqa: PLC0415
-    from .formats.stripe import control_amount  # noqa: PLC0415
-    from .wiring import ledger_lines  # noqa: PLC0415
+    from billbridge.formats.stripe import control_amount  # noqa: PLC0415
+    from billbridge.wiring import ledger_lines  # noqa: PLC0415
 
-    with _opened(workspace, as_json) as (ws, store):
+    from ._common import emit, opened  # noqa: PLC0415
+
+    with opened(workspace, as_json) as (ws, store):
         names = flows or [f.name for f in ws.flows]
         reports = [
             check_books(
@@ -81,7 +83,7 @@ def check(
             for name in names
         ]
     if as_json:
-        _emit({"ok": all(r.ok for r in reports), "targets": [r.as_json() for r in reports]})
+        emit({"ok": all(r.ok for r in reports), "targets": [r.as_json() for r in reports]})
     else:
         for report in reports:
             _print(report)

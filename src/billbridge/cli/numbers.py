@@ -13,8 +13,9 @@ from typing import Annotated
 
 import typer
 
-from .cli import JsonOpt, WorkspaceOpt, _emit, _opened, out
-from .engine.numbers import series_report
+from billbridge.engine.numbers import series_report
+
+from ._common import JsonOpt, WorkspaceOpt, emit, opened, out
 
 __all__ = ["numbers_cmd"]
 
@@ -25,10 +26,10 @@ def numbers_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Invoice numbers seen per entity and series: count, first, last and gaps."""
-    with _opened(workspace, as_json) as (_ws, store):
+    with opened(workspace, as_json) as (_ws, store):
         reports = series_report(store, entity=entity)
     if as_json:
-        _emit(
+        emit(
             {
                 "series": [
                     {

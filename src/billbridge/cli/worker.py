@@ -18,11 +18,12 @@ from typing import Annotated
 import orjson
 import typer
 
-from .cli import JsonOpt, WorkspaceOpt, _emit, _fail, _opened, out
-from .cli_monitor import run_alerts
-from .config import Workspace
-from .wiring import open_workspace_store
-from .worker import JobResult, WorkerBusyError, run_local
+from billbridge.config import Workspace
+from billbridge.wiring import open_workspace_store
+from billbridge.worker import JobResult, WorkerBusyError, run_local
+
+from ._common import JsonOpt, WorkspaceOpt, emit, fail, opened, out
+from .monitor import run_alerts
 
 __all__ = ["worker_cmd"]
 
@@ -71,12 +72,12 @@ def worker_cmd(
     never runs in two places at once; on SQLite one worker runs per workspace.
     Exit code with --once: 1 if a job left failed records, else 0.
     """
-    with _opened(workspace, as_json) as (ws, store):
+    with opened(workspace, as_json) as (ws, store):
         postgres = store.dialect == "postgres"
     # --once --json prints one document at the end; a long-running worker, JSON lines.
     report = _reporter(ws, as_json=as_json, lines=as_json and not once)
     if postgres:
-        from .worker._queue import run_queue  # noqa: PLC0415 - procrastinate only here
+        from billbridge.worker._queue import run_queue  # noqa: PLC0415 - procrastinate only here
 
         results = run_queue(ws, once=once, concurrency=concurrency, report=report)
     else:
@@ -89,9 +90,9 @@ def worker_cmd(
                 ws, lock_path=lock_path, once=once, poll_seconds=poll, stop=stop, report=report
             )
         except WorkerBusyError as exc:
-            _fail(str(exc), as_json=as_json)
+            fail(str(exc), as_json=as_json)
     if once and as_json:
-        _emit({"jobs": [r.as_json() for r in results]})
+        emit({"jobs": [r.as_json() for r in results]})
     elif once and not results:
         out.print("nothing due", highlight=False)
     if any(r.failed for r in results):

@@ -1,0 +1,157 @@
+"""`billbridge sync`: run flows, with a progress bar on a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from billbridge.engine.run import sync_flow
+from billbridge.wiring import flows as flow_runtimes
+
+from ._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    current_actor,
+    emit,
+    err,
+    fail,
+    opened,
+    out,
+    print_run,
+)
+from .monitor import run_alerts
+
+
+@app.command()
+def sync(
+    flows: Annotated[list[str] | None, typer.Argument(help="Flows to run (default: all).")] = None,
+    backfill: Annotated[bool, typer.Option(help="Read the whole source, resumably.")] = False,
+    since: Annotated[
+        str | None, typer.Option(help="With --backfill: from this date (YYYY-MM-DD).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be posted.")] = False,
+    workspace: WorkspaceOpt = Path(),
+    as_json: JsonOpt = False,
+) -> None:
+    """Run flows: read, normalize, map, check, post and commit each record."""
+    since_day: date | None = None
+    if since is not None:
+        try:
+            since_day = date.fromisoformat(since)
+        except ValueError:
+            fail(f"--since: {since!r} is not a date (expected YYYY-MM-DD)", as_json=as_json)
+    with opened(workspace, as_json) as (ws, store):
+        names = flows or [f.name for f in ws.flows]
+        results = []
+        sources: dict[str, dict[str, Any]] = {}
+        for name in names:
+            with flow_runtimes(ws) as lookup:
+                runtime = lookup(name)
+                size = getattr(runtime.source, "size", None)
+                total = size() if callable(size) else None
+                note = getattr(runtime.source, "progress_note", None)
+                with _progress(not as_json, name, total, note) as progress:
+                    results.append(
+                        sync_flow(
+                            runtime,
+                            store,
+                            actor=current_actor(),
+                            backfill=backfill,
+                            since=since_day,
+                            dry_run=dry_run,
+                            progress=progress,
+                        )
+                    )
+                source_summary = getattr(runtime.source, "summary", None)
+                if callable(source_summary):  # a live source: objects read, waits, 429s
+                    sources[name] = source_summary()
+        if not dry_run:
+            run_alerts(ws, store, quiet=as_json)
+    if as_json:
+        runs = [
+            {**r.as_json(), **({"source": sources[r.flow]} if r.flow in sources else {})}
+            for r in results
+        ]
+        if len(results) == 1:
+            emit(runs[0])
+        else:
+            totals = {k: sum(r.counts[k] for r in results) for k in results[0].counts}
+            emit({"runs": runs, "counts": totals})
+    else:
+        for result in results:
+            if dry_run:
+                for text in result.dry_run_entries:
+                    out.print(text, highlight=False, markup=False)
+            print_run(result)
+            if result.flow in sources:
+                out.print(_source_line(sources[result.flow]), highlight=False, markup=False)
+            elif result.figures is not None:  # a metered source with no summary of its own
+                f = result.figures
+                out.print(
+                    f"  source: {f.requests} requests, {f.rate_limit_waits} rate-limit waits "
+                    f"({f.rate_limit_wait_seconds:.3f} s), {f.throttled} answered 429",
+                    highlight=False,
+                )
+    if any(r.failed for r in results):
+        raise typer.Exit(1)
+
+
+def _source_line(summary: dict[str, Any]) -> str:
+    """A live source's cost in one line: objects read, requests, pacing and 429 waits."""
+    objects = summary.get("objects", {})
+    kinds = ", ".join(f"{k} {v}" for k, v in objects.items())
+    line = (
+        f"  source: {sum(objects.values())} objects ({kinds or 'none'}), "
+        f"{summary.get('requests', 0)} requests, {summary.get('paced_waits', 0)} paced waits "
+        f"({summary.get('paced_seconds', 0)} s), {summary.get('throttled', 0)} answered 429 "
+        f"({summary.get('backoff_seconds', 0)} s backoff)"
+    )
+    if summary.get("error_waits"):
+        line += f", {summary['error_waits']} retries after errors ({summary['error_seconds']} s)"
+    return line
+
+
+@contextmanager
+def _progress(
+    enabled: bool, label: str, total_bytes: int | None, note: Any = None
+) -> Iterator[Any]:
+    """A progress bar on a terminal: records, records/s, and for a file, % and time left."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[records]} records, {task.fields[rate]}/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task(label, total=total_bytes, records=0, rate="-")
+
+        def update(done: int, position: str) -> None:
+            elapsed = bar.tasks[task].elapsed or 0
+            rate = f"{done / elapsed:,.0f}" if elapsed else "-"
+            completed = int(position) if total_bytes and position.isdigit() else None
+            bar.update(task, completed=completed, records=f"{done:,}", rate=rate)
+            if callable(note):  # a live source: the object type being read, waits, 429s
+                bar.update(task, description=f"{label} {note()}")
+
+        yield update
