@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 from billbridge.config import Workspace
 from billbridge.engine.model import RunResult
 from billbridge.engine.trace import resolve_ref, trace
+from billbridge.redact import redact_settings
 from billbridge.store.base import AuditRow, RunRow
 
 from . import actions
@@ -350,15 +351,9 @@ def list_flows(ws: WorkspaceDep, _: Viewer) -> list[dict[str, Any]]:
 
 @router.get("/connections")
 def list_connections(ws: WorkspaceDep, _: Viewer) -> list[dict[str, Any]]:
-    """Connections without secrets: an API key shows only whether it is set."""
-    shown = []
-    for name, conn in ws.connections.items():
-        data = conn.model_dump(mode="json", exclude={"api_key"})
-        data["name"] = name
-        if hasattr(conn, "api_key"):
-            data["api_key_set"] = conn.api_key is not None
-        shown.append(data)
-    return shown
+    """Connections without secrets: a secret setting shows only whether it is set (e.g.
+    `api_key_set`), a URL's password and secret query values are masked (`redact`)."""
+    return [{**redact_settings(conn), "name": name} for name, conn in ws.connections.items()]
 
 
 # ---------------------------------------------------------------- users and tokens (admin)

@@ -18,15 +18,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from billbridge import __version__
 from billbridge.config import CONFIG_NAME, ConfigError, StripeConnection, Workspace
+from billbridge.redact import workspace_secrets
 from billbridge.store import StorePool
 from billbridge.wiring import open_workspace_store
 
 from . import api, metrics, ui, ui_admin
 from .auth import LoginLimiter
 from .deps import LoginRequiredError
+from .scrub import ScrubSecrets
 from .stripe_webhooks import stripe_webhook_router
 
-__all__ = ["EXTRA_ROUTERS", "create_app", "webhook_paths"]
+__all__ = ["EXTRA_ROUTERS", "create_app", "proxy_options", "webhook_paths"]
 
 # Routers that other parts of billbridge add to the service, mounted after the API and UI:
 #   from .stripe_webhooks import router as stripe_webhooks   (the Stripe webhook receiver)
@@ -56,6 +58,18 @@ def webhook_paths(workspace: Workspace) -> dict[str, str]:
     if len(flows) == 1:
         paths["/webhooks/stripe"] = flows[0]
     return paths
+
+
+def proxy_options(forwarded_allow_ips: str | None) -> dict[str, Any]:
+    """uvicorn's proxy settings for `serve`: trust `X-Forwarded-For`/`-Proto` only from
+    the addresses the operator names (comma-separated IPs or networks), none by default.
+
+    Why not uvicorn's default (trust 127.0.0.1): anything on the machine, or a client
+    when no proxy is in front, could then choose its own address per request, and the
+    login limit (per client address) would count nothing.
+    """
+    ips = ",".join(part.strip() for part in (forwarded_allow_ips or "").split(",") if part.strip())
+    return {"proxy_headers": bool(ips), "forwarded_allow_ips": ips or ""}
 
 
 async def _drain_job(flow: str) -> object:
@@ -154,4 +168,6 @@ def create_app(
             page.headers.update(headers)
         return page
 
+    # Added last, so it wraps every other layer: error pages and headers included.
+    app.add_middleware(ScrubSecrets, secrets=workspace_secrets(workspace))
     return app

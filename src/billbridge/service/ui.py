@@ -107,7 +107,8 @@ def login(
     if limiter.blocked(client, username):
         raise HTTPException(429, "too many failed logins; wait a few minutes and try again")
     user = store.get_user(username)
-    if user is None or not verify_password(user, password):
+    # The hash check runs first, for unknown names too: the answer takes as long either way.
+    if not verify_password(user, password) or user is None:
         limiter.failed(client, username)
         return _page(
             request, "login.html", None, csrf=expected, next=_safe_next(next),
