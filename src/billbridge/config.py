@@ -33,6 +33,7 @@ from .yamlsource import ConfigError, LocatedYaml, load_yaml
 
 __all__ = [
     "CONFIG_NAME",
+    "AuditConfig",
     "BeancountConnection",
     "ConfigError",
     "ConnectionConfig",
@@ -194,6 +195,14 @@ class FlowConfig(_Strict):
         return int(self.every[:-1]) * {"s": 1, "m": 60, "h": 3600}[self.every[-1]]
 
 
+class AuditConfig(_Strict):
+    """`audit:` — where the audit chain's anchors (its head, witnessed outside the state
+    store) are appended; relative to the workspace. Put them on other storage than the
+    state (another disk, an append-only mount) so one mishap cannot take both."""
+
+    anchors: Path = Path(".billbridge/audit-anchors")
+
+
 class Workspace(_Strict):
     """A loaded, validated billbridge.yaml; paths are absolute (relative to the file)."""
 
@@ -204,6 +213,7 @@ class Workspace(_Strict):
     state: str = ".billbridge/state.db"
     batch_size: int = Field(default=1000, ge=1, le=100_000)
     alerts: AlertsConfig | None = None
+    audit: AuditConfig = AuditConfig()
 
     @field_validator("connections", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ webhook receiver, Prometheus metrics) are mounted in `EXTRA_ROUTERS` below.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,12 +15,14 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from billbridge import __version__
+from billbridge.audit_anchors import anchor_or_say
 from billbridge.config import CONFIG_NAME, ConfigError, StripeConnection, Workspace
 from billbridge.redact import workspace_secrets
-from billbridge.store import StorePool
+from billbridge.store import StoreError, StorePool
 from billbridge.wiring import open_workspace_store
 
 from . import api, metrics, ui, ui_admin
@@ -38,6 +41,8 @@ CSP = (
     "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_log = logging.getLogger(__name__)
 _TITLES = {401: "Log in first", 403: "Not allowed", 404: "Not found", 409: "Conflict",
            422: "Cannot do that", 429: "Too many attempts"}  # fmt: skip
 
@@ -70,6 +75,17 @@ def proxy_options(forwarded_allow_ips: str | None) -> dict[str, Any]:
     """
     ips = ",".join(part.strip() for part in (forwarded_allow_ips or "").split(",") if part.strip())
     return {"proxy_headers": bool(ips), "forwarded_allow_ips": ips or ""}
+
+
+def _anchor(workspace: Workspace, stores: StorePool) -> None:
+    """Anchor the audit chain if it moved; a failure is logged, never a failed answer."""
+    try:
+        with stores.borrow() as store:
+            problem = anchor_or_say(workspace, store)
+    except StoreError as exc:  # no store to borrow: the next request anchors
+        problem = f"the audit chain's anchor was not written: {exc}"
+    if problem is not None:
+        _log.warning("%s", problem)
 
 
 async def _drain_job(flow: str) -> object:
@@ -137,6 +153,15 @@ def create_app(
     @app.exception_handler(LoginRequiredError)
     def _login(request: Request, exc: LoginRequiredError) -> Response:
         return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+
+    @app.middleware("http")
+    async def _anchor_changes(request: Request, call_next: Any) -> Response:
+        """A request that may have added audit rows (a replay, a dismissal, a login, a user
+        change) anchors the chain's new head before its answer leaves."""
+        response: Response = await call_next(request)
+        if request.method not in _SAFE_METHODS:
+            await run_in_threadpool(_anchor, workspace, stores)
+        return response
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Any) -> Response:

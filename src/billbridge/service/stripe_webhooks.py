@@ -36,6 +36,7 @@ from fastapi import APIRouter, BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from billbridge.audit_anchors import anchor_or_say
 from billbridge.config import StripeConnection, Workspace
 from billbridge.engine.inbox import InboxResult, drain_inbox
 from billbridge.formats.stripe import POSTABLE_OBJECTS, REFERENCE_OBJECTS
@@ -177,6 +178,9 @@ class _Receiver:
                 with flows(self.workspace) as lookup:
                     for name in self.flows:
                         passes.extend(drain_inbox(lookup(name), store, limit=limit))
+                problem = anchor_or_say(self.workspace, store)  # the drain's runs end here
+                if problem is not None:
+                    _log.warning("%s", problem)
             finally:
                 store.close()
         return passes

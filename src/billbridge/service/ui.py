@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from billbridge.audit_anchors import verify_with_anchors
 from billbridge.config import Workspace
 from billbridge.engine.trace import resolve_ref, trace
 from billbridge.store.base import AuditEvent
@@ -253,6 +254,7 @@ def runs_page(request: Request, store: StoreDep, who: Viewer, flow: str = "") ->
 def audit_page(
     request: Request,
     store: StoreDep,
+    ws: WorkspaceDep,
     who: Viewer,
     record: str = "",
     actor: str = "",
@@ -271,7 +273,7 @@ def audit_page(
     rows = store.search_audit(
         record_key=record or None, actor=actor or None, since=bounds[0], until=bounds[1]
     )
-    verdict = store.verify_audit() if verify else None
+    verdict = verify_with_anchors(ws, store) if verify else None
     return _page(
         request, "audit.html", who, rows=rows, record=record, actor=actor, since=since,
         until=until, verdict=verdict, error=error,

@@ -29,6 +29,7 @@ from ._users import UserStoreMixin
 from ._writebacks import WriteBacksMixin, writeback_params
 from .base import (
     AuditEvent,
+    AuditHead,
     AuditRow,
     AuditVerdict,
     Batch,
@@ -389,9 +390,16 @@ class SqlStore(
                 return
             last = page[-1][0]
 
-    def verify_audit(self) -> AuditVerdict:
-        """Recompute the chain page by page (never the whole table in memory)."""
-        return audit_chain.verify_chain(self._iter_audit())
+    def verify_audit(self, anchors: Mapping[int, Sequence[str]] | None = None) -> AuditVerdict:
+        """Recompute the chain page by page (never the whole table in memory), and compare
+        it with `anchors` (seq → head hashes recorded outside the store) when given."""
+        return audit_chain.verify_chain(self._iter_audit(), anchors)
+
+    def audit_head(self) -> AuditHead | None:
+        """The chain's newest row (seq, hash), for an anchor; None while it is empty."""
+        with self._guard("read audit"):
+            row = self._one("audit_head", ())
+        return None if row is None else AuditHead(seq=int(row[0]), hash=str(row[1]))
 
     # ------------------------------------------------------------------ records, postings
     def get_record(self, key: str) -> RecordRow | None:
