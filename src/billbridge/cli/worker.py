@@ -37,6 +37,8 @@ def _reporter(ws: Workspace, *, as_json: bool, lines: bool) -> Callable[[JobResu
         with lock:
             if lines:
                 print(orjson.dumps(result.as_json()).decode(), flush=True)
+            elif not as_json and result.note:
+                out.print(f"{result.job:<11} {result.flow}  {result.note}", highlight=False)
             elif not as_json:
                 counts = ", ".join(f"{n} {k}" for k, n in result.counts.items() if n) or "nothing"
                 runs = ",".join(map(str, result.runs)) or "-"
