@@ -9,15 +9,15 @@ cannot drift apart. Parameters are positional and in the same order in both dial
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
+
+from billbridge.redact import redact_url
 
 from . import audit_chain
 from ._inbox import InboxMixin
@@ -57,22 +57,6 @@ class Tx(Protocol):
 
     def execute(self, sql: str, params: Any = ..., /) -> Any: ...
     def executemany(self, sql: str, params: Any, /) -> Any: ...
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password (in the user part or a `password=` parameter) masked."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if parts.password is not None:
-            user, _, host = netloc.rpartition("@")
-            netloc = f"{user.split(':', 1)[0]}:***@{host}"
-        query = urlencode(
-            [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="*"
-        )
-        return urlunsplit(parts._replace(netloc=netloc, query=query))
-    except ValueError:
-        return re.sub(r"//[^@/]*@", "//***@", url)
 
 
 def _now() -> datetime:
