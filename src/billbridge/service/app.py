@@ -159,7 +159,8 @@ def create_app(
         """A request that may have added audit rows (a replay, a dismissal, a login, a user
         change) anchors the chain's new head before its answer leaves."""
         response: Response = await call_next(request)
-        if request.method not in _SAFE_METHODS:
+        # (a webhook only stores its event: the drain that posts it anchors its own runs)
+        if request.method not in _SAFE_METHODS and not request.url.path.startswith("/webhooks/"):
             await run_in_threadpool(_anchor, workspace, stores)
         return response
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from beancount import loader
 
@@ -95,7 +96,12 @@ def test_signed_event_is_stored_then_posted_once(
     row = store.inbox_get("evt_1")
     assert row is not None and row.status == "processed"
     assert store.inbox_pending("stripe") == []
+    head = store.audit_head()
     store.close()
+    # the drain's run ended with the audit chain anchored (issue 13, #10); the second
+    # delivery added no rows, so no second line
+    anchors = (workspace.root / ".billbridge" / "audit-anchors").read_bytes().splitlines()
+    assert head is not None and [orjson.loads(a)["seq"] for a in anchors] == [head.seq]
 
 
 @pytest.mark.parametrize(
