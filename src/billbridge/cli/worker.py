@@ -72,8 +72,10 @@ def worker_cmd(
 ) -> None:
     """Drain every webhook inbox and sync each flow whose `every:` has passed.
 
-    On PostgreSQL any number of workers share the jobs (procrastinate), and one flow
-    never runs in two places at once; on SQLite one worker runs per workspace.
+    On PostgreSQL any number of workers share the jobs (procrastinate), one flow never
+    runs in two places at once, and the job of a worker silent for `worker.stalled_after`
+    (killed, its machine gone) is run again by another; on SQLite one worker runs per
+    workspace.
     Exit code with --once: 1 if a job left failed records, else 0.
     """
     with opened(workspace, as_json) as (ws, store):
