@@ -33,6 +33,7 @@ from .yamlsource import ConfigError, LocatedYaml, load_yaml
 
 __all__ = [
     "CONFIG_NAME",
+    "AuditConfig",
     "BeancountConnection",
     "ConfigError",
     "ConnectionConfig",
@@ -43,6 +44,7 @@ __all__ = [
     "RetryConfig",
     "SqlLedgerConnection",
     "StripeConnection",
+    "WorkerConfig",
     "Workspace",
     "load_workspace",
 ]
@@ -183,15 +185,49 @@ class FlowConfig(_Strict):
     @field_validator("every")
     @classmethod
     def _every_is_a_duration(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[1-9][0-9]*[smh]", value):
-            raise ValueError(f"{value!r} is not a duration: write a number and s, m or h (15m)")
-        return value
+        return None if value is None else _duration(value)
 
     @property
     def every_seconds(self) -> int | None:
-        if self.every is None:
-            return None
-        return int(self.every[:-1]) * {"s": 1, "m": 60, "h": 3600}[self.every[-1]]
+        return None if self.every is None else _seconds(self.every)
+
+
+def _duration(value: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]*[smh]", value):
+        raise ValueError(f"{value!r} is not a duration: write a number and s, m or h (15m)")
+    return value
+
+
+def _seconds(duration: str) -> int:
+    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
+
+
+class WorkerConfig(_Strict):
+    """`worker:` — how PostgreSQL workers watch each other (procrastinate heartbeats).
+
+    A worker beats every quarter of `stalled_after`; one silent for longer is taken for
+    dead (killed, its machine gone), and the job it was running is run again by another
+    worker: a flow is taken over within about `stalled_after` and a half.
+    """
+
+    stalled_after: str = "60s"
+
+    @field_validator("stalled_after")
+    @classmethod
+    def _a_duration(cls, value: str) -> str:
+        return _duration(value)
+
+    @property
+    def stalled_seconds(self) -> int:
+        return _seconds(self.stalled_after)
+
+
+class AuditConfig(_Strict):
+    """`audit:` — where the audit chain's anchors (its head, witnessed outside the state
+    store) are appended; relative to the workspace. Put them on other storage than the
+    state (another disk, an append-only mount) so one mishap cannot take both."""
+
+    anchors: Path = Path(".billbridge/audit-anchors")
 
 
 class Workspace(_Strict):
@@ -204,6 +240,8 @@ class Workspace(_Strict):
     state: str = ".billbridge/state.db"
     batch_size: int = Field(default=1000, ge=1, le=100_000)
     alerts: AlertsConfig | None = None
+    audit: AuditConfig = AuditConfig()
+    worker: WorkerConfig = WorkerConfig()
 
     @field_validator("connections", mode="before")
     @classmethod

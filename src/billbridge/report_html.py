@@ -218,5 +218,12 @@ def daily_page(report: DailyReport) -> str:
         )
         + "<h2>Discrepancies found and fixed</h2>"
         + _table(("kind", "found", "resolved", "still open"), found)
-        + f"<script>{_SORT}</script></body></html>\n"
+        + "<h2>Audit chain</h2><p>"
+        + (
+            escape(f"seq {report.audit_head.seq}, head {report.audit_head.hash}")
+            if report.audit_head
+            else "empty"
+        )
+        + " (keep this: <code>billbridge audit --verify</code> finds a chain cut or"
+        " rewritten since)</p>" + f"<script>{_SORT}</script></body></html>\n"
     )

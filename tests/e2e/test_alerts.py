@@ -99,6 +99,16 @@ def test_each_incident_alerts_once_then_resolves_once(
         subjects = sorted(m["Subject"] for m in mailbox.messages)
         assert subjects == sorted(f"[billbridge] FIRING: {rule} {FLOW}" for _, rule in firing)
         assert mailbox.messages[0]["To"] == "finance@example.test"
+        store = open_store(ws.state_url)
+        try:  # every alert is also a witness of the audit chain's head (issue 13, #10)
+            head = store.audit_head()
+        finally:
+            store.close()
+        assert head is not None
+        anchor = {"seq": head.seq, "hash": head.hash}
+        assert [b["audit_anchor"] for b in hook.bodies] == [anchor, anchor]
+        body = mailbox.messages[0].get_payload(decode=True).decode()
+        assert f"audit_anchor: seq {head.seq}, hash {head.hash}" in body
 
         code, report = _check(ws)
         assert code == 0, report

@@ -22,7 +22,7 @@ import uvicorn
 
 from billbridge.config import Workspace, load_workspace
 from billbridge.engine.run import sync_flow
-from billbridge.service.app import create_app
+from billbridge.service.app import create_app, proxy_options
 from billbridge.service.auth import create_token, digest, hash_password
 from billbridge.store.base import Role, Store
 from billbridge.wiring import flows, open_workspace_store
@@ -124,9 +124,11 @@ def service(
         monkeypatch.setenv("BILLBRIDGE_STATE", request.getfixturevalue("pg_url"))
     ws = make_workspace(tmp_path / "ws")
     port = _free_port()
+    # The tests play a TLS-terminating proxy on loopback (X-Forwarded-Proto), so the
+    # server trusts forwarded headers from there, as `serve --forwarded-allow-ips` would.
     config = uvicorn.Config(
         create_app(ws), host="127.0.0.1", port=port, log_level="warning", ws="none",
-        lifespan="on",
+        lifespan="on", **proxy_options("127.0.0.1"),
     )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -22,16 +22,18 @@ from rich.console import Console
 from rich.table import Table
 
 from billbridge import __version__
+from billbridge.audit_anchors import anchor_or_say
 from billbridge.config import ConfigError, Workspace, load_workspace
 from billbridge.connectors.base import ConnectorError, RetryableError
 from billbridge.engine.model import RunResult
 from billbridge.engine.queue import UnknownRecordError
-from billbridge.store import Store, StoreError
+from billbridge.store import AuditHead, Store, StoreError
 from billbridge.wiring import open_workspace_store
 
 __all__ = [
     "JsonOpt",
     "WorkspaceOpt",
+    "anchor_after",
     "app",
     "current_actor",
     "emit",
@@ -91,9 +93,12 @@ def current_actor() -> str:
 
 @contextmanager
 def opened(workspace: Path, as_json: bool) -> Iterator[tuple[Workspace, Store]]:
+    """The workspace and its store for one command; a command that added audit rows
+    (a run, a dismissal, a user change) anchors the chain's new head on its way out."""
     try:
         ws = load_workspace(workspace)
         store = open_workspace_store(ws)
+        head = store.audit_head()
     except ConfigError as exc:
         fail(str(exc), as_json=as_json)
     except StoreError as exc:
@@ -105,7 +110,17 @@ def opened(workspace: Path, as_json: bool) -> Iterator[tuple[Workspace, Store]]:
     except ConnectorError as exc:
         fail(str(exc), as_json=as_json, code=1 if isinstance(exc, RetryableError) else 2)
     finally:
-        store.close()
+        try:
+            anchor_after(ws, store, since=head)
+        finally:
+            store.close()
+
+
+def anchor_after(ws: Workspace, store: Store, *, since: AuditHead | None = None) -> None:
+    """Anchor the audit chain if it moved; a failure is said on stderr, never hidden."""
+    problem = anchor_or_say(ws, store, since=since)
+    if problem is not None:
+        err.print(f"[bold yellow]warning:[/] {problem}", highlight=False, markup=False)
 
 
 def _version(value: bool) -> None:

@@ -1,4 +1,5 @@
-"""`billbridge audit` and `billbridge trace`: who changed what, and one invoice's path."""
+"""`billbridge audit` (and `audit anchor`) and `billbridge trace`: who changed what, the
+witness that it was not cut or rewritten, and one invoice's path."""
 
 from __future__ import annotations
 
@@ -8,35 +9,44 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from billbridge.audit_anchors import (
+    KEY_ENV,
+    AnchorCheck,
+    anchor_path,
+    verify_with_anchors,
+    write_anchor,
+)
 from billbridge.engine.trace import resolve_ref, trace
 
 from ._common import JsonOpt, WorkspaceOpt, app, emit, fail, opened, out
 
+audit_app = typer.Typer(
+    help="The append-only audit log; --verify checks its hash chain and anchors.",
+    invoke_without_command=True,
+)
 
-@app.command()
+
+@audit_app.callback()
 def audit(
+    ctx: typer.Context,
     record: Annotated[str | None, typer.Option(help="Only rows of this record key.")] = None,
-    verify: Annotated[bool, typer.Option(help="Re-compute the hash chain.")] = False,
+    verify: Annotated[
+        bool, typer.Option(help="Re-compute the hash chain and check it against its anchors.")
+    ] = False,
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 200,
     workspace: WorkspaceOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
-    """The append-only audit log; --verify checks its hash chain."""
-    with opened(workspace, as_json) as (_ws, store):
+    """The append-only audit log; --verify checks its hash chain and its anchors.
+
+    Exit code with --verify: 1 if a row was changed, the chain was cut or rewritten
+    (it disagrees with an anchor), or an anchor line is unreadable, unsigned or forged.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    with opened(workspace, as_json) as (ws, store):
         if verify:
-            verdict = store.verify_audit()
-            if as_json:
-                emit({"ok": verdict.ok, "rows": verdict.rows, "first_bad": verdict.first_bad})
-            elif verdict.ok:
-                out.print(f"Audit chain verified: {verdict.rows} rows, no change since written.")
-            else:
-                out.print(
-                    f"[bold red]Audit chain broken[/] at row {verdict.first_bad} "
-                    f"({verdict.rows} rows checked): that row was changed after it was "
-                    "written."
-                )
-            if not verdict.ok:
-                raise typer.Exit(1)
+            _print_verify(verify_with_anchors(ws, store), as_json=as_json)
             return
         rows = store.audit_rows(record_key=record, limit=limit)
     if as_json:
@@ -68,6 +78,65 @@ def audit(
     out.print(table)
 
 
+def _print_verify(check: AnchorCheck, *, as_json: bool) -> None:
+    if as_json:
+        emit(check.as_json())
+    elif check.ok:
+        rows = check.verdict.rows
+        out.print(f"Audit chain verified: {rows} rows, no change since written.")
+        latest = check.latest
+        if latest is not None:
+            out.print(
+                f"It agrees with every anchor in {check.path}; the latest saw seq "
+                f"{latest.seq} at {latest.at}.",
+                highlight=False,
+            )
+        elif rows:
+            out.print(
+                f"[yellow]No anchor in {check.path} yet[/]: a cut or a rewrite of the chain "
+                "cannot be found without one (`billbridge audit anchor` writes one).",
+                highlight=False,
+            )
+        if check.unchecked_signatures:
+            out.print(f"The anchors are signed: set {KEY_ENV} to check their signatures.")
+    else:
+        out.print("[bold red]Audit chain does not verify[/]:", highlight=False)
+        for line in check.explain():
+            out.print(f"  - {line}", highlight=False, markup=False)
+    if not check.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("anchor")
+def audit_anchor(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> None:
+    """Write the chain's head (seq and hash) to its anchor file now (also done after
+    every run). Refused, with exit 1, while the chain does not verify."""
+    with opened(workspace, as_json) as (ws, store):
+        check = verify_with_anchors(ws, store)
+        if not check.ok:
+            fail(
+                "the audit chain does not verify, so its head is not anchored: "
+                + "; ".join(check.explain()),
+                as_json=as_json,
+                code=1,
+            )
+        head = store.audit_head()
+        if head is None:
+            fail("the audit log is empty: nothing to anchor yet", as_json=as_json, code=1)
+        latest = check.latest
+        written = None
+        if latest is None or (latest.seq, latest.hash) != (head.seq, head.hash):
+            written = write_anchor(anchor_path(ws), head)
+    anchor = written or latest
+    assert anchor is not None
+    if as_json:
+        emit({**anchor.as_json(), "written": written is not None, "anchors": str(check.path)})
+    elif written is not None:
+        out.print(f"Anchored seq {anchor.seq} ({anchor.hash[:16]}…) in {check.path}.")
+    else:
+        out.print(f"Already anchored: seq {anchor.seq} at {anchor.at} in {check.path}.")
+
+
 @app.command("trace")
 def trace_cmd(
     ref: Annotated[str, typer.Argument(help="An invoice number, a Stripe id or a record key.")],
@@ -96,3 +165,6 @@ def trace_cmd(
         out.print(f"  {when}  {e['actor']:<12} {e['event']:<9} {other}", highlight=False)
         if e["detail"]:
             out.print(f"  {'':19}  {'':12} {e['detail']}", highlight=False, markup=False)
+
+
+app.add_typer(audit_app, name="audit")

@@ -254,6 +254,14 @@ def _print_daily(report: DailyReport) -> None:
         )
     if not kinds:
         out.print("  none", highlight=False)
+    head = report.audit_head
+    out.print(
+        "[bold]Audit chain[/] "
+        + (f"seq {head.seq}, head {head.hash}" if head else "empty")
+        + " (keep this line: `billbridge audit --verify` finds a chain cut or rewritten "
+        "since)",
+        highlight=False,
+    )
 
 
 @report_app.command("daily")

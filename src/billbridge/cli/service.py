@@ -251,6 +251,15 @@ def serve(
             help="Store each Stripe event and hand it to `billbridge worker` (PostgreSQL).",
         ),
     ] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            envvar="BILLBRIDGE_FORWARDED_ALLOW_IPS",
+            help="Your reverse proxy's addresses (comma-separated): X-Forwarded-For and "
+            "-Proto are trusted from these only. Default: from nobody.",
+        ),
+    ] = None,
     workspace: WorkspaceOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
@@ -258,7 +267,7 @@ def serve(
     try:
         import uvicorn  # noqa: PLC0415
 
-        from billbridge.service.app import create_app  # noqa: PLC0415
+        from billbridge.service.app import create_app, proxy_options  # noqa: PLC0415
     except ImportError as exc:
         fail(
             f"billbridge serve needs the service extra: pip install 'billbridge[service]' ({exc})",
@@ -271,4 +280,4 @@ def serve(
         fail(str(exc), as_json=as_json)
     if as_json:
         emit({"url": f"http://{host}:{port}/", "workspace": str(ws.root)})
-    uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", **proxy_options(forwarded_allow_ips))

@@ -4,7 +4,8 @@ A thin shell over `billbridge.worker`: the embedded store (SQLite) gets the loca
 PostgreSQL gets procrastinate. Each job's line (or JSON object, with `--json`, one per
 line so a log collector can read them as they come; with `--once --json`, one document
 at the end) names the job, the flow, its runs
-and its counts; alert rules are checked after every job, as after `sync`.
+and its counts; after every job the audit chain's head is anchored (when it moved) and
+the alert rules are checked, as after `sync`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from billbridge.config import Workspace
 from billbridge.wiring import open_workspace_store
 from billbridge.worker import JobResult, WorkerBusyError, run_local
 
-from ._common import JsonOpt, WorkspaceOpt, emit, fail, opened, out
+from ._common import JsonOpt, WorkspaceOpt, anchor_after, emit, fail, opened, out
 from .monitor import run_alerts
 
 __all__ = ["worker_cmd"]
@@ -36,6 +37,8 @@ def _reporter(ws: Workspace, *, as_json: bool, lines: bool) -> Callable[[JobResu
         with lock:
             if lines:
                 print(orjson.dumps(result.as_json()).decode(), flush=True)
+            elif not as_json and result.note:
+                out.print(f"{result.job:<11} {result.flow}  {result.note}", highlight=False)
             elif not as_json:
                 counts = ", ".join(f"{n} {k}" for k, n in result.counts.items() if n) or "nothing"
                 runs = ",".join(map(str, result.runs)) or "-"
@@ -46,6 +49,7 @@ def _reporter(ws: Workspace, *, as_json: bool, lines: bool) -> Callable[[JobResu
                 )
             store = open_workspace_store(ws)
             try:
+                anchor_after(ws, store)  # before the alerts, which carry the head
                 run_alerts(ws, store, quiet=as_json)
             finally:
                 store.close()
@@ -68,8 +72,10 @@ def worker_cmd(
 ) -> None:
     """Drain every webhook inbox and sync each flow whose `every:` has passed.
 
-    On PostgreSQL any number of workers share the jobs (procrastinate), and one flow
-    never runs in two places at once; on SQLite one worker runs per workspace.
+    On PostgreSQL any number of workers share the jobs (procrastinate), one flow never
+    runs in two places at once, and the job of a worker silent for `worker.stalled_after`
+    (killed, its machine gone) is run again by another; on SQLite one worker runs per
+    workspace.
     Exit code with --once: 1 if a job left failed records, else 0.
     """
     with opened(workspace, as_json) as (ws, store):

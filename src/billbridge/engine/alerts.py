@@ -23,8 +23,9 @@ from typing import Any, Final
 import httpx
 
 from billbridge.alert_config import AlertRules, AlertsConfig, SmtpConfig
-from billbridge.store.base import DiscrepancyRow, IncidentRow, RunRow, Store
+from billbridge.store.base import AuditHead, DiscrepancyRow, IncidentRow, RunRow, Store
 
+from .daily import audit_anchor_json
 from .status import FlowStatus, Status, wait_percent, workspace_status
 
 __all__ = ["AlertReport", "Firing", "check_alerts", "evaluate", "failure_rate"]
@@ -158,7 +159,9 @@ class AlertReport:
         }
 
 
-def _payload(incident: IncidentRow, state: str, workspace: str, at: datetime) -> dict[str, Any]:
+def _payload(
+    incident: IncidentRow, state: str, workspace: str, at: datetime, head: AuditHead | None
+) -> dict[str, Any]:
     return {
         "source": "billbridge",
         "workspace": workspace,
@@ -168,6 +171,8 @@ def _payload(incident: IncidentRow, state: str, workspace: str, at: datetime) ->
         "detail": incident.detail,
         "opened_at": incident.opened_at.isoformat(),
         "resolved_at": at.isoformat() if state == "resolved" else None,
+        # the audit chain's head: every alert is also a witness of the chain (an anchor)
+        "audit_anchor": audit_anchor_json(head),
     }
 
 
@@ -215,7 +220,7 @@ class _Deliver:
         message["Subject"] = f"[billbridge] {state}: {payload['rule']} {payload['subject']}"
         message["From"] = smtp.sender
         message["To"] = ", ".join(smtp.to)
-        lines = [f"{k}: {v}" for k, v in payload.items() if v is not None]
+        lines = [f"{k}: {_mail_text(v)}" for k, v in payload.items() if v is not None]
         message.set_content("\n".join(lines) + "\n")
         with self.smtp(smtp) as server:
             if smtp.starttls:
@@ -223,6 +228,13 @@ class _Deliver:
             if smtp.username and smtp.password is not None:
                 server.login(smtp.username, smtp.password.get_secret_value())
             server.send_message(message)
+
+
+def _mail_text(value: object) -> str:
+    """A value as a mail line shows it: a mapping as `key value, …` (the audit anchor)."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)
 
 
 def _safe(exc: Exception, config: AlertsConfig) -> str:
@@ -271,6 +283,7 @@ def check_alerts(
         )
     }
     deliver = _Deliver(config, client, smtp)
+    head = store.audit_head()
     report = AlertReport()
     pending = store.pending_incidents()
     known = {(i.rule, i.subject) for i in pending if i.status == "open"}
@@ -290,7 +303,7 @@ def check_alerts(
         still = (incident.rule, incident.subject) in firing
         if incident.status == "open" and still:
             if incident.notified_at is None:
-                errors = deliver(_payload(incident, "firing", workspace, now))
+                errors = deliver(_payload(incident, "firing", workspace, now, head))
                 if errors:
                     report.failed.extend(errors)
                 else:
@@ -304,7 +317,7 @@ def check_alerts(
         if incident.notified_at is None:  # never announced: close it quietly
             store.mark_incident(incident.id, resolved_notified_at=now)
             continue
-        errors = deliver(_payload(incident, "resolved", workspace, resolved_at))
+        errors = deliver(_payload(incident, "resolved", workspace, resolved_at, head))
         if errors:
             report.failed.extend(errors)
         else:

@@ -1,5 +1,6 @@
 """The daily report: what synced, what failed and why, what waits on whom, what reconcile
-found and fixed, over a window (the last 24 hours by default).
+found and fixed, over a window (the last 24 hours by default), and the audit chain's
+head (its anchor) at the time.
 
 Why a value and not a printout: the CLI prints it, `--json` emits it, `--html` renders it
 for an accountant, and a scheduler can mail it; all four show the same figures.
@@ -13,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from billbridge.store.base import Store
+from billbridge.store.base import AuditHead, Store
 
-__all__ = ["DailyReport", "FlowDay", "daily_report"]
+__all__ = ["DailyReport", "FlowDay", "audit_anchor_json", "daily_report"]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -48,6 +49,9 @@ class DailyReport:
     discrepancies_found: dict[str, int]
     discrepancies_resolved: dict[str, int]
     discrepancies_open: dict[str, int]
+    # The audit chain's head when the report was made: a copy of the anchor that lives
+    # wherever the report is mailed or filed (compare it with `billbridge audit --verify`).
+    audit_head: AuditHead | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -62,7 +66,13 @@ class DailyReport:
                 "resolved": self.discrepancies_resolved,
                 "open": self.discrepancies_open,
             },
+            "audit_anchor": audit_anchor_json(self.audit_head),
         }
+
+
+def audit_anchor_json(head: AuditHead | None) -> dict[str, Any] | None:
+    """The chain's head as reports and alerts carry it: {seq, hash}, or None when empty."""
+    return None if head is None else {"seq": head.seq, "hash": head.hash}
 
 
 def daily_report(
@@ -135,4 +145,5 @@ def daily_report(
         discrepancies_found=dict(found),
         discrepancies_resolved=dict(resolved),
         discrepancies_open=dict(Counter(row.kind for row in store.open_discrepancies())),
+        audit_head=store.audit_head(),
     )

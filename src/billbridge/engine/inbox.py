@@ -9,15 +9,21 @@ content is `unchanged`, and its posting is found by its idempotency key.
 Events arrive out of order (Stripe does not guarantee order). An event older than the
 newest one already applied to the same object would move that record backwards (an
 `invoice.updated` from before the payment undoing the payment's state), so it is
-marked `stale`, not processed, and the skip is audited.
+marked `stale`, not processed, and the skip is audited. Two events stamped with the
+same second (Stripe's `created` has no finer grain) are told apart by the object itself:
+the flow's `lifecycle` (its source's rule, e.g. an invoice's status order) marks the
+one whose object is behind the one applied `stale` too, so `invoice.finalized`
+arriving after `invoice.paid` cannot leave the invoice `open`.
 
 The payload is a Stripe event envelope: `{id, type, created, data: {object}}`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -53,6 +59,32 @@ def _record(row: InboxRow) -> RawRecord:
     )
 
 
+def _behind(
+    flow: FlowRuntime,
+    store: Store,
+    key: str,
+    obj: Mapping[str, Any],
+    applied: Mapping[str, Any] | None,
+) -> tuple[list[int], list[int]] | None:
+    """(applied, this) lifecycles when this event's object is behind the one applied.
+
+    Asked only when two events about one object carry the same time: the source's
+    `lifecycle` (e.g. an invoice's status order) decides, against the object as this
+    pass applied it or else as the store holds it. None: not behind, or no order known.
+    """
+    if flow.lifecycle is None:
+        return None
+    if applied is None:
+        row = store.get_record(key)
+        applied = orjson.loads(row.snapshot) if row is not None else None
+    if applied is None:
+        return None
+    then, now = flow.lifecycle(applied), flow.lifecycle(obj)
+    if then is None or now is None or not now < then:
+        return None
+    return list(then), list(now)
+
+
 def process_inbox(
     flow: FlowRuntime, store: Store, *, actor: str = "stripe-webhook", limit: int = 500
 ) -> InboxResult:
@@ -64,31 +96,39 @@ def process_inbox(
     runner = _Runner(flow, store, actor=actor, kind="webhook", dry_run=False)
     result.run = runner.result.run
     newest: dict[str, int] = {}
+    applied: dict[str, Mapping[str, Any]] = {}  # the object as this pass last applied it
     marks: list[tuple[str, InboxStatus]] = []
     try:
         for row in rows:
-            if row.object_key not in newest:
-                newest[row.object_key] = (
-                    store.inbox_newest_applied(row.object_key, flow=flow.name) or 0
-                )
-            if row.created < newest[row.object_key]:
+            key = row.object_key
+            if key not in newest:
+                newest[key] = store.inbox_newest_applied(key, flow=flow.name) or 0
+            record = _record(row)
+            behind = row.created == newest[key] and _behind(
+                flow, store, key, record.data, applied.get(key)
+            )
+            if row.created < newest[key] or behind:
+                diff: dict[str, Any] = {
+                    "event": [None, row.event_id],
+                    "event_created": [newest[key], row.created],
+                }
+                if behind:
+                    diff["lifecycle"] = list(behind)
                 runner.pipeline.batch.audit.append(
                     AuditEvent(
                         actor=actor,
                         action="ignored-stale-event",
-                        record_key=row.object_key,
+                        record_key=key,
                         run_id=runner.result.run,
                         at=datetime.now(UTC),
-                        diff={
-                            "event": [None, row.event_id],
-                            "event_created": [newest[row.object_key], row.created],
-                        },
+                        diff=diff,
                     )
                 )
                 marks.append((row.event_id, "stale"))
                 continue
-            newest[row.object_key] = row.created
-            runner.process([_record(row)])
+            newest[key] = row.created
+            applied[key] = record.data
+            runner.process([record])
             marks.append((row.event_id, "processed"))
         runner.commit()
         crashpoint("after-inbox-commit")  # committed, events not yet marked: re-run is a no-op

@@ -62,6 +62,10 @@ class FlowRuntime:
     # "object:id" of the records a record of this type may look up while normalized:
     # fetched for a whole batch in one query (see formats/stripe/_lookups.py).
     lookups: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = field(default_factory=dict)
+    # How far along its life a source object is (a tuple that never decreases), or None
+    # when unknown: decides between two webhook events about one object stamped with
+    # the same time. The source's format module provides it; None: arrival order decides.
+    lifecycle: Callable[[Mapping[str, Any]], tuple[int, ...] | None] | None = None
 
 
 @dataclass(slots=True, kw_only=True)

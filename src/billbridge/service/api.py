@@ -14,9 +14,11 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field, field_validator
 
+from billbridge.audit_anchors import verify_with_anchors
 from billbridge.config import Workspace
 from billbridge.engine.model import RunResult
 from billbridge.engine.trace import resolve_ref, trace
+from billbridge.redact import redact_settings
 from billbridge.store.base import AuditRow, RunRow
 
 from . import actions
@@ -129,6 +131,10 @@ class VerifyOut(BaseModel):
     ok: bool
     rows: int
     first_bad: int | None
+    missing: list[int] | None = None  # [first, last] seqs an anchor saw, no longer stored
+    rewritten: list[int] | None = None  # [first, last]: rewritten rows, between anchors
+    anchor: dict[str, Any] | None = None  # the newest trusted anchor: seq, hash, at
+    problems: list[str] = Field(default_factory=list)  # what is wrong, in sentences
 
 
 class StartRuns(BaseModel):
@@ -324,9 +330,10 @@ def search_audit(
 
 
 @router.get("/audit/verify")
-def verify_audit(store: StoreDep, _: Viewer) -> VerifyOut:
-    verdict = store.verify_audit()
-    return VerifyOut(ok=verdict.ok, rows=verdict.rows, first_bad=verdict.first_bad)
+def verify_audit(ws: WorkspaceDep, store: StoreDep, _: Viewer) -> VerifyOut:
+    """The hash chain recomputed and checked against its anchors (see `audit --verify`)."""
+    data = verify_with_anchors(ws, store).as_json()
+    return VerifyOut(**{k: v for k, v in data.items() if k in VerifyOut.model_fields})
 
 
 @router.get("/trace/{ref}")
@@ -350,15 +357,9 @@ def list_flows(ws: WorkspaceDep, _: Viewer) -> list[dict[str, Any]]:
 
 @router.get("/connections")
 def list_connections(ws: WorkspaceDep, _: Viewer) -> list[dict[str, Any]]:
-    """Connections without secrets: an API key shows only whether it is set."""
-    shown = []
-    for name, conn in ws.connections.items():
-        data = conn.model_dump(mode="json", exclude={"api_key"})
-        data["name"] = name
-        if hasattr(conn, "api_key"):
-            data["api_key_set"] = conn.api_key is not None
-        shown.append(data)
-    return shown
+    """Connections without secrets: a secret setting shows only whether it is set (e.g.
+    `api_key_set`), a URL's password and secret query values are masked (`redact`)."""
+    return [{**redact_settings(conn), "name": name} for name, conn in ws.connections.items()]
 
 
 # ---------------------------------------------------------------- users and tokens (admin)

@@ -7,6 +7,7 @@ webhook receiver, Prometheus metrics) are mounted in `EXTRA_ROUTERS` below.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,19 +15,23 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from billbridge import __version__
+from billbridge.audit_anchors import anchor_or_say
 from billbridge.config import CONFIG_NAME, ConfigError, StripeConnection, Workspace
-from billbridge.store import StorePool
+from billbridge.redact import workspace_secrets
+from billbridge.store import StoreError, StorePool
 from billbridge.wiring import open_workspace_store
 
 from . import api, metrics, ui, ui_admin
 from .auth import LoginLimiter
 from .deps import LoginRequiredError
+from .scrub import ScrubSecrets
 from .stripe_webhooks import stripe_webhook_router
 
-__all__ = ["EXTRA_ROUTERS", "create_app", "webhook_paths"]
+__all__ = ["EXTRA_ROUTERS", "create_app", "proxy_options", "webhook_paths"]
 
 # Routers that other parts of billbridge add to the service, mounted after the API and UI:
 #   from .stripe_webhooks import router as stripe_webhooks   (the Stripe webhook receiver)
@@ -36,6 +41,8 @@ CSP = (
     "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_log = logging.getLogger(__name__)
 _TITLES = {401: "Log in first", 403: "Not allowed", 404: "Not found", 409: "Conflict",
            422: "Cannot do that", 429: "Too many attempts"}  # fmt: skip
 
@@ -56,6 +63,29 @@ def webhook_paths(workspace: Workspace) -> dict[str, str]:
     if len(flows) == 1:
         paths["/webhooks/stripe"] = flows[0]
     return paths
+
+
+def proxy_options(forwarded_allow_ips: str | None) -> dict[str, Any]:
+    """uvicorn's proxy settings for `serve`: trust `X-Forwarded-For`/`-Proto` only from
+    the addresses the operator names (comma-separated IPs or networks), none by default.
+
+    Why not uvicorn's default (trust 127.0.0.1): anything on the machine, or a client
+    when no proxy is in front, could then choose its own address per request, and the
+    login limit (per client address) would count nothing.
+    """
+    ips = ",".join(part.strip() for part in (forwarded_allow_ips or "").split(",") if part.strip())
+    return {"proxy_headers": bool(ips), "forwarded_allow_ips": ips or ""}
+
+
+def _anchor(workspace: Workspace, stores: StorePool) -> None:
+    """Anchor the audit chain if it moved; a failure is logged, never a failed answer."""
+    try:
+        with stores.borrow() as store:
+            problem = anchor_or_say(workspace, store)
+    except StoreError as exc:  # no store to borrow: the next request anchors
+        problem = f"the audit chain's anchor was not written: {exc}"
+    if problem is not None:
+        _log.warning("%s", problem)
 
 
 async def _drain_job(flow: str) -> object:
@@ -125,6 +155,16 @@ def create_app(
         return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
 
     @app.middleware("http")
+    async def _anchor_changes(request: Request, call_next: Any) -> Response:
+        """A request that may have added audit rows (a replay, a dismissal, a login, a user
+        change) anchors the chain's new head before its answer leaves."""
+        response: Response = await call_next(request)
+        # (a webhook only stores its event: the drain that posts it anchors its own runs)
+        if request.method not in _SAFE_METHODS and not request.url.path.startswith("/webhooks/"):
+            await run_in_threadpool(_anchor, workspace, stores)
+        return response
+
+    @app.middleware("http")
     async def _security_headers(request: Request, call_next: Any) -> Response:
         """No framing (clickjacking), no foreign scripts, no MIME sniffing, no referrer leaks."""
         response: Response = await call_next(request)
@@ -154,4 +194,6 @@ def create_app(
             page.headers.update(headers)
         return page
 
+    # Added last, so it wraps every other layer: error pages and headers included.
+    app.add_middleware(ScrubSecrets, secrets=workspace_secrets(workspace))
     return app

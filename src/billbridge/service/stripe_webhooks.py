@@ -10,7 +10,8 @@ connection, so every flow posts it, each exactly once.
 What never reaches the inbox (and so never the pipeline), and the answer:
 - a body over `max_bytes`: 413;
 - no `Stripe-Signature`, a signature that does not match the connection's
-  `webhook_secret`, or a timestamp outside the tolerance window (replays): 400;
+  `webhook_secret`, or a signed timestamp more than the tolerance in the past (a
+  replay) or in the future (a stamp made to outlive the window): 400;
 - a body that is not UTF-8 JSON of a Stripe event (`id`, `type`, `created`,
   `data.object` with `object` and `id`): 400.
 An event about an object billbridge does not read (a plan, a payment method) is
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,6 +36,7 @@ from fastapi import APIRouter, BackgroundTasks, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from billbridge.audit_anchors import anchor_or_say
 from billbridge.config import StripeConnection, Workspace
 from billbridge.engine.inbox import InboxResult, drain_inbox
 from billbridge.formats.stripe import POSTABLE_OBJECTS, REFERENCE_OBJECTS
@@ -73,6 +76,15 @@ def _event(payload: bytes) -> dict[str, Any]:
     if type(obj.get("id")) is not str or not obj["id"]:
         raise _Rejected(400, "the event's object has no `id`")
     return event
+
+
+def _signed_at(header: str) -> int | None:
+    """The `t=` of a Stripe-Signature header (already verified to be signed)."""
+    for item in header.split(","):
+        name, _, value = item.strip().partition("=")
+        if name == "t" and value.isdigit():
+            return int(value)
+    return None
 
 
 class _Receiver:
@@ -129,6 +141,14 @@ class _Receiver:
             )
         except stripe.SignatureVerificationError as exc:
             raise _Rejected(400, f"signature rejected: {exc.user_message or exc}") from None
+        # The SDK checks only the past side of the window; a stamp from the future would
+        # stay "fresh" (replayable) for as long as it is ahead.
+        stamp = _signed_at(header)
+        if stamp is None or stamp > time.time() + self.tolerance:
+            raise _Rejected(
+                400, f"signature rejected: timestamp {stamp} is ahead of this server's "
+                f"clock by more than the tolerance ({self.tolerance} s)",
+            )  # fmt: skip
         return _event(payload)
 
     def store(self, event: dict[str, Any], payload: bytes) -> bool:
@@ -158,6 +178,9 @@ class _Receiver:
                 with flows(self.workspace) as lookup:
                     for name in self.flows:
                         passes.extend(drain_inbox(lookup(name), store, limit=limit))
+                problem = anchor_or_say(self.workspace, store)  # the drain's runs end here
+                if problem is not None:
+                    _log.warning("%s", problem)
             finally:
                 store.close()
         return passes

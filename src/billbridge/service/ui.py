@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from billbridge.audit_anchors import verify_with_anchors
 from billbridge.config import Workspace
 from billbridge.engine.trace import resolve_ref, trace
 from billbridge.store.base import AuditEvent
@@ -107,7 +108,8 @@ def login(
     if limiter.blocked(client, username):
         raise HTTPException(429, "too many failed logins; wait a few minutes and try again")
     user = store.get_user(username)
-    if user is None or not verify_password(user, password):
+    # The hash check runs first, for unknown names too: the answer takes as long either way.
+    if not verify_password(user, password) or user is None:
         limiter.failed(client, username)
         return _page(
             request, "login.html", None, csrf=expected, next=_safe_next(next),
@@ -252,6 +254,7 @@ def runs_page(request: Request, store: StoreDep, who: Viewer, flow: str = "") ->
 def audit_page(
     request: Request,
     store: StoreDep,
+    ws: WorkspaceDep,
     who: Viewer,
     record: str = "",
     actor: str = "",
@@ -270,7 +273,7 @@ def audit_page(
     rows = store.search_audit(
         record_key=record or None, actor=actor or None, since=bounds[0], until=bounds[1]
     )
-    verdict = store.verify_audit() if verify else None
+    verdict = verify_with_anchors(ws, store) if verify else None
     return _page(
         request, "audit.html", who, rows=rows, record=record, actor=actor, since=since,
         until=until, verdict=verdict, error=error,

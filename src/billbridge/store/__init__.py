@@ -14,6 +14,7 @@ from ._pool import StorePool
 from ._users import LastAdminError, NotFoundError, TokenRow, TokenStatus
 from .base import (
     AuditEvent,
+    AuditHead,
     AuditRow,
     AuditVerdict,
     Batch,
@@ -29,6 +30,7 @@ from .base import (
 
 __all__ = [
     "AuditEvent",
+    "AuditHead",
     "AuditRow",
     "AuditVerdict",
     "Batch",

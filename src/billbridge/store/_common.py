@@ -9,15 +9,15 @@ cannot drift apart. Parameters are positional and in the same order in both dial
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
+
+from billbridge.redact import redact_url
 
 from . import audit_chain
 from ._inbox import InboxMixin
@@ -29,6 +29,7 @@ from ._users import UserStoreMixin
 from ._writebacks import WriteBacksMixin, writeback_params
 from .base import (
     AuditEvent,
+    AuditHead,
     AuditRow,
     AuditVerdict,
     Batch,
@@ -56,22 +57,6 @@ class Tx(Protocol):
 
     def execute(self, sql: str, params: Any = ..., /) -> Any: ...
     def executemany(self, sql: str, params: Any, /) -> Any: ...
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password (in the user part or a `password=` parameter) masked."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if parts.password is not None:
-            user, _, host = netloc.rpartition("@")
-            netloc = f"{user.split(':', 1)[0]}:***@{host}"
-        query = urlencode(
-            [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query)], safe="*"
-        )
-        return urlunsplit(parts._replace(netloc=netloc, query=query))
-    except ValueError:
-        return re.sub(r"//[^@/]*@", "//***@", url)
 
 
 def _now() -> datetime:
@@ -389,9 +374,16 @@ class SqlStore(
                 return
             last = page[-1][0]
 
-    def verify_audit(self) -> AuditVerdict:
-        """Recompute the chain page by page (never the whole table in memory)."""
-        return audit_chain.verify_chain(self._iter_audit())
+    def verify_audit(self, anchors: Mapping[int, Sequence[str]] | None = None) -> AuditVerdict:
+        """Recompute the chain page by page (never the whole table in memory), and compare
+        it with `anchors` (seq → head hashes recorded outside the store) when given."""
+        return audit_chain.verify_chain(self._iter_audit(), anchors)
+
+    def audit_head(self) -> AuditHead | None:
+        """The chain's newest row (seq, hash), for an anchor; None while it is empty."""
+        with self._guard("read audit"):
+            row = self._one("audit_head", ())
+        return None if row is None else AuditHead(seq=int(row[0]), hash=str(row[1]))
 
     # ------------------------------------------------------------------ records, postings
     def get_record(self, key: str) -> RecordRow | None:

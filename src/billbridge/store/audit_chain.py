@@ -14,7 +14,7 @@ mapping_version}``; ``hash = sha256(prev_hash + canonical).hexdigest()``; the fi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -196,18 +196,42 @@ def row_hash(row: AuditRow) -> str:
     )
 
 
-def verify_chain(rows: Iterable[AuditRow]) -> AuditVerdict:
+def verify_chain(
+    rows: Iterable[AuditRow], anchors: Mapping[int, Sequence[str]] | None = None
+) -> AuditVerdict:
     """Check rows given in seq order; stops at the first bad one.
 
     A row is bad when its `prev_hash` is not the previous row's stored hash (a row was
     removed, inserted or re-linked) or its `hash` does not match its content (edited).
     Takes any iterable so a store can stream the table instead of loading it.
+
+    `anchors` (seq → the head hashes recorded outside the store at that seq) catch what
+    the chain alone cannot: its last rows deleted (an anchor names a seq the chain no
+    longer reaches: `missing`), or the whole chain recomputed after an edit (a row's
+    hash differs from its anchor: `rewritten`, between the last anchor it matched and
+    that one).
     """
+    anchors = anchors or {}
+    top = max(anchors, default=None)
     expected_prev = GENESIS
     count = 0
+    last = matched = 0
     for row in rows:
         count += 1
         if row.prev_hash != expected_prev or row.hash != row_hash(row):
-            return AuditVerdict(ok=False, rows=count, first_bad=row.seq)
+            return AuditVerdict(ok=False, rows=count, first_bad=row.seq, anchored=top)
+        witnessed = anchors.get(row.seq)
+        if witnessed is not None:
+            if any(h != row.hash for h in witnessed):
+                return AuditVerdict(
+                    ok=False, rows=count, first_bad=row.seq, anchored=top,
+                    rewritten=(matched + 1, row.seq),
+                )  # fmt: skip
+            matched = row.seq
         expected_prev = row.hash
-    return AuditVerdict(ok=True, rows=count, first_bad=None)
+        last = row.seq
+    if top is not None and top > last:
+        return AuditVerdict(
+            ok=False, rows=count, first_bad=last + 1, anchored=top, missing=(last + 1, top)
+        )
+    return AuditVerdict(ok=True, rows=count, first_bad=None, anchored=top)

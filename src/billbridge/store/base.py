@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuditEvent",
+    "AuditHead",
     "AuditRow",
     "AuditVerdict",
     "Batch",
@@ -226,10 +227,24 @@ class AuditRow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AuditHead:
+    """The newest row of the audit chain: what an anchor (a witness outside) records."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AuditVerdict:
     ok: bool
     rows: int
     first_bad: int | None  # sequence number of the first row whose hash does not verify
+    # Checked against anchors (the chain's head as written outside the store):
+    anchored: int | None = None  # the newest anchor's seq, when anchors were given
+    missing: tuple[int, int] | None = None  # seqs (first, last) an anchor saw, now gone
+    # (first, last): the chain differs from the anchor at `last`, and matched every
+    # anchor before `first`; one or more rows in between were rewritten
+    rewritten: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -358,7 +373,8 @@ class Store(Protocol):
     def audit_rows(
         self, *, record_key: str | None = None, limit: int | None = None
     ) -> list[AuditRow]: ...
-    def verify_audit(self) -> AuditVerdict: ...
+    def verify_audit(self, anchors: Mapping[int, Sequence[str]] | None = None) -> AuditVerdict: ...
+    def audit_head(self) -> AuditHead | None: ...
 
     # --- invoice numbers (store/_numbers.py)
     def claim_invoice_number(

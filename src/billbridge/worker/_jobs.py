@@ -33,6 +33,7 @@ class JobResult:
     runs: list[int] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     stopped: str = ""
+    note: str = ""  # what happened besides runs (a job of a dead worker taken over)
 
     @property
     def failed(self) -> bool:
@@ -43,6 +44,8 @@ class JobResult:
         data["counts"] = self.counts
         if self.stopped:
             data["stopped"] = self.stopped
+        if self.note:
+            data["note"] = self.note
         return data
 
 

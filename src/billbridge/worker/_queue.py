@@ -7,7 +7,10 @@ with `SKIP LOCKED`, and two features do what a hand-written loop would get wrong
 - a queueing lock per (job, flow) keeps at most one job of a kind waiting, so a burst of
   webhooks or a slow sync never piles up jobs.
 `billbridge.tick` runs every 10 seconds (procrastinate defers a periodic task once per
-period for all workers together) and defers the jobs that are due.
+period for all workers together) and defers the jobs that are due. A worker killed
+mid-job would keep its flow's lock for good; every worker beats (procrastinate's
+heartbeat) and runs again the jobs of a worker silent for `worker.stalled_after`
+(`_stalled`), so another one takes the flow over.
 
 The App is defined here, in a module (procrastinate needs the task names importable);
 the connector is only set by `run_queue`, from the workspace's state URL.
@@ -16,7 +19,9 @@ the connector is only set by `run_queue`, from the workspace's state URL.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,6 +34,7 @@ from billbridge.config import Workspace
 from billbridge.store._postgres import split_schema
 
 from ._jobs import DRAIN, SYNC, JobResult, due_now, run_job
+from ._stalled import retry_stalled, watch_stalled
 
 __all__ = ["QUEUE", "app", "defer_drain", "defer_due", "opened", "run_queue"]
 
@@ -47,11 +53,37 @@ class _Context:
 
 
 def _run(job: str, flow: str) -> dict[str, Any]:
-    if _Context.workspace is None:
+    workspace = _Context.workspace
+    if workspace is None:
         raise RuntimeError("billbridge jobs run only inside `billbridge worker`")
-    result = run_job(_Context.workspace, job, flow)
+    with _flow_lock(workspace, flow) as held:
+        if held:
+            result = run_job(workspace, job, flow)
+        else:
+            result = JobResult(
+                job=job, flow=flow,
+                note="not run: the flow is running in another worker (a job taken for "
+                "stalled that was still alive); that run does the work",
+            )  # fmt: skip
     _Context.report(result)
     return result.as_json()
+
+
+@contextlib.contextmanager
+def _flow_lock(workspace: Workspace, flow: str) -> Iterator[bool]:
+    """A PostgreSQL session lock on the flow for the job's length: True if this job has it.
+
+    procrastinate's job lock is what normally keeps one flow in one place; this one
+    holds even if a job was wrongly taken for stalled (its worker alive but silent),
+    and it dies with the connection, so a killed worker never keeps it.
+    """
+    conninfo, kwargs = _connection(workspace)
+    _, schema = split_schema(workspace.state_url())
+    digest = hashlib.sha256(f"billbridge-flow:{schema}:{flow}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    with psycopg.connect(conninfo, autocommit=True, **kwargs) as conn:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        yield bool(row and row[0])
 
 
 @app.task(name=_TASKS[DRAIN], queue=QUEUE)
@@ -159,18 +191,35 @@ def run_queue(
         report(result)
 
     _Context.workspace, _Context.report = workspace, collect
+    stalled_after = float(workspace.worker.stalled_seconds)
 
     async def main() -> None:
-        async with opened(workspace, max_size=concurrency + 2):
+        async with opened(workspace, max_size=concurrency + 3):
+            manager = app.job_manager
             if once:
                 await defer_due(workspace)
-            await app.run_worker_async(
-                queues=[QUEUE],
-                wait=not once,
-                concurrency=concurrency,
-                install_signal_handlers=not once,
-                delete_jobs="successful",
+                for result in await retry_stalled(
+                    manager, queue=QUEUE, stalled_after=stalled_after
+                ):
+                    collect(result)
+            watcher = asyncio.create_task(
+                watch_stalled(manager, queue=QUEUE, stalled_after=stalled_after, report=collect)
             )
+            try:
+                await app.run_worker_async(
+                    queues=[QUEUE],
+                    wait=not once,
+                    concurrency=concurrency,
+                    install_signal_handlers=not once,
+                    delete_jobs="successful",
+                    # beat four times per `stalled_after`: one late beat is not a death
+                    update_heartbeat_interval=stalled_after / 4,
+                    stalled_worker_timeout=stalled_after,
+                )
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
 
     try:
         asyncio.run(main())

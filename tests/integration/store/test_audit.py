@@ -188,6 +188,30 @@ def test_verify_chain_names_the_first_bad_row() -> None:
     assert audit_chain.verify_chain(rows[1:]).first_bad == 2
 
 
+def test_verify_chain_against_anchors_names_missing_and_rewritten_rows() -> None:
+    rows = _chain(6)
+    anchors = {2: [rows[1].hash], 4: [rows[3].hash], 6: [rows[5].hash]}
+    verdict = audit_chain.verify_chain(rows, anchors)
+    assert (verdict.ok, verdict.anchored, verdict.missing, verdict.rewritten) == (
+        True, 6, None, None,
+    )  # fmt: skip
+    cut = audit_chain.verify_chain(rows[:3], anchors)
+    assert (cut.ok, cut.first_bad, cut.missing) == (False, 4, (4, 6))
+    assert audit_chain.verify_chain(rows[:3]).ok  # without anchors the cut is invisible
+    # row 5 edited and every hash after it recomputed: the chain verifies on its own
+    prev, rewritten = rows[3].hash, list(rows[:4])
+    for row in rows[4:]:
+        new = replace(row, actor="mallory", prev_hash=prev)
+        new = replace(new, hash=audit_chain.row_hash(new))
+        rewritten.append(new)
+        prev = new.hash
+    assert audit_chain.verify_chain(rewritten).ok
+    found = audit_chain.verify_chain(rewritten, anchors)
+    assert (found.ok, found.first_bad, found.rewritten) == (False, 6, (5, 6))
+    # two anchors disagreeing about one seq: one of them saw another chain
+    assert not audit_chain.verify_chain(rows, {6: [rows[5].hash, "f" * 64]}).ok
+
+
 def test_iso_utc_refuses_naive_times() -> None:
     with pytest.raises(ValueError, match="naive"):
         audit_chain.iso_utc(T0.replace(tzinfo=None))

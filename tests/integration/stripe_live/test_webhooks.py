@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from beancount import loader
 
@@ -95,7 +96,12 @@ def test_signed_event_is_stored_then_posted_once(
     row = store.inbox_get("evt_1")
     assert row is not None and row.status == "processed"
     assert store.inbox_pending("stripe") == []
+    head = store.audit_head()
     store.close()
+    # the drain's run ended with the audit chain anchored (issue 13, #10); the second
+    # delivery added no rows, so no second line
+    anchors = (workspace.root / ".billbridge" / "audit-anchors").read_bytes().splitlines()
+    assert head is not None and [orjson.loads(a)["seq"] for a in anchors] == [head.seq]
 
 
 @pytest.mark.parametrize(
@@ -104,6 +110,7 @@ def test_signed_event_is_stored_then_posted_once(
         ("unsigned", 400, "no Stripe-Signature"),
         ("forged", 400, "signature rejected"),
         ("stale", 400, "signature rejected"),
+        ("from-the-future", 400, "ahead of this server's clock"),
         ("future-forged", 400, "signature rejected"),
         ("oversized", 413, "over"),
         ("not-json", 400, "not JSON"),
@@ -128,6 +135,8 @@ def test_bad_requests_are_rejected_and_never_reach_the_pipeline(
         sig = signature(good, secret="whsec_someone_else")
     elif case == "stale":
         sig = signature(good, at=now - 3600)
+    elif case == "from-the-future":  # validly signed, stamped an hour ahead
+        sig = signature(good, at=now + 3600)
     elif case == "future-forged":
         sig = signature(good.replace(b"evt_x", b"evt_y"), at=now)
     elif case == "oversized":
@@ -155,6 +164,16 @@ def test_bad_requests_are_rejected_and_never_reach_the_pipeline(
     assert store.list_runs() == []
     store.close()
     assert _keys(workspace) == []
+
+
+def test_a_clock_a_little_ahead_is_within_the_tolerance(
+    workspace: Workspace, objects: dict[str, dict[str, Any]]
+) -> None:
+    now = int(time.time())
+    payload = event(objects["invoice"], type="invoice.finalized", created=now, ident="evt_skew")
+    with Client(workspace, process=False) as client:
+        assert _post(client, payload, signature(payload, at=now + 60)).status_code == 200
+        assert _post(client, payload, signature(payload, at=now + 400)).status_code == 400
 
 
 def test_older_event_never_moves_a_record_backwards(

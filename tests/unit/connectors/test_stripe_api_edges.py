@@ -30,7 +30,37 @@ def test_limiter_allows_a_burst_then_paces_at_the_rate() -> None:
     assert clock.slept[:1] == [pytest.approx(0.1)]
     assert clock.now == pytest.approx(1.0)  # 12 requests: 2 from the burst, 10 at 10/s
     assert limiter.stats.requests == 12
-    assert limiter.stats.paced_waits == 10
+    # the 11th waits until a second after the first (not 0.9 s: 11 in one second), and
+    # the 12th then goes at once (a second after the second)
+    assert limiter.stats.paced_waits == 9
+
+
+@pytest.mark.parametrize(("rate", "burst"), [(25, None), (100, None), (10, 10), (2.5, None)])
+def test_the_limit_holds_in_every_one_second_window(rate: float, burst: float | None) -> None:
+    """At 25/s, no one-second window sees a 26th request (the bucket alone let 30 through
+    in the first second: its burst of 5 plus 25 refilled); the rate is still reached."""
+    clock = Clock()
+    limiter = RateLimiter(rate, burst=burst, clock=clock, sleep=clock.sleep)
+    times = []
+    for _ in range(int(rate * 8)):
+        limiter.acquire()
+        times.append(clock.now)
+    most = int(rate)
+    for first, later in zip(times, times[most:], strict=False):
+        assert later - first >= 1.0 - 1e-9  # request n and n+most are a second apart
+    assert sum(1 for t in times if t < 1.0) <= rate
+    # paced to the rate, not below it (whole requests: 2.5/s can keep only 2 a second)
+    assert times[-1] <= len(times) / most
+
+
+def test_a_slow_rate_spaces_single_requests() -> None:
+    clock = Clock()
+    limiter = RateLimiter(0.5, clock=clock, sleep=clock.sleep)
+    times = []
+    for _ in range(4):
+        limiter.acquire()
+        times.append(clock.now)
+    assert times == [pytest.approx(t) for t in (0.0, 2.0, 4.0, 6.0)]
 
 
 def test_backoff_is_counted_and_drains_the_bucket() -> None:

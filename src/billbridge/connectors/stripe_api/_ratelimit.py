@@ -8,8 +8,10 @@ the progress bar can say that the run was slowed down on purpose, not stuck.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -56,7 +58,16 @@ class WaitStats:
 
 
 class RateLimiter:
-    """At most `rate` requests a second on average, bursts of at most `burst`."""
+    """At most `rate` requests in any one-second window, paced by a token bucket.
+
+    Two rules, because each alone breaks the promise. The token bucket (`burst` tokens,
+    refilled at `rate` a second) spreads requests out, but a full bucket plus a second
+    of refill lets `burst + rate` through in the first second (30 at 25/s): above the
+    limit Stripe enforces. So every grant is also checked against a sliding window: the
+    request `n` grants back must be at least `window` seconds old, with `window` one
+    second (longer for a rate under 1/s) and `n` the whole requests a window allows.
+    Grants are given out in time order, so the window is a queue of the last `n` times.
+    """
 
     def __init__(
         self,
@@ -75,6 +86,8 @@ class RateLimiter:
         self._tokens = self.burst
         self._last = clock()
         self._lock = threading.Lock()
+        self.window = max(1.0, 1.0 / rate)
+        self._granted: deque[float] = deque(maxlen=max(1, math.floor(rate * self.window)))
         self.stats = WaitStats()
 
     def acquire(self) -> float:
@@ -84,7 +97,14 @@ class RateLimiter:
             self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
             self._last = now
             self._tokens -= 1
-            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
+            at = now + (-self._tokens / self.rate if self._tokens < 0 else 0.0)
+            granted = self._granted
+            if granted:
+                at = max(at, granted[-1])
+                if len(granted) == granted.maxlen:
+                    at = max(at, granted[0] + self.window)
+            granted.append(at)
+            wait = at - now
             self.stats.requests += 1
             if wait > 0:
                 self.stats.paced_waits += 1
