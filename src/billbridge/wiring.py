@@ -7,13 +7,14 @@ and the service must build flows the same way. Which connector serves which
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import cast
 
 from .config import CONFIG_NAME, ConfigError, CsvExportConnection, StripeConnection, Workspace
 from .connectors.base import FatalError, SourceConnector, TargetConnector, WriteBackConnector
 from .connectors.registry import spec_for
+from .connectors.source import SourceModel
 from .connectors.spec import ConnectionConfig, LedgerLine
 from .engine.model import FlowRuntime
 from .engine.retry import RetryPolicy
@@ -25,6 +26,7 @@ __all__ = [
     "flows",
     "ledger_lines",
     "open_workspace_store",
+    "source_model",
     "writeback_connection",
     "writeback_connector",
 ]
@@ -92,28 +94,23 @@ def writeback_connector(conn: ConnectionConfig) -> WriteBackConnector:
     return spec.writeback(conn)
 
 
-def _invoice_aliases(data: Mapping[str, Any]) -> list[str]:
-    number = data.get("number")
-    return [f"invoice_number:{number}"] if isinstance(number, str) and number else []
-
-
-def _invoice_payment_aliases(data: Mapping[str, Any]) -> list[str]:
-    payment = data.get("payment")
-    if not isinstance(payment, Mapping):
-        return []
-    ids = [payment.get("payment_intent"), payment.get("charge")]
-    return [f"invoice_payment_by_payment:{i}" for i in ids if isinstance(i, str) and i]
+def source_model(conn: ConnectionConfig) -> SourceModel:
+    """How the source connection's records become canonical objects (its spec says)."""
+    spec = spec_for(conn)
+    if spec.source_model is None:  # the registry refuses such a source spec
+        raise FatalError(f"the {conn.connector} connector gives no source model")
+    return spec.source_model(conn)
 
 
 def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
-    from .formats.stripe import LOOKUPS, normalize  # noqa: PLC0415
-
     flow = workspace.flow(name)
+    conn = workspace.connections[flow.source]
+    model = source_model(conn)
     return FlowRuntime(
         name=flow.name,
-        source=_source(flow.source, workspace.connections[flow.source]),
+        source=_source(flow.source, conn),
         target=_target(flow.target, workspace.connections[flow.target]),
-        normalize=normalize,
+        normalize=model.normalize,
         mapping=load_mapping(flow.mapping),
         retry=RetryPolicy(
             attempts=flow.retry.attempts,
@@ -121,8 +118,11 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
             max_seconds=flow.retry.max_seconds,
         ),
         batch_size=workspace.batch_size,
-        aliases={"invoice": _invoice_aliases, "invoice_payment": _invoice_payment_aliases},
-        lookups=LOOKUPS,
+        aliases=model.aliases,
+        lookups=model.lookups,
+        describe=model.describe,
+        parse_event=model.parse_event,
+        checks=model.checks,
     )
 
 

@@ -17,6 +17,7 @@ from billbridge.config import (
 )
 
 from .base import FatalError, SourceConnector, TargetConnector, WriteBackConnector
+from .source import SourceModel
 from .spec import ConnectorSpec, LedgerLine
 
 __all__ = ["BEANCOUNT", "CSV_EXPORT", "SQLGL", "STRIPE"]
@@ -44,6 +45,13 @@ def _stripe_source(name: str, conn: StripeConnection) -> SourceConnector:
         rate=conn.rate_limit,
     )
     return StripeApiSource(name, api, objects=conn.objects or default_objects(version))
+
+
+def _stripe_model(_conn: StripeConnection) -> SourceModel:
+    """Stripe's normalizer, look-ups, aliases, events and payout check (both API shapes)."""
+    from billbridge.formats.stripe import SOURCE_MODEL  # noqa: PLC0415
+
+    return SOURCE_MODEL
 
 
 def _stripe_writeback(conn: StripeConnection) -> WriteBackConnector:
@@ -96,6 +104,7 @@ STRIPE = ConnectorSpec(
     config=StripeConnection,
     role="source",
     factory=_stripe_source,
+    source_model=_stripe_model,
     writeback=_stripe_writeback,
 )
 BEANCOUNT = ConnectorSpec(

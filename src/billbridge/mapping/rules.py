@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from billbridge.domain import (
+    Canonical,
     CreditNote,
     Customer,
     Invoice,
@@ -38,11 +39,9 @@ from .fx import convert_entry
 from .model import Mapping
 from .tax import Jurisdiction, find_tax_rule, is_reverse_charge, vat_warnings
 
-__all__ = ["Context", "Planned", "Requirement", "RulePlan", "plan_entries"]
+__all__ = ["Canonical", "Context", "Planned", "Requirement", "RulePlan", "plan_entries"]
 
 _NOWHERE = Jurisdiction()
-
-Canonical = Customer | Invoice | CreditNote | Payment | Refund | Payout
 
 
 # The four small types below are NamedTuples, not frozen dataclasses: the rules build
