@@ -123,6 +123,7 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
         describe=model.describe,
         parse_event=model.parse_event,
         checks=model.checks,
+        payment_object=model.payment_object,
     )
 
 

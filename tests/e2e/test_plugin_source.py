@@ -52,6 +52,11 @@ def receipt(ref: str, bill_ref: str, gross: str, fee: str) -> dict[str, Any]:
             "gross": gross, "fee": fee}  # fmt: skip
 
 
+def refund(ref: str, receipt_ref: str, bill_ref: str, amount: str) -> dict[str, Any]:
+    return {"kind": "refund", "ref": ref, "receipt": receipt_ref, "bill": bill_ref,
+            "on": "2026-03-12", "ccy": "EUR", "amount": amount}  # fmt: skip
+
+
 def orders_workspace(root: Path, state_url: str, lines: list[dict[str, Any]]) -> Workspace:
     create_workspace(
         root,
@@ -75,15 +80,16 @@ def test_a_plugin_source_with_its_own_normalizer_posts_to_beancount(tmp_path: Pa
         bill("B-1", "INV-2026-0001", "100.00", "19.00"),
         bill("B-2", "INV-2026-0002", "50.00", "9.50"),
         {**bill("B-3", "INV-2026-0003", "10.00", "1.90"), "ccy": "EURO"},  # a bad currency
+        refund("F-1", "R-2", "B-2", "10.00"),  # before its payment: held, then released
         receipt("R-2", "B-2", "59.50", "0.60"),
     ]
     ws = orders_workspace(tmp_path / "ws", f"sqlite:///{tmp_path / 'state.db'}", lines)
     code, run = ws.cli("sync")
     assert code == 1, run  # the bad bill fails alone
     assert run["counts"] == {
-        "synced": 4, "unchanged": 0, "failed": 1, "held": 0, "conflict": 0,
+        "synced": 5, "unchanged": 0, "failed": 1, "held": 0, "conflict": 0,
     }  # fmt: skip
-    assert run["posted"] == 4
+    assert run["posted"] == 5
     _, queue = ws.cli("queue")
     assert [(row["record"], row["field"]) for row in queue] == [("orders:invoice:B-3", "ccy")]
     assert "'EURO' is not an ISO 4217 currency" in queue[0]["error"]
@@ -95,12 +101,29 @@ def test_a_plugin_source_with_its_own_normalizer_posts_to_beancount(tmp_path: Pa
         f"{FLOW}|orders:invoice:B-2|issue": 1,
         f"{FLOW}|orders:payment:R-1|payment": 1,
         f"{FLOW}|orders:payment:R-2|payment": 1,
+        f"{FLOW}|orders:refund:F-1|refund": 1,
     }
     text = ws.entries_file.read_text()
     assert '"Invoice INV-2026-0001 — Globex GmbH"' in text
     assert "Liabilities:Tax:DE-VAT19" in text and "^B-1" in text
+    # The engine reads the invoice's number off the canonical object (the plugin gives
+    # no `describe`), never from the raw line, whose fields it does not know.
+    assert '"Payment for INV-2026-0001 (transfer, fee 1.20 EUR)"' in text
+    assert '"Refund for INV-2026-0002"' in text
 
     code, again = ws.cli("sync")
     assert again["posted"] == 0
-    assert again["counts"]["unchanged"] == 5  # the bad bill too: same bytes, same outcome
+    assert again["counts"]["unchanged"] == 6  # the bad bill too: same bytes, same outcome
     assert ws.entries_file.read_text() == text
+
+
+@pytest.mark.usefixtures("plugin_site")
+def test_sync_since_reads_the_date_off_the_canonical_object(tmp_path: Path) -> None:
+    lines = [
+        bill("B-1", "INV-1", "100.00", "19.00", day="2026-02-27"),
+        bill("B-2", "INV-2", "50.00", "9.50", day="2026-03-02"),
+    ]
+    ws = orders_workspace(tmp_path / "ws", f"sqlite:///{tmp_path / 'state.db'}", lines)
+    code, run = ws.cli("sync", "--since", "2026-03-01")
+    assert code == 0, run
+    assert dict(posted_keys(ws.ledger)) == {f"{FLOW}|orders:invoice:B-2|issue": 1}

@@ -2,7 +2,8 @@
 
 The system it reads is no Stripe: an invoicing tool that exports one JSON object per
 line, in its own words (`bill`, `receipt`, `ref`, `no`, `issued`, `ccy`, `items`, …).
-The plugin brings its own normalizer (raw line → canonical `Invoice` / `Payment`), its
+The plugin brings its own normalizer (raw line → canonical `Invoice` / `Payment` /
+`Refund`; payments are filed under the object `payment`, the default), its
 look-ups (a receipt resolves its bill) and nothing else: no `describe` (the engine then
 reads the number and date off the canonical object), no events, no reconcile checks.
 
@@ -32,6 +33,7 @@ from billbridge.domain import (
     MoneyError,
     Payment,
     Problem,
+    Refund,
     TaxAmount,
     is_currency,
 )
@@ -42,7 +44,7 @@ class OrdersConnection(ConnectionConfig):
     path: Path
 
 
-_OBJECTS = {"bill": "invoice", "receipt": "payment"}
+_OBJECTS = {"bill": "invoice", "receipt": "payment", "refund": "refund"}
 
 
 class OrdersSource:
@@ -140,6 +142,15 @@ def _receipt(data: Mapping[str, Any]) -> Payment:
     )  # fmt: skip
 
 
+def _refund(data: Mapping[str, Any]) -> Refund:
+    cur = _currency(data)
+    return Refund(
+        id=str(data["ref"]), payment=str(data.get("receipt", "")),
+        invoice=str(data.get("bill", "")),
+        created=_day(data, "on"), amount=_money(data, "amount", cur),
+    )  # fmt: skip
+
+
 def normalize(data: Mapping[str, Any], *, record: str, resolve: Resolve) -> Normalized:
     """One line into an Invoice or a Payment; a bad field is a Problem naming it."""
     try:
@@ -148,6 +159,8 @@ def normalize(data: Mapping[str, Any], *, record: str, resolve: Resolve) -> Norm
             return Normalized(value=_bill(data))
         if kind == "receipt":
             return Normalized(value=_receipt(data))
+        if kind == "refund":
+            return Normalized(value=_refund(data))
         raise _BadFieldError("kind", f"kind: {kind!r} is neither a bill nor a receipt")
     except _BadFieldError as bad:
         problem = Problem(record=record, field=bad.field, message=str(bad),

@@ -135,6 +135,12 @@ class SourceModel:
     `describe` None: the engine normalizes the record and reads the canonical object's
     `number`, `created` and `status` (fine for most sources; Stripe's is cheaper).
     `parse_event` None: the source takes no webhook events.
+
+    Records are keyed `connection:object:id`, and canonical objects name related records
+    by kind: a source files its invoices under the object `invoice` (a payment waits for
+    `<connection>:invoice:<id>` to post), credit notes under `credit_note`, and its
+    payments under `payment_object` (a refund waits for its payment; Stripe's are
+    `charge`).
     """
 
     normalize: Normalize
@@ -143,3 +149,4 @@ class SourceModel:
     describe: Describe | None = None
     parse_event: ParseEvent | None = None
     checks: tuple[SourceCheck, ...] = ()
+    payment_object: str = "payment"

@@ -11,15 +11,14 @@ newest one already applied to the same object would move that record backwards (
 `invoice.updated` from before the payment undoing the payment's state), so it is
 marked `stale`, not processed, and the skip is audited.
 
-The payload is a Stripe event envelope: `{id, type, created, data: {object}}`.
+The payload is the source's own event envelope; the source model's `parse_event` gives
+the record it carries (the engine reads none of its fields).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-import orjson
 
 from billbridge.connectors.base import RawRecord
 from billbridge.store.base import AuditEvent, InboxRow, InboxStatus, Store
@@ -41,16 +40,10 @@ class InboxResult:
     stopped: str = ""
 
 
-def _record(row: InboxRow) -> RawRecord:
-    event = orjson.loads(row.payload)
-    obj = event["data"]["object"]
-    return RawRecord(
-        object=str(obj["object"]),
-        id=str(obj["id"]),
-        data=obj,
-        raw=orjson.dumps(obj, option=orjson.OPT_SORT_KEYS),
-        position="",
-    )
+def _record(flow: FlowRuntime, row: InboxRow) -> RawRecord:
+    if flow.parse_event is None:
+        raise StopRun(f"the source {flow.source.name!r} of flow {flow.name!r} takes no events")
+    return flow.parse_event(row.payload)
 
 
 def process_inbox(
@@ -88,7 +81,7 @@ def process_inbox(
                 marks.append((row.event_id, "stale"))
                 continue
             newest[row.object_key] = row.created
-            runner.process([_record(row)])
+            runner.process([_record(flow, row)])
             marks.append((row.event_id, "processed"))
         runner.commit()
         crashpoint("after-inbox-commit")  # committed, events not yet marked: re-run is a no-op

@@ -60,6 +60,7 @@ class FlowRuntime:
     describe: Describe | None = None
     parse_event: ParseEvent | None = None
     checks: tuple[SourceCheck, ...] = ()
+    payment_object: str = "payment"  # see SourceModel.payment_object
 
     def described(self, data: Mapping[str, Any]) -> Described:
         """The number, creation time and status of a raw record, as its source says.

@@ -178,7 +178,7 @@ class RecordPipeline:
 
     def _invoice_number(self, invoice_id: str) -> str:
         data = self.resolve("invoice", invoice_id)
-        return str(data.get("number") or "") if data else ""
+        return self.flow.described(data).number if data else ""
 
     def _posted_facets(self, key: str) -> dict[str, str]:
         """Facets posted for `key`: committed (cached, else one query) plus this batch's."""
@@ -261,6 +261,7 @@ class RecordPipeline:
             version=version,
             invoice_number=self._invoice_number,
             invoice=self.books.invoice,
+            payment_object=self.flow.payment_object,
         )
         plan = plan_entries(normalized.value, self.flow.mapping, ctx)
         plan = self.books.check(

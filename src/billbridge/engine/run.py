@@ -13,12 +13,14 @@ anything else), so the re-read records find their facets posted and write nothin
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 import orjson
 
 from billbridge.connectors.base import MeteredSource, RawRecord, SourceFigures
+from billbridge.connectors.source import Described
 from billbridge.store.base import AuditEvent, Batch, CursorRow, PostingRow, RunFigures, Store
 
 from .crashpoints import crashpoint
@@ -87,14 +89,19 @@ def _chunks(records: Iterable[RawRecord], size: int) -> Iterator[list[RawRecord]
         yield chunk
 
 
-def _since_filter(records: Iterable[RawRecord], since: date | None) -> Iterator[RawRecord]:
+def _since_filter(
+    records: Iterable[RawRecord],
+    since: date | None,
+    describe: Callable[[Mapping[str, Any]], Described],
+) -> Iterator[RawRecord]:
+    """Records created on or after `since` (as the source describes them); undated ones too."""
     if since is None:
         yield from records
         return
-    floor = datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp()
+    floor = datetime(since.year, since.month, since.day, tzinfo=UTC)
     for raw in records:
-        created = raw.data.get("created")
-        if raw.error or not isinstance(created, int) or created >= floor:
+        created = None if raw.error else describe(raw.data).created
+        if created is None or created >= floor:
             yield raw
 
 
@@ -277,7 +284,7 @@ def sync_flow(
             if not dry_run:
                 runner.release_ready()
                 runner.retry_due()
-            records = _since_filter(flow.source.read(start), since)
+            records = _since_filter(flow.source.read(start), since, flow.described)
             for chunk in _chunks(records, flow.batch_size):
                 runner.process(chunk)
                 position = chunk[-1].position

@@ -304,7 +304,7 @@ def _done(
     row = replace(pending, status="done", object_id=result.id, how=result.how, error="",
                   last_at=_now())  # fmt: skip
     invoice = request.action != "push-customer"
-    object_status = str(result.data.get("status") or "") if invoice else ""
+    object_status = result.status if invoice else ""
     extra: dict[str, Any] = {"how": result.how}
     if object_status:
         extra["object_status"] = object_status

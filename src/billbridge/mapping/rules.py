@@ -67,6 +67,9 @@ class Context(NamedTuple):
     version: str
     invoice_number: Callable[[str], str] = _no_number
     invoice: Callable[[str], Invoice | None] = _no_invoice  # a related invoice, normalized
+    # The object under which the source files payments: a refund waits for
+    # `<connection>:<payment_object>:<payment id>` (Stripe files them as charges).
+    payment_object: str = "charge"
 
 
 class Planned(NamedTuple):
@@ -400,7 +403,7 @@ def _refund(ref: Refund, mapping: Mapping, ctx: Context) -> RulePlan:
     )
     requires = (
         Requirement(
-            record=_related(ctx, "charge", ref.payment),
+            record=_related(ctx, ctx.payment_object, ref.payment),
             facet="payment",
             reason=f"waiting for payment {ref.payment} to be posted",
         ),

@@ -146,4 +146,5 @@ SOURCE_MODEL = SourceModel(
     describe=describe,
     parse_event=parse_event,
     checks=(payout_findings,),
+    payment_object="charge",
 )
