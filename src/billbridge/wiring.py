@@ -17,6 +17,7 @@ from .connectors.registry import spec_for
 from .connectors.source import SourceModel
 from .connectors.spec import ConnectionConfig, LedgerLine
 from .engine.model import FlowRuntime
+from .engine.records import LedgerlessTarget
 from .engine.retry import RetryPolicy
 from .mapping.model import load_mapping
 from .store import Store, open_store
@@ -48,9 +49,12 @@ def _source(name: str, conn: ConnectionConfig) -> SourceConnector:
 
 
 def _target(name: str, conn: ConnectionConfig) -> TargetConnector:
+    """A ledger, or a system that keeps records (a record flow) behind the same protocol."""
     spec = spec_for(conn)
-    assert spec.role == "target"  # the workspace checked each flow's `to:`
-    return cast(TargetConnector, spec.factory(name, conn))
+    if spec.role == "target":
+        return cast(TargetConnector, spec.factory(name, conn))
+    assert spec.record_target is not None  # the workspace checked each flow's `to:`
+    return LedgerlessTarget(spec.record_target(name, conn))
 
 
 def writeback_connection(workspace: Workspace, name: str | None) -> tuple[str, StripeConnection]:

@@ -3,7 +3,7 @@
 The system it reads is no Stripe: an invoicing tool that exports one JSON object per
 line, in its own words (`bill`, `receipt`, `ref`, `no`, `issued`, `ccy`, `items`, …).
 The plugin brings its own normalizer (raw line → canonical `Invoice` / `Payment` /
-`Refund`; payments are filed under the object `payment`, the default), its
+`Refund` / `Customer`; payments are filed under the object `payment`, the default), its
 look-ups (a receipt resolves its bill) and nothing else: no `describe` (the engine then
 reads the number and date off the canonical object), no events, no reconcile checks.
 
@@ -26,6 +26,8 @@ from billbridge.connectors.base import FatalError, RawRecord
 from billbridge.connectors.source import Normalized, Resolve, SourceModel
 from billbridge.connectors.spec import ConnectionConfig, ConnectorSpec
 from billbridge.domain import (
+    Address,
+    Customer,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -44,7 +46,7 @@ class OrdersConnection(ConnectionConfig):
     path: Path
 
 
-_OBJECTS = {"bill": "invoice", "receipt": "payment", "refund": "refund"}
+_OBJECTS = {"bill": "invoice", "receipt": "payment", "refund": "refund", "client": "customer"}
 
 
 class OrdersSource:
@@ -151,6 +153,17 @@ def _refund(data: Mapping[str, Any]) -> Refund:
     )  # fmt: skip
 
 
+def _client(data: Mapping[str, Any]) -> Customer:
+    if not data.get("name"):
+        raise _BadFieldError("name", "name: a client needs a name")
+    where = data.get("address") or {}
+    return Customer(
+        id=str(data["ref"]), name=str(data["name"]), email=str(data.get("mail", "")),
+        address=Address(line1=str(where.get("street", "")), city=str(where.get("town", "")),
+                        postal_code=str(where.get("zip", "")), country=str(where.get("land", ""))),
+    )  # fmt: skip
+
+
 def normalize(data: Mapping[str, Any], *, record: str, resolve: Resolve) -> Normalized:
     """One line into an Invoice or a Payment; a bad field is a Problem naming it."""
     try:
@@ -161,6 +174,8 @@ def normalize(data: Mapping[str, Any], *, record: str, resolve: Resolve) -> Norm
             return Normalized(value=_receipt(data))
         if kind == "refund":
             return Normalized(value=_refund(data))
+        if kind == "client":
+            return Normalized(value=_client(data))
         raise _BadFieldError("kind", f"kind: {kind!r} is neither a bill nor a receipt")
     except _BadFieldError as bad:
         problem = Problem(record=record, field=bad.field, message=str(bad),

@@ -43,6 +43,7 @@ from billbridge.store.base import (
 from .book_checks import BookChecks
 from .crashpoints import crashpoint
 from .model import FlowRuntime, RunResult
+from .records import RecordWriter, records_of
 from .retry import FailureKind, decide
 
 __all__ = ["RecordPipeline", "StopRun", "entry_hash", "record_key"]
@@ -104,6 +105,9 @@ class RecordPipeline:
         self._open_in_run: dict[str, str] = {}  # records whose outcome may still change
         # Accounting hook (engine/book_checks.py): related invoices for the rules, number checks.
         self.books = BookChecks(flow=flow, store=store, resolve=self.resolve, dry_run=dry_run)
+        # A record flow's last step (engine/records.py); None for a ledger flow.
+        records = records_of(flow.target)
+        self.records = RecordWriter(self, records) if records is not None else None
 
     # ------------------------------------------------------------------ look-ups
     def prefetch(self, keys: list[str], records: Sequence[RawRecord] = ()) -> None:
@@ -254,6 +258,8 @@ class RecordPipeline:
             )
         if normalized.value is None:
             return self._succeed(key, version, (), now)
+        if self.records is not None:
+            return self.records.write(key, version, normalized.value, now)
         ctx = Context(
             flow=self.flow.name,
             connection=self.connection,

@@ -192,3 +192,15 @@ def test_a_source_spec_must_bring_its_normalizer() -> None:
     )
     assert "source without a `source_model`" in _problem("no-model", spec)
     assert _problem("stripe", connector_spec("stripe")) == ""
+
+
+@pytest.mark.usefixtures("plugin_site")
+def test_a_flow_to_a_source_that_keeps_no_records_is_refused(tmp_path: Path) -> None:
+    error = load(tmp_path, "    connector: orders-file\n    path: exports/x.jsonl")
+    assert error is not None
+    assert (
+        "flows[0].to: must be a ledger (target) connection or one that keeps records; "
+        "'books' is a orders-file connection"
+    ) in str(error)
+    # Stripe keeps records (customers): a flow may end there, a record flow.
+    assert load(tmp_path, "    connector: stripe\n    api_key: sk_test_x") is None
