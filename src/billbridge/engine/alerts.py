@@ -23,9 +23,9 @@ from typing import Any, Final
 import httpx
 
 from billbridge.alert_config import AlertRules, AlertsConfig, SmtpConfig
-from billbridge.store.base import DiscrepancyRow, IncidentRow, RunRow, Store
+from billbridge.store.base import DiscrepancyRow, IncidentRow, RunRow
 
-from .status import FlowStatus, Status, wait_percent, workspace_status
+from .status import FlowStatus, Status, StatusState, wait_percent, workspace_status
 
 __all__ = ["AlertReport", "Firing", "check_alerts", "evaluate", "failure_rate"]
 
@@ -233,7 +233,7 @@ def _safe(exc: Exception, config: AlertsConfig) -> str:
     return text
 
 
-def _runs(store: Store, flows: Sequence[str]) -> tuple[dict[str, RunRow], dict[str, RunRow]]:
+def _runs(store: StatusState, flows: Sequence[str]) -> tuple[dict[str, RunRow], dict[str, RunRow]]:
     last: dict[str, RunRow] = {}
     first: dict[str, RunRow] = {}
     for name in flows:
@@ -247,7 +247,7 @@ def _runs(store: Store, flows: Sequence[str]) -> tuple[dict[str, RunRow], dict[s
 
 
 def check_alerts(
-    store: Store,
+    store: StatusState,
     config: AlertsConfig,
     *,
     flows: Sequence[str],

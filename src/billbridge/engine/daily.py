@@ -11,9 +11,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from billbridge.store.base import Store
+from billbridge.store.base import Monitor, Queue, Runs
+
+
+class DailyState(Runs, Queue, Monitor, Protocol):
+    """The daily report reads runs, the queue and the monitor's findings."""
+
 
 __all__ = ["DailyReport", "FlowDay", "daily_report"]
 
@@ -66,7 +71,7 @@ class DailyReport:
 
 
 def daily_report(
-    store: Store,
+    store: DailyState,
     *,
     flows: Sequence[str] = (),
     hours: float = 24,

@@ -19,14 +19,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from billbridge.connectors.base import RawRecord
-from billbridge.store.base import AuditEvent, InboxRow, InboxStatus, Store
+from billbridge.store.base import AuditEvent, Inbox, InboxRow, InboxStatus, SyncState
 
 from .crashpoints import crashpoint
 from .model import FlowRuntime
 from .pipeline import StopRun
 from .run import _Runner
+
+
+class InboxState(SyncState, Inbox, Protocol):
+    """A drain reads the webhook inbox and runs its events down the record path."""
+
 
 __all__ = ["InboxResult", "drain_inbox", "process_inbox"]
 
@@ -47,7 +53,7 @@ def _record(flow: FlowRuntime, row: InboxRow) -> RawRecord:
 
 
 def process_inbox(
-    flow: FlowRuntime, store: Store, *, actor: str = "stripe-webhook", limit: int = 500
+    flow: FlowRuntime, store: InboxState, *, actor: str = "stripe-webhook", limit: int = 500
 ) -> InboxResult:
     """One pass over the pending events of the flow's source connection."""
     result = InboxResult()
@@ -98,7 +104,7 @@ def process_inbox(
 
 
 def drain_inbox(
-    flow: FlowRuntime, store: Store, *, actor: str = "stripe-webhook", limit: int = 500
+    flow: FlowRuntime, store: InboxState, *, actor: str = "stripe-webhook", limit: int = 500
 ) -> list[InboxResult]:
     """Pass after pass until nothing is pending (or a pass stops): one transaction each."""
     passes: list[InboxResult] = []

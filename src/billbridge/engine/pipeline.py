@@ -37,7 +37,7 @@ from billbridge.store.base import (
     OutcomeRow,
     PostingRow,
     RecordRow,
-    Store,
+    SyncState,
 )
 
 from .book_checks import BookChecks
@@ -73,7 +73,7 @@ class RecordPipeline:
         self,
         *,
         flow: FlowRuntime,
-        store: Store,
+        store: SyncState,
         run_id: int,
         actor: str,
         result: RunResult,

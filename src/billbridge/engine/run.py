@@ -21,7 +21,15 @@ import orjson
 
 from billbridge.connectors.base import MeteredSource, RawRecord, SourceFigures
 from billbridge.connectors.source import Described
-from billbridge.store.base import AuditEvent, Batch, CursorRow, PostingRow, RunFigures, Store
+from billbridge.store.base import (
+    AuditEvent,
+    Batch,
+    CursorRow,
+    PostingRow,
+    Records,
+    RunFigures,
+    SyncState,
+)
 
 from .crashpoints import crashpoint
 from .gc_pause import fewer_collections
@@ -41,7 +49,7 @@ def _target_cursor(flow: FlowRuntime) -> str:
     return f"target:{flow.target.name}"
 
 
-def recover_target(flow: FlowRuntime, store: Store, *, actor: str, run_id: int) -> int:
+def recover_target(flow: FlowRuntime, store: SyncState, *, actor: str, run_id: int) -> int:
     """Record the writes found past the committed target position; return how many."""
     cursor = store.get_cursor("*", _target_cursor(flow))
     found = flow.target.recover(cursor.position if cursor else 0)
@@ -107,7 +115,7 @@ def _since_filter(
 
 class _Runner:
     def __init__(
-        self, flow: FlowRuntime, store: Store, *, actor: str, kind: str, dry_run: bool
+        self, flow: FlowRuntime, store: SyncState, *, actor: str, kind: str, dry_run: bool
     ) -> None:
         self.flow = flow
         self.store = store
@@ -228,7 +236,7 @@ def _figures(source: object) -> SourceFigures | None:
     return source.figures() if isinstance(source, MeteredSource) else None
 
 
-def _from_store(store: Store, keys: Sequence[str]) -> list[RawRecord]:
+def _from_store(store: Records, keys: Sequence[str]) -> list[RawRecord]:
     rows = store.get_records(list(keys))
     records = []
     for key in keys:
@@ -262,7 +270,7 @@ def _finished_cursors(flow: FlowRuntime, *, backfill: bool, position: str) -> li
 
 def sync_flow(
     flow: FlowRuntime,
-    store: Store,
+    store: SyncState,
     *,
     actor: str = "system",
     backfill: bool = False,
@@ -303,7 +311,7 @@ def sync_flow(
 
 def reprocess(
     flow: FlowRuntime,
-    store: Store,
+    store: SyncState,
     keys: Sequence[str],
     *,
     actor: str,
@@ -337,7 +345,7 @@ def reprocess(
 
 def process_records(
     flow: FlowRuntime,
-    store: Store,
+    store: SyncState,
     records: Sequence[RawRecord],
     *,
     actor: str,

@@ -18,7 +18,7 @@ from billbridge.domain import Invoice, InvoiceStatus, Severity
 from billbridge.mapping.entities import facts_of, route
 from billbridge.mapping.rules import Canonical, Context, plan_entries
 from billbridge.store.base import (
-    Store,
+    SyncState,
 )
 
 from ..model import FlowRuntime
@@ -169,7 +169,7 @@ def _ledger_postings(flow: FlowRuntime) -> Iterator[LedgerPosting]:
     return (p for p in target.ledger_postings() if p.idempotency_key.startswith(prefix))
 
 
-def collect(flow: FlowRuntime, store: Store) -> tuple[Views, dict[str, RawRecord]]:
+def collect(flow: FlowRuntime, store: SyncState) -> tuple[Views, dict[str, RawRecord]]:
     """Read the source and the ledger now, and the store's postings and queue."""
     raws = list(flow.source.read(None))
     by_key = {record_key(flow.source.name, r.object, r.id): r for r in raws if not r.error}
