@@ -148,6 +148,11 @@ def test_customers_flow_into_stripe_once_and_updates_in_place(
     assert now["clients:customer:C1"][0]["email"] == "finance@globex.example"
     _, queue = cli(root, "queue")
     assert queue == []
+    _, traced = cli(root, "trace", "clients:customer:C1")
+    assert [(p["facet"], p["target"], p["summary"]) for p in traced["postings"]] == [
+        ("record", "stripe", f"created customer {globex['id']} in stripe"),
+        ("record", "stripe", f"updated customer {globex['id']} in stripe"),
+    ]
 
     store = open_store(root / ".billbridge" / "state.db")
     try:
