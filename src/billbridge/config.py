@@ -269,11 +269,16 @@ class Workspace(_Strict):
                 ("to", flow.target, "target"),
             ):
                 kind = self.connections[field].connector
-                if connector_spec(kind).role != role:
-                    what = "source" if role == "source" else "ledger (target)"
+                spec = connector_spec(kind)
+                if spec.role != role and not (role == "target" and spec.record_target):
+                    what = (
+                        "source connection"
+                        if role == "source"
+                        else "ledger (target) connection or one that keeps records"
+                    )
                     raise _LocatedValueError(
                         ("flows", index, end),
-                        f"must be a {what} connection; {field!r} is a {kind} connection",
+                        f"must be a {what}; {field!r} is a {kind} connection",
                     )
         return self
 

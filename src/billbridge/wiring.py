@@ -7,15 +7,17 @@ and the service must build flows the same way. Which connector serves which
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import cast
 
 from .config import CONFIG_NAME, ConfigError, CsvExportConnection, StripeConnection, Workspace
 from .connectors.base import FatalError, SourceConnector, TargetConnector, WriteBackConnector
 from .connectors.registry import spec_for
+from .connectors.source import SourceModel
 from .connectors.spec import ConnectionConfig, LedgerLine
 from .engine.model import FlowRuntime
+from .engine.records import LedgerlessTarget
 from .engine.retry import RetryPolicy
 from .mapping.model import load_mapping
 from .store import Store, open_store
@@ -25,6 +27,7 @@ __all__ = [
     "flows",
     "ledger_lines",
     "open_workspace_store",
+    "source_model",
     "writeback_connection",
     "writeback_connector",
 ]
@@ -46,9 +49,12 @@ def _source(name: str, conn: ConnectionConfig) -> SourceConnector:
 
 
 def _target(name: str, conn: ConnectionConfig) -> TargetConnector:
+    """A ledger, or a system that keeps records (a record flow) behind the same protocol."""
     spec = spec_for(conn)
-    assert spec.role == "target"  # the workspace checked each flow's `to:`
-    return cast(TargetConnector, spec.factory(name, conn))
+    if spec.role == "target":
+        return cast(TargetConnector, spec.factory(name, conn))
+    assert spec.record_target is not None  # the workspace checked each flow's `to:`
+    return LedgerlessTarget(spec.record_target(name, conn))
 
 
 def writeback_connection(workspace: Workspace, name: str | None) -> tuple[str, StripeConnection]:
@@ -92,28 +98,23 @@ def writeback_connector(conn: ConnectionConfig) -> WriteBackConnector:
     return spec.writeback(conn)
 
 
-def _invoice_aliases(data: Mapping[str, Any]) -> list[str]:
-    number = data.get("number")
-    return [f"invoice_number:{number}"] if isinstance(number, str) and number else []
-
-
-def _invoice_payment_aliases(data: Mapping[str, Any]) -> list[str]:
-    payment = data.get("payment")
-    if not isinstance(payment, Mapping):
-        return []
-    ids = [payment.get("payment_intent"), payment.get("charge")]
-    return [f"invoice_payment_by_payment:{i}" for i in ids if isinstance(i, str) and i]
+def source_model(conn: ConnectionConfig) -> SourceModel:
+    """How the source connection's records become canonical objects (its spec says)."""
+    spec = spec_for(conn)
+    if spec.source_model is None:  # the registry refuses such a source spec
+        raise FatalError(f"the {conn.connector} connector gives no source model")
+    return spec.source_model(conn)
 
 
 def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
-    from .formats.stripe import LOOKUPS, lifecycle, normalize  # noqa: PLC0415
-
     flow = workspace.flow(name)
+    conn = workspace.connections[flow.source]
+    model = source_model(conn)
     return FlowRuntime(
         name=flow.name,
-        source=_source(flow.source, workspace.connections[flow.source]),
+        source=_source(flow.source, conn),
         target=_target(flow.target, workspace.connections[flow.target]),
-        normalize=normalize,
+        normalize=model.normalize,
         mapping=load_mapping(flow.mapping),
         retry=RetryPolicy(
             attempts=flow.retry.attempts,
@@ -121,9 +122,13 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
             max_seconds=flow.retry.max_seconds,
         ),
         batch_size=workspace.batch_size,
-        aliases={"invoice": _invoice_aliases, "invoice_payment": _invoice_payment_aliases},
-        lookups=LOOKUPS,
-        lifecycle=lifecycle,
+        aliases=model.aliases,
+        lookups=model.lookups,
+        describe=model.describe,
+        parse_event=model.parse_event,
+        checks=model.checks,
+        payment_object=model.payment_object,
+        lifecycle=model.lifecycle,
     )
 
 

@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 HERE = Path(__file__).parent
-PLUGIN_MODULES = ("billbridge_jsonl", "billbridge_broken")
+PLUGIN_MODULES = ("billbridge_jsonl", "billbridge_orders", "billbridge_broken")
 
 BROKEN_MODULE = '''\
 """A plugin whose dependency is not installed: importing it fails."""
@@ -32,10 +32,13 @@ def _dist_info(site: Path, name: str, version: str, entry: str, *requires: str) 
 
 
 def install_plugins(site: Path) -> Path:
-    """The JSONL target (`jsonl-file`) and a broken plugin (`broken-ledger`) in `site`."""
+    """The JSONL target (`jsonl-file`), the bills source (`orders-file`) and a broken plugin
+    (`broken-ledger`) in `site`."""
     site.mkdir(parents=True, exist_ok=True)
     shutil.copy(HERE / "billbridge_jsonl.py", site / "billbridge_jsonl.py")
     _dist_info(site, "billbridge-jsonl", "0.1.0", "jsonl-file = billbridge_jsonl:SPEC")
+    shutil.copy(HERE / "billbridge_orders.py", site / "billbridge_orders.py")
+    _dist_info(site, "billbridge-orders", "0.1.0", "orders-file = billbridge_orders:SPEC")
     (site / "billbridge_broken.py").write_text(BROKEN_MODULE)
     _dist_info(
         site, "billbridge-broken", "2.0.0", "broken-ledger = billbridge_broken:SPEC",

@@ -217,11 +217,14 @@ class LedgerReader(Protocol):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WriteBackResult:
     """What a write-back did: the object's id, and how (`found` = an ambiguous write that
-    had landed; `unchanged` = the object already was as asked, nothing was sent)."""
+    had landed; `unchanged` = the object already was as asked, nothing was sent).
+    `status`: the object's state in that system after the write, in its words ("" when
+    it has none to tell, e.g. a customer)."""
 
     id: str
     how: Literal["created", "updated", "found", "unchanged"]
     data: Mapping[str, Any]
+    status: str = ""
 
 
 class WriteBackConnector(Protocol):

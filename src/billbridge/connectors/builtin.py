@@ -8,6 +8,7 @@ point alone, with a message naming the extra.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from billbridge.config import (
     BeancountConnection,
@@ -17,7 +18,12 @@ from billbridge.config import (
 )
 
 from .base import FatalError, SourceConnector, TargetConnector, WriteBackConnector
+from .records import RecordTarget
+from .source import SourceModel
 from .spec import ConnectorSpec, LedgerLine
+
+if TYPE_CHECKING:
+    from .stripe_api import StripeApi
 
 __all__ = ["BEANCOUNT", "CSV_EXPORT", "SQLGL", "STRIPE"]
 
@@ -46,19 +52,39 @@ def _stripe_source(name: str, conn: StripeConnection) -> SourceConnector:
     return StripeApiSource(name, api, objects=conn.objects or default_objects(version))
 
 
-def _stripe_writeback(conn: StripeConnection) -> WriteBackConnector:
-    """The write-back side of a live Stripe connection (pinned version, paced, translated)."""
-    from .stripe_api import DEFAULT_API_VERSION, StripeApi, StripeWriteBack  # noqa: PLC0415
+def _stripe_model(_conn: StripeConnection) -> SourceModel:
+    """Stripe's normalizer, look-ups, aliases, events and payout check (both API shapes)."""
+    from billbridge.formats.stripe import SOURCE_MODEL  # noqa: PLC0415
+
+    return SOURCE_MODEL
+
+
+def _stripe_live(conn: StripeConnection, what: str) -> StripeApi:
+    """The live API of a Stripe connection (pinned version, paced, translated)."""
+    from .stripe_api import DEFAULT_API_VERSION, StripeApi  # noqa: PLC0415
 
     if conn.api_key is None:
-        raise FatalError("write-back needs the live API: set `api_key: ${STRIPE_API_KEY}`")
-    api = StripeApi(
+        raise FatalError(f"{what} needs the live API: set `api_key: ${{STRIPE_API_KEY}}`")
+    return StripeApi(
         api_key=conn.api_key.get_secret_value(),
         api_version=conn.api_version or DEFAULT_API_VERSION,
         api_base=conn.api_base,
         rate=conn.rate_limit,
     )
-    return StripeWriteBack(api)
+
+
+def _stripe_writeback(conn: StripeConnection) -> WriteBackConnector:
+    """The write-back side of a live Stripe connection."""
+    from .stripe_api import StripeWriteBack  # noqa: PLC0415
+
+    return StripeWriteBack(_stripe_live(conn, "write-back"))
+
+
+def _stripe_records(name: str, conn: StripeConnection) -> RecordTarget:
+    """Stripe as a flow's `to:`: canonical customers written to Stripe's customers."""
+    from .stripe_api import StripeRecordTarget  # noqa: PLC0415
+
+    return StripeRecordTarget(name, _stripe_live(conn, f"a flow to {name!r}"))
 
 
 def _beancount(name: str, conn: BeancountConnection) -> TargetConnector:
@@ -96,6 +122,8 @@ STRIPE = ConnectorSpec(
     config=StripeConnection,
     role="source",
     factory=_stripe_source,
+    source_model=_stripe_model,
+    record_target=_stripe_records,
     writeback=_stripe_writeback,
 )
 BEANCOUNT = ConnectorSpec(

@@ -136,6 +136,11 @@ def _problem(name: str, spec: object) -> str:
         return "has a `config` that is not a subclass of billbridge's ConnectionConfig"
     if spec.role not in ("source", "target"):
         return f"has the role {spec.role!r}; expected 'source' or 'target'"
+    if spec.role == "source" and spec.source_model is None:
+        return (
+            "is a source without a `source_model`: give the spec the normalizer that turns "
+            "its records into canonical objects (see billbridge.connectors.source)"
+        )
     return ""
 
 

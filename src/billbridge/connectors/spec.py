@@ -22,6 +22,8 @@ from typing import Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from .base import SourceConnector, TargetConnector, WriteBackConnector
+from .records import RecordTarget
+from .source import SourceModel
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -59,6 +61,11 @@ class ConnectorSpec(Generic[C]):
 
     `factory(connection_name, config)` builds a `SourceConnector` (role "source") or a
     `TargetConnector` (role "target"); it runs only when a flow needs the connector.
+    `source_model(config)` (required for a source) says how its raw records become
+    canonical objects: normalizer, look-ups, aliases, event parsing, reconcile checks
+    (`connectors/source.py`); the engine knows nothing else of the source's shapes.
+    `record_target(connection_name, config)` builds the side of a system that keeps
+    records (`connectors/records.py`), so a flow's `to:` may name it: a record flow.
     `writeback(config)` builds the write-back side, when the system takes changes.
     `ledger_lines(config)` reads every posting back for `books check`, when the target
     is a ledger that can be read.
@@ -68,5 +75,7 @@ class ConnectorSpec(Generic[C]):
     config: type[C]
     role: Literal["source", "target"]
     factory: Callable[[str, C], SourceConnector | TargetConnector]
+    source_model: Callable[[C], SourceModel] | None = None
+    record_target: Callable[[str, C], RecordTarget] | None = None
     writeback: Callable[[C], WriteBackConnector] | None = None
     ledger_lines: Callable[[C], Iterator[LedgerLine]] | None = None

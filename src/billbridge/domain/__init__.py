@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .billing import (
     Address,
+    Canonical,
     CreditNote,
     CreditNoteLine,
     Customer,
@@ -31,6 +32,7 @@ from .money import (
     CurrencyMismatchError,
     Money,
     MoneyError,
+    format_minor,
     is_currency,
     minor_units,
     total,
@@ -49,6 +51,7 @@ __all__ = [
     "MAX_DIGITS",
     "ROUNDING_MODES",
     "Address",
+    "Canonical",
     "CreditNote",
     "CreditNoteLine",
     "CurrencyError",
@@ -72,6 +75,7 @@ __all__ = [
     "TaxAmount",
     "convert_postings",
     "fast_init",
+    "format_minor",
     "is_country",
     "is_currency",
     "minor_units",

@@ -22,6 +22,7 @@ from .problems import Problem
 
 __all__ = [
     "Address",
+    "Canonical",
     "CreditNote",
     "CreditNoteLine",
     "Customer",
@@ -193,6 +194,10 @@ class Payout:
     status: str
     destination: str = ""
     entity: str = "default"
+
+
+Canonical = Customer | Invoice | CreditNote | Payment | Refund | Payout
+"""Every canonical object a source's normalizer may produce; the engine sees only these."""
 
 
 # Exact sums of amounts at one exponent, refusing (by trapping `Rounded`) any result

@@ -30,6 +30,7 @@ __all__ = [
     "CurrencyMismatchError",
     "Money",
     "MoneyError",
+    "format_minor",
     "is_currency",
     "minor_units",
     "total",
@@ -123,6 +124,17 @@ def minor_units(currency: str) -> int:
         return _MINOR_UNITS[currency]
     except (KeyError, TypeError):
         raise CurrencyError(_currency_message(currency)) from None
+
+
+def format_minor(minor: int, currency: str) -> str:
+    """A count of minor units as people read it: `1999, "EUR"` -> "19.99 EUR".
+
+    For reports, never for arithmetic; an unknown currency is written as it came.
+    """
+    try:
+        return f"{Decimal(minor).scaleb(-minor_units(currency)):f} {currency}"
+    except CurrencyError:
+        return f"{minor} {currency} (minor units)"
 
 
 def _quantum(currency: str) -> Decimal:

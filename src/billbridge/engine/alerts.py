@@ -18,15 +18,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import httpx
 
 from billbridge.alert_config import AlertRules, AlertsConfig, SmtpConfig
-from billbridge.store.base import AuditHead, DiscrepancyRow, IncidentRow, RunRow, Store
+from billbridge.store.base import Audit, AuditHead, DiscrepancyRow, IncidentRow, RunRow
 
 from .daily import audit_anchor_json
-from .status import FlowStatus, Status, wait_percent, workspace_status
+from .status import FlowStatus, Status, StatusState, wait_percent, workspace_status
+
+
+class AlertState(StatusState, Audit, Protocol):
+    """Alerts read what status reads, and the audit chain's head they carry."""
+
 
 __all__ = ["AlertReport", "Firing", "check_alerts", "evaluate", "failure_rate"]
 
@@ -245,7 +250,7 @@ def _safe(exc: Exception, config: AlertsConfig) -> str:
     return text
 
 
-def _runs(store: Store, flows: Sequence[str]) -> tuple[dict[str, RunRow], dict[str, RunRow]]:
+def _runs(store: StatusState, flows: Sequence[str]) -> tuple[dict[str, RunRow], dict[str, RunRow]]:
     last: dict[str, RunRow] = {}
     first: dict[str, RunRow] = {}
     for name in flows:
@@ -259,7 +264,7 @@ def _runs(store: Store, flows: Sequence[str]) -> tuple[dict[str, RunRow], dict[s
 
 
 def check_alerts(
-    store: Store,
+    store: AlertState,
     config: AlertsConfig,
     *,
     flows: Sequence[str],

@@ -19,7 +19,7 @@ from typing import Any
 from billbridge.domain import Invoice, Severity
 from billbridge.mapping.entities import facts_of, route
 from billbridge.mapping.rules import Canonical, RulePlan
-from billbridge.store.base import AuditEvent, Batch, Store
+from billbridge.store.base import AuditEvent, Batch, Numbers
 
 from .model import FlowRuntime
 from .numbers import BatchOwners, Slot, check_invoice_number
@@ -34,7 +34,7 @@ class BookChecks:
         self,
         *,
         flow: FlowRuntime,
-        store: Store,
+        store: Numbers,
         resolve: Callable[[str, str], Mapping[str, Any] | None],
         dry_run: bool,
     ) -> None:

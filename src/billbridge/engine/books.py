@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from billbridge.store.base import Store
+from billbridge.store.base import Records
 
 __all__ = ["BooksReport", "ControlAmount", "Difference", "LedgerLine", "check_books"]
 
@@ -94,7 +94,7 @@ def check_books(
     flow: str,
     target: str,
     lines: Iterable[LedgerLine],
-    store: Store,
+    store: Records,
     control: ControlAmount,
 ) -> BooksReport:
     """Compare what the target holds with the source records and the store's postings."""
@@ -163,7 +163,7 @@ def _compare_totals(
     flow: str,
     stored: Mapping[str, Any],
     debits: Mapping[tuple[str, str], Decimal],
-    store: Store,
+    store: Records,
     control: ControlAmount,
 ) -> None:
     records = sorted({p.record_key for p in stored.values()})

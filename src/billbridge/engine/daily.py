@@ -12,9 +12,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from billbridge.store.base import AuditHead, Store
+from billbridge.store.base import Audit, AuditHead, Monitor, Queue, Runs
+
+
+class DailyState(Runs, Queue, Monitor, Audit, Protocol):
+    """The daily report reads runs, the queue, the monitor's findings and the audit head."""
+
 
 __all__ = ["DailyReport", "FlowDay", "audit_anchor_json", "daily_report"]
 
@@ -76,7 +81,7 @@ def audit_anchor_json(head: AuditHead | None) -> dict[str, Any] | None:
 
 
 def daily_report(
-    store: Store,
+    store: DailyState,
     *,
     flows: Sequence[str] = (),
     hours: float = 24,

@@ -15,7 +15,8 @@ the flow's `lifecycle` (its source's rule, e.g. an invoice's status order) marks
 one whose object is behind the one applied `stale` too, so `invoice.finalized`
 arriving after `invoice.paid` cannot leave the invoice `open`.
 
-The payload is a Stripe event envelope: `{id, type, created, data: {object}}`.
+The payload is the source's own event envelope; the source model's `parse_event` gives
+the record it carries (the engine reads none of its fields).
 """
 
 from __future__ import annotations
@@ -23,17 +24,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from billbridge.connectors.base import RawRecord
-from billbridge.store.base import AuditEvent, InboxRow, InboxStatus, Store
+from billbridge.store.base import AuditEvent, Inbox, InboxRow, InboxStatus, SyncState
 
 from .crashpoints import crashpoint
 from .model import FlowRuntime
 from .pipeline import StopRun
 from .run import _Runner
+
+
+class InboxState(SyncState, Inbox, Protocol):
+    """A drain reads the webhook inbox and runs its events down the record path."""
+
 
 __all__ = ["InboxResult", "drain_inbox", "process_inbox"]
 
@@ -47,21 +53,15 @@ class InboxResult:
     stopped: str = ""
 
 
-def _record(row: InboxRow) -> RawRecord:
-    event = orjson.loads(row.payload)
-    obj = event["data"]["object"]
-    return RawRecord(
-        object=str(obj["object"]),
-        id=str(obj["id"]),
-        data=obj,
-        raw=orjson.dumps(obj, option=orjson.OPT_SORT_KEYS),
-        position="",
-    )
+def _record(flow: FlowRuntime, row: InboxRow) -> RawRecord:
+    if flow.parse_event is None:
+        raise StopRun(f"the source {flow.source.name!r} of flow {flow.name!r} takes no events")
+    return flow.parse_event(row.payload)
 
 
 def _behind(
     flow: FlowRuntime,
-    store: Store,
+    store: InboxState,
     key: str,
     obj: Mapping[str, Any],
     applied: Mapping[str, Any] | None,
@@ -86,7 +86,7 @@ def _behind(
 
 
 def process_inbox(
-    flow: FlowRuntime, store: Store, *, actor: str = "stripe-webhook", limit: int = 500
+    flow: FlowRuntime, store: InboxState, *, actor: str = "stripe-webhook", limit: int = 500
 ) -> InboxResult:
     """One pass over the pending events of the flow's source connection."""
     result = InboxResult()
@@ -103,7 +103,7 @@ def process_inbox(
             key = row.object_key
             if key not in newest:
                 newest[key] = store.inbox_newest_applied(key, flow=flow.name) or 0
-            record = _record(row)
+            record = _record(flow, row)
             behind = row.created == newest[key] and _behind(
                 flow, store, key, record.data, applied.get(key)
             )
@@ -145,7 +145,7 @@ def process_inbox(
 
 
 def drain_inbox(
-    flow: FlowRuntime, store: Store, *, actor: str = "stripe-webhook", limit: int = 500
+    flow: FlowRuntime, store: InboxState, *, actor: str = "stripe-webhook", limit: int = 500
 ) -> list[InboxResult]:
     """Pass after pass until nothing is pending (or a pass stops): one transaction each."""
     passes: list[InboxResult] = []

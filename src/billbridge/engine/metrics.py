@@ -15,9 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, gen
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from billbridge.store.base import Store
-
-from .status import Status, wait_percent, workspace_status
+from .status import Status, StatusState, wait_percent, workspace_status
 
 __all__ = ["CONTENT_TYPE", "metrics_text", "render_metrics"]
 
@@ -175,7 +173,7 @@ class _Totals(Collector):
 
 
 def render_metrics(
-    store: Store, *, flows: Iterable[str] = (), now: datetime | None = None
+    store: StatusState, *, flows: Iterable[str] = (), now: datetime | None = None
 ) -> bytes:
     """What `GET /metrics` returns (serve it with `CONTENT_TYPE`)."""
     return metrics_text(workspace_status(store, flows=flows, now=now))

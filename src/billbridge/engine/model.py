@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from billbridge.connectors.base import SourceConnector, SourceFigures, TargetConnector
-from billbridge.domain import Problem
+from billbridge.connectors.source import (
+    Describe,
+    Described,
+    Normalize,
+    NormalizedLike,
+    ParseEvent,
+    Resolve,
+    SourceCheck,
+)
 from billbridge.mapping.model import Mapping as MappingFile
-from billbridge.mapping.rules import Canonical
 
 from .retry import RetryPolicy
 
@@ -31,22 +38,8 @@ __all__ = [
 OUTCOMES = ("synced", "unchanged", "failed", "held", "conflict")
 
 
-class Resolve(Protocol):
-    def __call__(self, object: str, id: str, /) -> Mapping[str, Any] | None: ...
-
-
-class NormalizedLike(Protocol):
-    @property
-    def value(self) -> Canonical | None: ...
-    @property
-    def problems(self) -> tuple[Problem, ...]: ...
-    @property
-    def waiting_on(self) -> tuple[str, str] | None: ...
-    @property
-    def reason(self) -> str: ...
-
-
-Normalize = Callable[..., NormalizedLike]  # (data, *, record: str, resolve: Resolve)
+def _nothing(_object: str, _id: str, /) -> Mapping[str, Any] | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,12 +53,33 @@ class FlowRuntime:
     batch_size: int = 1000
     aliases: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = field(default_factory=dict)
     # "object:id" of the records a record of this type may look up while normalized:
-    # fetched for a whole batch in one query (see formats/stripe/_lookups.py).
+    # fetched for a whole batch in one query (see connectors/source.py).
     lookups: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = field(default_factory=dict)
     # How far along its life a source object is (a tuple that never decreases), or None
     # when unknown: decides between two webhook events about one object stamped with
     # the same time. The source's format module provides it; None: arrival order decides.
     lifecycle: Callable[[Mapping[str, Any]], tuple[int, ...] | None] | None = None
+    # The rest of the source's model (connectors/source.py): cheap facts of a raw record,
+    # the record a webhook event carries, and the reconcile checks only the source can make.
+    describe: Describe | None = None
+    parse_event: ParseEvent | None = None
+    checks: tuple[SourceCheck, ...] = ()
+    payment_object: str = "payment"  # see SourceModel.payment_object
+
+    def described(self, data: Mapping[str, Any]) -> Described:
+        """The number, creation time and status of a raw record, as its source says.
+
+        Without a `describe` from the source, the record is normalized on its own (no
+        look-ups) and the canonical object's fields are read.
+        """
+        if self.describe is not None:
+            return self.describe(data)
+        value = self.normalize(data, record="", resolve=_nothing).value
+        return Described(
+            number=str(getattr(value, "number", "") or ""),
+            created=getattr(value, "created", None),
+            status=str(getattr(value, "status", "") or ""),
+        )
 
 
 @dataclass(slots=True, kw_only=True)

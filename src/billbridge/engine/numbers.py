@@ -19,7 +19,8 @@ from itertools import pairwise
 from typing import ClassVar, Final, Protocol
 
 from billbridge.domain import Invoice, InvoiceStatus, Problem
-from billbridge.store import NumberWindow, Store
+from billbridge.store import NumberWindow
+from billbridge.store.base import Numbers
 
 __all__ = [
     "BatchOwners",
@@ -78,7 +79,7 @@ class BatchOwners:
 
     WINDOW: ClassVar[int] = 32  # numbers per read; a look-up out of order wastes the rest
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Numbers) -> None:
         self.store = store
         self._owners: dict[Slot, str] = {}  # every claimed number read in this batch
         self._windows: dict[tuple[str, str], NumberWindow] = {}  # the last read per series
@@ -168,7 +169,7 @@ class SeriesReport:
     gaps: tuple[Gap, ...]
 
 
-def series_report(store: Store, *, entity: str | None = None) -> list[SeriesReport]:
+def series_report(store: Numbers, *, entity: str | None = None) -> list[SeriesReport]:
     """Per entity and series: how many numbers were seen, the first, the last and the gaps."""
     grouped: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
     unnumbered: dict[tuple[str, str], list[str]] = {}
@@ -222,6 +223,6 @@ def find_gaps(entity: str, series: str, seen: Iterable[tuple[int, str, str]]) ->
     return tuple(found)
 
 
-def gaps(store: Store, *, entity: str | None = None) -> list[Gap]:
+def gaps(store: Numbers, *, entity: str | None = None) -> list[Gap]:
     """Every gap in every series (a gap may be legitimate; it is reported, never filled)."""
     return [gap for report in series_report(store, entity=entity) for gap in report.gaps]

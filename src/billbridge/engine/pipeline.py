@@ -37,12 +37,13 @@ from billbridge.store.base import (
     OutcomeRow,
     PostingRow,
     RecordRow,
-    Store,
+    SyncState,
 )
 
 from .book_checks import BookChecks
 from .crashpoints import crashpoint
 from .model import FlowRuntime, RunResult
+from .records import RecordWriter, records_of
 from .retry import FailureKind, decide
 
 __all__ = ["RecordPipeline", "StopRun", "entry_hash", "record_key"]
@@ -72,7 +73,7 @@ class RecordPipeline:
         self,
         *,
         flow: FlowRuntime,
-        store: Store,
+        store: SyncState,
         run_id: int,
         actor: str,
         result: RunResult,
@@ -104,6 +105,9 @@ class RecordPipeline:
         self._open_in_run: dict[str, str] = {}  # records whose outcome may still change
         # Accounting hook (engine/book_checks.py): related invoices for the rules, number checks.
         self.books = BookChecks(flow=flow, store=store, resolve=self.resolve, dry_run=dry_run)
+        # A record flow's last step (engine/records.py); None for a ledger flow.
+        records = records_of(flow.target)
+        self.records = RecordWriter(self, records) if records is not None else None
 
     # ------------------------------------------------------------------ look-ups
     def prefetch(self, keys: list[str], records: Sequence[RawRecord] = ()) -> None:
@@ -178,7 +182,7 @@ class RecordPipeline:
 
     def _invoice_number(self, invoice_id: str) -> str:
         data = self.resolve("invoice", invoice_id)
-        return str(data.get("number") or "") if data else ""
+        return self.flow.described(data).number if data else ""
 
     def _posted_facets(self, key: str) -> dict[str, str]:
         """Facets posted for `key`: committed (cached, else one query) plus this batch's."""
@@ -254,6 +258,8 @@ class RecordPipeline:
             )
         if normalized.value is None:
             return self._succeed(key, version, (), now)
+        if self.records is not None:
+            return self.records.write(key, version, normalized.value, now)
         ctx = Context(
             flow=self.flow.name,
             connection=self.connection,
@@ -261,6 +267,7 @@ class RecordPipeline:
             version=version,
             invoice_number=self._invoice_number,
             invoice=self.books.invoice,
+            payment_object=self.flow.payment_object,
         )
         plan = plan_entries(normalized.value, self.flow.mapping, ctx)
         plan = self.books.check(

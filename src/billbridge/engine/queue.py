@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from billbridge.store.base import ExceptionRow, Store
+from billbridge.store.base import ExceptionRow, Queue, SyncState
 
 from .model import FlowRuntime, RunResult
 from .run import reprocess
@@ -76,7 +76,7 @@ class QueueItem:
         }
 
 
-def queue_items(store: Store, *, flow: str | None = None) -> list[QueueItem]:
+def queue_items(store: Queue, *, flow: str | None = None) -> list[QueueItem]:
     return [QueueItem.of(row) for row in store.open_exceptions(flow=flow)]
 
 
@@ -88,7 +88,7 @@ def _by_flow(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
 
 
 def retry(
-    store: Store,
+    store: SyncState,
     flows: FlowLookup,
     ids: Sequence[int] | None,
     *,
@@ -127,7 +127,7 @@ def retry(
 
 
 def replay(
-    store: Store,
+    store: SyncState,
     flows: FlowLookup,
     keys: Sequence[str],
     *,

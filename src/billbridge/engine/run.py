@@ -13,13 +13,23 @@ anything else), so the re-read records find their facets posted and write nothin
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 import orjson
 
 from billbridge.connectors.base import MeteredSource, RawRecord, SourceFigures
-from billbridge.store.base import AuditEvent, Batch, CursorRow, PostingRow, RunFigures, Store
+from billbridge.connectors.source import Described
+from billbridge.store.base import (
+    AuditEvent,
+    Batch,
+    CursorRow,
+    PostingRow,
+    Records,
+    RunFigures,
+    SyncState,
+)
 
 from .crashpoints import crashpoint
 from .gc_pause import fewer_collections
@@ -39,7 +49,7 @@ def _target_cursor(flow: FlowRuntime) -> str:
     return f"target:{flow.target.name}"
 
 
-def recover_target(flow: FlowRuntime, store: Store, *, actor: str, run_id: int) -> int:
+def recover_target(flow: FlowRuntime, store: SyncState, *, actor: str, run_id: int) -> int:
     """Record the writes found past the committed target position; return how many."""
     cursor = store.get_cursor("*", _target_cursor(flow))
     found = flow.target.recover(cursor.position if cursor else 0)
@@ -87,20 +97,25 @@ def _chunks(records: Iterable[RawRecord], size: int) -> Iterator[list[RawRecord]
         yield chunk
 
 
-def _since_filter(records: Iterable[RawRecord], since: date | None) -> Iterator[RawRecord]:
+def _since_filter(
+    records: Iterable[RawRecord],
+    since: date | None,
+    describe: Callable[[Mapping[str, Any]], Described],
+) -> Iterator[RawRecord]:
+    """Records created on or after `since` (as the source describes them); undated ones too."""
     if since is None:
         yield from records
         return
-    floor = datetime(since.year, since.month, since.day, tzinfo=UTC).timestamp()
+    floor = datetime(since.year, since.month, since.day, tzinfo=UTC)
     for raw in records:
-        created = raw.data.get("created")
-        if raw.error or not isinstance(created, int) or created >= floor:
+        created = None if raw.error else describe(raw.data).created
+        if created is None or created >= floor:
             yield raw
 
 
 class _Runner:
     def __init__(
-        self, flow: FlowRuntime, store: Store, *, actor: str, kind: str, dry_run: bool
+        self, flow: FlowRuntime, store: SyncState, *, actor: str, kind: str, dry_run: bool
     ) -> None:
         self.flow = flow
         self.store = store
@@ -221,7 +236,7 @@ def _figures(source: object) -> SourceFigures | None:
     return source.figures() if isinstance(source, MeteredSource) else None
 
 
-def _from_store(store: Store, keys: Sequence[str]) -> list[RawRecord]:
+def _from_store(store: Records, keys: Sequence[str]) -> list[RawRecord]:
     rows = store.get_records(list(keys))
     records = []
     for key in keys:
@@ -255,7 +270,7 @@ def _finished_cursors(flow: FlowRuntime, *, backfill: bool, position: str) -> li
 
 def sync_flow(
     flow: FlowRuntime,
-    store: Store,
+    store: SyncState,
     *,
     actor: str = "system",
     backfill: bool = False,
@@ -277,7 +292,7 @@ def sync_flow(
             if not dry_run:
                 runner.release_ready()
                 runner.retry_due()
-            records = _since_filter(flow.source.read(start), since)
+            records = _since_filter(flow.source.read(start), since, flow.described)
             for chunk in _chunks(records, flow.batch_size):
                 runner.process(chunk)
                 position = chunk[-1].position
@@ -296,7 +311,7 @@ def sync_flow(
 
 def reprocess(
     flow: FlowRuntime,
-    store: Store,
+    store: SyncState,
     keys: Sequence[str],
     *,
     actor: str,
@@ -330,7 +345,7 @@ def reprocess(
 
 def process_records(
     flow: FlowRuntime,
-    store: Store,
+    store: SyncState,
     records: Sequence[RawRecord],
     *,
     actor: str,

@@ -22,9 +22,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from billbridge.store.base import InboxCounts, RunCost, RunFigures, Store
+from billbridge.store.base import InboxCounts, Monitor, RunCost, RunFigures, Runs
+
+
+class StatusState(Runs, Monitor, Protocol):
+    """Status reads runs and the monitor's counts, findings and incidents."""
+
 
 __all__ = ["FlowStatus", "Status", "WebhookStatus", "wait_percent", "workspace_status"]
 
@@ -177,7 +182,7 @@ class Status:
 
 
 def workspace_status(
-    store: Store, *, flows: Iterable[str] = (), now: datetime | None = None
+    store: StatusState, *, flows: Iterable[str] = (), now: datetime | None = None
 ) -> Status:
     """Every figure `status` shows; flows named in the workspace appear even when idle."""
     now = now or datetime.now(UTC)

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
-from billbridge.store.base import Store
+from billbridge.store.base import Audit, Queue, Records
+
+
+class TraceState(Records, Queue, Audit, Protocol):
+    """Trace reads records and postings, the queue's rows and the audit log."""
+
 
 __all__ = ["Trace", "resolve_ref", "trace"]
 
@@ -37,7 +42,7 @@ class Trace:
         }
 
 
-def resolve_ref(store: Store, ref: str) -> str | None:
+def resolve_ref(store: TraceState, ref: str) -> str | None:
     """A record key, a source id (in_…) or an invoice number (HB-0042) → the record key."""
     if ref.count(":") >= 2 and store.get_record(ref) is not None:
         return ref
@@ -56,7 +61,7 @@ def _when(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def trace(store: Store, key: str) -> Trace:
+def trace(store: TraceState, key: str) -> Trace:
     """Gather the timeline of `key` and of the records linked to it."""
     source_id = key.rsplit(":", 1)[-1]
     related = {key}

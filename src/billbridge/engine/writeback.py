@@ -27,7 +27,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 import orjson
 
@@ -38,9 +38,14 @@ from billbridge.connectors.base import (
     WriteBackConnector,
     WriteBackResult,
 )
-from billbridge.store.base import AuditEvent, Batch, ExceptionRow, Store, WriteBackRow
+from billbridge.store.base import AuditEvent, Batch, Batches, ExceptionRow, WriteBackRow, WriteBacks
 
 from .crashpoints import crashpoint
+
+
+class WriteBackState(Batches, WriteBacks, Protocol):
+    """A write-back keeps its rows (pending before sending) and commits them with audit."""
+
 
 __all__ = [
     "ACTIONS",
@@ -178,7 +183,7 @@ def _outcome(row: WriteBackRow, status: Status, **extra: Any) -> WriteBackOutcom
 
 
 def write_back(
-    store: Store, connector: WriteBackConnector, request: WriteBackRequest, *, actor: str
+    store: WriteBackState, connector: WriteBackConnector, request: WriteBackRequest, *, actor: str
 ) -> WriteBackOutcome:
     """Send one request at most once; its result is in the store, the audit log and the queue.
 
@@ -228,7 +233,7 @@ def write_back(
 
 
 def _send(
-    store: Store,
+    store: WriteBackState,
     connector: WriteBackConnector,
     request: WriteBackRequest,
     row: WriteBackRow,
@@ -262,7 +267,7 @@ def _send(
     )
 
 
-def _pushed_customer(store: Store, request: WriteBackRequest) -> str | None:
+def _pushed_customer(store: WriteBackState, request: WriteBackRequest) -> str | None:
     """The Stripe id an earlier push of this record got, on this connection."""
     done = [
         row.object_id
@@ -299,12 +304,12 @@ def _audit(row: WriteBackRow, action: str, **diff: Any) -> AuditEvent:
 
 
 def _done(
-    store: Store, request: WriteBackRequest, pending: WriteBackRow, result: WriteBackResult
+    store: WriteBackState, request: WriteBackRequest, pending: WriteBackRow, result: WriteBackResult
 ) -> WriteBackOutcome:
     row = replace(pending, status="done", object_id=result.id, how=result.how, error="",
                   last_at=_now())  # fmt: skip
     invoice = request.action != "push-customer"
-    object_status = str(result.data.get("status") or "") if invoice else ""
+    object_status = result.status if invoice else ""
     extra: dict[str, Any] = {"how": result.how}
     if object_status:
         extra["object_status"] = object_status
@@ -322,7 +327,12 @@ def _done(
 
 
 def _failed(
-    store: Store, request: WriteBackRequest, pending: WriteBackRow, error: str, *, retryable: bool
+    store: WriteBackState,
+    request: WriteBackRequest,
+    pending: WriteBackRow,
+    error: str,
+    *,
+    retryable: bool,
 ) -> WriteBackOutcome:
     """Retryable: the write may have landed, so the row stays `pending` (looked up next time)."""
     now = _now()

@@ -16,21 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from billbridge.domain import (
+    Canonical,
     CreditNote,
     Customer,
     Invoice,
     Payment,
     Payout,
     Problem,
-    Refund,
 )
 
 from .books import EntityRule, TaxRule
 from .model import Accounts, Mapping
 
 __all__ = ["Facts", "facts_of", "prefixed", "route"]
-
-Canonical = Customer | Invoice | CreditNote | Payment | Refund | Payout
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

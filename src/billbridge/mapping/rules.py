@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from billbridge.domain import (
+    Canonical,
     CreditNote,
     Customer,
     Invoice,
@@ -38,11 +39,9 @@ from .fx import convert_entry
 from .model import Mapping
 from .tax import Jurisdiction, find_tax_rule, is_reverse_charge, vat_warnings
 
-__all__ = ["Context", "Planned", "Requirement", "RulePlan", "plan_entries"]
+__all__ = ["Canonical", "Context", "Planned", "Requirement", "RulePlan", "plan_entries"]
 
 _NOWHERE = Jurisdiction()
-
-Canonical = Customer | Invoice | CreditNote | Payment | Refund | Payout
 
 
 # The four small types below are NamedTuples, not frozen dataclasses: the rules build
@@ -68,6 +67,9 @@ class Context(NamedTuple):
     version: str
     invoice_number: Callable[[str], str] = _no_number
     invoice: Callable[[str], Invoice | None] = _no_invoice  # a related invoice, normalized
+    # The object under which the source files payments: a refund waits for
+    # `<connection>:<payment_object>:<payment id>` (Stripe files them as charges).
+    payment_object: str = "charge"
 
 
 class Planned(NamedTuple):
@@ -401,7 +403,7 @@ def _refund(ref: Refund, mapping: Mapping, ctx: Context) -> RulePlan:
     )
     requires = (
         Requirement(
-            record=_related(ctx, "charge", ref.payment),
+            record=_related(ctx, ctx.payment_object, ref.payment),
             facet="payment",
             reason=f"waiting for payment {ref.payment} to be posted",
         ),

@@ -19,8 +19,7 @@ from pydantic import BaseModel, Field
 
 from billbridge.config import ConfigError, Workspace
 from billbridge.connectors.base import ConnectorError
-from billbridge.engine.writeback import Action, invoice_request, write_back
-from billbridge.store.base import Store
+from billbridge.engine.writeback import Action, WriteBackState, invoice_request, write_back
 from billbridge.wiring import writeback_connection, writeback_connector
 
 from .auth import Principal
@@ -43,7 +42,7 @@ def _invoice_action(
     invoice_id: str,
     body: InvoiceActionIn,
     ws: Workspace,
-    store: Store,
+    store: WriteBackState,
     who: Principal,
 ) -> dict[str, Any]:
     try:

@@ -11,16 +11,21 @@ request of the user's open sessions and tokens (the role is read on every reques
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from billbridge.store import LastAdminError, NotFoundError, TokenRow, TokenStatus
-from billbridge.store.base import AuditEvent, Role, Store, StoreError, UserRow
+from billbridge.store.base import Audit, AuditEvent, Role, StoreError, UserRow, Users
 
 from .auth import MIN_PASSWORD, USER_NAME, Principal, create_token, hash_password
 from .deps import StoreDep, api_user
+
+
+class UserAdmin(Users, Audit, Protocol):
+    """Managing users and tokens: the users' tables, and an audit row for each change."""
+
 
 __all__ = ["UserExistsError", "add_user_audited", "issue_token", "register"]
 
@@ -99,7 +104,9 @@ class UserExistsError(StoreError):
     """A user of that name exists already."""
 
 
-def add_user_audited(store: Store, *, name: str, role: Role, password: str, actor: str) -> UserRow:
+def add_user_audited(
+    store: UserAdmin, *, name: str, role: Role, password: str, actor: str
+) -> UserRow:
     """Add a user (argon2id hash) and its `user-added` audit row; the API and the page share it.
 
     Raises `UserExistsError` when the name is taken.
@@ -119,7 +126,7 @@ def add_user_audited(store: Store, *, name: str, role: Role, password: str, acto
 
 
 def issue_token(
-    store: Store, *, user: str, label: str, expires_days: int | None, actor: str
+    store: UserAdmin, *, user: str, label: str, expires_days: int | None, actor: str
 ) -> str:
     """A new API token for an existing `user` and its `token-created` audit row (never the token).
 

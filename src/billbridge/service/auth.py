@@ -21,7 +21,7 @@ from typing import Literal, get_args
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from billbridge.store.base import Role, Store, UserRow
+from billbridge.store.base import Role, UserRow, Users
 
 __all__ = [
     "MIN_PASSWORD",
@@ -86,7 +86,7 @@ def digest(secret: str) -> str:
 
 
 def create_token(
-    store: Store, *, user: str, label: str = "", expires_at: datetime | None = None
+    store: Users, *, user: str, label: str = "", expires_at: datetime | None = None
 ) -> str:
     """A new API token for `user`; the plain text is returned once and never stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -94,7 +94,7 @@ def create_token(
     return token
 
 
-def create_session(store: Store, user: str) -> tuple[str, str]:
+def create_session(store: Users, user: str) -> tuple[str, str]:
     """A new web session: (session id for the cookie, CSRF token for the forms)."""
     session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     expires = datetime.now(UTC) + timedelta(hours=SESSION_HOURS)

@@ -19,9 +19,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from billbridge.store import LastAdminError, NotFoundError
-from billbridge.store.base import Role, Store, StoreError
+from billbridge.store.base import Role, StoreError
 
-from .api_users import UserExistsError, add_user_audited, issue_token
+from .api_users import UserAdmin, UserExistsError, add_user_audited, issue_token
 from .auth import MIN_PASSWORD, USER_NAME, Principal, allows
 from .deps import StoreDep, check_csrf, ui_user
 from .ui import templates
@@ -57,7 +57,7 @@ def _when(moment: datetime | None) -> str:
 
 
 def _admin_page(
-    request: Request, store: Store, who: Principal, *, notice: str = "", error: str = "",
+    request: Request, store: UserAdmin, who: Principal, *, notice: str = "", error: str = "",
     status: int = 200, form: dict[str, str] | None = None,
 ) -> HTMLResponse:  # fmt: skip
     now = datetime.now(UTC)
@@ -101,7 +101,7 @@ def admin_page(
 
 def _run(
     request: Request,
-    store: Store,
+    store: UserAdmin,
     who: Principal,
     form: dict[str, str],
     act: Callable[[], Response],

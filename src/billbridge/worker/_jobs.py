@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from billbridge.config import StripeConnection, Workspace
 from billbridge.engine.inbox import drain_inbox
 from billbridge.engine.run import sync_flow
-from billbridge.store.base import Store
+from billbridge.store.base import Inbox, Runs
 from billbridge.wiring import flows, open_workspace_store
+
+
+class JobsState(Runs, Inbox, Protocol):
+    """Which jobs are due: the flows' last runs and the webhook inbox."""
+
 
 __all__ = ["ACTOR", "DRAIN", "SYNC", "JobResult", "due_jobs", "due_now", "run_job"]
 
@@ -58,7 +63,7 @@ def _webhook_flows(workspace: Workspace) -> list[str]:
     ]
 
 
-def _sync_due(workspace: Workspace, store: Store, name: str, now: datetime) -> bool:
+def _sync_due(workspace: Workspace, store: JobsState, name: str, now: datetime) -> bool:
     every = workspace.flow(name).every_seconds
     if every is None:
         return False
@@ -66,7 +71,7 @@ def _sync_due(workspace: Workspace, store: Store, name: str, now: datetime) -> b
     return last is None or (now - last.started_at).total_seconds() >= every
 
 
-def due_jobs(workspace: Workspace, store: Store, now: datetime) -> list[tuple[str, str]]:
+def due_jobs(workspace: Workspace, store: JobsState, now: datetime) -> list[tuple[str, str]]:
     """(job, flow) pairs to run now: pending webhook events first, then syncs due."""
     drains = [
         (DRAIN, name)

@@ -70,7 +70,7 @@ def test_an_installed_plugin_is_a_known_connector(tmp_path: Path) -> None:
     assert error is not None
     assert (
         "unknown connector 'jsonl-files'; expected one of: beancount, broken-ledger, "
-        "csv-export, gnucash, jsonl-file, sqlgl, stripe"
+        "csv-export, gnucash, jsonl-file, orders-file, sqlgl, stripe"
     ) in str(error)
 
 
@@ -178,3 +178,29 @@ def test_a_name_offered_by_two_packages_is_refused_naming_both(
     assert "connector 'jsonl-file' is offered more than once" in text
     assert "billbridge-jsonl 0.1.0" in text and "billbridge-jsonl-fork 0.2.0" in text
     assert "uninstall all but one" in text
+
+
+def test_a_source_spec_must_bring_its_normalizer() -> None:
+    from billbridge.connectors.registry import _problem
+    from billbridge.connectors.spec import ConnectionConfig
+
+    spec = ConnectorSpec(
+        name="no-model",
+        config=ConnectionConfig,
+        role="source",
+        factory=lambda n, c: None,  # type: ignore[arg-type,return-value]
+    )
+    assert "source without a `source_model`" in _problem("no-model", spec)
+    assert _problem("stripe", connector_spec("stripe")) == ""
+
+
+@pytest.mark.usefixtures("plugin_site")
+def test_a_flow_to_a_source_that_keeps_no_records_is_refused(tmp_path: Path) -> None:
+    error = load(tmp_path, "    connector: orders-file\n    path: exports/x.jsonl")
+    assert error is not None
+    assert (
+        "flows[0].to: must be a ledger (target) connection or one that keeps records; "
+        "'books' is a orders-file connection"
+    ) in str(error)
+    # Stripe keeps records (customers): a flow may end there, a record flow.
+    assert load(tmp_path, "    connector: stripe\n    api_key: sk_test_x") is None

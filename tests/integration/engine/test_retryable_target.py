@@ -8,6 +8,7 @@ real ledger file, which bean-check then reads.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from billbridge.connectors.base import RetryableError, Written
@@ -60,16 +61,7 @@ def _flow(root: Path, failures: int, attempts: int) -> tuple[FlowRuntime, FlakyT
     base = build_flow(load_workspace(root), "stripe-to-books")
     flaky = FlakyTarget(base.target, failures)  # type: ignore[arg-type]
     policy = RetryPolicy(attempts=attempts, base_seconds=0.001, max_seconds=0.002)
-    flow = FlowRuntime(
-        name=base.name,
-        source=base.source,
-        target=flaky,
-        normalize=base.normalize,
-        mapping=base.mapping,
-        retry=policy,
-        batch_size=base.batch_size,
-        aliases=base.aliases,
-    )
+    flow = replace(base, target=flaky, retry=policy)
     return flow, flaky
 
 

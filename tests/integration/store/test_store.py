@@ -83,7 +83,9 @@ def problem(n: int, minute: int, **kw: object) -> ExceptionRow:
 
 def test_public_api_is_complete() -> None:
     public = {n for n in dir(billbridge.store) if not n.startswith("_")}
-    assert public - {"annotations", "base", "audit_chain", "Path"} == set(billbridge.store.__all__)
+    assert public - {"annotations", "base", "roles", "rows", "audit_chain", "Path"} == set(
+        billbridge.store.__all__
+    )
 
 
 def test_runs_round_trip(store: Store) -> None:

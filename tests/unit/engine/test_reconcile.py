@@ -12,7 +12,8 @@ from decimal import Decimal
 
 import pytest
 
-from billbridge.connectors.base import LedgerLeg, LedgerPosting
+from billbridge.connectors.base import LedgerLeg, LedgerPosting, RawRecord
+from billbridge.domain import Invoice, InvoiceStatus, Money
 from billbridge.engine.reconcile import (
     Expected,
     LedgerView,
@@ -20,9 +21,9 @@ from billbridge.engine.reconcile import (
     SourceView,
     Views,
     compare,
-    payout_checks,
     reversal_key,
 )
+from billbridge.formats.stripe import payout_findings, payout_sums
 
 FLOW = "f"
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
@@ -65,7 +66,7 @@ def views(
     ledger: list[LedgerPosting],
     posted: dict[str, str] | None = None,
     *,
-    invoices: dict[str, dict[str, object]] | None = None,
+    invoices: dict[str, Invoice] | None = None,
     queued: frozenset[str] = frozenset(),
 ) -> Views:
     return Views(
@@ -109,8 +110,18 @@ def test_void_missing_is_a_status_mismatch() -> None:
     assert "voided" in compare(v)[0].detail
 
 
+def paid_invoice(minor: int = 1000) -> Invoice:
+    """A canonical paid invoice (reconcile compares canonical objects, of any source)."""
+    amount = Money.from_minor(minor, "EUR")
+    return Invoice(
+        id="in_1", number="HB-1", customer="c", customer_name="Globex", currency="EUR",
+        status=InvoiceStatus.PAID, created=T0, lines=(), subtotal=amount,
+        tax=Money.zero("EUR"), total=amount, amount_paid=amount,
+    )  # fmt: skip
+
+
 def test_paid_invoice_with_no_payment_anywhere_is_a_status_mismatch() -> None:
-    paid = {"in_1": {"status": "paid", "amount_paid": 1000, "currency": "eur"}}
+    paid = {"in_1": paid_invoice()}
     v = views([expected()], [booked()], {ISSUE: "h1"}, invoices=paid)
     found = compare(v)
     assert [(d.kind, d.fix) for d in found] == [("status_mismatch", "queue")]
@@ -118,7 +129,7 @@ def test_paid_invoice_with_no_payment_anywhere_is_a_status_mismatch() -> None:
 
 
 def test_paid_invoice_whose_payment_is_booked_is_fine() -> None:
-    paid = {"in_1": {"status": "paid", "amount_paid": 1000, "currency": "eur"}}
+    paid = {"in_1": paid_invoice()}
     pay_key = f"{FLOW}|stripe:charge:ch_1|payment"
     pay = expected(pay_key, "payment")
     v = views([expected(), pay], [booked(), booked(pay_key)], {ISSUE: "h1"}, invoices=paid)
@@ -176,7 +187,7 @@ def test_a_record_already_in_the_queue_is_marked_queued() -> None:
     assert d.queued
 
 
-def test_payout_checks_sequential_and_named() -> None:
+def test_payout_sums_sequential_and_named() -> None:
     rows = [
         {"object": "balance_transaction", "type": "charge", "net": 900, "currency": "eur"},
         {"object": "balance_transaction", "type": "refund", "net": -100, "currency": "eur"},
@@ -185,28 +196,38 @@ def test_payout_checks_sequential_and_named() -> None:
         {"object": "balance_transaction", "type": "charge", "net": 300, "currency": "eur"},
         {"object": "payout", "id": "po_2", "amount": 400, "currency": "eur"},
     ]
-    sequential = payout_checks("stripe", rows)
-    assert [(c.amount, c.transactions_sum, c.transactions) for c in sequential] == [
+    sequential = list(payout_sums("stripe", rows))
+    assert [(amount, summed, count) for _, _, amount, count, summed in sequential] == [
         (800, 800, 2),
         (400, 300, 1),
     ]
     named = [{**r, "payout": "po_2"} if r.get("net") == 500 else r for r in rows]
-    assert [(c.record_key, c.transactions_sum) for c in payout_checks("stripe", named)] == [
+    assert [(key, summed) for key, _, _, _, summed in payout_sums("stripe", named)] == [
         ("stripe:payout:po_1", 0),
         ("stripe:payout:po_2", 500),
+    ]
+    raws = [
+        RawRecord(object=str(r["object"]), id=str(r.get("id", i)), data=r, raw=b"", position="")
+        for i, r in enumerate(rows)
     ]
     views_ = views([], [])
     found = compare(
         Views(
             flow=FLOW,
             source=SourceView(
-                connection="stripe", expected={}, records=frozenset(), payouts=tuple(sequential)
+                connection="stripe",
+                expected={},
+                records=frozenset(),
+                findings=tuple(payout_findings("stripe", raws)),
             ),
             posted=views_.posted,
             ledger=views_.ledger,
         )
     )
-    assert [(d.kind, d.difference, d.currency) for d in found] == [("payout_mismatch", 100, "EUR")]
+    assert [(d.kind, d.difference, d.currency, d.owner, d.fix) for d in found] == [
+        ("payout_mismatch", 100, "EUR", "stripe", "queue")
+    ]
+    assert found[0].idempotency_key == f"{FLOW}|stripe:payout:po_2|payout"
 
 
 def test_a_registered_check_joins_every_reconcile() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._client import DEFAULT_API_VERSION, StripeApi, default_rate
 from ._errors import scrub, translate
 from ._ratelimit import RateLimiter, WaitStats
+from ._records import StripeRecordTarget, customer_fields
 from ._source import OBJECT_TYPES, StripeApiSource, default_objects
 from ._writeback import METADATA_KEY, Pushed, StripeWriteBack, idempotency_key
 
@@ -21,8 +22,10 @@ __all__ = [
     "RateLimiter",
     "StripeApi",
     "StripeApiSource",
+    "StripeRecordTarget",
     "StripeWriteBack",
     "WaitStats",
+    "customer_fields",
     "default_objects",
     "default_rate",
     "idempotency_key",

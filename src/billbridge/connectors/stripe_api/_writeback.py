@@ -181,17 +181,19 @@ class StripeWriteBack:
     ) -> Pushed:
         current = self.api.get(f"/v1/invoices/{invoice_id}")
         if current.get("status") == status:
-            return Pushed(id=invoice_id, how="unchanged", data=current)
+            return Pushed(id=invoice_id, how="unchanged", data=current, status=status)
         for _ in range(2):
             try:
                 data = self.api.post(
                     f"/v1/invoices/{invoice_id}/{action}", params, idempotency_key=key
                 )
-                return Pushed(id=invoice_id, how="updated", data=data)
+                return Pushed(
+                    id=invoice_id, how="updated", data=data, status=str(data.get("status") or "")
+                )
             except RetryableError:
                 current = self.api.get(f"/v1/invoices/{invoice_id}")
                 if current.get("status") == status:
-                    return Pushed(id=invoice_id, how="found", data=current)
+                    return Pushed(id=invoice_id, how="found", data=current, status=status)
         raise RetryableError(f"Stripe did not confirm `{action}` of invoice {invoice_id}")
 
 

@@ -16,14 +16,16 @@ a finding that is only reported), the stored findings, alerts and reports; e.g.
     def my_check(views: Views) -> Iterator[Discrepancy]:
         ...  # yield Discrepancy(kind="my_kind", fix="queue", ...)
 
-The invoice-number checks of issue 5 (`number_duplicate`, `number_gap`) are registered
-this way in `_numbers`. A kind not in `KINDS` sorts after the built-in ones.
+A source's own checks (Stripe's payout sums) come with its source model (`checks`) and
+are reported by `source_findings`. The invoice-number checks of issue 5
+(`number_duplicate`, `number_gap`) are registered this way in `_numbers`. A kind not in
+`KINDS` sorts after the built-in ones.
 """
 
 from __future__ import annotations
 
 from ._checks import CHECKS, Check, compare, register_check
-from ._collect import collect, payout_checks
+from ._collect import collect
 from ._fix import FixReport, apply_fixes
 from ._flow import Reconciled, reconcile_flow
 from ._model import (
@@ -33,7 +35,6 @@ from ._model import (
     Fix,
     LedgerView,
     NumberSeen,
-    PayoutCheck,
     PostedView,
     SourceView,
     Views,
@@ -53,7 +54,6 @@ __all__ = [
     "FixReport",
     "LedgerView",
     "NumberSeen",
-    "PayoutCheck",
     "PostedView",
     "Reconciled",
     "SourceView",
@@ -63,7 +63,6 @@ __all__ = [
     "compare",
     "number_duplicates",
     "number_gaps",
-    "payout_checks",
     "reconcile_flow",
     "reconcile_json",
     "register_check",

@@ -8,10 +8,11 @@ from dataclasses import replace
 from decimal import Decimal
 
 from billbridge.connectors.base import LedgerLeg, LedgerPosting
-from billbridge.domain import minor_units
+from billbridge.domain import InvoiceStatus, format_minor, minor_units
 
 from ._model import KINDS, Discrepancy, Fix, Views, reversed_of, split_key
 
+PAID = InvoiceStatus.PAID
 Check = Callable[[Views], Iterable[Discrepancy]]
 CHECKS: list[Check] = []
 
@@ -55,13 +56,6 @@ def _to_minor(amount: Decimal, currency: str) -> int:
         return int(amount)
 
 
-def _format_minor(minor: int, currency: str) -> str:
-    try:
-        return f"{Decimal(minor).scaleb(-minor_units(currency)):f} {currency}"
-    except ValueError:
-        return f"{minor} {currency} (minor units)"
-
-
 def _by_key(views: Views) -> dict[str, list[LedgerPosting]]:
     grouped: dict[str, list[LedgerPosting]] = defaultdict(list)
     for posting in views.ledger.postings:
@@ -83,12 +77,12 @@ def missing_and_status(views: Views) -> Iterator[Discrepancy]:
         if key in in_ledger:
             continue
         known = posted.postings.get(key)
-        invoice = source.invoices.get(exp.link, {})
+        invoice = source.invoices.get(exp.link)
         kind: str = "missing_in_target"
         what = f"the {exp.facet!r} entry"
         if exp.facet in {"void", "credit-void"}:
             kind, what = "status_mismatch", "voided in the source, still receivable in the books"
-        elif exp.facet == "payment" and invoice.get("status") == "paid":
+        elif exp.facet == "payment" and invoice is not None and invoice.status is PAID:
             kind, what = "status_mismatch", "paid in the source, still open in the books"
         if known is None:
             fix: Fix = "post"
@@ -133,7 +127,7 @@ def _paid_without_payment(
     }
     prefix = f"{views.source.connection}:invoice:"
     for invoice_id, invoice in sorted(views.source.invoices.items()):
-        if invoice.get("status") != "paid" or not invoice.get("amount_paid"):
+        if invoice.status is not PAID or not invoice.amount_paid:
             continue
         if invoice_id in payments_expected or invoice_id in payments_booked:
             continue
@@ -141,7 +135,6 @@ def _paid_without_payment(
         issue = f"{views.flow}|{record}|issue"
         if issue not in in_ledger:
             continue  # not in the books at all: missing_in_target says so
-        currency = str(invoice.get("currency", "")).upper()
         yield Discrepancy(
             kind="status_mismatch",
             flow=views.flow,
@@ -149,7 +142,7 @@ def _paid_without_payment(
             idempotency_key=issue,
             source_ref=record,
             target_ref=in_ledger[issue][0].ref,
-            source_value=f"paid ({_format_minor(int(invoice['amount_paid']), currency)})",
+            source_value=f"paid ({format_minor(invoice.amount_paid.minor, invoice.currency)})",
             target_value="open receivable, no payment",
             owner=views.source.connection,
             fix="queue",
@@ -277,7 +270,7 @@ def amounts_and_currencies(views: Views) -> Iterator[Discrepancy]:
             difference=diff,
             currency=currency,
             detail=(
-                f"{key}: {account} differs by {_format_minor(diff, currency)} "
+                f"{key}: {account} differs by {format_minor(diff, currency)} "
                 + (
                     f"(source {want:f}, books {have:f} {currency})"
                     if want != have
@@ -302,33 +295,23 @@ def _leg_differences(
 
 
 @register_check
-def payouts(views: Views) -> Iterator[Discrepancy]:
-    """A payout whose amount is not the sum of the balance transactions it pays out."""
-    for check in views.source.payouts:
-        if check.amount == check.transactions_sum:
-            continue
-        diff = check.amount - check.transactions_sum
+def source_findings(views: Views) -> Iterator[Discrepancy]:
+    """What the source's own checks found (its model's `checks`), as discrepancies it owns."""
+    for found in views.source.findings:
+        fix: Fix = "none" if found.fix == "none" else "queue"
         yield Discrepancy(
-            kind="payout_mismatch",
+            kind=found.kind,
             flow=views.flow,
-            record_key=check.record_key,
-            idempotency_key=f"{views.flow}|{check.record_key}|payout",
-            source_ref=check.record_key,
+            record_key=found.record_key,
+            idempotency_key=f"{views.flow}|{found.record_key}|{found.facet}",
+            source_ref=found.record_key,
             target_ref="",
-            source_value=f"payout {_format_minor(check.amount, check.currency)}",
-            target_value=(
-                f"{check.transactions} balance transactions sum to "
-                f"{_format_minor(check.transactions_sum, check.currency)}"
-            ),
+            source_value=found.source_value,
+            target_value=found.target_value,
             owner=views.source.connection,
-            fix="queue",
-            difference=diff,
-            currency=check.currency,
-            detail=(
-                f"payout {check.record_key} is {_format_minor(check.amount, check.currency)} "
-                f"but its balance transactions sum to "
-                f"{_format_minor(check.transactions_sum, check.currency)}"
-            ),
-            hint="compare the payout's itemized report in Stripe; a transaction may be missing "
-            "from the export",
+            fix=fix,
+            difference=found.difference,
+            currency=found.currency,
+            detail=found.detail,
+            hint=found.hint,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -18,7 +18,7 @@ from billbridge.domain import Invoice, InvoiceStatus, Severity
 from billbridge.mapping.entities import facts_of, route
 from billbridge.mapping.rules import Canonical, Context, plan_entries
 from billbridge.store.base import (
-    Store,
+    SyncState,
 )
 
 from ..model import FlowRuntime
@@ -28,74 +28,11 @@ from ._model import (
     Expected,
     LedgerView,
     NumberSeen,
-    PayoutCheck,
     PostedView,
     SourceView,
     Views,
 )
 from ._numbers import repeats
-
-
-def payout_checks(connection: str, records: Iterable[Mapping[str, Any]]) -> list[PayoutCheck]:
-    """Each payout beside the balance transactions it pays out, in export order.
-
-    A balance transaction that names its payout (`payout`, as Stripe's payout
-    reconciliation gives it) belongs to that payout. When none does, an automatic payout
-    pays out every balance transaction of its currency since the previous payout.
-    """
-    rows = list(records)
-    explicit = any(
-        r.get("object") == "balance_transaction" and isinstance(r.get("payout"), str) for r in rows
-    )
-    named: dict[str, list[int]] = {}
-    pending: dict[str, list[int]] = {}
-    checks: list[PayoutCheck] = []
-    for row in rows:
-        kind = row.get("object")
-        currency = str(row.get("currency", "")).upper()
-        if kind == "balance_transaction" and row.get("type") != "payout":
-            net = row.get("net")
-            if not isinstance(net, int):
-                continue
-            if explicit:
-                owner = row.get("payout")
-                if isinstance(owner, str):
-                    named.setdefault(owner, []).append(net)
-            else:
-                pending.setdefault(currency, []).append(net)
-        elif kind == "payout" and isinstance(row.get("amount"), int):
-            ident = str(row.get("id", ""))
-            nets = named.get(ident, []) if explicit else pending.pop(currency, [])
-            checks.append(
-                PayoutCheck(
-                    record_key=record_key(connection, "payout", ident),
-                    currency=currency,
-                    amount=int(row["amount"]),
-                    transactions=len(nets),
-                    transactions_sum=sum(nets),
-                )
-            )
-    return checks
-
-
-def _invoice_state(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Status, amount paid and number, in either API shape (2017-08-15 has `paid`).
-
-    The number and creation time are for checks other parts register (invoice number
-    gaps and duplicates), which read `SourceView.invoices`.
-    """
-    status = data.get("status")
-    paid = data.get("amount_paid")
-    if status is None and data.get("paid") is True:
-        status = "paid"
-        paid = paid if paid is not None else data.get("amount_due")
-    return {
-        "status": status,
-        "amount_paid": paid,
-        "currency": data.get("currency"),
-        "number": data.get("number"),
-        "created": data.get("created"),
-    }
 
 
 def _number_seen(
@@ -123,8 +60,9 @@ def _number_seen(
         if isinstance(routed, tuple):
             entity = routed[0].entity
     else:
-        number, series = str(data.get("number") or ""), ""
-        if not number or data.get("status") == "draft":
+        described = flow.described(data)
+        number, series = described.number, ""
+        if not number or described.status == "draft":
             return None
         entity = "" if flow.mapping.entities else flow.mapping.entity
     series, seq = series_of(number, series)
@@ -148,7 +86,7 @@ def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
 
     def number(invoice_id: str) -> str:
         found = resolve("invoice", invoice_id)
-        return str(found.get("number") or "") if found else ""
+        return flow.described(found).number if found else ""
 
     def invoice(invoice_id: str) -> Invoice | None:
         """The related invoice, normalized (FX rates and jurisdiction of its payments)."""
@@ -161,7 +99,7 @@ def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
 
     expected: dict[str, Expected] = {}
     unplannable: set[str] = set()
-    invoices: dict[str, Mapping[str, Any]] = {}
+    invoices: dict[str, Invoice] = {}
     numbers: list[NumberSeen] = []
     for raw in raws:
         if raw.error:
@@ -169,7 +107,8 @@ def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
         key = record_key(connection, raw.object, raw.id)
         normalized = flow.normalize(raw.data, record=key, resolve=resolve)
         if raw.object == "invoice":
-            invoices[raw.id] = _invoice_state(raw.data)
+            if isinstance(normalized.value, Invoice):
+                invoices[raw.id] = normalized.value
             seen = _number_seen(flow, key, raw.data, normalized.value, invoice)
             if seen is not None:
                 numbers.append(seen)
@@ -188,6 +127,7 @@ def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
             version=version,
             invoice_number=number,
             invoice=invoice,
+            payment_object=flow.payment_object,
         )
         plan = plan_entries(normalized.value, flow.mapping, ctx)
         # Warnings (a doubtful VAT id) post with the entry, as the pipeline does.
@@ -213,7 +153,7 @@ def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
         records=frozenset(data),
         unplannable=frozenset(unplannable),
         invoices=invoices,
-        payouts=tuple(payout_checks(connection, (r.data for r in raws if not r.error))),
+        findings=tuple(found for check in flow.checks for found in check(connection, raws)),
         numbers=tuple(numbers),
     )
 
@@ -229,7 +169,7 @@ def _ledger_postings(flow: FlowRuntime) -> Iterator[LedgerPosting]:
     return (p for p in target.ledger_postings() if p.idempotency_key.startswith(prefix))
 
 
-def collect(flow: FlowRuntime, store: Store) -> tuple[Views, dict[str, RawRecord]]:
+def collect(flow: FlowRuntime, store: SyncState) -> tuple[Views, dict[str, RawRecord]]:
     """Read the source and the ledger now, and the store's postings and queue."""
     raws = list(flow.source.read(None))
     by_key = {record_key(flow.source.name, r.object, r.id): r for r in raws if not r.error}

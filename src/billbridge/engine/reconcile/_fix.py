@@ -27,7 +27,7 @@ from billbridge.store.base import (
     CursorRow,
     ExceptionRow,
     PostingRow,
-    Store,
+    SyncState,
 )
 
 from ..model import FlowRuntime
@@ -70,7 +70,7 @@ def _reversal(posting: LedgerPosting, key: str, record: str, at: datetime) -> Jo
 
 def _reverse_duplicates(
     flow: FlowRuntime,
-    store: Store,
+    store: SyncState,
     duplicates: Sequence[Discrepancy],
     ledger: Sequence[LedgerPosting],
     *,
@@ -133,7 +133,7 @@ def _reverse_duplicates(
 
 
 def _queue(
-    flow: FlowRuntime, store: Store, findings: Sequence[Discrepancy], *, actor: str
+    flow: FlowRuntime, store: SyncState, findings: Sequence[Discrepancy], *, actor: str
 ) -> list[str]:
     by_record: dict[str, list[Discrepancy]] = {}
     for finding in findings:
@@ -170,7 +170,7 @@ def _queue(
 
 def apply_fixes(
     flow: FlowRuntime,
-    store: Store,
+    store: SyncState,
     views: Views,
     findings: Sequence[Discrepancy],
     raws: Mapping[str, RawRecord],

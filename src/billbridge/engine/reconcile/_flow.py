@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 from billbridge.store.base import (
     DiscrepancyRow,
-    Store,
+    Monitor,
+    SyncState,
 )
 
 from ..model import FlowRuntime
@@ -16,6 +18,10 @@ from ._checks import compare
 from ._collect import collect
 from ._fix import FixReport, apply_fixes
 from ._model import Discrepancy
+
+
+class ReconcileState(SyncState, Monitor, Protocol):
+    """Reconcile runs the record path for its fixes and keeps its findings (monitor)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -26,7 +32,7 @@ class Reconciled:
 
 
 def reconcile_flow(
-    flow: FlowRuntime, store: Store, *, fix: bool = False, actor: str = "system"
+    flow: FlowRuntime, store: ReconcileState, *, fix: bool = False, actor: str = "system"
 ) -> Reconciled:
     """Compare one flow's three views; with `fix`, apply the certain fixes, queue the rest."""
     views, raws = collect(flow, store)

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from billbridge.connectors.base import LedgerLeg, LedgerPosting
+from billbridge.connectors.source import SourceFinding
+from billbridge.domain import Invoice
 
 KINDS: Final[tuple[str, ...]] = (
     "missing_in_target",
@@ -59,17 +61,6 @@ class Expected:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PayoutCheck:
-    """A payout's amount beside the sum of the balance transactions it pays out (minor units)."""
-
-    record_key: str
-    currency: str
-    amount: int
-    transactions: int
-    transactions_sum: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class NumberSeen:
     """An invoice number carried by a record: from the source now, or claimed in the store.
 
@@ -85,14 +76,18 @@ class NumberSeen:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SourceView:
-    """What the source says now: expected entries, records present, invoice states."""
+    """What the source says now: expected entries, records present, invoices (canonical).
+
+    `findings` are what the source's own checks (its model's `checks`) found in the
+    records read now, e.g. Stripe's payouts that do not add up.
+    """
 
     connection: str
     expected: Mapping[str, Expected]
     records: frozenset[str]
     unplannable: frozenset[str] = frozenset()  # records that fail or wait: the queue's job
-    invoices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # id -> status
-    payouts: tuple[PayoutCheck, ...] = ()
+    invoices: Mapping[str, Invoice] = field(default_factory=dict)  # id -> normalized invoice
+    findings: tuple[SourceFinding, ...] = ()
     numbers: tuple[NumberSeen, ...] = ()  # non-draft invoices' numbers, in source order
 
 

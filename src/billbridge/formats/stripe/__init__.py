@@ -15,17 +15,24 @@ from __future__ import annotations
 from ._control import CONTROL_FIELDS, control_amount
 from ._lifecycle import lifecycle
 from ._lookups import LOOKUPS
+from ._model import ALIASES, SOURCE_MODEL, describe, parse_event, payout_findings, payout_sums
 from ._normalize import POSTABLE_OBJECTS, REFERENCE_OBJECTS, normalize
 from ._types import Normalized, Resolve
 
 __all__ = [
+    "ALIASES",
     "CONTROL_FIELDS",
     "LOOKUPS",
     "POSTABLE_OBJECTS",
     "REFERENCE_OBJECTS",
+    "SOURCE_MODEL",
     "Normalized",
     "Resolve",
     "control_amount",
+    "describe",
     "lifecycle",
     "normalize",
+    "parse_event",
+    "payout_findings",
+    "payout_sums",
 ]
