@@ -62,6 +62,19 @@ def process_inbox(
     if not rows:
         return result
     runner = _Runner(flow, store, actor=actor, kind="webhook", dry_run=False)
+    with runner:
+        return _process_rows(flow, store, runner, rows, result, actor=actor)
+
+
+def _process_rows(
+    flow: FlowRuntime,
+    store: Store,
+    runner: _Runner,
+    rows: list[InboxRow],
+    result: InboxResult,
+    *,
+    actor: str,
+) -> InboxResult:
     result.run = runner.result.run
     newest: dict[str, int] = {}
     marks: list[tuple[str, InboxStatus]] = []

@@ -23,6 +23,7 @@ from billbridge.store.base import AuditEvent, Batch, CursorRow, PostingRow, RunF
 
 from .crashpoints import crashpoint
 from .gc_pause import fewer_collections
+from .liveness import RunLife
 from .model import FlowRuntime, RunResult
 from .pipeline import RecordPipeline, StopRun
 
@@ -106,24 +107,36 @@ class _Runner:
         self.store = store
         self.dry_run = dry_run
         self._figures = _figures(flow.source)
-        run = store.start_run(
+        self.life = RunLife(
+            store,
             flow=flow.name,
             kind="dry-run" if dry_run else kind,
             actor=actor,
             mapping_version=flow.mapping.version,
         )
+        run = self.life.run
         self.result = RunResult(run=run.id, flow=flow.name)
-        if not dry_run:
-            self.result.recovered = recover_target(flow, store, actor=actor, run_id=run.id)
-        self.pipeline = RecordPipeline(
-            flow=flow,
-            store=store,
-            run_id=run.id,
-            actor=actor,
-            result=self.result,
-            dry_run=dry_run,
-        )
+        self.life.counts = self.result.counts
+        with self.life:
+            if not dry_run:
+                self.result.recovered = recover_target(flow, store, actor=actor, run_id=run.id)
+            self.pipeline = RecordPipeline(
+                flow=flow,
+                store=store,
+                run_id=run.id,
+                actor=actor,
+                result=self.result,
+                dry_run=dry_run,
+            )
         self._wrote = False
+
+    def __enter__(self) -> _Runner:
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        """A run left by an exception (not a connector's fatal error) ends as `failed`."""
+        if exc is not None:
+            self.life.fail(exc)
 
     def process(self, records: Sequence[RawRecord], *, force: bool = False) -> None:
         keys = [f"{self.pipeline.connection}:{r.object}:{r.id}" for r in records]
@@ -152,6 +165,7 @@ class _Runner:
         if not batch.is_empty():
             self.store.commit(batch)
             crashpoint("after-commit")
+            self.life.beat()
         if posted:
             self.release(posted)
 
@@ -211,8 +225,7 @@ class _Runner:
                 rate_limit_wait_seconds=figures.rate_limit_wait_seconds,
                 throttled=figures.throttled,
             )
-        self.store.finish_run(self.result.run, counts=self.result.counts, status=status,
-                              figures=kept)  # fmt: skip
+        self.life.finish(counts=self.result.counts, status=status, figures=kept)
         return self.result
 
 
@@ -264,15 +277,17 @@ def sync_flow(
     progress: Progress | None = None,
 ) -> RunResult:
     """One pass of a flow over its source; each record gets its own outcome."""
+    if since is not None and not backfill:
+        raise ValueError("`since` needs `backfill`: a live cursor would move past skipped records")
     runner = _Runner(
         flow, store, actor=actor, kind="backfill" if backfill else "live", dry_run=dry_run
     )
     name = _BACKFILL if backfill else _SOURCE
-    cursor = store.get_cursor(flow.name, name)
-    start = cursor.value if cursor and cursor.value else None
-    done = 0
-    position = start or ""
-    with fewer_collections():
+    with runner, fewer_collections():
+        cursor = store.get_cursor(flow.name, name)
+        start = cursor.value if cursor and cursor.value else None
+        done = 0
+        position = start or ""
         try:
             if not dry_run:
                 runner.release_ready()
@@ -291,7 +306,7 @@ def sync_flow(
         else:
             if not dry_run:
                 runner.commit(_finished_cursors(flow, backfill=backfill, position=position))
-    return runner.finish()
+        return runner.finish()
 
 
 def reprocess(
@@ -305,27 +320,28 @@ def reprocess(
 ) -> RunResult:
     """Run stored records again through the current mapping (replay and retry)."""
     runner = _Runner(flow, store, actor=actor, kind=kind, dry_run=dry_run)
-    records = _from_store(store, keys)
-    try:
-        for raw in records:
-            if not dry_run:
-                key = f"{runner.pipeline.connection}:{raw.object}:{raw.id}"
-                runner.pipeline.batch.audit.append(
-                    AuditEvent(
-                        actor=actor,
-                        action=_ACTIONS.get(kind, kind),
-                        record_key=key,
-                        run_id=runner.result.run,
-                        mapping_version=flow.mapping.version,
-                        at=datetime.now(UTC),
+    with runner:
+        records = _from_store(store, keys)
+        try:
+            for raw in records:
+                if not dry_run:
+                    key = f"{runner.pipeline.connection}:{raw.object}:{raw.id}"
+                    runner.pipeline.batch.audit.append(
+                        AuditEvent(
+                            actor=actor,
+                            action=_ACTIONS.get(kind, kind),
+                            record_key=key,
+                            run_id=runner.result.run,
+                            mapping_version=flow.mapping.version,
+                            at=datetime.now(UTC),
+                        )
                     )
-                )
-            runner.process([raw], force=True)
-        runner.commit()
-    except StopRun as exc:
-        runner.result.stopped = str(exc)
-        runner.commit()
-    return runner.finish()
+                runner.process([raw], force=True)
+            runner.commit()
+        except StopRun as exc:
+            runner.result.stopped = str(exc)
+            runner.commit()
+        return runner.finish()
 
 
 def process_records(
@@ -344,21 +360,22 @@ def process_records(
     new facets (a void) through the same pipeline, batch commit and audit as a sync.
     """
     runner = _Runner(flow, store, actor=actor, kind=kind, dry_run=False)
-    try:
-        for raw in records:
-            runner.pipeline.batch.audit.append(
-                AuditEvent(
-                    actor=actor,
-                    action=action,
-                    record_key=f"{runner.pipeline.connection}:{raw.object}:{raw.id}",
-                    run_id=runner.result.run,
-                    mapping_version=flow.mapping.version,
-                    at=datetime.now(UTC),
+    with runner:
+        try:
+            for raw in records:
+                runner.pipeline.batch.audit.append(
+                    AuditEvent(
+                        actor=actor,
+                        action=action,
+                        record_key=f"{runner.pipeline.connection}:{raw.object}:{raw.id}",
+                        run_id=runner.result.run,
+                        mapping_version=flow.mapping.version,
+                        at=datetime.now(UTC),
+                    )
                 )
-            )
-        runner.process(list(records), force=True)
-        runner.commit()
-    except StopRun as exc:
-        runner.result.stopped = str(exc)
-        runner.commit()
-    return runner.finish()
+            runner.process(list(records), force=True)
+            runner.commit()
+        except StopRun as exc:
+            runner.result.stopped = str(exc)
+            runner.commit()
+        return runner.finish()

@@ -49,6 +49,7 @@ __all__ = [
     "RecordRow",
     "RunCost",
     "RunFigures",
+    "RunOwner",
     "RunRow",
     "Store",
     "StoreError",
@@ -233,16 +234,36 @@ class AuditVerdict:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RunOwner:
+    """The process running a run: its host, its pid, and a token unique to the run there.
+
+    Why all three: a run left `running` by a killed process must be told from one that is
+    still going. On the same host a dead pid says it; in the same process (threads of
+    `serve`) only the token tells one run from another; on another host only the run's
+    heartbeat can (see engine/liveness.py).
+    """
+
+    host: str
+    pid: int
+    token: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunRow:
     id: int
     flow: str
-    kind: str  # live, backfill, replay, retry, dry-run
+    kind: str  # live, backfill, replay, retry, webhook, reconcile, dry-run
     actor: str
     started_at: datetime
     finished_at: datetime | None = None
-    status: str = "running"  # running, finished, crashed
+    # running; finished; stopped (a fatal connector error, committed work kept);
+    # failed (ended by an exception, `error` says which); crashed (its process died)
+    status: str = "running"
     counts: Mapping[str, int] = field(default_factory=dict)
     mapping_version: str = ""
+    owner: RunOwner | None = None  # None for runs from before migration 0020
+    heartbeat_at: datetime | None = None
+    error: str = ""  # why a failed or crashed run ended; never personal data
 
 
 @dataclass(slots=True, kw_only=True)
@@ -308,7 +329,13 @@ class Store(Protocol):
 
     # --- runs
     def start_run(
-        self, *, flow: str, kind: str, actor: str, mapping_version: str = ""
+        self,
+        *,
+        flow: str,
+        kind: str,
+        actor: str,
+        mapping_version: str = "",
+        owner: RunOwner | None = None,
     ) -> RunRow: ...
     def finish_run(
         self,
@@ -317,8 +344,21 @@ class Store(Protocol):
         counts: Mapping[str, int],
         status: str,
         figures: RunFigures | None = None,
+        error: str = "",
     ) -> None:
         """Close a run; `figures` (when its source counted any) are kept with it."""
+        ...
+
+    def running_runs(self, *, flow: str | None = None) -> list[RunRow]:
+        """Runs whose status is still `running` (alive, or left so by a dead process)."""
+        ...
+
+    def touch_run(self, run_id: int) -> None:
+        """Note that a running run is alive now (its heartbeat)."""
+        ...
+
+    def close_dead_run(self, run_id: int, *, status: str, error: str, actor: str) -> bool:
+        """Close a run found dead, with an audit row; False when it was no longer running."""
         ...
 
     def run_figures(self, run_id: int) -> RunFigures | None: ...

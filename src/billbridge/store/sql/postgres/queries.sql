@@ -14,22 +14,38 @@ SELECT version FROM schema_migrations ORDER BY version;
 INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s);
 
 -- name: start_run
-INSERT INTO runs (flow, kind, actor, started_at, mapping_version)
-VALUES (%s, %s, %s, %s, %s)
+INSERT INTO runs (flow, kind, actor, started_at, mapping_version, host, pid, owner, heartbeat_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING id;
 
 -- name: finish_run
-UPDATE runs SET finished_at = %s, status = %s, counts = %s::jsonb WHERE id = %s
+UPDATE runs SET finished_at = %s, status = %s, counts = %s::jsonb, error = %s WHERE id = %s
 RETURNING id;
 
 -- name: get_run
-SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version
+SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version,
+       host, pid, owner, heartbeat_at, error
 FROM runs WHERE id = %s;
 
 -- name: list_runs
-SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version
+SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version,
+       host, pid, owner, heartbeat_at, error
 FROM runs WHERE (%s::text IS NULL OR flow = %s)
 ORDER BY id DESC LIMIT %s;
+
+-- name: running_runs
+SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version,
+       host, pid, owner, heartbeat_at, error
+FROM runs WHERE status = 'running' AND (%s::text IS NULL OR flow = %s)
+ORDER BY id;
+
+-- name: touch_run
+UPDATE runs SET heartbeat_at = %s WHERE id = %s AND status = 'running';
+
+-- name: close_dead_run
+UPDATE runs SET finished_at = %s, status = %s, error = %s
+WHERE id = %s AND status = 'running'
+RETURNING flow;
 
 -- name: upsert_record
 INSERT INTO records (key, connection, object, source_id, version, snapshot, seen_at)

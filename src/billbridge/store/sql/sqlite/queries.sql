@@ -14,22 +14,38 @@ SELECT version FROM schema_migrations ORDER BY version;
 INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?);
 
 -- name: start_run
-INSERT INTO runs (flow, kind, actor, started_at, mapping_version)
-VALUES (?, ?, ?, ?, ?)
+INSERT INTO runs (flow, kind, actor, started_at, mapping_version, host, pid, owner, heartbeat_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id;
 
 -- name: finish_run
-UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE id = ?
+UPDATE runs SET finished_at = ?, status = ?, counts = ?, error = ? WHERE id = ?
 RETURNING id;
 
 -- name: get_run
-SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version
+SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version,
+       host, pid, owner, heartbeat_at, error
 FROM runs WHERE id = ?;
 
 -- name: list_runs
-SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version
+SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version,
+       host, pid, owner, heartbeat_at, error
 FROM runs WHERE (? IS NULL OR flow = ?)
 ORDER BY id DESC LIMIT ?;
+
+-- name: running_runs
+SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version,
+       host, pid, owner, heartbeat_at, error
+FROM runs WHERE status = 'running' AND (? IS NULL OR flow = ?)
+ORDER BY id;
+
+-- name: touch_run
+UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running';
+
+-- name: close_dead_run
+UPDATE runs SET finished_at = ?, status = ?, error = ?
+WHERE id = ? AND status = 'running'
+RETURNING flow;
 
 -- name: upsert_record
 INSERT INTO records (key, connection, object, source_id, version, snapshot, seen_at)

@@ -35,8 +35,11 @@ CREATE TABLE runs (
     status           TEXT NOT NULL DEFAULT 'running',
     counts           TEXT NOT NULL DEFAULT '{}',
     mapping_version  TEXT NOT NULL DEFAULT ''
+    -- migration 0020, in the shape its ALTER TABLE leaves (migrations == fresh schema):
+    , host TEXT NOT NULL DEFAULT '', pid INTEGER NOT NULL DEFAULT 0, owner TEXT NOT NULL DEFAULT '', heartbeat_at TEXT, error TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX runs_flow_idx ON runs (flow, id);
+CREATE INDEX runs_running_idx ON runs (flow) WHERE status = 'running';
 
 CREATE TABLE records (
     key         TEXT PRIMARY KEY,
