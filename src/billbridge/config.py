@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 CONFIG_NAME = "billbridge.yaml"
+DEFAULT_HOLD_TIMEOUT = "3d"
 STATE_ENV = "BILLBRIDGE_STATE"
 
 
@@ -179,6 +180,9 @@ class FlowConfig(_Strict):
     # How often `billbridge worker` runs an incremental sync of this flow ("30s", "15m",
     # "1h"); absent: the worker only drains the flow's webhook inbox and never polls.
     every: str | None = None
+    # How long a held record may wait for what it waits for (its invoice, its charge)
+    # before the hold becomes a failed queue row saying what never came ("3d", "12h").
+    hold_timeout: str = DEFAULT_HOLD_TIMEOUT
 
     @field_validator("every")
     @classmethod
@@ -187,11 +191,29 @@ class FlowConfig(_Strict):
             raise ValueError(f"{value!r} is not a duration: write a number and s, m or h (15m)")
         return value
 
+    @field_validator("hold_timeout")
+    @classmethod
+    def _hold_timeout_is_a_duration(cls, value: str) -> str:
+        if not re.fullmatch(r"[1-9][0-9]*[smhd]", value):
+            raise ValueError(
+                f"{value!r} is not a duration: write a number and s, m, h or d (3d, 12h)"
+            )
+        return value
+
     @property
     def every_seconds(self) -> int | None:
         if self.every is None:
             return None
-        return int(self.every[:-1]) * {"s": 1, "m": 60, "h": 3600}[self.every[-1]]
+        return _seconds(self.every)
+
+    @property
+    def hold_timeout_seconds(self) -> int:
+        return _seconds(self.hold_timeout)
+
+
+def _seconds(duration: str) -> int:
+    """A validated duration ("15m", "3d") in seconds."""
+    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[duration[-1]]
 
 
 class Workspace(_Strict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any, cast
 
 from .config import CONFIG_NAME, ConfigError, CsvExportConnection, StripeConnection, Workspace
@@ -123,6 +124,7 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
         batch_size=workspace.batch_size,
         aliases={"invoice": _invoice_aliases, "invoice_payment": _invoice_payment_aliases},
         lookups=LOOKUPS,
+        hold_timeout=timedelta(seconds=flow.hold_timeout_seconds),
     )
 
 

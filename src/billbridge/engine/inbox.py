@@ -25,6 +25,7 @@ from billbridge.connectors.base import RawRecord
 from billbridge.store.base import AuditEvent, InboxRow, InboxStatus, Store
 
 from .crashpoints import crashpoint
+from .holds import has_expired_holds
 from .model import FlowRuntime
 from .pipeline import StopRun
 from .run import _Runner
@@ -59,10 +60,13 @@ def process_inbox(
     """One pass over the pending events of the flow's source connection."""
     result = InboxResult()
     rows = store.inbox_pending(flow.source.name, flow=flow.name, limit=limit)
-    if not rows:
+    if not rows and not has_expired_holds(
+        store, flow=flow.name, timeout=flow.hold_timeout, now=datetime.now(UTC)
+    ):
         return result
     runner = _Runner(flow, store, actor=actor, kind="webhook", dry_run=False)
     with runner:
+        runner.wake_holds()  # what waits may have come, or waited too long (engine/holds.py)
         return _process_rows(flow, store, runner, rows, result, actor=actor)
 
 

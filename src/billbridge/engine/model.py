@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Protocol
 
 from billbridge.connectors.base import SourceConnector, SourceFigures, TargetConnector
@@ -62,6 +63,8 @@ class FlowRuntime:
     # "object:id" of the records a record of this type may look up while normalized:
     # fetched for a whole batch in one query (see formats/stripe/_lookups.py).
     lookups: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = field(default_factory=dict)
+    # How long a record may be held for what it waits for before it becomes a failed row.
+    hold_timeout: timedelta = timedelta(days=3)
 
 
 @dataclass(slots=True, kw_only=True)

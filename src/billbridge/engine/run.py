@@ -19,10 +19,19 @@ from datetime import UTC, date, datetime
 import orjson
 
 from billbridge.connectors.base import MeteredSource, RawRecord, SourceFigures
-from billbridge.store.base import AuditEvent, Batch, CursorRow, PostingRow, RunFigures, Store
+from billbridge.store.base import (
+    AuditEvent,
+    Batch,
+    CursorRow,
+    ExceptionRow,
+    PostingRow,
+    RunFigures,
+    Store,
+)
 
 from .crashpoints import crashpoint
 from .gc_pause import fewer_collections
+from .holds import expired_holds
 from .liveness import RunLife
 from .model import FlowRuntime, RunResult
 from .pipeline import RecordPipeline, StopRun
@@ -151,6 +160,8 @@ class _Runner:
         batch = self.pipeline.take_batch()
         if self.dry_run:
             return
+        awaited = self.pipeline.awaited
+        arrived = [r.key for r in batch.records if r.key in awaited] if awaited else []
         if batch.postings:
             batch.cursors.append(
                 CursorRow(
@@ -166,37 +177,49 @@ class _Runner:
             self.store.commit(batch)
             crashpoint("after-commit")
             self.life.beat()
-        if posted:
-            self.release(posted)
+        if posted or arrived:
+            self.release([*posted, *arrived])
 
-    def release(self, posted: list[str]) -> None:
-        """Re-run the records held for records that just posted (and so on, transitively)."""
-        waiting = self.store.held_waiting_on(posted)
+    def release(self, keys: list[str]) -> None:
+        """Re-run the records waiting for records that just posted or arrived (and so on)."""
+        waiting = self.store.held_waiting_on(keys)
         mine = [row for row in waiting if row.flow == self.flow.name]
         if mine:
             self.process(_from_store(self.store, [row.record_key for row in mine]), force=True)
             self.commit()
 
-    def release_ready(self) -> None:
-        """Release held records whose parent has posted, whatever run posted it.
+    def wake_holds(self) -> None:
+        """Re-run the waiting records whose wait is over, whatever run ended it; and those
+        held longer than the flow's hold timeout, which then fail saying what never came.
 
-        `commit` releases held records right after their parent's batch commits; a crash
-        between that commit and the release would otherwise leave them held for good (the
-        resumed run starts after the parent, and the next full pass finds them unchanged).
+        A wait is over when the record waited for has posted, or has arrived (a version of
+        it stored after the hold was last tried). `commit` releases waiters right after
+        such a batch commits; a crash between that commit and the release would otherwise
+        leave them held for good (the resumed run starts after the parent, and the next
+        full pass finds them unchanged).
         """
-        held = [
-            row
-            for row in self.store.open_exceptions(flow=self.flow.name)
-            if row.kind == "held" and row.waiting_on
-        ]
-        if not held:
+        waiting = [r for r in self.store.open_exceptions(flow=self.flow.name) if r.waiting_on]
+        if not waiting:
             return
-        posted = self.store.posted_facets(
-            sorted({row.waiting_on for row in held}), flow=self.flow.name
-        )
-        ready = [row.record_key for row in held if posted.get(row.waiting_on)]
+        keys = sorted({row.waiting_on for row in waiting})
+        posted = self.store.posted_facets(keys, flow=self.flow.name)
+        stored = self.store.get_records(keys)
+
+        def over(row: ExceptionRow) -> bool:
+            if posted.get(row.waiting_on):
+                return True
+            found = stored.get(row.waiting_on)
+            return (
+                found is not None
+                and row.last_tried is not None
+                and (found.seen_at >= row.last_tried)
+            )
+
+        ready = {row.record_key for row in waiting if over(row)}
+        expired = expired_holds(waiting, timeout=self.flow.hold_timeout, now=datetime.now(UTC))
+        ready.update(row.record_key for row in expired)
         if ready:
-            self.process(_from_store(self.store, ready), force=True)
+            self.process(_from_store(self.store, sorted(ready)), force=True)
             self.commit()
 
     def retry_due(self) -> None:
@@ -290,7 +313,7 @@ def sync_flow(
         position = start or ""
         try:
             if not dry_run:
-                runner.release_ready()
+                runner.wake_holds()
                 runner.retry_due()
             records = _since_filter(flow.source.read(start), since)
             for chunk in _chunks(records, flow.batch_size):

@@ -299,7 +299,8 @@ class SqlStore(
         ]  # fmt: skip
         exceptions = [
             (e.flow, e.record_key, e.version, e.kind, e.error, e.field, e.hint, e.retryable,
-             e.waiting_on, opt(e.next_try_at), ts(e.first_seen or e.at), ts(e.at))
+             e.waiting_on, opt(e.next_try_at), ts(e.first_seen or e.at), ts(e.at),
+             opt(e.held_since))
             for e in batch.exceptions
         ]  # fmt: skip
         closes = [(why, ts(now), flow, key) for flow, key, why in batch.closed_exceptions]

@@ -61,7 +61,7 @@ class RowReader:
             field=r[6], hint=r[7], retryable=bool(r[8]), waiting_on=r[9],
             next_try_at=None if r[10] is None else self._dt(r[10]), attempts=r[11],
             first_seen=self._dt(r[12]), last_tried=last_tried, at=last_tried,
-            status=r[14], resolution=r[15],
+            status=r[14], resolution=r[15], held_since=None if r[16] is None else self._dt(r[16]),
         )  # fmt: skip
 
     def _audit(self, r: Sequence[Any]) -> AuditRow:

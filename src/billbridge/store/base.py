@@ -178,8 +178,11 @@ class ExceptionRow:
     field: str = ""
     hint: str = ""
     retryable: bool = False
-    waiting_on: str = ""  # a record key this one waits for (kind "held")
+    waiting_on: str = ""  # a record key this one waits for (kind "held", or a timed-out hold)
     next_try_at: datetime | None = None
+    # since when it waits for `waiting_on`: the store keeps the first value while the row
+    # waits for the same record (so the hold timeout counts from the first hold)
+    held_since: datetime | None = None
     # filled in when read back from the store:
     id: int = 0
     attempts: int = 1

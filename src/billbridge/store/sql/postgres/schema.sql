@@ -106,7 +106,8 @@ CREATE TABLE exceptions (
     last_tried   timestamptz NOT NULL,
     status       text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed', 'dismissed')),
     resolution   text NOT NULL DEFAULT '',
-    closed_at    timestamptz
+    closed_at    timestamptz,
+    held_since   timestamptz  -- migration 0021
 );
 CREATE UNIQUE INDEX exceptions_one_open_idx ON exceptions (flow, record_key) WHERE status = 'open';
 CREATE INDEX exceptions_record_key_idx ON exceptions (record_key);

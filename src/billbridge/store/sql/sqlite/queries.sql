@@ -69,8 +69,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: upsert_exception
 INSERT INTO exceptions (flow, record_key, version, kind, error, field, hint, retryable,
-                        waiting_on, next_try_at, first_seen, last_tried)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        waiting_on, next_try_at, first_seen, last_tried, held_since)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (flow, record_key) WHERE status = 'open' DO UPDATE SET
     attempts = exceptions.attempts + 1,
     last_tried = excluded.last_tried,
@@ -81,7 +81,13 @@ ON CONFLICT (flow, record_key) WHERE status = 'open' DO UPDATE SET
     hint = excluded.hint,
     retryable = excluded.retryable,
     waiting_on = excluded.waiting_on,
-    next_try_at = excluded.next_try_at;
+    next_try_at = excluded.next_try_at,
+    held_since = CASE
+        WHEN excluded.waiting_on = '' THEN NULL
+        WHEN exceptions.waiting_on = excluded.waiting_on AND exceptions.held_since IS NOT NULL
+            THEN exceptions.held_since
+        ELSE excluded.held_since
+    END;
 
 -- name: close_exception
 UPDATE exceptions SET status = 'closed', resolution = ?, closed_at = ?
@@ -161,22 +167,22 @@ SELECT outcome, count(*) FROM outcomes WHERE run_id = ? GROUP BY outcome;
 
 -- name: open_exceptions
 SELECT id, flow, record_key, version, kind, error, field, hint, retryable, waiting_on,
-       next_try_at, attempts, first_seen, last_tried, status, resolution
+       next_try_at, attempts, first_seen, last_tried, status, resolution, held_since
 FROM exceptions WHERE status = 'open' AND (? IS NULL OR flow = ?) ORDER BY id;
 
 -- name: get_exception
 SELECT id, flow, record_key, version, kind, error, field, hint, retryable, waiting_on,
-       next_try_at, attempts, first_seen, last_tried, status, resolution
+       next_try_at, attempts, first_seen, last_tried, status, resolution, held_since
 FROM exceptions WHERE id = ?;
 
 -- name: exceptions_for
 SELECT id, flow, record_key, version, kind, error, field, hint, retryable, waiting_on,
-       next_try_at, attempts, first_seen, last_tried, status, resolution
+       next_try_at, attempts, first_seen, last_tried, status, resolution, held_since
 FROM exceptions WHERE record_key = ? ORDER BY id;
 
 -- name: held_waiting_on
 SELECT id, flow, record_key, version, kind, error, field, hint, retryable, waiting_on,
-       next_try_at, attempts, first_seen, last_tried, status, resolution
+       next_try_at, attempts, first_seen, last_tried, status, resolution, held_since
 FROM exceptions
 WHERE status = 'open' AND waiting_on IN (SELECT value FROM json_each(?))
 ORDER BY id;

@@ -104,6 +104,8 @@ CREATE TABLE exceptions (
     status       TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed', 'dismissed')),
     resolution   TEXT NOT NULL DEFAULT '',
     closed_at    TEXT
+    -- migration 0021, in the shape its ALTER TABLE leaves (migrations == fresh schema):
+    , held_since TEXT
 );
 CREATE UNIQUE INDEX exceptions_one_open_idx ON exceptions (flow, record_key) WHERE status = 'open';
 CREATE INDEX exceptions_record_key_idx ON exceptions (record_key);
