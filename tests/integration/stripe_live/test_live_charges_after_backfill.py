@@ -21,6 +21,7 @@ import httpx
 import stripe
 
 from billbridge.config import load_workspace
+from billbridge.connectors.stripe_api import StripeApi, StripeApiSource
 from billbridge.engine.run import sync_flow
 from billbridge.service.stripe_webhooks import create_webhook_app
 from billbridge.wiring import flows, open_workspace_store
@@ -28,6 +29,7 @@ from billbridge.wiring import flows, open_workspace_store
 from ._data import customer, fill
 from ._events_feed import events_feed
 from ._webhooks import KEY, SECRET, event, serving, signature, wait_for, webhook_workspace
+from .conftest import TEST_KEY
 from .test_backfill import OBJECTS, _amount, _cli, _postings, _workspace
 
 CHARGES = 40
@@ -165,3 +167,39 @@ def test_charges_and_refunds_from_webhooks_after_a_backfill_post_once(
         "charge": CHARGES
     }
     _check_ledger(by_key, charges, refunds)
+
+
+def test_a_run_that_stops_between_a_charge_and_its_refund_reads_the_event_again(
+    stripe_client: stripe.StripeClient, localstripe: str
+) -> None:
+    """The records one event brings (a refunded charge, then its refunds) move the cursor
+    past the event only with the last of them: resuming from the charge's position reads
+    the event again and gives the refund."""
+    cus, pm = customer(stripe_client, "refunded")
+    with events_feed(localstripe) as feed:
+        source = StripeApiSource(
+            "stripe",
+            StripeApi(api_key=TEST_KEY, api_base=feed.url),
+            objects=["customers", "charges", "refunds"],
+        )
+        backfilled = list(source.read(None))
+        cursor = backfilled[-1].position
+        pi = stripe_client.v1.payment_intents.create(
+            params={"amount": 4200, "currency": "eur", "customer": cus, "payment_method": pm}
+        )
+        stripe_client.v1.payment_intents.confirm(pi.id)
+        (charge,) = [
+            c for c in stripe_client.v1.charges.list(params={"customer": cus}).data
+            if c.amount == 4200
+        ]  # fmt: skip
+        refund = stripe_client.v1.refunds.create(params={"charge": charge.id, "amount": 700})
+        feed.add(
+            _as_sent(stripe_client, charge.id), type="charge.refunded", created=int(time.time())
+        )
+
+        read = [r for r in source.read(cursor) if r.object in {"charge", "refund"}]
+        assert [(r.object, r.id) for r in read] == [("charge", charge.id), ("refund", refund.id)]
+        assert isinstance(read[0].data["balance_transaction"], dict)  # expanded
+        again = [(r.object, r.id) for r in source.read(read[0].position)]
+        assert ("refund", refund.id) in again
+        assert [r for r in source.read(read[1].position) if r.object == "refund"] == []
