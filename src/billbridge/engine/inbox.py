@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 
 import orjson
 
-from billbridge.connectors.base import CompletingSource, FatalError, RawRecord, RetryableError
+from billbridge.connectors.base import RawRecord
 from billbridge.store.base import AuditEvent, InboxRow, InboxStatus, Store
 
+from .completion import completed
 from .crashpoints import crashpoint
 from .holds import has_expired_holds
 from .model import FlowRuntime
@@ -52,23 +53,6 @@ def _record(row: InboxRow) -> RawRecord:
         raw=orjson.dumps(obj, option=orjson.OPT_SORT_KEYS),
         position="",
     )
-
-
-def _completed(flow: FlowRuntime, record: RawRecord) -> list[RawRecord]:
-    """The event's record with what it needs, from its source (connectors/base.py).
-
-    A source that cannot be asked now stops the pass: its events stay pending and are
-    taken again by the next pass, rather than posted without what they need.
-    """
-    source = flow.source
-    if not isinstance(source, CompletingSource):
-        return [record]
-    try:
-        return source.complete(record)
-    except (RetryableError, FatalError) as exc:
-        raise StopRun(
-            f"could not complete {record.object} {record.id} from the source: {exc}"
-        ) from exc
 
 
 def process_inbox(
@@ -122,7 +106,8 @@ def _process_rows(
                 marks.append((row.event_id, "stale"))
                 continue
             newest[row.object_key] = row.created
-            runner.process(_completed(flow, _record(row)))
+            # the source fetches what the event's copy needs; if it cannot, the pass stops
+            runner.process(completed(flow, [_record(row)], implied=True, strict=True))
             marks.append((row.event_id, "processed"))
         runner.commit()
         crashpoint("after-inbox-commit")  # committed, events not yet marked: re-run is a no-op

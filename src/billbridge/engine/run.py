@@ -29,6 +29,7 @@ from billbridge.store.base import (
     Store,
 )
 
+from .completion import completed
 from .crashpoints import crashpoint
 from .gc_pause import fewer_collections
 from .holds import expired_holds
@@ -217,9 +218,13 @@ class _Runner:
 
         ready = {row.record_key for row in waiting if over(row)}
         expired = expired_holds(waiting, timeout=self.flow.hold_timeout, now=datetime.now(UTC))
-        ready.update(row.record_key for row in expired)
-        if ready:
-            self.process(_from_store(self.store, sorted(ready)), force=True)
+        ready.difference_update(row.record_key for row in expired)
+        records = _from_store(self.store, sorted(ready))
+        # Before a hold times out, its source is asked once more for what it needs.
+        expiring = _from_store(self.store, sorted(row.record_key for row in expired))
+        records += completed(self.flow, expiring, implied=False, strict=False)
+        if records:
+            self.process(records, force=True)
             self.commit()
 
     def retry_due(self) -> None:
@@ -345,6 +350,8 @@ def reprocess(
     runner = _Runner(flow, store, actor=actor, kind=kind, dry_run=dry_run)
     with runner:
         records = _from_store(store, keys)
+        if kind == "retry":  # what a record waits for may be fetched now (a live source)
+            records = completed(flow, records, implied=False, strict=False)
         try:
             for raw in records:
                 if not dry_run:

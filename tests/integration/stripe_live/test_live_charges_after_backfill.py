@@ -13,19 +13,23 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import stripe
 
 from billbridge.config import load_workspace
+from billbridge.connectors.base import RawRecord
 from billbridge.connectors.stripe_api import StripeApi, StripeApiSource
-from billbridge.engine.run import sync_flow
+from billbridge.engine.run import process_records, sync_flow
 from billbridge.service.stripe_webhooks import create_webhook_app
 from billbridge.wiring import flows, open_workspace_store
 
+from ..store.conftest import raw
 from ._data import customer, fill
 from ._events_feed import events_feed
 from ._webhooks import KEY, SECRET, event, serving, signature, wait_for, webhook_workspace
@@ -203,3 +207,55 @@ def test_a_run_that_stops_between_a_charge_and_its_refund_reads_the_event_again(
         again = [(r.object, r.id) for r in source.read(read[0].position)]
         assert ("refund", refund.id) in again
         assert [r for r in source.read(read[1].position) if r.object == "refund"] == []
+
+
+def test_charges_held_by_an_older_billbridge_post_on_retry_or_before_timing_out(
+    tmp_path: Path, stripe_client: stripe.StripeClient, localstripe: str
+) -> None:
+    """Charges held "waiting for balance transaction" by a billbridge without this fix
+    (their stored copy names it by id, and it never arrives): `retry` and the run that
+    would time the hold out first ask the source for it, and the charge posts."""
+    fill(stripe_client, customers=1)
+    root = _workspace(tmp_path / "ws", localstripe)
+    code, result = _cli(root, "sync", "--backfill")
+    assert code == 0, result
+    charges, _ = _charges_and_refunds(stripe_client)
+    first, second = sorted(charges)[REFUNDS : REFUNDS + 2]  # two charges with no refund
+    workspace = load_workspace(root, env={"STRIPE_API_KEY": TEST_KEY})
+    store = open_workspace_store(workspace)
+    try:
+        with flows(workspace) as lookup:
+            flow = lookup("stripe-to-books")
+            old = [
+                RawRecord(object="charge", id=c, data=d, raw=orjson.dumps(d), position="")
+                for c in (first, second)
+                for d in [_as_sent(stripe_client, c)]
+            ]
+            process_records(flow, store, old, actor="old-billbridge", kind="live", action="read")
+        held = {r.record_key: r for r in store.open_exceptions()}
+        assert {r.kind for r in held.values()} == {"held"}
+        assert held[f"stripe:charge:{first}"].error.startswith("waiting for balance transaction")
+        with raw(store) as conn:  # the second one has waited 4 days
+            mark = "?" if store.dialect == "sqlite" else "%s"
+            then = store._ts(datetime.now(UTC) - timedelta(days=4))  # type: ignore[attr-defined]
+            conn.execute(
+                f"UPDATE exceptions SET held_since = {mark} WHERE record_key = {mark}",
+                (then, f"stripe:charge:{second}"),
+            )
+        row_id = held[f"stripe:charge:{first}"].id
+    finally:
+        store.close()
+
+    code, result = _cli(root, "retry", str(row_id))
+    assert code == 0, result
+    code, queue = _cli(root, "queue")
+    assert [row["record"] for row in queue] == [f"stripe:charge:{second}"]
+    code, result = _cli(root, "sync")
+    assert code == 0, result
+    assert result["counts"]["synced"] >= 1 and result["counts"]["failed"] == 0
+    code, queue = _cli(root, "queue")
+    assert queue == []
+    by_key = _postings(root)
+    for charge_id in (first, second):
+        (entry,) = by_key[f"stripe:charge:{charge_id}"]
+        assert _amount(entry, "Assets:Stripe:Clearing") == Decimal(charges[charge_id]) / 100
