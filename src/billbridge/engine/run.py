@@ -310,12 +310,26 @@ def sync_flow(
     runner = _Runner(
         flow, store, actor=actor, kind="backfill" if backfill else "live", dry_run=dry_run
     )
+    with runner:  # an exception other than StopRun ends the run as failed, then goes on
+        return _sync(runner, flow, store, backfill=backfill, since=since, progress=progress)
+
+
+def _sync(
+    runner: _Runner,
+    flow: FlowRuntime,
+    store: Store,
+    *,
+    backfill: bool,
+    since: date | None,
+    progress: Progress | None,
+) -> RunResult:
+    dry_run = runner.dry_run
     name = _BACKFILL if backfill else _SOURCE
-    with runner, fewer_collections():
-        cursor = store.get_cursor(flow.name, name)
-        start = cursor.value if cursor and cursor.value else None
-        done = 0
-        position = start or ""
+    cursor = store.get_cursor(flow.name, name)
+    start = cursor.value if cursor and cursor.value else None
+    done = 0
+    position = start or ""
+    with fewer_collections():
         try:
             if not dry_run:
                 runner.wake_holds()
@@ -334,7 +348,7 @@ def sync_flow(
         else:
             if not dry_run:
                 runner.commit(_finished_cursors(flow, backfill=backfill, position=position))
-        return runner.finish()
+    return runner.finish()
 
 
 def reprocess(
@@ -348,30 +362,37 @@ def reprocess(
 ) -> RunResult:
     """Run stored records again through the current mapping (replay and retry)."""
     runner = _Runner(flow, store, actor=actor, kind=kind, dry_run=dry_run)
-    with runner:
-        records = _from_store(store, keys)
-        if kind == "retry":  # what a record waits for may be fetched now (a live source)
-            records = completed(flow, records, implied=False, strict=False)
-        try:
-            for raw in records:
-                if not dry_run:
-                    key = f"{runner.pipeline.connection}:{raw.object}:{raw.id}"
-                    runner.pipeline.batch.audit.append(
-                        AuditEvent(
-                            actor=actor,
-                            action=_ACTIONS.get(kind, kind),
-                            record_key=key,
-                            run_id=runner.result.run,
-                            mapping_version=flow.mapping.version,
-                            at=datetime.now(UTC),
-                        )
+    with runner:  # an exception other than StopRun ends the run as failed, then goes on
+        return _reprocess(runner, flow, store, keys, actor=actor, kind=kind)
+
+
+def _reprocess(
+    runner: _Runner, flow: FlowRuntime, store: Store, keys: Sequence[str], *, actor: str, kind: str
+) -> RunResult:
+    dry_run = runner.dry_run
+    records = _from_store(store, keys)
+    if kind == "retry":  # what a record waits for may be fetched now (a live source)
+        records = completed(flow, records, implied=False, strict=False)
+    try:
+        for raw in records:
+            if not dry_run:
+                key = f"{runner.pipeline.connection}:{raw.object}:{raw.id}"
+                runner.pipeline.batch.audit.append(
+                    AuditEvent(
+                        actor=actor,
+                        action=_ACTIONS.get(kind, kind),
+                        record_key=key,
+                        run_id=runner.result.run,
+                        mapping_version=flow.mapping.version,
+                        at=datetime.now(UTC),
                     )
-                runner.process([raw], force=True)
-            runner.commit()
-        except StopRun as exc:
-            runner.result.stopped = str(exc)
-            runner.commit()
-        return runner.finish()
+                )
+            runner.process([raw], force=True)
+        runner.commit()
+    except StopRun as exc:
+        runner.result.stopped = str(exc)
+        runner.commit()
+    return runner.finish()
 
 
 def process_records(
@@ -390,22 +411,28 @@ def process_records(
     new facets (a void) through the same pipeline, batch commit and audit as a sync.
     """
     runner = _Runner(flow, store, actor=actor, kind=kind, dry_run=False)
-    with runner:
-        try:
-            for raw in records:
-                runner.pipeline.batch.audit.append(
-                    AuditEvent(
-                        actor=actor,
-                        action=action,
-                        record_key=f"{runner.pipeline.connection}:{raw.object}:{raw.id}",
-                        run_id=runner.result.run,
-                        mapping_version=flow.mapping.version,
-                        at=datetime.now(UTC),
-                    )
+    with runner:  # an exception other than StopRun ends the run as failed, then goes on
+        return _process_given(runner, flow, records, actor=actor, action=action)
+
+
+def _process_given(
+    runner: _Runner, flow: FlowRuntime, records: Sequence[RawRecord], *, actor: str, action: str
+) -> RunResult:
+    try:
+        for raw in records:
+            runner.pipeline.batch.audit.append(
+                AuditEvent(
+                    actor=actor,
+                    action=action,
+                    record_key=f"{runner.pipeline.connection}:{raw.object}:{raw.id}",
+                    run_id=runner.result.run,
+                    mapping_version=flow.mapping.version,
+                    at=datetime.now(UTC),
                 )
-            runner.process(list(records), force=True)
-            runner.commit()
-        except StopRun as exc:
-            runner.result.stopped = str(exc)
-            runner.commit()
-        return runner.finish()
+            )
+        runner.process(list(records), force=True)
+        runner.commit()
+    except StopRun as exc:
+        runner.result.stopped = str(exc)
+        runner.commit()
+    return runner.finish()
