@@ -89,7 +89,8 @@ def test_an_interrupted_sync_is_finished_failed_before_it_exits(
             assert child.poll() is None, "the sync ended before it could be interrupted"
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        time.sleep(0.3)  # well inside the run: a few batches committed
+        time.sleep(0.1)  # inside the run: its first batches are being committed
+        assert child.poll() is None, "the sync ended before it could be interrupted"
         child.send_signal(signal.SIGINT)
         child.wait(timeout=60)
     finally:
