@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 CONFIG_NAME = "billbridge.yaml"
+DEFAULT_HOLD_TIMEOUT = "3d"
 STATE_ENV = "BILLBRIDGE_STATE"
 
 
@@ -181,15 +182,31 @@ class FlowConfig(_Strict):
     # How often `billbridge worker` runs an incremental sync of this flow ("30s", "15m",
     # "1h"); absent: the worker only drains the flow's webhook inbox and never polls.
     every: str | None = None
+    # How long a held record may wait for what it waits for (its invoice, its charge)
+    # before the hold becomes a failed queue row saying what never came ("3d", "12h").
+    hold_timeout: str = DEFAULT_HOLD_TIMEOUT
 
     @field_validator("every")
     @classmethod
     def _every_is_a_duration(cls, value: str | None) -> str | None:
         return None if value is None else _duration(value)
 
+    @field_validator("hold_timeout")
+    @classmethod
+    def _hold_timeout_is_a_duration(cls, value: str) -> str:
+        if not re.fullmatch(r"[1-9][0-9]*[smhd]", value):
+            raise ValueError(
+                f"{value!r} is not a duration: write a number and s, m, h or d (3d, 12h)"
+            )
+        return value
+
     @property
     def every_seconds(self) -> int | None:
         return None if self.every is None else _seconds(self.every)
+
+    @property
+    def hold_timeout_seconds(self) -> int:
+        return _seconds(self.hold_timeout)
 
 
 def _duration(value: str) -> str:
@@ -199,7 +216,8 @@ def _duration(value: str) -> str:
 
 
 def _seconds(duration: str) -> int:
-    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
+    """A validated duration ("15m", "3d") in seconds."""
+    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[duration[-1]]
 
 
 class WorkerConfig(_Strict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import cast
 
 from .config import CONFIG_NAME, ConfigError, CsvExportConnection, StripeConnection, Workspace
@@ -129,6 +130,7 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
         checks=model.checks,
         payment_object=model.payment_object,
         lifecycle=model.lifecycle,
+        hold_timeout=timedelta(seconds=flow.hold_timeout_seconds),
     )
 
 

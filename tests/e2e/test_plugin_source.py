@@ -124,6 +124,6 @@ def test_sync_since_reads_the_date_off_the_canonical_object(tmp_path: Path) -> N
         bill("B-2", "INV-2", "50.00", "9.50", day="2026-03-02"),
     ]
     ws = orders_workspace(tmp_path / "ws", f"sqlite:///{tmp_path / 'state.db'}", lines)
-    code, run = ws.cli("sync", "--since", "2026-03-01")
+    code, run = ws.cli("sync", "--backfill", "--since", "2026-03-01")
     assert code == 0, run
     assert dict(posted_keys(ws.ledger)) == {f"{FLOW}|orders:invoice:B-2|issue": 1}

@@ -72,3 +72,29 @@ def test_a_write_back_row_offers_dismiss_not_replay(service: Service) -> None:
     assert "Retry" not in row
     broken = page[page.index(f'<tr data-record="{BROKEN}">') :]
     assert "Preview replay" in broken[: broken.index("</tr>")]
+
+
+def test_a_run_whose_process_died_shows_crashed_on_the_runs_page(service: Service) -> None:
+    """A run left `running` by a process that is gone (a real one, ended) is shown
+    `crashed`, with why, on the Runs page and in `GET /api/runs` (issue 13)."""
+    import subprocess
+    import sys
+
+    from billbridge.engine.liveness import this_host
+    from billbridge.store import RunOwner
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    pid = int(gone.stdout)
+    store = service.store()
+    try:
+        owner = RunOwner(host=this_host(), pid=pid, token="killed")
+        run = store.start_run(flow="stripe-to-books", kind="live", actor="cron", owner=owner)
+    finally:
+        store.close()
+    client, _ = service.browser_login("viewer")
+    page = client.get("/runs").text
+    assert '<td class="status-crashed">crashed<br>' in page
+    assert f"its process (pid {pid}) is gone" in page
+    (shown,) = [r for r in service.api("viewer").get("/api/runs").json() if r["id"] == run.id]
+    assert shown["status"] == "crashed" and f"pid {pid}" in shown["error"]

@@ -21,7 +21,7 @@ from billbridge.engine.alerts import AlertReport, check_alerts
 from billbridge.engine.daily import DailyReport, daily_report
 from billbridge.engine.reconcile import Reconciled, reconcile_flow, reconcile_json, unowned
 from billbridge.engine.status import FlowStatus, Status, wait_percent, workspace_status
-from billbridge.store import Store
+from billbridge.store import RunRow, Store
 from billbridge.wiring import flows as flow_runtimes
 
 from ._common import JsonOpt, WorkspaceOpt, current_actor, emit, err, fail, opened, out
@@ -120,6 +120,11 @@ def _print_status(status: Status) -> None:
         )
         out.print(f"  discrepancies  {found}", highlight=False)
         out.print(f"  last success   {_ago(f.last_success, status.at)}", highlight=False)
+        if f.last_run is not None:
+            out.print(f"  last run       {_run_line(f.last_run, status.at)}", highlight=False)
+        for run in f.runs_not_finished:
+            if run is not f.last_run:
+                out.print(f"  not finished   {_run_line(run, status.at)}", highlight=False)
         if f.figures is not None:
             out.print(f"  rate limit     {_rate_limit_line(f)}", highlight=False)
     for name, w in sorted(status.webhooks.items()):
@@ -135,6 +140,11 @@ def _print_status(status: Status) -> None:
     if status.incidents_open:
         alerts = ", ".join(f"{rule} ({n})" for rule, n in sorted(status.incidents_open.items()))
         out.print(f"[red]open alerts:[/] {alerts}", highlight=False)
+
+
+def _run_line(run: RunRow, now: datetime) -> str:
+    line = f"#{run.id} {run.kind} {run.status}, started {_ago(run.started_at, now)}"
+    return f"{line}: {run.error}" if run.error else line
 
 
 def _rate_limit_line(f: FlowStatus) -> str:

@@ -41,6 +41,15 @@ def sync(
 ) -> None:
     """Run flows: read, normalize, map, check, post and commit each record."""
     since_day: date | None = None
+    if since is not None and not backfill:
+        # On a live source the cursor would move past the records the date filter skipped,
+        # and they would never be read again: refused, not guessed at.
+        fail(
+            "--since needs --backfill: an incremental sync reads from where the last one "
+            "stopped, and skipping older records there would lose them for good; run "
+            "`billbridge sync --backfill --since DATE`",
+            as_json=as_json,
+        )
     if since is not None:
         try:
             since_day = date.fromisoformat(since)

@@ -23,6 +23,7 @@ from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 from billbridge.domain import JournalEntry
 
 __all__ = [
+    "CompletingSource",
     "ConnectorError",
     "FatalError",
     "LedgerLeg",
@@ -123,6 +124,26 @@ class SourceFigures:
             ),
             throttled=self.throttled - earlier.throttled,
         )
+
+
+@runtime_checkable
+class CompletingSource(Protocol):
+    """Optional for a source: complete a record that reached billbridge another way.
+
+    Why: a webhook hands over the event's copy of an object, which names what it needs by
+    id (a Stripe charge's balance transaction) and stands for objects it implies (a
+    `charge.refunded` event carries the charge, not the refund). Only the connector knows
+    those fields; the engine asks it before processing, so the record posts instead of
+    waiting for something no event will ever bring.
+    """
+
+    def complete(self, record: RawRecord) -> list[RawRecord]:
+        """`record` with what it needs fetched, followed by the records it implies.
+
+        Raises `RetryableError`/`FatalError` when the source cannot be asked now (the
+        record is then processed later, never without what it needs).
+        """
+        ...
 
 
 @runtime_checkable

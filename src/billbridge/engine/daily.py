@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 from billbridge.store.base import Audit, AuditHead, Monitor, Queue, Runs
 
+from .liveness import close_dead_runs
+
 
 class DailyState(Runs, Queue, Monitor, Audit, Protocol):
     """The daily report reads runs, the queue, the monitor's findings and the audit head."""
@@ -96,6 +98,7 @@ def daily_report(
     def of(name: str) -> FlowDay:
         return days.setdefault(name, FlowDay(flow=name))
 
+    close_dead_runs(store)  # a run whose process died is reported crashed, not running
     for run in store.list_runs(limit=10_000):
         if run.started_at < since or run.kind == "dry-run":
             continue
@@ -104,7 +107,8 @@ def daily_report(
         for outcome, n in run.counts.items():
             day.counts[outcome] = day.counts.get(outcome, 0) + int(n)
         if run.status != "finished":
-            day.stopped.append(f"run {run.id} ({run.kind}) is {run.status}")
+            why = f": {run.error}" if run.error else ""
+            day.stopped.append(f"run {run.id} ({run.kind}) is {run.status}{why}")
     for name, (records, postings) in store.posted_since(since).items():
         of(name).records_posted, of(name).postings = records, postings
     queue = store.open_exceptions()

@@ -31,7 +31,9 @@ import orjson
 from billbridge.connectors.base import RawRecord
 from billbridge.store.base import AuditEvent, Inbox, InboxRow, InboxStatus, SyncState
 
+from .completion import completed
 from .crashpoints import crashpoint
+from .holds import has_expired_holds
 from .model import FlowRuntime
 from .pipeline import StopRun
 from .run import _Runner
@@ -91,9 +93,25 @@ def process_inbox(
     """One pass over the pending events of the flow's source connection."""
     result = InboxResult()
     rows = store.inbox_pending(flow.source.name, flow=flow.name, limit=limit)
-    if not rows:
+    if not rows and not has_expired_holds(
+        store, flow=flow.name, timeout=flow.hold_timeout, now=datetime.now(UTC)
+    ):
         return result
     runner = _Runner(flow, store, actor=actor, kind="webhook", dry_run=False)
+    with runner:
+        runner.wake_holds()  # what waits may have come, or waited too long (engine/holds.py)
+        return _process_rows(flow, store, runner, rows, result, actor=actor)
+
+
+def _process_rows(
+    flow: FlowRuntime,
+    store: InboxState,
+    runner: _Runner,
+    rows: list[InboxRow],
+    result: InboxResult,
+    *,
+    actor: str,
+) -> InboxResult:
     result.run = runner.result.run
     newest: dict[str, int] = {}
     applied: dict[str, Mapping[str, Any]] = {}  # the object as this pass last applied it
@@ -128,7 +146,8 @@ def process_inbox(
                 continue
             newest[key] = row.created
             applied[key] = record.data
-            runner.process([record])
+            # the source fetches what the event's copy needs; if it cannot, the pass stops
+            runner.process(completed(flow, [record], implied=True, strict=True))
             marks.append((row.event_id, "processed"))
         runner.commit()
         crashpoint("after-inbox-commit")  # committed, events not yet marked: re-run is a no-op

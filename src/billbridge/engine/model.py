@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from billbridge.connectors.base import SourceConnector, SourceFigures, TargetConnector
@@ -80,6 +81,9 @@ class FlowRuntime:
             created=getattr(value, "created", None),
             status=str(getattr(value, "status", "") or ""),
         )
+
+    # How long a record may be held for what it waits for before it becomes a failed row.
+    hold_timeout: timedelta = timedelta(days=3)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -42,6 +42,7 @@ from billbridge.store.base import (
 
 from .book_checks import BookChecks
 from .crashpoints import crashpoint
+from .holds import hold_started, timeout_texts
 from .model import FlowRuntime, RunResult
 from .records import RecordWriter, records_of
 from .retry import FailureKind, decide
@@ -98,7 +99,12 @@ class RecordPipeline:
         self._recent: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
         self._missing: set[str] = set()  # keys looked up and not held (until remembered)
         self._facets: OrderedDict[str, dict[str, str]] = OrderedDict()  # committed postings
-        self._queued = {row.record_key for row in store.open_exceptions(flow=flow.name)}
+        queue = store.open_exceptions(flow=flow.name)
+        self._queued = {row.record_key for row in queue}
+        # open rows that wait for a record, and the records they wait for: a batch that
+        # stores one of those releases its waiters (see engine/holds.py)
+        self._waiting = {row.record_key: row for row in queue if row.waiting_on}
+        self.awaited = {row.waiting_on for row in self._waiting.values()}
         self._prior: dict[str, RecordRow] = {}
         self._seen: dict[str, str] = {}  # record -> version this flow last processed
         self._consecutive_retryable = 0
@@ -202,6 +208,8 @@ class RecordPipeline:
         """
         key = record_key(self.connection, raw.object, raw.id)
         outcome = self._process(raw, key, force=force)
+        if outcome == "unchanged" and key in self._open_in_run:
+            return self._open_in_run[key]  # re-read as it was: what it got earlier stands
         counts = self.result.counts
         earlier = self._open_in_run.pop(key, None)
         if earlier is not None:
@@ -441,6 +449,7 @@ class RecordPipeline:
         # a backfill of a million records should not write a million more rows.
         if key in self._queued:
             self._queued.discard(key)
+            self._waiting.pop(key, None)
             batch.closed_exceptions.append((self.flow.name, key, f"synced in run {self.run_id}"))
         return self._count("synced")
 
@@ -475,18 +484,31 @@ class RecordPipeline:
         return self._count("failed")
 
     def _hold(self, key: str, version: str, waiting_on: str, reason: str, now: datetime) -> str:
+        """Hold `key` until `waiting_on` arrives or posts; past the flow's hold timeout, fail
+        it with what it waits for (it is still released if that comes later)."""
+        since = hold_started(self._waiting.get(key), waiting_on, now)
+        timeout = self.flow.hold_timeout
+        if now - since >= timeout:
+            message, hint = timeout_texts(
+                flow=self.flow.name, waiting_on=waiting_on, reason=reason, since=since,
+                timeout=timeout,
+            )  # fmt: skip
+            kind: ExceptionKind = "failed"
+            field, action = "waiting_on", "hold-timed-out"
+        else:
+            kind, message, field, action = "held", reason, "", "held"
+            hint = "released automatically when it arrives or posts"
         self._record_problem(
-            key,
-            version,
-            "held",
-            reason,
-            "",
-            "released automatically when it posts",
-            now,
-            waiting_on=waiting_on,
-            action="held",
-        )
-        return self._count("held")
+            key, version, kind, message, field, hint, now, waiting_on=waiting_on,
+            held_since=since, action=action,
+        )  # fmt: skip
+        if not self.dry_run:
+            self._waiting[key] = ExceptionRow(
+                flow=self.flow.name, record_key=key, version=version, kind=kind,
+                error=message, at=now, waiting_on=waiting_on, held_since=since,
+            )  # fmt: skip
+            self.awaited.add(waiting_on)
+        return self._count(kind)
 
     def _conflict(self, key: str, version: str, item: Planned, now: datetime) -> str:
         message = (
@@ -512,6 +534,7 @@ class RecordPipeline:
         retryable: bool = False,
         waiting_on: str = "",
         next_try_at: datetime | None = None,
+        held_since: datetime | None = None,
         action: str,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
@@ -522,6 +545,8 @@ class RecordPipeline:
             return
         batch = self.batch
         self._queued.add(key)
+        if not waiting_on:
+            self._waiting.pop(key, None)
         batch.outcomes.append(
             OutcomeRow(
                 run_id=self.run_id,
@@ -549,6 +574,7 @@ class RecordPipeline:
                 retryable=retryable,
                 waiting_on=waiting_on,
                 next_try_at=next_try_at,
+                held_since=held_since,
             )
         )
         batch.audit.append(

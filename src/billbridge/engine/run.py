@@ -25,14 +25,18 @@ from billbridge.store.base import (
     AuditEvent,
     Batch,
     CursorRow,
+    ExceptionRow,
     PostingRow,
     Records,
     RunFigures,
     SyncState,
 )
 
+from .completion import completed
 from .crashpoints import crashpoint
 from .gc_pause import fewer_collections
+from .holds import expired_holds
+from .liveness import RunLife
 from .model import FlowRuntime, RunResult
 from .pipeline import RecordPipeline, StopRun
 
@@ -121,24 +125,36 @@ class _Runner:
         self.store = store
         self.dry_run = dry_run
         self._figures = _figures(flow.source)
-        run = store.start_run(
+        self.life = RunLife(
+            store,
             flow=flow.name,
             kind="dry-run" if dry_run else kind,
             actor=actor,
             mapping_version=flow.mapping.version,
         )
+        run = self.life.run
         self.result = RunResult(run=run.id, flow=flow.name)
-        if not dry_run:
-            self.result.recovered = recover_target(flow, store, actor=actor, run_id=run.id)
-        self.pipeline = RecordPipeline(
-            flow=flow,
-            store=store,
-            run_id=run.id,
-            actor=actor,
-            result=self.result,
-            dry_run=dry_run,
-        )
+        self.life.counts = self.result.counts
+        with self.life:
+            if not dry_run:
+                self.result.recovered = recover_target(flow, store, actor=actor, run_id=run.id)
+            self.pipeline = RecordPipeline(
+                flow=flow,
+                store=store,
+                run_id=run.id,
+                actor=actor,
+                result=self.result,
+                dry_run=dry_run,
+            )
         self._wrote = False
+
+    def __enter__(self) -> _Runner:
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        """A run left by an exception (not a connector's fatal error) ends as `failed`."""
+        if exc is not None:
+            self.life.fail(exc)
 
     def process(self, records: Sequence[RawRecord], *, force: bool = False) -> None:
         keys = [f"{self.pipeline.connection}:{r.object}:{r.id}" for r in records]
@@ -153,6 +169,8 @@ class _Runner:
         batch = self.pipeline.take_batch()
         if self.dry_run:
             return
+        awaited = self.pipeline.awaited
+        arrived = [r.key for r in batch.records if r.key in awaited] if awaited else []
         if batch.postings:
             batch.cursors.append(
                 CursorRow(
@@ -167,37 +185,54 @@ class _Runner:
         if not batch.is_empty():
             self.store.commit(batch)
             crashpoint("after-commit")
-        if posted:
-            self.release(posted)
+            self.life.beat()
+        if posted or arrived:
+            self.release([*posted, *arrived])
 
-    def release(self, posted: list[str]) -> None:
-        """Re-run the records held for records that just posted (and so on, transitively)."""
-        waiting = self.store.held_waiting_on(posted)
+    def release(self, keys: list[str]) -> None:
+        """Re-run the records waiting for records that just posted or arrived (and so on)."""
+        waiting = self.store.held_waiting_on(keys)
         mine = [row for row in waiting if row.flow == self.flow.name]
         if mine:
             self.process(_from_store(self.store, [row.record_key for row in mine]), force=True)
             self.commit()
 
-    def release_ready(self) -> None:
-        """Release held records whose parent has posted, whatever run posted it.
+    def wake_holds(self) -> None:
+        """Re-run the waiting records whose wait is over, whatever run ended it; and those
+        held longer than the flow's hold timeout, which then fail saying what never came.
 
-        `commit` releases held records right after their parent's batch commits; a crash
-        between that commit and the release would otherwise leave them held for good (the
-        resumed run starts after the parent, and the next full pass finds them unchanged).
+        A wait is over when the record waited for has posted, or has arrived (a version of
+        it stored after the hold was last tried). `commit` releases waiters right after
+        such a batch commits; a crash between that commit and the release would otherwise
+        leave them held for good (the resumed run starts after the parent, and the next
+        full pass finds them unchanged).
         """
-        held = [
-            row
-            for row in self.store.open_exceptions(flow=self.flow.name)
-            if row.kind == "held" and row.waiting_on
-        ]
-        if not held:
+        waiting = [r for r in self.store.open_exceptions(flow=self.flow.name) if r.waiting_on]
+        if not waiting:
             return
-        posted = self.store.posted_facets(
-            sorted({row.waiting_on for row in held}), flow=self.flow.name
-        )
-        ready = [row.record_key for row in held if posted.get(row.waiting_on)]
-        if ready:
-            self.process(_from_store(self.store, ready), force=True)
+        keys = sorted({row.waiting_on for row in waiting})
+        posted = self.store.posted_facets(keys, flow=self.flow.name)
+        stored = self.store.get_records(keys)
+
+        def over(row: ExceptionRow) -> bool:
+            if posted.get(row.waiting_on):
+                return True
+            found = stored.get(row.waiting_on)
+            return (
+                found is not None
+                and row.last_tried is not None
+                and (found.seen_at >= row.last_tried)
+            )
+
+        ready = {row.record_key for row in waiting if over(row)}
+        expired = expired_holds(waiting, timeout=self.flow.hold_timeout, now=datetime.now(UTC))
+        ready.difference_update(row.record_key for row in expired)
+        records = _from_store(self.store, sorted(ready))
+        # Before a hold times out, its source is asked once more for what it needs.
+        expiring = _from_store(self.store, sorted(row.record_key for row in expired))
+        records += completed(self.flow, expiring, implied=False, strict=False)
+        if records:
+            self.process(records, force=True)
             self.commit()
 
     def retry_due(self) -> None:
@@ -226,8 +261,7 @@ class _Runner:
                 rate_limit_wait_seconds=figures.rate_limit_wait_seconds,
                 throttled=figures.throttled,
             )
-        self.store.finish_run(self.result.run, counts=self.result.counts, status=status,
-                              figures=kept)  # fmt: skip
+        self.life.finish(counts=self.result.counts, status=status, figures=kept)
         return self.result
 
 
@@ -279,9 +313,25 @@ def sync_flow(
     progress: Progress | None = None,
 ) -> RunResult:
     """One pass of a flow over its source; each record gets its own outcome."""
+    if since is not None and not backfill:
+        raise ValueError("`since` needs `backfill`: a live cursor would move past skipped records")
     runner = _Runner(
         flow, store, actor=actor, kind="backfill" if backfill else "live", dry_run=dry_run
     )
+    with runner:  # an exception other than StopRun ends the run as failed, then goes on
+        return _sync(runner, flow, store, backfill=backfill, since=since, progress=progress)
+
+
+def _sync(
+    runner: _Runner,
+    flow: FlowRuntime,
+    store: SyncState,
+    *,
+    backfill: bool,
+    since: date | None,
+    progress: Progress | None,
+) -> RunResult:
+    dry_run = runner.dry_run
     name = _BACKFILL if backfill else _SOURCE
     cursor = store.get_cursor(flow.name, name)
     start = cursor.value if cursor and cursor.value else None
@@ -290,7 +340,7 @@ def sync_flow(
     with fewer_collections():
         try:
             if not dry_run:
-                runner.release_ready()
+                runner.wake_holds()
                 runner.retry_due()
             records = _since_filter(flow.source.read(start), since, flow.described)
             for chunk in _chunks(records, flow.batch_size):
@@ -320,7 +370,23 @@ def reprocess(
 ) -> RunResult:
     """Run stored records again through the current mapping (replay and retry)."""
     runner = _Runner(flow, store, actor=actor, kind=kind, dry_run=dry_run)
+    with runner:  # an exception other than StopRun ends the run as failed, then goes on
+        return _reprocess(runner, flow, store, keys, actor=actor, kind=kind)
+
+
+def _reprocess(
+    runner: _Runner,
+    flow: FlowRuntime,
+    store: SyncState,
+    keys: Sequence[str],
+    *,
+    actor: str,
+    kind: str,
+) -> RunResult:
+    dry_run = runner.dry_run
     records = _from_store(store, keys)
+    if kind == "retry":  # what a record waits for may be fetched now (a live source)
+        records = completed(flow, records, implied=False, strict=False)
     try:
         for raw in records:
             if not dry_run:
@@ -359,6 +425,13 @@ def process_records(
     new facets (a void) through the same pipeline, batch commit and audit as a sync.
     """
     runner = _Runner(flow, store, actor=actor, kind=kind, dry_run=False)
+    with runner:  # an exception other than StopRun ends the run as failed, then goes on
+        return _process_given(runner, flow, records, actor=actor, action=action)
+
+
+def _process_given(
+    runner: _Runner, flow: FlowRuntime, records: Sequence[RawRecord], *, actor: str, action: str
+) -> RunResult:
     try:
         for raw in records:
             runner.pipeline.batch.audit.append(

@@ -24,14 +24,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from billbridge.store.base import InboxCounts, Monitor, RunCost, RunFigures, Runs
+from billbridge.store.base import InboxCounts, Monitor, RunCost, RunFigures, RunRow, Runs
+
+from .liveness import close_dead_runs
 
 
 class StatusState(Runs, Monitor, Protocol):
     """Status reads runs and the monitor's counts, findings and incidents."""
 
 
-__all__ = ["FlowStatus", "Status", "WebhookStatus", "wait_percent", "workspace_status"]
+__all__ = [
+    "FlowStatus",
+    "Status",
+    "WebhookStatus",
+    "run_json",
+    "wait_percent",
+    "workspace_status",
+]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -51,6 +60,9 @@ class FlowStatus:
     figure_runs: int = 0  # runs whose source counted requests and waits
     figures: RunFigures | None = None  # summed over those runs; None: the source counts none
     last_cost: RunCost | None = None  # the last finished sync run's, when counted
+    last_run: RunRow | None = None  # the flow's latest run (dry runs aside)
+    # its recent runs that did not finish: crashed (process died), failed, stopped
+    runs_not_finished: list[RunRow] = field(default_factory=list)
 
     def rate_limit_json(self) -> dict[str, Any] | None:
         if self.figures is None:
@@ -81,7 +93,21 @@ class FlowStatus:
             "last_success": self.last_success.isoformat() if self.last_success else None,
             "last_success_age_seconds": _age(self.last_success, now),
             "rate_limit": self.rate_limit_json(),
+            "last_run": None if self.last_run is None else run_json(self.last_run),
+            "runs_not_finished": [run_json(r) for r in self.runs_not_finished],
         }
+
+
+def run_json(run: RunRow) -> dict[str, Any]:
+    """One run as `status` and the daily report show it: how it ended, and why."""
+    return {
+        "run": run.id,
+        "kind": run.kind,
+        "status": run.status,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "error": run.error or None,
+    }
 
 
 def _figures_json(f: RunFigures) -> dict[str, Any]:
@@ -185,6 +211,7 @@ def workspace_status(
     store: StatusState, *, flows: Iterable[str] = (), now: datetime | None = None
 ) -> Status:
     """Every figure `status` shows; flows named in the workspace appear even when idle."""
+    close_dead_runs(store)  # a run whose process died shows as crashed, not running
     now = now or datetime.now(UTC)
     counts = store.monitor_counts()
     result: dict[str, FlowStatus] = {name: FlowStatus(flow=name) for name in flows}
@@ -214,6 +241,8 @@ def workspace_status(
         of(name).figures = figures
     for name, cost in counts.last_cost.items():
         of(name).last_cost = cost
+    for f in list(result.values()):
+        _runs(store, f)
     for row in store.open_discrepancies():
         f = of(row.flow)
         f.discrepancies[row.kind] = f.discrepancies.get(row.kind, 0) + 1
@@ -223,3 +252,14 @@ def workspace_status(
             incidents[incident.rule] = incidents.get(incident.rule, 0) + 1
     webhooks = {name: WebhookStatus.of(name, c) for name, c in counts.inbox.items()}
     return Status(at=now, flows=result, incidents_open=incidents, webhooks=webhooks)
+
+
+_UNFINISHED = frozenset({"crashed", "failed", "stopped"})
+_RECENT_RUNS = 20
+
+
+def _runs(store: StatusState, f: FlowStatus) -> None:
+    """The flow's latest run, and those of its recent runs that did not finish."""
+    runs = [r for r in store.list_runs(flow=f.flow, limit=_RECENT_RUNS) if r.kind != "dry-run"]
+    f.last_run = runs[0] if runs else None
+    f.runs_not_finished = [r for r in runs if r.status in _UNFINISHED]

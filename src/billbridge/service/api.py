@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from billbridge.audit_anchors import verify_with_anchors
 from billbridge.config import Workspace
+from billbridge.engine.liveness import close_dead_runs
 from billbridge.engine.model import RunResult
 from billbridge.engine.trace import resolve_ref, trace
 from billbridge.redact import redact_settings
@@ -50,13 +51,14 @@ class RunOut(BaseModel):
     status: str
     counts: dict[str, int]
     mapping_version: str
+    error: str = ""  # why a failed or crashed run ended
 
     @classmethod
     def of(cls, run: RunRow) -> RunOut:
         return cls(
             id=run.id, flow=run.flow, kind=run.kind, actor=run.actor, started_at=run.started_at,
             finished_at=run.finished_at, status=run.status, counts=dict(run.counts),
-            mapping_version=run.mapping_version,
+            mapping_version=run.mapping_version, error=run.error,
         )  # fmt: skip
 
 
@@ -188,6 +190,7 @@ def list_runs(
     flow: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[RunOut]:
+    close_dead_runs(store)  # a run whose process died shows as crashed, not running
     return [RunOut.of(r) for r in store.list_runs(flow=flow, limit=limit)]
 
 

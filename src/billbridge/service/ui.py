@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from billbridge.audit_anchors import verify_with_anchors
 from billbridge.config import Workspace
+from billbridge.engine.liveness import close_dead_runs
 from billbridge.engine.trace import resolve_ref, trace
 from billbridge.store.base import AuditEvent
 
@@ -238,6 +239,7 @@ def trace_page(request: Request, store: StoreDep, who: Viewer, ref: str = "") ->
 
 @router.get("/runs")
 def runs_page(request: Request, store: StoreDep, who: Viewer, flow: str = "") -> HTMLResponse:
+    close_dead_runs(store)  # a run whose process died shows as crashed, not running
     runs = store.list_runs(flow=flow or None, limit=30)
     bars, width = outcome_bars(runs)
     durations = {

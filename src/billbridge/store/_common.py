@@ -39,6 +39,7 @@ from .base import (
     PostingRow,
     RecordRow,
     RunFigures,
+    RunOwner,
     RunRow,
     StoreError,
 )
@@ -178,14 +179,24 @@ class SqlStore(
                     tx.execute(self._q["record_migration"], (version, self._ts(_now())))
 
     # ------------------------------------------------------------------ runs
-    def start_run(self, *, flow: str, kind: str, actor: str, mapping_version: str = "") -> RunRow:
+    def start_run(
+        self,
+        *,
+        flow: str,
+        kind: str,
+        actor: str,
+        mapping_version: str = "",
+        owner: RunOwner | None = None,
+    ) -> RunRow:
         now = _now()
+        host, pid, token = (owner.host, owner.pid, owner.token) if owner else ("", 0, "")
         with self._guard("start run"), self._write() as tx:
-            params = (flow, kind, actor, self._ts(now), mapping_version)
+            params = (flow, kind, actor, self._ts(now), mapping_version, host, pid, token,
+                      self._ts(now))  # fmt: skip
             (run_id,) = tx.execute(self._q["start_run"], params).fetchall()[0]
         return RunRow(
             id=run_id, flow=flow, kind=kind, actor=actor, started_at=now,
-            mapping_version=mapping_version,
+            mapping_version=mapping_version, owner=owner, heartbeat_at=now,
         )  # fmt: skip
 
     def finish_run(
@@ -195,13 +206,38 @@ class SqlStore(
         counts: Mapping[str, int],
         status: str,
         figures: RunFigures | None = None,
+        error: str = "",
     ) -> None:
-        params = (self._ts(_now()), status, orjson.dumps(dict(counts)).decode(), run_id)
+        params = (self._ts(_now()), status, orjson.dumps(dict(counts)).decode(), error, run_id)
         with self._guard("finish run"), self._write() as tx:
             if not tx.execute(self._q["finish_run"], params).fetchall():
                 raise StoreError(f"no run {run_id} to finish")
             if figures is not None:
                 tx.execute(self._q["run_figures_insert"], self._figures_params(run_id, figures))
+
+    def running_runs(self, *, flow: str | None = None) -> list[RunRow]:
+        with self._guard("list running runs"):
+            return [self._run(r) for r in self._all("running_runs", (flow, flow))]
+
+    def touch_run(self, run_id: int) -> None:
+        with self._guard("note a run alive"), self._write() as tx:
+            tx.execute(self._q["touch_run"], (self._ts(_now()), run_id))
+
+    def close_dead_run(self, run_id: int, *, status: str, error: str, actor: str) -> bool:
+        """Close a run found dead, with its audit row in the same transaction."""
+        now = _now()
+        with self._guard("close a dead run"), self._write(lock=True) as tx:
+            found = tx.execute(
+                self._q["close_dead_run"], (self._ts(now), status, error, run_id)
+            ).fetchall()
+            if not found:
+                return False
+            event = AuditEvent(
+                actor=actor, action=f"run-{status}", run_id=run_id, at=now,
+                diff={"status": ["running", status], "error": [None, error]},
+            )  # fmt: skip
+            self._append(tx, self._prepare_audit([event], now))
+        return True
 
     def get_run(self, run_id: int) -> RunRow | None:
         with self._guard("get run"):
@@ -248,7 +284,8 @@ class SqlStore(
         ]  # fmt: skip
         exceptions = [
             (e.flow, e.record_key, e.version, e.kind, e.error, e.field, e.hint, e.retryable,
-             e.waiting_on, opt(e.next_try_at), ts(e.first_seen or e.at), ts(e.at))
+             e.waiting_on, opt(e.next_try_at), ts(e.first_seen or e.at), ts(e.at),
+             opt(e.held_since))
             for e in batch.exceptions
         ]  # fmt: skip
         closes = [(why, ts(now), flow, key) for flow, key, why in batch.closed_exceptions]

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from .base import AuditRow, ExceptionRow, OutcomeRow, PostingRow, RecordRow, RunRow
+from .base import AuditRow, ExceptionRow, OutcomeRow, PostingRow, RecordRow, RunOwner, RunRow
 
 __all__ = ["RowReader"]
 
@@ -27,10 +27,12 @@ class RowReader:
 
     def _run(self, r: Sequence[Any]) -> RunRow:
         counts = orjson.loads(r[7]) if isinstance(r[7], str | bytes) else r[7]
+        owner = RunOwner(host=r[9], pid=int(r[10]), token=r[11]) if r[11] else None
         return RunRow(
             id=r[0], flow=r[1], kind=r[2], actor=r[3], started_at=self._dt(r[4]),
             finished_at=None if r[5] is None else self._dt(r[5]), status=r[6],
-            counts=counts, mapping_version=r[8],
+            counts=counts, mapping_version=r[8], owner=owner,
+            heartbeat_at=None if r[12] is None else self._dt(r[12]), error=r[13],
         )  # fmt: skip
 
     def _record(self, r: Sequence[Any]) -> RecordRow:
@@ -59,7 +61,7 @@ class RowReader:
             field=r[6], hint=r[7], retryable=bool(r[8]), waiting_on=r[9],
             next_try_at=None if r[10] is None else self._dt(r[10]), attempts=r[11],
             first_seen=self._dt(r[12]), last_tried=last_tried, at=last_tried,
-            status=r[14], resolution=r[15],
+            status=r[14], resolution=r[15], held_since=None if r[16] is None else self._dt(r[16]),
         )  # fmt: skip
 
     def _audit(self, r: Sequence[Any]) -> AuditRow:

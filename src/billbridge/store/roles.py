@@ -45,6 +45,7 @@ from .rows import (
     RecordRow,
     Role,
     RunFigures,
+    RunOwner,
     RunRow,
     UserRow,
     WriteBackRow,
@@ -72,7 +73,13 @@ __all__ = [
 
 class Runs(Protocol):
     def start_run(
-        self, *, flow: str, kind: str, actor: str, mapping_version: str = ""
+        self,
+        *,
+        flow: str,
+        kind: str,
+        actor: str,
+        mapping_version: str = "",
+        owner: RunOwner | None = None,
     ) -> RunRow: ...
     def finish_run(
         self,
@@ -81,8 +88,21 @@ class Runs(Protocol):
         counts: Mapping[str, int],
         status: str,
         figures: RunFigures | None = None,
+        error: str = "",
     ) -> None:
         """Close a run; `figures` (when its source counted any) are kept with it."""
+        ...
+
+    def running_runs(self, *, flow: str | None = None) -> list[RunRow]:
+        """Runs whose status is still `running` (alive, or left so by a dead process)."""
+        ...
+
+    def touch_run(self, run_id: int) -> None:
+        """Note that a running run is alive now (its heartbeat)."""
+        ...
+
+    def close_dead_run(self, run_id: int, *, status: str, error: str, actor: str) -> bool:
+        """Close a run found dead, with an audit row; False when it was no longer running."""
         ...
 
     def run_figures(self, run_id: int) -> RunFigures | None: ...

@@ -48,6 +48,7 @@ __all__ = [
     "Role",
     "RunCost",
     "RunFigures",
+    "RunOwner",
     "RunRow",
     "StoreError",
     "UserRow",
@@ -175,8 +176,11 @@ class ExceptionRow:
     field: str = ""
     hint: str = ""
     retryable: bool = False
-    waiting_on: str = ""  # a record key this one waits for (kind "held")
+    waiting_on: str = ""  # a record key this one waits for (kind "held", or a timed-out hold)
     next_try_at: datetime | None = None
+    # since when it waits for `waiting_on`: the store keeps the first value while the row
+    # waits for the same record (so the hold timeout counts from the first hold)
+    held_since: datetime | None = None
     # filled in when read back from the store:
     id: int = 0
     attempts: int = 1
@@ -245,16 +249,36 @@ class AuditVerdict:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RunOwner:
+    """The process running a run: its host, its pid, and a token unique to the run there.
+
+    Why all three: a run left `running` by a killed process must be told from one that is
+    still going. On the same host a dead pid says it; in the same process (threads of
+    `serve`) only the token tells one run from another; on another host only the run's
+    heartbeat can (see engine/liveness.py).
+    """
+
+    host: str
+    pid: int
+    token: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RunRow:
     id: int
     flow: str
-    kind: str  # live, backfill, replay, retry, dry-run
+    kind: str  # live, backfill, replay, retry, webhook, reconcile, dry-run
     actor: str
     started_at: datetime
     finished_at: datetime | None = None
-    status: str = "running"  # running, finished, crashed
+    # running; finished; stopped (a fatal connector error, committed work kept);
+    # failed (ended by an exception, `error` says which); crashed (its process died)
+    status: str = "running"
     counts: Mapping[str, int] = field(default_factory=dict)
     mapping_version: str = ""
+    owner: RunOwner | None = None  # None for runs from before migration 0020
+    heartbeat_at: datetime | None = None
+    error: str = ""  # why a failed or crashed run ended; never personal data
 
 
 @dataclass(slots=True, kw_only=True)

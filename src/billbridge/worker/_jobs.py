@@ -9,17 +9,18 @@ any worker process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from billbridge.config import StripeConnection, Workspace
+from billbridge.engine.holds import has_expired_holds
 from billbridge.engine.inbox import drain_inbox
 from billbridge.engine.run import sync_flow
-from billbridge.store.base import Inbox, Runs
+from billbridge.store.base import Inbox, Queue, Runs
 from billbridge.wiring import flows, open_workspace_store
 
 
-class JobsState(Runs, Inbox, Protocol):
+class JobsState(Runs, Inbox, Queue, Protocol):
     """Which jobs are due: the flows' last runs and the webhook inbox."""
 
 
@@ -71,12 +72,19 @@ def _sync_due(workspace: Workspace, store: JobsState, name: str, now: datetime) 
     return last is None or (now - last.started_at).total_seconds() >= every
 
 
+def _holds_due(workspace: Workspace, store: JobsState, name: str, now: datetime) -> bool:
+    """A hold past the flow's `hold_timeout`: a drain times it out even with no event."""
+    timeout = timedelta(seconds=workspace.flow(name).hold_timeout_seconds)
+    return has_expired_holds(store, flow=name, timeout=timeout, now=now)
+
+
 def due_jobs(workspace: Workspace, store: JobsState, now: datetime) -> list[tuple[str, str]]:
     """(job, flow) pairs to run now: pending webhook events first, then syncs due."""
     drains = [
         (DRAIN, name)
         for name in _webhook_flows(workspace)
         if store.inbox_pending(workspace.flow(name).source, flow=name, limit=1)
+        or _holds_due(workspace, store, name, now)
     ]
     syncs = [(SYNC, f.name) for f in workspace.flows if _sync_due(workspace, store, f.name, now)]
     return drains + syncs

@@ -16,6 +16,7 @@ Cursor (one string, the engine's): compact JSON
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
@@ -66,6 +67,10 @@ _PATHS: Final = {
     "payout": "payouts",
 }
 _WITH_LINES: Final = frozenset({"invoices", "credit_notes"})
+_EXPAND: Final = {"charges": "balance_transaction"}
+"""What a record's posting needs that Stripe gives as an id, fetched with the record itself:
+a charge's fees and net are on its balance transaction, and a balance transaction is not
+a record that ever arrives on its own after the backfill (no event names one)."""
 _PAGE: Final = 100
 _FLOOR_MARGIN: Final = 300  # seconds before the backfill's start: clocks differ
 _EVENTS_KEPT: Final = 30 * 86400 - 3600  # Stripe keeps events 30 days; an hour to spare
@@ -170,6 +175,8 @@ class StripeApiSource:
         self.phase = kind
         while True:
             params: dict[str, Any] = {"limit": _PAGE}
+            if kind in _EXPAND:
+                params["expand"] = [f"data.{_EXPAND[kind]}"]
             if after:
                 params["starting_after"] = after
             page = self._list(f"/v1/{kind}", params)
@@ -228,6 +235,7 @@ class StripeApiSource:
             created, ident = event["created"], event["id"]
             if created == since and ident in seen:
                 continue
+            before = state.dump()  # where a run resumes that stops inside this event
             if created != since:
                 since, seen = created, []
             seen.append(ident)
@@ -243,7 +251,49 @@ class StripeApiSource:
                 continue
             fetched.add((kind, oid))
             current = self._current(kind, oid, obj, event)
-            yield self._record(current, state.dump())
+            items = [current, *self._refunds_of(kind, current)]
+            items = [i for i in items if _key(i) == (kind, oid) or _key(i) not in fetched]
+            fetched.update(_key(i) for i in items)
+            for n, item in enumerate(items, 1):
+                # Only the event's last record moves the cursor past it: a run that stops
+                # after a charge and before its refunds reads the event again next time.
+                yield self._record(item, state.dump() if n == len(items) else before)
+
+    def complete(self, record: RawRecord) -> list[RawRecord]:
+        """A record handed over from elsewhere (a webhook event's copy) with what it needs.
+
+        A charge gets its balance transaction (the copy names it by id) and is followed by
+        its refunds (a `charge.refunded` event carries the charge, not the refund). A 4xx
+        about the balance transaction leaves the charge as it is: it waits, and its hold
+        times out into a readable row. Network errors and 5xx are raised after the
+        client's retries (`RetryableError`), so the event stays pending.
+        """
+        if record.object != "charge" or record.error:
+            return [record]
+        item = dict(record.data)
+        txn = item.get("balance_transaction")
+        if type(txn) is str and txn:
+            with contextlib.suppress(RecordError):
+                item["balance_transaction"] = self.api.get(f"/v1/balance_transactions/{txn}")
+        items = (item, *self._refunds_of("charges", item))
+        return [self._record(i, record.position) for i in items]
+
+    def _refunds_of(self, kind: str, charge: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """A refunded charge's refunds, as Stripe has them now (every page)."""
+        refunded = charge.get("amount_refunded")
+        if kind != "charges" or "refunds" not in self.objects:
+            return []
+        if type(refunded) is not int or refunded <= 0 or type(charge.get("id")) is not str:
+            return []
+        refunds: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": _PAGE, "charge": charge["id"]}
+        while True:
+            page = self._list("/v1/refunds", params)
+            items = [i for i in _items(page, "/v1/refunds") if type(i.get("id")) is str]
+            refunds.extend(items)
+            if not items or page.get("has_more") is not True:
+                return refunds
+            params = {**params, "starting_after": items[-1]["id"]}
 
     def _list_events(self, since: int) -> list[dict[str, Any]]:
         """Every event at or after `since`, oldest first (Stripe lists newest first)."""
@@ -270,8 +320,9 @@ class StripeApiSource:
         """The object as it is now; the event's copy when it is gone (deleted)."""
         if event.get("type", "").endswith(".deleted"):
             return dict(copy)
+        params = {"expand": [_EXPAND[kind]]} if kind in _EXPAND else None
         try:
-            item = self.api.get(f"/v1/{kind}/{oid}")
+            item = self.api.get(f"/v1/{kind}/{oid}", params)
         except RecordError:
             return dict(copy)
         return self._whole_lines(kind, item) if kind in _WITH_LINES else item
@@ -288,6 +339,10 @@ def _items(page: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
     if type(data) is not list:
         raise FatalError(f"Stripe {path} answered without a `data` list (is api_base right?)")
     return [item for item in data if type(item) is dict]
+
+
+def _key(item: Mapping[str, Any]) -> tuple[str, str]:
+    return _PATHS.get(str(item.get("object")), ""), str(item.get("id"))
 
 
 def _event_object(event: Mapping[str, Any]) -> dict[str, Any] | None:

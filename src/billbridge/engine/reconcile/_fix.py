@@ -30,6 +30,7 @@ from billbridge.store.base import (
     SyncState,
 )
 
+from ..liveness import RunLife
 from ..model import FlowRuntime
 from ..pipeline import entry_hash, record_key
 from ..run import process_records, recover_target
@@ -79,9 +80,10 @@ def _reverse_duplicates(
 ) -> None:
     if not duplicates:
         return
-    run = store.start_run(flow=flow.name, kind="reconcile", actor=actor)
+    life = RunLife(store, flow=flow.name, kind="reconcile", actor=actor)
+    run = life.run
     written = 0
-    try:
+    with life:
         recover_target(flow, store, actor=actor, run_id=run.id)
         for finding in duplicates:
             copies = [p for p in ledger if p.idempotency_key == finding.idempotency_key]
@@ -128,8 +130,8 @@ def _reverse_duplicates(
                 report.reversed.append(key)
                 report.healed.add(finding.idempotency_key)
                 written += 1
-    finally:
-        store.finish_run(run.id, counts={"synced": written}, status="finished")
+                life.counts = {"synced": written}
+        life.finish(counts={"synced": written}, status="finished")
 
 
 def _queue(

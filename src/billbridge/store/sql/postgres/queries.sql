@@ -14,22 +14,38 @@ SELECT version FROM schema_migrations ORDER BY version;
 INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s);
 
 -- name: start_run
-INSERT INTO runs (flow, kind, actor, started_at, mapping_version)
-VALUES (%s, %s, %s, %s, %s)
+INSERT INTO runs (flow, kind, actor, started_at, mapping_version, host, pid, owner, heartbeat_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING id;
 
 -- name: finish_run
-UPDATE runs SET finished_at = %s, status = %s, counts = %s::jsonb WHERE id = %s
+UPDATE runs SET finished_at = %s, status = %s, counts = %s::jsonb, error = %s WHERE id = %s
 RETURNING id;
 
 -- name: get_run
-SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version
+SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version,
+       host, pid, owner, heartbeat_at, error
 FROM runs WHERE id = %s;
 
 -- name: list_runs
-SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version
+SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version,
+       host, pid, owner, heartbeat_at, error
 FROM runs WHERE (%s::text IS NULL OR flow = %s)
 ORDER BY id DESC LIMIT %s;
+
+-- name: running_runs
+SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version,
+       host, pid, owner, heartbeat_at, error
+FROM runs WHERE status = 'running' AND (%s::text IS NULL OR flow = %s)
+ORDER BY id;
+
+-- name: touch_run
+UPDATE runs SET heartbeat_at = %s WHERE id = %s AND status = 'running';
+
+-- name: close_dead_run
+UPDATE runs SET finished_at = %s, status = %s, error = %s
+WHERE id = %s AND status = 'running'
+RETURNING flow;
 
 -- name: upsert_record
 INSERT INTO records (key, connection, object, source_id, version, snapshot, seen_at)
@@ -53,8 +69,8 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
 
 -- name: upsert_exception
 INSERT INTO exceptions (flow, record_key, version, kind, error, field, hint, retryable,
-                        waiting_on, next_try_at, first_seen, last_tried)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                        waiting_on, next_try_at, first_seen, last_tried, held_since)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (flow, record_key) WHERE status = 'open' DO UPDATE SET
     attempts = exceptions.attempts + 1,
     last_tried = excluded.last_tried,
@@ -65,7 +81,13 @@ ON CONFLICT (flow, record_key) WHERE status = 'open' DO UPDATE SET
     hint = excluded.hint,
     retryable = excluded.retryable,
     waiting_on = excluded.waiting_on,
-    next_try_at = excluded.next_try_at;
+    next_try_at = excluded.next_try_at,
+    held_since = CASE
+        WHEN excluded.waiting_on = '' THEN NULL
+        WHEN exceptions.waiting_on = excluded.waiting_on AND exceptions.held_since IS NOT NULL
+            THEN exceptions.held_since
+        ELSE excluded.held_since
+    END;
 
 -- name: close_exception
 UPDATE exceptions SET status = 'closed', resolution = %s, closed_at = %s
@@ -145,22 +167,22 @@ SELECT outcome, count(*)::int FROM outcomes WHERE run_id = %s GROUP BY outcome;
 
 -- name: open_exceptions
 SELECT id, flow, record_key, version, kind, error, field, hint, retryable, waiting_on,
-       next_try_at, attempts, first_seen, last_tried, status, resolution
+       next_try_at, attempts, first_seen, last_tried, status, resolution, held_since
 FROM exceptions WHERE status = 'open' AND (%s::text IS NULL OR flow = %s) ORDER BY id;
 
 -- name: get_exception
 SELECT id, flow, record_key, version, kind, error, field, hint, retryable, waiting_on,
-       next_try_at, attempts, first_seen, last_tried, status, resolution
+       next_try_at, attempts, first_seen, last_tried, status, resolution, held_since
 FROM exceptions WHERE id = %s;
 
 -- name: exceptions_for
 SELECT id, flow, record_key, version, kind, error, field, hint, retryable, waiting_on,
-       next_try_at, attempts, first_seen, last_tried, status, resolution
+       next_try_at, attempts, first_seen, last_tried, status, resolution, held_since
 FROM exceptions WHERE record_key = %s ORDER BY id;
 
 -- name: held_waiting_on
 SELECT id, flow, record_key, version, kind, error, field, hint, retryable, waiting_on,
-       next_try_at, attempts, first_seen, last_tried, status, resolution
+       next_try_at, attempts, first_seen, last_tried, status, resolution, held_since
 FROM exceptions
 WHERE status = 'open' AND waiting_on = ANY(%s::text[])
 ORDER BY id;

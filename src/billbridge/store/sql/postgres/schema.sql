@@ -34,9 +34,15 @@ CREATE TABLE runs (
     finished_at      timestamptz,
     status           text NOT NULL DEFAULT 'running',
     counts           jsonb NOT NULL DEFAULT '{}',
-    mapping_version  text NOT NULL DEFAULT ''
+    mapping_version  text NOT NULL DEFAULT '',
+    host             text NOT NULL DEFAULT '',  -- migration 0020
+    pid              bigint NOT NULL DEFAULT 0,
+    owner            text NOT NULL DEFAULT '',
+    heartbeat_at     timestamptz,
+    error            text NOT NULL DEFAULT ''
 );
 CREATE INDEX runs_flow_idx ON runs (flow, id);
+CREATE INDEX runs_running_idx ON runs (flow) WHERE status = 'running';
 
 CREATE TABLE records (
     key         text PRIMARY KEY,
@@ -100,7 +106,8 @@ CREATE TABLE exceptions (
     last_tried   timestamptz NOT NULL,
     status       text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed', 'dismissed')),
     resolution   text NOT NULL DEFAULT '',
-    closed_at    timestamptz
+    closed_at    timestamptz,
+    held_since   timestamptz  -- migration 0021
 );
 CREATE UNIQUE INDEX exceptions_one_open_idx ON exceptions (flow, record_key) WHERE status = 'open';
 CREATE INDEX exceptions_record_key_idx ON exceptions (record_key);

@@ -14,22 +14,38 @@ SELECT version FROM schema_migrations ORDER BY version;
 INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?);
 
 -- name: start_run
-INSERT INTO runs (flow, kind, actor, started_at, mapping_version)
-VALUES (?, ?, ?, ?, ?)
+INSERT INTO runs (flow, kind, actor, started_at, mapping_version, host, pid, owner, heartbeat_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id;
 
 -- name: finish_run
-UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE id = ?
+UPDATE runs SET finished_at = ?, status = ?, counts = ?, error = ? WHERE id = ?
 RETURNING id;
 
 -- name: get_run
-SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version
+SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version,
+       host, pid, owner, heartbeat_at, error
 FROM runs WHERE id = ?;
 
 -- name: list_runs
-SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version
+SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version,
+       host, pid, owner, heartbeat_at, error
 FROM runs WHERE (? IS NULL OR flow = ?)
 ORDER BY id DESC LIMIT ?;
+
+-- name: running_runs
+SELECT id, flow, kind, actor, started_at, finished_at, status, counts, mapping_version,
+       host, pid, owner, heartbeat_at, error
+FROM runs WHERE status = 'running' AND (? IS NULL OR flow = ?)
+ORDER BY id;
+
+-- name: touch_run
+UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running';
+
+-- name: close_dead_run
+UPDATE runs SET finished_at = ?, status = ?, error = ?
+WHERE id = ? AND status = 'running'
+RETURNING flow;
 
 -- name: upsert_record
 INSERT INTO records (key, connection, object, source_id, version, snapshot, seen_at)
@@ -53,8 +69,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: upsert_exception
 INSERT INTO exceptions (flow, record_key, version, kind, error, field, hint, retryable,
-                        waiting_on, next_try_at, first_seen, last_tried)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        waiting_on, next_try_at, first_seen, last_tried, held_since)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (flow, record_key) WHERE status = 'open' DO UPDATE SET
     attempts = exceptions.attempts + 1,
     last_tried = excluded.last_tried,
@@ -65,7 +81,13 @@ ON CONFLICT (flow, record_key) WHERE status = 'open' DO UPDATE SET
     hint = excluded.hint,
     retryable = excluded.retryable,
     waiting_on = excluded.waiting_on,
-    next_try_at = excluded.next_try_at;
+    next_try_at = excluded.next_try_at,
+    held_since = CASE
+        WHEN excluded.waiting_on = '' THEN NULL
+        WHEN exceptions.waiting_on = excluded.waiting_on AND exceptions.held_since IS NOT NULL
+            THEN exceptions.held_since
+        ELSE excluded.held_since
+    END;
 
 -- name: close_exception
 UPDATE exceptions SET status = 'closed', resolution = ?, closed_at = ?
@@ -145,22 +167,22 @@ SELECT outcome, count(*) FROM outcomes WHERE run_id = ? GROUP BY outcome;
 
 -- name: open_exceptions
 SELECT id, flow, record_key, version, kind, error, field, hint, retryable, waiting_on,
-       next_try_at, attempts, first_seen, last_tried, status, resolution
+       next_try_at, attempts, first_seen, last_tried, status, resolution, held_since
 FROM exceptions WHERE status = 'open' AND (? IS NULL OR flow = ?) ORDER BY id;
 
 -- name: get_exception
 SELECT id, flow, record_key, version, kind, error, field, hint, retryable, waiting_on,
-       next_try_at, attempts, first_seen, last_tried, status, resolution
+       next_try_at, attempts, first_seen, last_tried, status, resolution, held_since
 FROM exceptions WHERE id = ?;
 
 -- name: exceptions_for
 SELECT id, flow, record_key, version, kind, error, field, hint, retryable, waiting_on,
-       next_try_at, attempts, first_seen, last_tried, status, resolution
+       next_try_at, attempts, first_seen, last_tried, status, resolution, held_since
 FROM exceptions WHERE record_key = ? ORDER BY id;
 
 -- name: held_waiting_on
 SELECT id, flow, record_key, version, kind, error, field, hint, retryable, waiting_on,
-       next_try_at, attempts, first_seen, last_tried, status, resolution
+       next_try_at, attempts, first_seen, last_tried, status, resolution, held_since
 FROM exceptions
 WHERE status = 'open' AND waiting_on IN (SELECT value FROM json_each(?))
 ORDER BY id;

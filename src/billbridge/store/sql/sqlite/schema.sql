@@ -35,8 +35,11 @@ CREATE TABLE runs (
     status           TEXT NOT NULL DEFAULT 'running',
     counts           TEXT NOT NULL DEFAULT '{}',
     mapping_version  TEXT NOT NULL DEFAULT ''
+    -- migration 0020, in the shape its ALTER TABLE leaves (migrations == fresh schema):
+    , host TEXT NOT NULL DEFAULT '', pid INTEGER NOT NULL DEFAULT 0, owner TEXT NOT NULL DEFAULT '', heartbeat_at TEXT, error TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX runs_flow_idx ON runs (flow, id);
+CREATE INDEX runs_running_idx ON runs (flow) WHERE status = 'running';
 
 CREATE TABLE records (
     key         TEXT PRIMARY KEY,
@@ -101,6 +104,8 @@ CREATE TABLE exceptions (
     status       TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed', 'dismissed')),
     resolution   TEXT NOT NULL DEFAULT '',
     closed_at    TEXT
+    -- migration 0021, in the shape its ALTER TABLE leaves (migrations == fresh schema):
+    , held_since TEXT
 );
 CREATE UNIQUE INDEX exceptions_one_open_idx ON exceptions (flow, record_key) WHERE status = 'open';
 CREATE INDEX exceptions_record_key_idx ON exceptions (record_key);
