@@ -85,11 +85,16 @@ def test_an_interrupted_sync_is_finished_failed_before_it_exits(
     )
     deadline = time.monotonic() + 60
     try:
-        while not any(status == "running" for _, status, _ in _runs_if_any(ws)):
+        # Inside the run: it is running and has written to the ledger (a loaded machine may
+        # not schedule the child for a while after its run row appears).
+        while not (
+            any(status == "running" for _, status, _ in _runs_if_any(ws))
+            and ws.entries_file.exists()
+            and ws.entries_file.stat().st_size > 0
+        ):
             assert child.poll() is None, "the sync ended before it could be interrupted"
             assert time.monotonic() < deadline
-            time.sleep(0.05)
-        time.sleep(0.1)  # inside the run: its first batches are being committed
+            time.sleep(0.02)
         assert child.poll() is None, "the sync ended before it could be interrupted"
         child.send_signal(signal.SIGINT)
         child.wait(timeout=60)
