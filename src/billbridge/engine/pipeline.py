@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from billbridge.connectors.base import (
+    ConnectorError,
     FatalError,
     RawRecord,
     RecordError,
@@ -97,7 +98,10 @@ class RecordPipeline:
         self._recent: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
         self._missing: set[str] = set()  # keys looked up and not held (until remembered)
         self._facets: OrderedDict[str, dict[str, str]] = OrderedDict()  # committed postings
-        self._queued = {row.record_key for row in store.open_exceptions(flow=flow.name)}
+        open_rows = store.open_exceptions(flow=flow.name)
+        self._queued = {row.record_key for row in open_rows}
+        # Records whose last write failed at the target: it may have landed all the same.
+        self._in_doubt = {row.record_key for row in open_rows if row.field == "target"}
         self._prior: dict[str, RecordRow] = {}
         self._seen: dict[str, str] = {}  # record -> version this flow last processed
         self._consecutive_retryable = 0
@@ -197,7 +201,15 @@ class RecordPipeline:
         released when its invoice posts counts as synced, not as both.
         """
         key = record_key(self.connection, raw.object, raw.id)
-        outcome = self._process(raw, key, force=force)
+        try:
+            outcome = self._process(raw, key, force=force)
+        except StopRun:
+            self._tally(key, "failed")  # `_stopped` queued it before the run stops
+            raise
+        self._tally(key, outcome)
+        return outcome
+
+    def _tally(self, key: str, outcome: str) -> None:
         counts = self.result.counts
         earlier = self._open_in_run.pop(key, None)
         if earlier is not None:
@@ -205,7 +217,6 @@ class RecordPipeline:
         counts[outcome] += 1
         if outcome in {"held", "failed", "conflict"}:
             self._open_in_run[key] = outcome
-        return outcome
 
     def _process(self, raw: RawRecord, key: str, *, force: bool) -> str:
         now = self.now()
@@ -325,14 +336,39 @@ class RecordPipeline:
 
     _last_ref = ""
 
+    def _landed(self, entries: Sequence[Planned]) -> dict[str, str]:
+        """Idempotency key → ref of those `entries` the target holds already.
+
+        Look-up before create: a write that failed (a timeout after the commit, a
+        connection lost before the answer) may have landed; writing it again would post
+        it twice. A look-up that fails itself finds nothing (the write is then tried).
+        """
+        try:
+            return dict(self.flow.target.find([p.entry.key for p in entries]))
+        except ConnectorError:
+            return {}
+
     def _write_with_retry(
         self, key: str, version: str, entries: list[Planned], now: datetime
     ) -> str | None:
         attempt = 0
-        while True:
+        refs: list[str] = []
+        pending = entries
+        if key in self._in_doubt:
+            self._in_doubt.discard(key)
+            landed = self._landed(pending)
+            refs.extend(landed.values())
+            pending = [p for p in pending if p.entry.key not in landed]
+        while pending:
             try:
-                written = self.flow.target.write([p.entry for p in entries])
+                written = self.flow.target.write([p.entry for p in pending])
             except RetryableError as exc:
+                landed = self._landed(pending)
+                if landed:
+                    refs.extend(landed.values())
+                    pending = [p for p in pending if p.entry.key not in landed]
+                    if not pending:
+                        break
                 attempt += 1
                 decision = decide(
                     FailureKind.RETRYABLE,
@@ -369,11 +405,37 @@ class RecordPipeline:
                 )
                 return self._fail(key, version, (problem,), FailureKind.PERMANENT, now)
             except FatalError as exc:
+                self._stopped(key, version, str(exc), now)
                 raise StopRun(str(exc)) from exc
             crashpoint("after-write")
-            self._consecutive_retryable = 0
-            self._last_ref = written.ref
-            return None
+            refs.append(written.ref)
+            break
+        self._consecutive_retryable = 0
+        self._last_ref = ", ".join(refs)
+        return None
+
+    def _stopped(self, key: str, version: str, reason: str, now: datetime) -> None:
+        """The target stopped the run while writing `key`: leave the record unprocessed.
+
+        The run commits its batch before it stops, so the record must not be committed as
+        seen (it would be `unchanged` from then on, with nothing posted): its version is
+        taken back out of the batch, and a retryable queue row due now says why and makes
+        the next sync write it first.
+        """
+        entry = (self.flow.name, key, version)
+        versions = self.batch.flow_versions
+        for i in range(len(versions) - 1, -1, -1):
+            if versions[i] == entry:
+                del versions[i]
+                break
+        self._seen.pop(key, None)
+        problem = Problem(
+            record=key,
+            field="target",
+            message=f"the target stopped the run before this record was written: {reason}",
+            hint="fix the target; the next sync writes this record first",
+        )
+        self._fail(key, version, (problem,), FailureKind.RETRYABLE, now, next_try_at=now)
 
     # ------------------------------------------------------------------ outcomes
     @staticmethod

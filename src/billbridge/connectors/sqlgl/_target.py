@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import orjson
 import psycopg
+import psycopg.errors
 
 from billbridge.connectors.base import (
     FatalError,
@@ -40,18 +41,32 @@ _CHUNK: Final = 500
 _LOCK_ID: Final = zlib.crc32(b"billbridge-sqlgl") & 0x7FFFFFFF
 
 
+# What the database says about one row: a value it cannot hold, or a constraint or a
+# trigger of the user's (CHECK, UNIQUE, a PL/pgSQL RAISE) that refuses it.
+_REFUSED: Final = (
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
+    psycopg.DataError,
+    psycopg.IntegrityError,
+    psycopg.errors.RaiseException,
+)
+
+
 @contextlib.contextmanager
 def _db_errors(action: str) -> Iterator[None]:
-    """Database errors at the edge: a lock or lost connection retries, a value the database
-    refuses fails the record, anything else stops the run."""
+    """Database errors at the edge: a lock or lost connection retries, a row the database
+    refuses (a bad value, a constraint or trigger on the user's table) fails only its
+    record, anything else (a missing table, no permission) stops the run."""
     try:
         yield
     except (sqlite3.OperationalError, psycopg.OperationalError) as exc:
         reason = " ".join(str(exc).split())
         raise RetryableError(f"SQL ledger: cannot {action}: {reason}") from exc
-    except (sqlite3.DataError, psycopg.DataError) as exc:
+    except _REFUSED as exc:
         reason = " ".join(str(exc).split())
-        raise RecordError(f"SQL ledger: cannot {action} this entry: {reason}") from exc
+        raise RecordError(
+            f"SQL ledger: cannot {action} this entry, the database refused it: {reason}"
+        ) from exc
     except (sqlite3.Error, psycopg.Error) as exc:
         reason = " ".join(str(exc).split())
         raise FatalError(f"SQL ledger: cannot {action}: {reason}") from exc

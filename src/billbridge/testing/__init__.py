@@ -30,7 +30,17 @@ from pathlib import Path
 from billbridge.connectors.base import TargetConnector
 from billbridge.domain import JournalEntry, Money, Posting
 
-__all__ = ["TargetConformance", "sample_entry"]
+from ._faults import FAULT_KINDS, Fault, FaultKind, FaultyTarget, SimulatedCrash
+
+__all__ = [
+    "FAULT_KINDS",
+    "Fault",
+    "FaultKind",
+    "FaultyTarget",
+    "SimulatedCrash",
+    "TargetConformance",
+    "sample_entry",
+]
 
 
 def sample_entry(n: int, *, currency: str = "EUR", amount: str = "119.00") -> JournalEntry:
