@@ -20,6 +20,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +29,7 @@ from typing import Final, Self
 from billbridge.connectors._files import append_whole
 from billbridge.connectors.base import FatalError, LedgerPosting, RetryableError, Written
 from billbridge.domain import JournalEntry
+from billbridge.engine.crashpoints import crashpoint
 
 from ._read import read_postings
 from ._render import END_PREFIX, escape, render_entries
@@ -230,15 +232,27 @@ class BeancountTarget:
             raise FatalError(f"the Beancount target {self.name!r} is closed")
 
     def _main_text(self, *, create: bool) -> str:
-        """The main ledger's text, created when missing and `create`; unreadable → FatalError."""
+        """The main ledger's text, created when missing and `create`; unreadable → FatalError.
+
+        A main file that is empty, or a beginning of the one billbridge writes, is what an
+        interrupted creation by an earlier version left behind (it wrote in place): it is
+        created again, since it holds nothing of anyone's.
+        """
+        template = self._main_template()
         try:
-            return self.main.read_text(encoding="utf-8", errors="replace")
+            text = self.main.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError as exc:
             if not create:
                 raise FatalError(f"the main ledger {self.main} is missing") from exc
+            return self._create_main(template, replace=False)
         except OSError as exc:
             raise FatalError(f"cannot read the main ledger {self.main}: {exc.strerror}") from exc
-        text = (
+        if create and text != template and template.startswith(text):
+            return self._create_main(template, replace=True)
+        return text
+
+    def _main_template(self) -> str:
+        return (
             "; Main Beancount ledger, created by billbridge.\n"
             "; billbridge never edits this file: it appends to the two files included below.\n"
             "; Add your own options, accounts and entries here.\n"
@@ -247,16 +261,35 @@ class BeancountTarget:
             f'include "{ACCOUNTS_FILE}"\n'
             f'include "{ENTRIES_FILE}"\n'
         )
+
+    def _create_main(self, text: str, *, replace: bool) -> str:
+        """Create the main ledger atomically: a kill leaves either no file or all of it.
+
+        The text goes to a temporary file beside it, which is fsynced and then linked into
+        place (a link never overwrites a file someone created meanwhile; `replace` renames
+        over the leftover of an interrupted creation instead), then the folder is fsynced.
+        """
+        folder = self.main.parent
         with _retryable("create", self.main):
-            self.main.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=f".{self.main.name}.", suffix=".new", dir=folder)
             try:
-                with self.main.open("x", encoding="utf-8") as file:
+                with os.fdopen(fd, "w", encoding="utf-8") as file:
                     file.write(text)
                     file.flush()
                     os.fsync(file.fileno())
-            except FileExistsError:  # someone created it meanwhile: read theirs
-                return self._main_text(create=False)
-            dir_fd = os.open(self.main.parent, os.O_RDONLY)
+                crashpoint("beancount-create")
+                if replace:
+                    os.replace(temp, self.main)
+                else:
+                    try:
+                        os.link(temp, self.main)
+                    except FileExistsError:  # someone created it meanwhile: read theirs
+                        return self._main_text(create=False)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
+            dir_fd = os.open(folder, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)
             finally:
