@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -26,9 +27,10 @@ from billbridge.connectors.base import (
     FatalError,
     RawRecord,
     RecordError,
+    Recovered,
     RetryableError,
 )
-from billbridge.domain import JournalEntry, Problem, Severity
+from billbridge.domain import JournalEntry, Problem, Severity, is_currency, minor_units
 from billbridge.mapping.rules import Context, Planned, plan_entries
 from billbridge.store.base import (
     AuditEvent,
@@ -46,7 +48,7 @@ from .crashpoints import crashpoint
 from .model import FlowRuntime, RunResult
 from .retry import FailureKind, decide
 
-__all__ = ["RecordPipeline", "StopRun", "entry_hash", "record_key"]
+__all__ = ["RecordPipeline", "StopRun", "entry_hash", "record_key", "recovered_hash"]
 
 _RECENT = 20_000  # parsed records kept for look-ups (related records sit close together)
 
@@ -64,6 +66,27 @@ def entry_hash(entry: JournalEntry) -> str:
     parts = [entry.date.isoformat()]
     parts.extend(f"{p.account}={p.amount.amount}{p.amount.currency}" for p in entry.postings)
     return hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def recovered_hash(found: Recovered) -> str:
+    """`entry_hash` of an entry as a target gave it back after a crash (`recover`).
+
+    A target may hand an amount back with another exponent (GnuCash: `119`, not
+    `119.00`): each is put at its currency's minor unit, as `Money` holds it, so the
+    hash equals the one computed when the entry was planned.
+    """
+    parts = [found.date.isoformat()]
+    parts.extend(
+        f"{leg.account}={_at_minor_unit(leg.amount, leg.currency)}{leg.currency}"
+        for leg in found.legs
+    )
+    return hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def _at_minor_unit(amount: Decimal, currency: str) -> Decimal:
+    if not is_currency(currency):
+        return amount
+    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
 
 
 class RecordPipeline:

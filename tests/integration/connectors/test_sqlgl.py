@@ -90,7 +90,7 @@ def test_recover_returns_only_rows_past_the_committed_position(
     target.write([entry("in_4")])  # never flushed: rolled back by recover
     found = target.recover(committed)
     assert set(found) == {"flow|stripe:invoice:in_2|issue", "flow|stripe:invoice:in_3|issue"}
-    assert found["flow|stripe:invoice:in_2|issue"] == "journal:2"
+    assert found["flow|stripe:invoice:in_2|issue"].ref == "journal:2"
     assert "flow|stripe:invoice:in_4|issue" not in target.find(["flow|stripe:invoice:in_4|issue"])
 
 

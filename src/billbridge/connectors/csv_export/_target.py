@@ -20,15 +20,16 @@ import io
 import os
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
 from billbridge.connectors._files import append_whole
-from billbridge.connectors.base import FatalError, RetryableError, Written
+from billbridge.connectors.base import FatalError, LedgerLeg, Recovered, RetryableError, Written
 from billbridge.domain import JournalEntry
 
 from ._formats import FORMATS
@@ -56,12 +57,18 @@ def _csv_text(rows: Sequence[Sequence[str]]) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class _Write:
-    """One manifest line: `keys` landed in `file` from line `line`; the file ended at `end`."""
+    """One manifest line: `keys` landed in `file` from line `line`; the file ended at `end`.
+
+    `books` holds, per key, what the entry does to the books (date, version, legs), so
+    that `recover` can give it back (an export layout may keep none of it in its rows).
+    Lines written before billbridge kept it have none.
+    """
 
     file: str
     end: int
     line: int
     keys: tuple[str, ...]
+    books: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
@@ -86,9 +93,28 @@ def _read_manifest(path: Path, start: int = 0) -> tuple[list[_Write], int]:
                     end=int(item["end"]),
                     line=int(item["line"]),
                     keys=tuple(str(k) for k in item["keys"]),
+                    books=item.get("books") or {},
                 )
             )
     return lines, start + end
+
+
+def _books(entry: JournalEntry) -> list[Any]:
+    """What the entry does to the books, as a manifest line keeps it (exact decimal text)."""
+    legs = [[p.account, f"{p.amount.amount:f}", p.amount.currency] for p in entry.postings]
+    return [entry.date.isoformat(), entry.version, legs]
+
+
+def _recovered(ref: str, books: list[Any]) -> Recovered:
+    day, version, legs = books
+    return Recovered(
+        ref=ref,
+        date=date.fromisoformat(day),
+        legs=tuple(
+            LedgerLeg(account=str(a), amount=Decimal(str(n)), currency=str(c)) for a, n, c in legs
+        ),
+        version=str(version),
+    )
 
 
 def exported_keys(folder: Path) -> Counter[str]:
@@ -170,7 +196,13 @@ class CsvExportTarget:
             self._lines += len(rows)
             write = _Write(file=file.name, end=self._size, line=first_line, keys=write.keys)
         line = orjson.dumps(
-            {"file": write.file, "end": write.end, "line": write.line, "keys": write.keys}
+            {
+                "file": write.file,
+                "end": write.end,
+                "line": write.line,
+                "keys": write.keys,
+                "books": {entry.key: _books(entry) for entry in new},
+            }
         )
         with _retryable("append to", self.manifest):
             size = os.fstat(self._mfd).st_size
@@ -189,7 +221,7 @@ class CsvExportTarget:
             os.fsync(self._mfd)
         return self._manifest_size()
 
-    def recover(self, committed_position: int) -> Mapping[str, str]:
+    def recover(self, committed_position: int) -> Mapping[str, Recovered | str]:
         size = self._manifest_size()
         if committed_position > size:
             raise FatalError(
@@ -203,10 +235,12 @@ class CsvExportTarget:
                 os.fsync(self._mfd)
         self._index, self._ends = {}, {}
         self._load(0)
-        found: dict[str, str] = {}
+        found: dict[str, Recovered | str] = {}
         for line in _read_manifest(self.manifest, committed_position)[0]:
             for key in line.keys:
-                found.setdefault(key, line.ref)
+                if key not in found:
+                    books = line.books.get(key)
+                    found[key] = _recovered(line.ref, books) if books else line.ref
         self._cut_unrecorded_rows()
         return found
 

@@ -14,6 +14,7 @@ import contextlib
 import sqlite3
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final
@@ -27,6 +28,7 @@ from billbridge.connectors.base import (
     LedgerLeg,
     LedgerPosting,
     RecordError,
+    Recovered,
     RetryableError,
     Written,
 )
@@ -211,19 +213,42 @@ class SqlLedgerTarget:
         self._last_id = int(row[0])
         return self._last_id
 
-    def recover(self, committed_position: int) -> Mapping[str, str]:
-        """Idempotency key → ref of every journal row with an id past the committed one."""
+    def recover(self, committed_position: int) -> Mapping[str, Recovered]:
+        """Every journal row with an id past the committed one, with its lines."""
         if committed_position < 0:
             raise ValueError(f"committed_position must not be negative: {committed_position}")
         with _db_errors("read"):
             if self.db.in_transaction():
                 self.db.rollback()  # writes never flushed were never posted
             rows = self.db.execute(
-                "SELECT idempotency_key, id FROM journal WHERE id > ? ORDER BY id",
+                "SELECT j.id, j.idempotency_key, j.entry_date, j.source_version, "
+                "l.account, l.currency, l.amount FROM journal j "
+                "LEFT JOIN journal_line l ON l.journal_id = j.id "
+                "WHERE j.id > ? ORDER BY j.id, l.line_no",
                 (committed_position,),
             ).fetchall()
             self.db.commit()
-        return {str(key): _ref(int(ident)) for key, ident in rows}
+        found: dict[str, Recovered] = {}
+        legs: dict[str, list[LedgerLeg]] = {}
+        for ident, key, day, version, account, currency, amount in rows:
+            idem = str(key)
+            if idem not in found:
+                legs[idem] = []
+                found[idem] = Recovered(
+                    ref=_ref(int(ident)),
+                    date=day if isinstance(day, date) else date.fromisoformat(str(day)),
+                    legs=(),
+                    version=str(version),
+                )
+            if account is not None:
+                legs[idem].append(
+                    LedgerLeg(
+                        account=str(account),
+                        amount=Decimal(str(amount)),
+                        currency=str(currency).strip(),
+                    )
+                )
+        return {key: replace(item, legs=tuple(legs[key])) for key, item in found.items()}
 
     def find(self, idempotency_keys: Sequence[str]) -> Mapping[str, str]:
         found: dict[str, str] = {}
