@@ -45,7 +45,7 @@ def _postgres_gl(where: Path, request: pytest.FixtureRequest) -> str:
         schema = url.split("schema=")[1]
 
         def drop() -> None:
-            import psycopg  # noqa: PLC0415
+            import psycopg
 
             with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
                 conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
