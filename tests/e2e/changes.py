@@ -33,12 +33,13 @@ def _invoice(records: list[dict[str, Any]], status: str, *, skip: int = 0) -> di
 
 
 def leave_open(ws: Workspace, count: int = 3) -> None:
-    """Make the last `count` paid invoices open (unpaid) and drop their payments, so a test
-    has open invoices to change. Done to both workspaces before their first sync."""
+    """Make the first `count` paid invoices open (unpaid) and drop their payments, so a test
+    has open invoices to change, and they are the first records a sync writes. Done to
+    both workspaces before their first sync."""
     records = ws.records()
     paid = [r for r in records if r["object"] == "invoice" and r.get("status") == "paid"]
     dropped: set[str] = set()
-    for inv in paid[-count:]:
+    for inv in paid[:count]:
         inv["status"] = "open"
         inv["amount_remaining"] = inv["amount_due"] = inv["total"]
         inv["amount_paid"] = 0
@@ -62,7 +63,11 @@ def leave_open(ws: Workspace, count: int = 3) -> None:
             )
         )
     ]
-    ws.export.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in kept))
+    # the open invoices come right after the customers: the first records a sync writes
+    first = [r for r in kept if r["object"] == "customer"]
+    first += [r for r in kept if r["object"] == "invoice" and r["id"] in dropped]
+    rest = [r for r in kept if r["object"] != "customer" and r["id"] not in dropped]
+    ws.export.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in first + rest))
 
 
 def move_date(records: list[dict[str, Any]]) -> str:
