@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -38,7 +38,7 @@ def _count_newlines(handle: Any, end: int) -> int:
     return count
 
 
-def _at_line_start(handle: Any, offset: int) -> bool:
+def _at_line_start(handle: BinaryIO, offset: int) -> bool:
     """True when byte `offset` starts a line of the file (a resumed read lands there).
 
     An export rewritten while a run was interrupted (a new export, a corrected line) no
