@@ -17,11 +17,9 @@ entry is `RecordError` (raised by rendering, before any byte is written).
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import itertools
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -37,35 +35,24 @@ from billbridge.connectors.base import (
     Written,
 )
 from billbridge.domain import JournalEntry
-from billbridge.engine.crashpoints import crashpoint
 
+from ._main import ACCOUNTS_FILE, ENTRIES_FILE, main_text
+from ._main import retryable as _retryable
 from ._read import read_postings
-from ._render import END_PREFIX, escape, render_entries
+from ._render import END_PREFIX, render_entries
 from ._scan import count_newlines, ends_at_boundary, included_files, opened_accounts, scan_blocks
 
 __all__ = ["ACCOUNTS_FILE", "ENTRIES_FILE", "BeancountTarget"]
 
-ENTRIES_FILE: Final = "billbridge.beancount"
 # Written before the first block that follows lines a person added to the end of the
 # file: a terminator of its own, so those lines end a block and a later torn write of
 # billbridge's can be cut back exactly to where it began.
 SEPARATOR: Final = (END_PREFIX + "(the lines above were not written by billbridge)\n\n").encode()
 _KEY_LINE: Final = b'  billbridge-key: "'
 _END: Final = END_PREFIX.encode()
-ACCOUNTS_FILE: Final = "billbridge-accounts.beancount"
 OPEN_DATE: Final = "1970-01-01"
 _TAIL: Final = 65536  # enough to hold the last terminator line (keys are short)
 _DIGITS: Final = b"0123456789"
-
-
-@contextlib.contextmanager
-def _retryable(action: str, path: Path) -> Iterator[None]:
-    """Translate an OSError on billbridge's own files into a RetryableError naming the path."""
-    try:
-        yield
-    except OSError as exc:
-        reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
-        raise RetryableError(f"cannot {action} {path}: {reason}") from exc
 
 
 class BeancountTarget:
@@ -317,69 +304,7 @@ class BeancountTarget:
             raise FatalError(f"the Beancount target {self.name!r} is closed")
 
     def _main_text(self, *, create: bool) -> str:
-        """The main ledger's text, created when missing and `create`; unreadable → FatalError.
-
-        A main file that is empty, or a beginning of the one billbridge writes, is what an
-        interrupted creation by an earlier version left behind (it wrote in place): it is
-        created again, since it holds nothing of anyone's.
-        """
-        template = self._main_template()
-        try:
-            text = self.main.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError as exc:
-            if not create:
-                raise FatalError(f"the main ledger {self.main} is missing") from exc
-            return self._create_main(template, replace=False)
-        except OSError as exc:
-            raise FatalError(f"cannot read the main ledger {self.main}: {exc.strerror}") from exc
-        if create and text != template and template.startswith(text):
-            return self._create_main(template, replace=True)
-        return text
-
-    def _main_template(self) -> str:
-        return (
-            "; Main Beancount ledger, created by billbridge.\n"
-            "; billbridge never edits this file: it appends to the two files included below.\n"
-            "; Add your own options, accounts and entries here.\n"
-            f'option "title" "{escape(self.name)}"\n'
-            "\n"
-            f'include "{ACCOUNTS_FILE}"\n'
-            f'include "{ENTRIES_FILE}"\n'
-        )
-
-    def _create_main(self, text: str, *, replace: bool) -> str:
-        """Create the main ledger atomically: a kill leaves either no file or all of it.
-
-        The text goes to a temporary file beside it, which is fsynced and then linked into
-        place (a link never overwrites a file someone created meanwhile; `replace` renames
-        over the leftover of an interrupted creation instead), then the folder is fsynced.
-        """
-        folder = self.main.parent
-        with _retryable("create", self.main):
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=f".{self.main.name}.", suffix=".new", dir=folder)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as file:
-                    file.write(text)
-                    file.flush()
-                    os.fsync(file.fileno())
-                crashpoint("beancount-create")
-                if replace:
-                    os.replace(temp, self.main)
-                else:
-                    try:
-                        os.link(temp, self.main)
-                    except FileExistsError:  # someone created it meanwhile: read theirs
-                        return self._main_text(create=False)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temp)
-            dir_fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        return text
+        return main_text(self.main, self.name, create=create)
 
     def _check_includes(self, main_text: str) -> None:
         included = set(included_files(self.main, main_text))
