@@ -51,6 +51,12 @@ from .retry import FailureKind, decide
 __all__ = ["RecordPipeline", "StopRun", "entry_hash", "record_key", "recovered_hash"]
 
 _RECENT = 20_000  # parsed records kept for look-ups (related records sit close together)
+# The hint of a queued write whose landing is unknown (the target failed, and so did the
+# look-up after it): the next try looks the write up before it writes again.
+_IN_DOUBT = (
+    "billbridge retries it, and first asks the target whether the failed write landed after "
+    "all; check the target if it persists"
+)
 
 
 class StopRun(Exception):  # noqa: N818 - a control signal, not an error of the record
@@ -123,8 +129,8 @@ class RecordPipeline:
         self._facets: OrderedDict[str, dict[str, str]] = OrderedDict()  # committed postings
         open_rows = store.open_exceptions(flow=flow.name)
         self._queued = {row.record_key for row in open_rows}
-        # Records whose last write failed at the target: it may have landed all the same.
-        self._in_doubt = {row.record_key for row in open_rows if row.field == "target"}
+        # Records whose last write failed and could not be looked up: it may have landed.
+        self._in_doubt = {row.record_key for row in open_rows if row.hint == _IN_DOUBT}
         self._prior: dict[str, RecordRow] = {}
         self._seen: dict[str, str] = {}  # record -> version this flow last processed
         self._consecutive_retryable = 0
@@ -359,80 +365,94 @@ class RecordPipeline:
 
     _last_ref = ""
 
-    def _landed(self, entries: Sequence[Planned]) -> dict[str, str]:
+    def _landed(self, entries: Sequence[Planned]) -> dict[str, str] | ConnectorError:
         """Idempotency key → ref of those `entries` the target holds already.
 
         Look-up before create: a write that failed (a timeout after the commit, a
         connection lost before the answer) may have landed; writing it again would post
-        it twice. A look-up that fails itself finds nothing (the write is then tried).
+        it twice. The look-up's own error when it fails: whether it landed is unknown.
         """
         try:
             return dict(self.flow.target.find([p.entry.key for p in entries]))
-        except ConnectorError:
-            return {}
+        except ConnectorError as exc:
+            return exc
 
     def _write_with_retry(
         self, key: str, version: str, entries: list[Planned], now: datetime
     ) -> str | None:
+        """Write `entries`; a passing failure is retried with backoff, then queued.
+
+        After a failed write the target is asked whether it landed before anything is
+        written again, and a write is never repeated while that is unknown (a look-up
+        that fails is retried instead, and the record is queued as in doubt, so the next
+        try asks first). A record queued in doubt by an earlier run is looked up first.
+        """
         attempt = 0
         refs: list[str] = []
         pending = entries
-        if key in self._in_doubt:
-            self._in_doubt.discard(key)
-            landed = self._landed(pending)
-            refs.extend(landed.values())
-            pending = [p for p in pending if p.entry.key not in landed]
+        ask = key in self._in_doubt  # whether it may have landed: ask before writing
+        self._in_doubt.discard(key)
+        wait = False  # a write failed: back off before the next one
+        error = ""
         while pending:
-            try:
-                written = self.flow.target.write([p.entry for p in pending])
-            except RetryableError as exc:
+            if ask:
                 landed = self._landed(pending)
-                if landed:
+                if isinstance(landed, ConnectorError):
+                    error = error or f"cannot ask the target whether the write landed: {landed}"
+                else:
+                    ask = False
                     refs.extend(landed.values())
                     pending = [p for p in pending if p.entry.key not in landed]
                     if not pending:
                         break
-                attempt += 1
-                decision = decide(
-                    FailureKind.RETRYABLE,
-                    attempt=attempt,
-                    policy=self.flow.retry,
-                    now=now,
-                    jitter=self.rng.random(),
-                )
-                if decision.retry_now:
-                    self.sleep(decision.wait_seconds)
-                    continue
-                self._consecutive_retryable += 1
-                problem = Problem(
-                    record=key,
-                    field="target",
-                    message=str(exc),
-                    hint="billbridge retries it; check the target if it persists",
-                )
-                return self._fail(
-                    key,
-                    version,
-                    (problem,),
-                    FailureKind.RETRYABLE,
-                    now,
-                    next_try_at=decision.next_try_at,
-                    attempts=attempt,
-                )
-            except RecordError as exc:
-                problem = Problem(
-                    record=key,
-                    field="target",
-                    message=str(exc),
-                    hint="the target refused this record; fix it and replay",
-                )
-                return self._fail(key, version, (problem,), FailureKind.PERMANENT, now)
-            except FatalError as exc:
-                self._stopped(key, version, str(exc), now)
-                raise StopRun(str(exc)) from exc
-            crashpoint("after-write")
-            refs.append(written.ref)
-            break
+            if not ask and not wait:
+                try:
+                    written = self.flow.target.write([p.entry for p in pending])
+                except RetryableError as exc:
+                    error, ask, wait = str(exc), True, True
+                    continue  # it may have landed: ask at once
+                except RecordError as exc:
+                    problem = Problem(
+                        record=key,
+                        field="target",
+                        message=str(exc),
+                        hint="the target refused this record; fix it and replay",
+                    )
+                    return self._fail(key, version, (problem,), FailureKind.PERMANENT, now)
+                except FatalError as exc:
+                    self._stopped(key, version, str(exc), now)
+                    raise StopRun(str(exc)) from exc
+                crashpoint("after-write")
+                refs.append(written.ref)
+                break
+            attempt += 1
+            decision = decide(
+                FailureKind.RETRYABLE,
+                attempt=attempt,
+                policy=self.flow.retry,
+                now=now,
+                jitter=self.rng.random(),
+            )
+            if decision.retry_now:
+                self.sleep(decision.wait_seconds)
+                wait = False
+                continue
+            self._consecutive_retryable += 1
+            problem = Problem(
+                record=key,
+                field="target",
+                message=error,
+                hint=_IN_DOUBT if ask else "billbridge retries it; check the target if it persists",
+            )
+            return self._fail(
+                key,
+                version,
+                (problem,),
+                FailureKind.RETRYABLE,
+                now,
+                next_try_at=decision.next_try_at,
+                attempts=attempt,
+            )
         self._consecutive_retryable = 0
         self._last_ref = ", ".join(refs)
         return None
