@@ -29,7 +29,14 @@ from typing import Any, Final
 import orjson
 
 from billbridge.connectors._files import append_whole
-from billbridge.connectors.base import FatalError, LedgerLeg, Recovered, RetryableError, Written
+from billbridge.connectors.base import (
+    FatalError,
+    LedgerLeg,
+    PositionMismatchError,
+    Recovered,
+    RetryableError,
+    Written,
+)
 from billbridge.domain import JournalEntry
 
 from ._formats import FORMATS
@@ -224,9 +231,9 @@ class CsvExportTarget:
     def recover(self, committed_position: int) -> Mapping[str, Recovered | str]:
         size = self._manifest_size()
         if committed_position > size:
-            raise FatalError(
+            raise PositionMismatchError(
                 f"{self.manifest} is {size} bytes, shorter than the committed position "
-                f"{committed_position}: it was truncated or replaced; restore it from a backup"
+                f"{committed_position}: it was truncated or replaced"
             )
         _lines, end = _read_manifest(self.manifest, committed_position)
         if end < size:
