@@ -466,11 +466,7 @@ class RecordPipeline:
         the next sync write it first.
         """
         entry = (self.flow.name, key, version)
-        versions = self.batch.flow_versions
-        for i in range(len(versions) - 1, -1, -1):
-            if versions[i] == entry:
-                del versions[i]
-                break
+        self.batch.flow_versions[:] = [v for v in self.batch.flow_versions if v != entry]
         self._seen.pop(key, None)
         problem = Problem(
             record=key,
