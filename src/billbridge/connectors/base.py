@@ -171,6 +171,12 @@ class Recovered:
 
 
 class TargetConnector(Protocol):
+    """Optional: a class attribute `all_or_nothing = True` promises that a `write` that
+    raises has left nothing of itself (its entries become durable only at `flush`, and a
+    failed write is undone). The engine then retries a failed write without first asking
+    `find` whether it landed; without it (a ledger behind an API that commits each call),
+    every failed write is looked up before it is tried again, so none posts twice."""
+
     name: str
 
     def recover(self, committed_position: int) -> Mapping[str, Recovered | str]:

@@ -372,6 +372,8 @@ class RecordPipeline:
         connection lost before the answer) may have landed; writing it again would post
         it twice. The look-up's own error when it fails: whether it landed is unknown.
         """
+        if getattr(self.flow.target, "all_or_nothing", False):
+            return {}  # the target promises a failed write left nothing: no look-up
         try:
             return dict(self.flow.target.find([p.entry.key for p in entries]))
         except ConnectorError as exc:

@@ -77,6 +77,10 @@ class FaultyTarget:
     does not define (`entries_path`, `ledger_postings`, …) are the real target's.
     """
 
+    # A failed write may have landed here (`commit-then-timeout`), whatever the real
+    # target promises: the engine must look each one up before it writes it again.
+    all_or_nothing = False
+
     def __init__(
         self,
         real: TargetConnector,

@@ -63,6 +63,9 @@ class BeancountTarget:
     line number and offset that make `write` O(size of the block).
     """
 
+    # a failed write is cut back (`append_whole`): nothing of it is left
+    all_or_nothing = True
+
     def __init__(self, name: str, main: Path) -> None:
         self.name = name
         self.main = Path(main)

@@ -133,6 +133,9 @@ def exported_keys(folder: Path) -> Counter[str]:
 class CsvExportTarget:
     """Writes `format` CSV files into `folder`; the first write of a run creates its file."""
 
+    # a failed write's rows are cut back with its manifest line (see `write`)
+    all_or_nothing = True
+
     def __init__(
         self, name: str, folder: Path, format: str, *, tax_type: str | None = None
     ) -> None:
@@ -193,8 +196,10 @@ class CsvExportTarget:
         if not new:
             return Written(ref=", ".join(refs), position=self._manifest_size())
         write = _Write(file="", end=0, line=0, keys=tuple(e.key for e in new))
+        before = (self._size, self._lines)
         if rows:
             file = self._open_file()
+            before = (self._size, self._lines)  # a new file starts with its header
             first_line = self._lines + 1
             data = _csv_text(rows)
             with _retryable("append to", file):
@@ -202,6 +207,21 @@ class CsvExportTarget:
             self._size += len(data)
             self._lines += len(rows)
             write = _Write(file=file.name, end=self._size, line=first_line, keys=write.keys)
+        try:
+            size = self._record(write, new)
+        except RetryableError:
+            if rows and self._file is not None:  # rows no manifest line records: cut them
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, before[0])
+                self._size, self._lines = before
+            raise
+        for entry in new:
+            self._index[entry.key] = write.ref
+        refs.append(write.ref)
+        return Written(ref=", ".join(refs), position=size)
+
+    def _record(self, write: _Write, new: Sequence[JournalEntry]) -> int:
+        """Append the manifest line of `write`; return the manifest's size after it."""
         line = orjson.dumps(
             {
                 "file": write.file,
@@ -214,10 +234,7 @@ class CsvExportTarget:
         with _retryable("append to", self.manifest):
             size = os.fstat(self._mfd).st_size
             append_whole(self._mfd, line + b"\n", size, self.manifest)
-        for entry in new:
-            self._index[entry.key] = write.ref
-        refs.append(write.ref)
-        return Written(ref=", ".join(refs), position=size + len(line) + 1)
+        return size + len(line) + 1
 
     def flush(self) -> int:
         """fsync the CSV, then the manifest; the manifest's size is the position."""

@@ -88,6 +88,9 @@ def render(entries: Sequence[JournalEntry]) -> str:
 class GnuCashTarget:
     """Transactions in the GnuCash book at `path` (created with base `currency` if missing)."""
 
+    # a write only adds to the session; the book is written at `flush`
+    all_or_nothing = True
+
     def __init__(self, name: str, path: Path, *, currency: str | None = None) -> None:
         self.name = name
         self.path = Path(path)

@@ -95,6 +95,9 @@ def render(entries: Sequence[JournalEntry]) -> str:
 class SqlLedgerTarget:
     """Journal entries as `journal` + `journal_line` rows in the database at `url`."""
 
+    # a failed write is rolled back to its savepoint; rows are durable only at `flush`
+    all_or_nothing = True
+
     def __init__(self, name: str, url: str) -> None:
         self.name = name
         self.db: Database = connect(url)
