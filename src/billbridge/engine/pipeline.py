@@ -365,15 +365,19 @@ class RecordPipeline:
 
     _last_ref = ""
 
-    def _landed(self, entries: Sequence[Planned]) -> dict[str, str] | ConnectorError:
+    def _landed(
+        self, entries: Sequence[Planned], *, failed_here: bool
+    ) -> dict[str, str] | ConnectorError:
         """Idempotency key → ref of those `entries` the target holds already.
 
         Look-up before create: a write that failed (a timeout after the commit, a
         connection lost before the answer) may have landed; writing it again would post
         it twice. The look-up's own error when it fails: whether it landed is unknown.
+        A write that `failed_here` on a target that promises `all_or_nothing` left
+        nothing, so it is not looked up; one queued in doubt by an earlier run always is.
         """
-        if getattr(self.flow.target, "all_or_nothing", False):
-            return {}  # the target promises a failed write left nothing: no look-up
+        if failed_here and getattr(self.flow.target, "all_or_nothing", False):
+            return {}
         try:
             return dict(self.flow.target.find([p.entry.key for p in entries]))
         except ConnectorError as exc:
@@ -392,13 +396,13 @@ class RecordPipeline:
         attempt = 0
         refs: list[str] = []
         pending = entries
-        ask = key in self._in_doubt  # whether it may have landed: ask before writing
+        doubted = ask = key in self._in_doubt  # whether it may have landed: ask first
         self._in_doubt.discard(key)
         wait = False  # a write failed: back off before the next one
         error = ""
         while pending:
             if ask:
-                landed = self._landed(pending)
+                landed = self._landed(pending, failed_here=not doubted)
                 if isinstance(landed, ConnectorError):
                     error = error or f"cannot ask the target whether the write landed: {landed}"
                 else:
