@@ -33,6 +33,7 @@ from typing import Any, Literal, get_args
 from billbridge.connectors.base import (
     FatalError,
     RecordError,
+    Recovered,
     RetryableError,
     TargetConnector,
     Written,
@@ -144,7 +145,7 @@ class FaultyTarget:
     def flush(self) -> int:
         return self.real.flush()
 
-    def recover(self, committed_position: int) -> Mapping[str, Any]:
+    def recover(self, committed_position: int) -> Mapping[str, Recovered | str]:
         return self.real.recover(committed_position)
 
     def find(self, idempotency_keys: Sequence[str]) -> Mapping[str, str]:
