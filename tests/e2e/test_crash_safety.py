@@ -13,17 +13,25 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
 import pytest
 
-from billbridge.connectors.beancount import posted_keys
+from billbridge.connectors.beancount import balances, posted_keys
 
 from .conftest import make_workspace
 from .test_sync_flow import FAULTS, _bean_check, expected_facets
 
 pytestmark = pytest.mark.slow
+
+
+def _clean_balances(tmp_path: Path, **options: int) -> dict[tuple[str, str], Decimal]:
+    """The amount per account and currency of the same export synced with no kill."""
+    ws = make_workspace(tmp_path / "clean", f"sqlite:///{tmp_path / 'clean.db'}", **options)
+    ws.cli("sync")
+    return balances(ws.ledger)
 
 
 def test_killed_runs_resume_to_exactly_once(tmp_path: Path, state_url: str) -> None:
@@ -57,6 +65,7 @@ def test_killed_runs_resume_to_exactly_once(tmp_path: Path, state_url: str) -> N
     assert set(counts) == expected_facets(records)
     assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
     assert subprocess.run([_bean_check(), str(ws.ledger)], check=False).returncode == 0
+    assert balances(ws.ledger) == _clean_balances(tmp_path, batch_size=20)
 
     queue = orjson.loads(ws.subprocess("queue", "--json").stdout)
     assert {item["record"] for item in queue} == set(FAULTS)
@@ -79,6 +88,7 @@ def test_interrupted_backfill_resumes_where_it_stopped(tmp_path: Path, state_url
     counts = posted_keys(ws.ledger)
     assert set(counts) == expected_facets(records)
     assert set(counts.values()) == {1}
+    assert balances(ws.ledger) == _clean_balances(tmp_path, batch_size=20, invoices=60)
 
     # The backfill finished, so the next one starts over and finds everything unchanged.
     again = orjson.loads(ws.subprocess("sync", "--backfill", "--json").stdout)

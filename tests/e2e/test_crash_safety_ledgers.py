@@ -56,6 +56,14 @@ def test_killed_runs_on_gnucash_end_with_every_record_posted_once(
     _kill_then_finish(ws)
     book = ws.root / "books" / "main.gnucash"
     assert gnucash.posted_keys(book) == Counter(dict.fromkeys(expected_facets(ws.records()), 1))
+    clean = retarget(
+        make_workspace(
+            tmp_path / "clean", f"sqlite:///{tmp_path / 'clean.db'}", batch_size=20, invoices=60
+        ),
+        "    connector: gnucash\n    path: books/main.gnucash\n    currency: EUR",
+    )
+    clean.cli("sync")
+    assert gnucash.balances(book) == gnucash.balances(clean.root / "books" / "main.gnucash")
 
 
 @pytest.mark.parametrize("ledger", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -75,3 +83,12 @@ def test_killed_runs_on_the_sql_ledger_end_with_every_record_posted_once(
     )
     _kill_then_finish(ws)
     assert sqlgl.posted_keys(url) == Counter(dict.fromkeys(expected_facets(ws.records()), 1))
+    clean_url = f"sqlite:///{tmp_path / 'clean-ledger.db'}"
+    clean = retarget(
+        make_workspace(
+            tmp_path / "clean", f"sqlite:///{tmp_path / 'clean.db'}", batch_size=20, invoices=60
+        ),
+        f"    connector: sqlgl\n    url: {clean_url}",
+    )
+    clean.cli("sync")
+    assert sqlgl.balances(url) == sqlgl.balances(clean_url)

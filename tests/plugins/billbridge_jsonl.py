@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from billbridge.connectors.base import FatalError, Written
+from billbridge.connectors.base import FatalError, LedgerLeg, Recovered, Written
 from billbridge.connectors.spec import ConnectionConfig, ConnectorSpec
 from billbridge.domain import JournalEntry
 
@@ -56,16 +58,16 @@ class JsonlTarget:
         self._lines = sum(1 for _ in self._scan(0))
 
     def _scan(self, start: int) -> Any:
-        """(line number, key) of every complete line after byte `start`."""
+        """(line number, entry) of every complete line after byte `start`."""
         number = 0
         with self.path.open("rb") as handle:
             for raw in handle:
                 number += 1
                 if handle.tell() - len(raw) < start or not raw.endswith(b"\n"):
                     continue
-                yield number, json.loads(raw)["key"]
+                yield number, json.loads(raw)
 
-    def recover(self, committed_position: int) -> Mapping[str, str]:
+    def recover(self, committed_position: int) -> Mapping[str, Recovered]:
         size = self.path.stat().st_size
         data = self.path.read_bytes()
         end = data.rfind(b"\n") + 1
@@ -73,13 +75,30 @@ class JsonlTarget:
             assert self._file is not None
             self._file.truncate(end)
         self._lines = data[:end].count(b"\n")
-        return {key: f"{self.path.name}:{n}" for n, key in self._scan(committed_position)}
+        return {
+            item["key"]: Recovered(
+                ref=f"{self.path.name}:{n}",
+                date=date.fromisoformat(item["date"]),
+                legs=tuple(
+                    LedgerLeg(
+                        account=p["account"], amount=Decimal(p["amount"]), currency=p["currency"]
+                    )
+                    for p in item["postings"]
+                ),
+                version=item["version"],
+            )
+            for n, item in self._scan(committed_position)
+        }
 
     def find(self, idempotency_keys: Sequence[str]) -> Mapping[str, str]:
         wanted = set(idempotency_keys)
         if not wanted:
             return {}
-        return {key: f"{self.path.name}:{n}" for n, key in self._scan(0) if key in wanted}
+        return {
+            item["key"]: f"{self.path.name}:{n}"
+            for n, item in self._scan(0)
+            if item["key"] in wanted
+        }
 
     def write(self, entries: Sequence[JournalEntry]) -> Written:
         assert self._file is not None, "write after close"

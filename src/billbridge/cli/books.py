@@ -89,3 +89,42 @@ def check(
             _print(report)
     if not all(r.ok for r in reports):
         raise typer.Exit(1)
+
+
+@books_app.command("adopt")
+def adopt(
+    flow: Annotated[str, typer.Argument(help="The flow whose target to adopt.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
+    workspace: Annotated[
+        Path,
+        typer.Option("--workspace", "-w", envvar="BILLBRIDGE_WORKSPACE", help="Workspace folder."),
+    ] = Path(),
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Accept a flow's target as it is now, when it and the state store disagree.
+
+    For a ledger restored from an older backup, or edited before the place billbridge
+    last committed: billbridge reads the whole target, records the entries it holds that
+    the store lacks (so none is posted twice), and continues from its end. Nothing is
+    posted or removed; `billbridge reconcile` then shows what differs. Audited.
+    """
+    from billbridge.engine.recovery import adopt_target  # noqa: PLC0415
+    from billbridge.wiring import flows as flow_runtimes  # noqa: PLC0415
+
+    from ._common import current_actor, emit, fail, opened, out  # noqa: PLC0415
+
+    if not reason.strip():
+        fail("--reason must say why the target is adopted (it is kept in the audit log)",
+             as_json=as_json)  # fmt: skip
+    with opened(workspace, as_json) as (ws, store), flow_runtimes(ws) as lookup:
+        done = adopt_target(lookup(flow), store, actor=current_actor(), reason=reason)
+    if as_json:
+        emit(done.as_json())
+        return
+    out.print(
+        f"Adopted {done.target} for flow {done.flow}: {done.held} billbridge "
+        f"entries in it, {done.recorded} recorded that the state store lacked; billbridge "
+        f"continues from position {done.position_after} (was {done.position_before}). "
+        f"Run `billbridge reconcile {done.flow}` to see what differs.",
+        highlight=False,
+    )

@@ -9,7 +9,9 @@ a 5xx, a timeout), `RecordError` (this record cannot go: a 4xx about it) and
 Exactly-once on an append-only target: the engine stores the target's `position` (a byte
 offset for a file) in the same transaction as the postings it wrote. On the next open,
 `recover(position)` scans only what was written after that position and returns the
-idempotency keys it finds, so a write whose commit was lost is recorded, not repeated.
+idempotency keys it finds, each with what that entry does to the books (`Recovered`), so
+a write whose commit was lost is recorded, not repeated, and a later change of its source
+record is still seen as a conflict.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ __all__ = [
     "LedgerPosting",
     "LedgerReader",
     "MeteredSource",
+    "PositionMismatchError",
     "RawRecord",
     "RecordError",
+    "Recovered",
     "RetryableError",
     "SourceConnector",
     "SourceFigures",
@@ -56,6 +60,15 @@ class RecordError(ConnectorError):
 
 class FatalError(ConnectorError):
     """Nothing more can be done in this run (bad credentials, missing target): stop."""
+
+
+class PositionMismatchError(FatalError):
+    """The target does not hold what the state store says was committed to it.
+
+    Raised by `recover` when the committed position cannot be found (a file truncated,
+    replaced or edited before that position). The engine adds the way out: restore the
+    target, or adopt it as it is now (`billbridge books adopt`), audited.
+    """
 
 
 class RawRecord(NamedTuple):
@@ -162,13 +175,38 @@ class MeteredSource(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recovered:
+    """A write `recover` found past the committed position, as the target holds it.
+
+    `date` and `legs` (in the order they were written, under the mapping's account names,
+    amounts as posted in the entry's own currency) let the engine compute the entry's hash
+    again, so a source record that changed after a crash is a `conflict`, exactly as in a
+    run that was never interrupted. `version` is the source version the entry carries.
+    """
+
+    ref: str
+    date: date
+    legs: tuple[LedgerLeg, ...]
+    version: str = ""
+
+
 class TargetConnector(Protocol):
+    """Optional: a class attribute `all_or_nothing = True` promises that a `write` that
+    raises has left nothing of itself (its entries become durable only at `flush`, and a
+    failed write is undone). The engine then retries a failed write without first asking
+    `find` whether it landed; without it (a ledger behind an API that commits each call),
+    every failed write is looked up before it is tried again, so none posts twice."""
+
     name: str
 
-    def recover(self, committed_position: int) -> Mapping[str, str]:
-        """Idempotency key → ref of every write found after `committed_position`.
+    def recover(self, committed_position: int) -> Mapping[str, Recovered | str]:
+        """Idempotency key → what was found, for every write after `committed_position`.
 
         Also repairs a torn tail (a write cut short by a crash) so the target is valid.
+        A target that cannot read an entry back may give only its ref (a string): the
+        engine then records the posting without its hash, and cannot see a later change
+        of that record as a conflict.
         """
         ...
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -36,6 +36,23 @@ def _count_newlines(handle: Any, end: int) -> int:
         count += chunk.count(b"\n")
         remaining -= len(chunk)
     return count
+
+
+def _at_line_start(handle: BinaryIO, offset: int) -> bool:
+    """True when byte `offset` starts a line of the file (a resumed read lands there).
+
+    An export rewritten while a run was interrupted (a new export, a corrected line) no
+    longer has a line start at the cursor; resuming there would read half a line as an
+    unreadable record. A snapshot source may always read the whole file again instead:
+    records already processed are found unchanged by their content hash.
+    """
+    size = handle.seek(0, 2)
+    if offset >= size:
+        return offset == size  # the end (a last line without its newline ends there too)
+    handle.seek(offset - 1)
+    ok = handle.read(1) == b"\n"
+    handle.seek(0)
+    return ok
 
 
 def _record(raw: bytes, line: int, position: str) -> RawRecord:
@@ -118,6 +135,8 @@ class StripeExportSource:
         except OSError as exc:
             raise FatalError(f"cannot open Stripe export {path}: {exc}") from None
         with handle:
+            if offset and not _at_line_start(handle, offset):
+                offset = 0  # the file was replaced since the cursor was taken: read it all
             line = _count_newlines(handle, offset) if offset else 0
             handle.seek(offset)
             position = offset

@@ -17,17 +17,20 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from billbridge.connectors.base import (
+    ConnectorError,
     FatalError,
     RawRecord,
     RecordError,
+    Recovered,
     RetryableError,
 )
-from billbridge.domain import JournalEntry, Problem, Severity
+from billbridge.domain import JournalEntry, Problem, Severity, is_currency, minor_units
 from billbridge.mapping.rules import Context, Planned, plan_entries
 from billbridge.store.base import (
     AuditEvent,
@@ -47,9 +50,15 @@ from .model import FlowRuntime, RunResult
 from .records import RecordWriter, records_of
 from .retry import FailureKind, decide
 
-__all__ = ["RecordPipeline", "StopRun", "entry_hash", "record_key"]
+__all__ = ["RecordPipeline", "StopRun", "entry_hash", "record_key", "recovered_hash"]
 
 _RECENT = 20_000  # parsed records kept for look-ups (related records sit close together)
+# The hint of a queued write whose landing is unknown (the target failed, and so did the
+# look-up after it): the next try looks the write up before it writes again.
+_IN_DOUBT = (
+    "billbridge retries it, and first asks the target whether the failed write landed after "
+    "all; check the target if it persists"
+)
 
 
 class StopRun(Exception):  # noqa: N818 - a control signal, not an error of the record
@@ -65,6 +74,27 @@ def entry_hash(entry: JournalEntry) -> str:
     parts = [entry.date.isoformat()]
     parts.extend(f"{p.account}={p.amount.amount}{p.amount.currency}" for p in entry.postings)
     return hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def recovered_hash(found: Recovered) -> str:
+    """`entry_hash` of an entry as a target gave it back after a crash (`recover`).
+
+    A target may hand an amount back with another exponent (GnuCash: `119`, not
+    `119.00`): each is put at its currency's minor unit, as `Money` holds it, so the
+    hash equals the one computed when the entry was planned.
+    """
+    parts = [found.date.isoformat()]
+    parts.extend(
+        f"{leg.account}={_at_minor_unit(leg.amount, leg.currency)}{leg.currency}"
+        for leg in found.legs
+    )
+    return hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def _at_minor_unit(amount: Decimal, currency: str) -> Decimal:
+    if not is_currency(currency):
+        return amount
+    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
 
 
 class RecordPipeline:
@@ -105,6 +135,8 @@ class RecordPipeline:
         # stores one of those releases its waiters (see engine/holds.py)
         self._waiting = {row.record_key: row for row in queue if row.waiting_on}
         self.awaited = {row.waiting_on for row in self._waiting.values()}
+        # Records whose last write failed and could not be looked up: it may have landed.
+        self._in_doubt = {row.record_key for row in queue if row.hint == _IN_DOUBT}
         self._prior: dict[str, RecordRow] = {}
         self._seen: dict[str, str] = {}  # record -> version this flow last processed
         self._consecutive_retryable = 0
@@ -207,9 +239,17 @@ class RecordPipeline:
         released when its invoice posts counts as synced, not as both.
         """
         key = record_key(self.connection, raw.object, raw.id)
-        outcome = self._process(raw, key, force=force)
+        try:
+            outcome = self._process(raw, key, force=force)
+        except StopRun:
+            self._tally(key, "failed")  # `_stopped` queued it before the run stops
+            raise
         if outcome == "unchanged" and key in self._open_in_run:
             return self._open_in_run[key]  # re-read as it was: what it got earlier stands
+        self._tally(key, outcome)
+        return outcome
+
+    def _tally(self, key: str, outcome: str) -> None:
         counts = self.result.counts
         earlier = self._open_in_run.pop(key, None)
         if earlier is not None:
@@ -217,7 +257,6 @@ class RecordPipeline:
         counts[outcome] += 1
         if outcome in {"held", "failed", "conflict"}:
             self._open_in_run[key] = outcome
-        return outcome
 
     def _process(self, raw: RawRecord, key: str, *, force: bool) -> str:
         now = self.now()
@@ -340,55 +379,122 @@ class RecordPipeline:
 
     _last_ref = ""
 
+    def _landed(
+        self, entries: Sequence[Planned], *, failed_here: bool
+    ) -> dict[str, str] | ConnectorError:
+        """Idempotency key → ref of those `entries` the target holds already.
+
+        Look-up before create: a write that failed (a timeout after the commit, a
+        connection lost before the answer) may have landed; writing it again would post
+        it twice. The look-up's own error when it fails: whether it landed is unknown.
+        A write that `failed_here` on a target that promises `all_or_nothing` left
+        nothing, so it is not looked up; one queued in doubt by an earlier run always is.
+        """
+        if failed_here and getattr(self.flow.target, "all_or_nothing", False):
+            return {}
+        try:
+            return dict(self.flow.target.find([p.entry.key for p in entries]))
+        except ConnectorError as exc:
+            return exc
+
     def _write_with_retry(
         self, key: str, version: str, entries: list[Planned], now: datetime
     ) -> str | None:
+        """Write `entries`; a passing failure is retried with backoff, then queued.
+
+        After a failed write the target is asked whether it landed before anything is
+        written again, and a write is never repeated while that is unknown (a look-up
+        that fails is retried instead, and the record is queued as in doubt, so the next
+        try asks first). A record queued in doubt by an earlier run is looked up first.
+        """
         attempt = 0
-        while True:
-            try:
-                written = self.flow.target.write([p.entry for p in entries])
-            except RetryableError as exc:
-                attempt += 1
-                decision = decide(
-                    FailureKind.RETRYABLE,
-                    attempt=attempt,
-                    policy=self.flow.retry,
-                    now=now,
-                    jitter=self.rng.random(),
-                )
-                if decision.retry_now:
-                    self.sleep(decision.wait_seconds)
-                    continue
-                self._consecutive_retryable += 1
-                problem = Problem(
-                    record=key,
-                    field="target",
-                    message=str(exc),
-                    hint="billbridge retries it; check the target if it persists",
-                )
-                return self._fail(
-                    key,
-                    version,
-                    (problem,),
-                    FailureKind.RETRYABLE,
-                    now,
-                    next_try_at=decision.next_try_at,
-                    attempts=attempt,
-                )
-            except RecordError as exc:
-                problem = Problem(
-                    record=key,
-                    field="target",
-                    message=str(exc),
-                    hint="the target refused this record; fix it and replay",
-                )
-                return self._fail(key, version, (problem,), FailureKind.PERMANENT, now)
-            except FatalError as exc:
-                raise StopRun(str(exc)) from exc
-            crashpoint("after-write")
-            self._consecutive_retryable = 0
-            self._last_ref = written.ref
-            return None
+        refs: list[str] = []
+        pending = entries
+        doubted = ask = key in self._in_doubt  # whether it may have landed: ask first
+        self._in_doubt.discard(key)
+        wait = False  # a write failed: back off before the next one
+        error = ""
+        while pending:
+            if ask:
+                landed = self._landed(pending, failed_here=not doubted)
+                if isinstance(landed, ConnectorError):
+                    error = error or f"cannot ask the target whether the write landed: {landed}"
+                else:
+                    ask = False
+                    refs.extend(landed.values())
+                    pending = [p for p in pending if p.entry.key not in landed]
+                    if not pending:
+                        break
+            if not ask and not wait:
+                try:
+                    written = self.flow.target.write([p.entry for p in pending])
+                except RetryableError as exc:
+                    error, ask, wait = str(exc), True, True
+                    continue  # it may have landed: ask at once
+                except RecordError as exc:
+                    problem = Problem(
+                        record=key,
+                        field="target",
+                        message=str(exc),
+                        hint="the target refused this record; fix it and replay",
+                    )
+                    return self._fail(key, version, (problem,), FailureKind.PERMANENT, now)
+                except FatalError as exc:
+                    self._stopped(key, version, str(exc), now)
+                    raise StopRun(str(exc)) from exc
+                crashpoint("after-write")
+                refs.append(written.ref)
+                break
+            attempt += 1
+            decision = decide(
+                FailureKind.RETRYABLE,
+                attempt=attempt,
+                policy=self.flow.retry,
+                now=now,
+                jitter=self.rng.random(),
+            )
+            if decision.retry_now:
+                self.sleep(decision.wait_seconds)
+                wait = False
+                continue
+            self._consecutive_retryable += 1
+            problem = Problem(
+                record=key,
+                field="target",
+                message=error,
+                hint=_IN_DOUBT if ask else "billbridge retries it; check the target if it persists",
+            )
+            return self._fail(
+                key,
+                version,
+                (problem,),
+                FailureKind.RETRYABLE,
+                now,
+                next_try_at=decision.next_try_at,
+                attempts=attempt,
+            )
+        self._consecutive_retryable = 0
+        self._last_ref = ", ".join(refs)
+        return None
+
+    def _stopped(self, key: str, version: str, reason: str, now: datetime) -> None:
+        """The target stopped the run while writing `key`: leave the record unprocessed.
+
+        The run commits its batch before it stops, so the record must not be committed as
+        seen (it would be `unchanged` from then on, with nothing posted): its version is
+        taken back out of the batch, and a retryable queue row due now says why and makes
+        the next sync write it first.
+        """
+        entry = (self.flow.name, key, version)
+        self.batch.flow_versions[:] = [v for v in self.batch.flow_versions if v != entry]
+        self._seen.pop(key, None)
+        problem = Problem(
+            record=key,
+            field="target",
+            message=f"the target stopped the run before this record was written: {reason}",
+            hint="fix the target; the next sync writes this record first",
+        )
+        self._fail(key, version, (problem,), FailureKind.RETRYABLE, now, next_try_at=now)
 
     # ------------------------------------------------------------------ outcomes
     @staticmethod

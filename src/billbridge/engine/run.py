@@ -19,14 +19,17 @@ from typing import Any
 
 import orjson
 
-from billbridge.connectors.base import MeteredSource, RawRecord, SourceFigures
+from billbridge.connectors.base import (
+    MeteredSource,
+    PositionMismatchError,
+    RawRecord,
+    SourceFigures,
+)
 from billbridge.connectors.source import Described
 from billbridge.store.base import (
     AuditEvent,
-    Batch,
     CursorRow,
     ExceptionRow,
-    PostingRow,
     Records,
     RunFigures,
     SyncState,
@@ -39,6 +42,8 @@ from .holds import expired_holds
 from .liveness import RunLife
 from .model import FlowRuntime, RunResult
 from .pipeline import RecordPipeline, StopRun
+from .recovery import recorded_batch, way_out
+from .recovery import target_cursor as _target_cursor
 
 __all__ = ["Progress", "process_records", "recover_target", "reprocess", "sync_flow"]
 
@@ -49,45 +54,27 @@ _ACTIONS = {"replay": "replayed", "retry": "retried"}
 _BACKFILL = "backfill"
 
 
-def _target_cursor(flow: FlowRuntime) -> str:
-    return f"target:{flow.target.name}"
-
-
 def recover_target(flow: FlowRuntime, store: SyncState, *, actor: str, run_id: int) -> int:
-    """Record the writes found past the committed target position; return how many."""
+    """Record the writes found past the committed target position; return how many.
+
+    Each is stored with the hash of what it does to the books, read back from the target,
+    so a record changed after the crash is a conflict as in a run never interrupted. A
+    target that does not hold what the store committed stops the run with the way out.
+    """
     cursor = store.get_cursor("*", _target_cursor(flow))
-    found = flow.target.recover(cursor.position if cursor else 0)
-    now = datetime.now(UTC)
-    batch = Batch()
-    for idem, ref in found.items():
-        if store.posting_by_key(idem) is not None:
-            continue
-        flow_name, record, facet = [*idem.split("|"), "", ""][:3]
-        batch.postings.append(
-            PostingRow(
-                flow=flow_name,
-                record_key=record,
-                facet=facet,
-                idempotency_key=idem,
-                version="",
-                entry_hash="",
-                target=flow.target.name,
-                target_ref=ref,
-                run_id=run_id,
-                posted_at=now,
-                summary="found in the target after an interrupted run",
-            )
-        )
-        batch.audit.append(
-            AuditEvent(
-                actor=actor,
-                action="recovered",
-                record_key=record,
-                run_id=run_id,
-                at=now,
-                diff={"posting": [None, idem], "target_ref": [None, ref]},
-            )
-        )
+    try:
+        found = flow.target.recover(cursor.position if cursor else 0)
+    except PositionMismatchError as exc:
+        raise way_out(flow, exc) from exc
+    batch = recorded_batch(
+        flow,
+        found,
+        known=lambda idem: store.posting_by_key(idem) is not None,
+        actor=actor,
+        run_id=run_id,
+        summary="found in the target after an interrupted run",
+        action="recovered",
+    )
     batch.cursors.append(
         CursorRow(flow="*", name=_target_cursor(flow), value="", position=flow.target.flush())
     )

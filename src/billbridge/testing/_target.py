@@ -27,7 +27,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from billbridge.connectors.base import TargetConnector
+from billbridge.connectors.base import Recovered, TargetConnector
 from billbridge.domain import JournalEntry, Money, Posting
 
 __all__ = ["TargetConformance", "sample_entry"]
@@ -103,6 +103,41 @@ class TargetConformance:
             assert dict(reopened.recover(end)) == {}
         finally:
             reopened.close()
+
+    def test_recover_gives_back_what_each_entry_does_to_the_books(self, tmp_path: Path) -> None:
+        """Date, legs (in order, mapping accounts, exact amounts) and version of each entry
+        found past the position: the engine hashes them to keep conflict detection on."""
+        later = [
+            sample_entry(2),
+            sample_entry(3, currency="JPY", amount="11900"),
+            sample_entry(4, currency="KWD", amount="11.999"),
+            sample_entry(5, amount="0.10"),
+        ]
+        target = self.open_target(tmp_path)
+        try:
+            committed = self._write_flushed(target, [sample_entry(1)])
+            target.write(later[:2])
+            target.write(later[2:])  # two writes of two entries each
+            target.flush()
+        finally:
+            target.close()
+        reopened = self.open_target(tmp_path)
+        try:
+            found = reopened.recover(committed)
+        finally:
+            reopened.close()
+        assert set(found) == {e.key for e in later}
+        for entry in later:
+            item = found[entry.key]
+            assert isinstance(item, Recovered), (
+                "recover must give each entry back (a Recovered), not only its ref"
+            )
+            assert item.ref
+            assert item.date == entry.date
+            assert item.version == entry.version
+            assert [(leg.account, leg.amount, leg.currency) for leg in item.legs] == [
+                (p.account, p.amount.amount, p.amount.currency) for p in entry.postings
+            ]
 
     def test_recover_from_the_start_finds_every_write(self, tmp_path: Path) -> None:
         entries = [sample_entry(n) for n in range(1, 6)]

@@ -17,7 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from billbridge.connectors.base import FatalError, RecordError, RetryableError
+from billbridge.connectors.base import (
+    FatalError,
+    PositionMismatchError,
+    RecordError,
+    RetryableError,
+)
 from billbridge.connectors.beancount import (
     ACCOUNTS_FILE,
     ENTRIES_FILE,
@@ -220,11 +225,11 @@ def test_recover_returns_exactly_the_keys_after_the_committed_position(main: Pat
         written += [target.write(b) for b in blocks[3:]]  # never flushed or committed
         expected = {b[0].key: w.ref for b, w in zip(blocks[1:], written[1:], strict=True)}
         found = target.recover(committed)
-    assert {k: found[k] for k in expected} == expected
+    assert {k: found[k].ref for k in expected} == expected
     assert set(found) == {e.key for b in blocks[1:] for e in b}
     lines = (main.parent / ENTRIES_FILE).read_text(encoding="utf-8").splitlines()
-    for key, ref in found.items():
-        line = int(ref.removeprefix(f"{ENTRIES_FILE}:"))
+    for key, item in found.items():
+        line = int(item.ref.removeprefix(f"{ENTRIES_FILE}:"))
         assert lines[line - 1].startswith("2024-03-05 *")
         assert f'  billbridge-idem: "{key}"' in lines[line : line + 4]
 
@@ -262,7 +267,9 @@ def test_recover_truncates_a_torn_tail(main: Path) -> None:
     assert posted_keys(main) == {entry(n).key: 1 for n in (1, 2, 3, 4)}
 
 
-def test_recover_drops_a_block_missing_only_its_blank_line(main: Path) -> None:
+def test_recover_keeps_a_block_missing_only_its_blank_line(main: Path) -> None:
+    """Its entries and its terminator are whole: it is in the books, and the next block
+    is written after a blank line all the same."""
     with BeancountTarget("books", main) as target:
         committed = target.write([entry(1)]).position
         target.write([entry(2)])
@@ -271,9 +278,12 @@ def test_recover_drops_a_block_missing_only_its_blank_line(main: Path) -> None:
     with entries_file.open("r+b") as file:
         file.truncate(entries_file.stat().st_size - 1)
     with BeancountTarget("books", main) as target:
-        assert target.recover(committed) == {}
-    assert entries_file.stat().st_size == committed
+        assert set(target.recover(committed)) == {entry(2).key}
+        target.write([entry(3)])
+        assert target.recover(target.flush()) == {}
+    assert b"\n\n2024-03-05 *" in entries_file.read_bytes()[committed:]
     bean_check(main)
+    assert posted_keys(main) == {entry(n).key: 1 for n in (1, 2, 3)}
 
 
 def test_recover_never_reads_before_the_committed_position(main: Path) -> None:
@@ -284,13 +294,15 @@ def test_recover_never_reads_before_the_committed_position(main: Path) -> None:
         target.flush()
     entries_file = main.parent / ENTRIES_FILE
     raw = entries_file.read_bytes()
-    # Garbage that keeps the newlines (so line numbers still hold) but breaks any parser.
-    garbage = bytes(b if b == 0x0A else 0xFF for b in raw[:committed])
-    entries_file.write_bytes(garbage + raw[committed:])
+    # Garbage that keeps the newlines (so line numbers still hold) but breaks any parser,
+    # up to the terminator line just before the position (the one line recover checks).
+    cut = raw.rindex(b"; billbridge-end", 0, committed)
+    garbage = bytes(b if b == 0x0A else 0xFF for b in raw[:cut])
+    entries_file.write_bytes(garbage + raw[cut:])
     with BeancountTarget("books", main) as target:
         found = target.recover(committed)
     assert set(found) == {entry(3).key}
-    line = int(found[entry(3).key].removeprefix(f"{ENTRIES_FILE}:"))
+    line = int(found[entry(3).key].ref.removeprefix(f"{ENTRIES_FILE}:"))
     assert raw.splitlines()[line - 1].startswith(b"2024-03-05 *")
     assert load(main)[1]  # the real loader does choke on the garbage
 
@@ -312,7 +324,7 @@ def test_recover_refuses_positions_the_file_does_not_have(main: Path) -> None:
         with pytest.raises(FatalError, match="shorter than the committed position"):
             target.recover(end + 10)
         inside = (main.parent / ENTRIES_FILE).read_bytes().index(b"  billbridge-key")
-        with pytest.raises(FatalError, match="not the start of an entry"):
+        with pytest.raises(PositionMismatchError, match="not the end of an entry"):
             target.recover(inside)
 
 

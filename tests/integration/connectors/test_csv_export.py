@@ -142,7 +142,7 @@ def test_recover_after_a_kill_keeps_recorded_rows_and_cuts_unrecorded_ones(
     again.close()
     assert set(found) == {"flow|stripe:invoice:x_1|issue"}
     assert path.stat().st_size == recorded_size
-    assert (tmp_path / MANIFEST).read_bytes().endswith(b"]}\n")
+    assert (tmp_path / MANIFEST).read_bytes().endswith(b"]]]}}\n")  # the torn line is gone
 
 
 def test_a_file_with_no_recorded_write_is_removed_on_recover(tmp_path: Path) -> None:
@@ -186,3 +186,43 @@ def test_a_xero_invoice_without_a_customer_name_is_a_record_error(tmp_path: Path
         assert files(tmp_path, "xero-sales-invoices") == []
     finally:
         target.close()
+
+
+def test_rows_whose_manifest_line_failed_are_cut_so_a_retry_exports_them_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills up between a write's rows and its manifest line (a full disk is the
+    one failure injected here, at the OS call): the rows must not stay behind, or the
+    retry's copy would be imported a second time."""
+    import errno
+
+    from billbridge.connectors import _files
+    from billbridge.connectors.base import RetryableError
+    from billbridge.connectors.csv_export import _target
+
+    real = _files.append_whole
+    calls = {"manifest": 0}
+
+    def append(fd: int, data: bytes, before: int, path: Path) -> None:
+        if path.name == MANIFEST:
+            calls["manifest"] += 1
+            if calls["manifest"] == 2:  # the second write's manifest line
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(fd, data, before, path)
+
+    monkeypatch.setattr(_target, "append_whole", append)
+    target = CsvExportTarget("export", tmp_path, "quickbooks-journal")
+    try:
+        target.recover(0)
+        target.write([entry(1)])
+        with pytest.raises(RetryableError, match="disk is full"):
+            target.write([entry(2)])
+        target.write([entry(2)])  # the retry, once there is room again
+        target.flush()
+    finally:
+        target.close()
+    [path] = files(tmp_path, "quickbooks-journal")
+    _header, rows = read_rows(path)
+    numbers = [row["Journal No."] for row in rows]
+    assert len(numbers) == 2 * 3 and len(set(numbers)) == 2  # two entries, three legs each
+    assert set(exported_keys(tmp_path).values()) == {1}

@@ -123,7 +123,7 @@ def test_recover_returns_the_transactions_past_the_committed_seq(book: Path) -> 
     try:
         found = again.recover(committed)
         assert set(found) == {"flow|stripe:invoice:in_2|issue"}
-        assert found["flow|stripe:invoice:in_2|issue"].startswith("main.gnucash#")
+        assert found["flow|stripe:invoice:in_2|issue"].ref.startswith("main.gnucash#")
         assert set(again.find(["flow|stripe:invoice:in_1|issue", "x"])) == {
             "flow|stripe:invoice:in_1|issue"
         }

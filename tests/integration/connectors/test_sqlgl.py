@@ -90,7 +90,7 @@ def test_recover_returns_only_rows_past_the_committed_position(
     target.write([entry("in_4")])  # never flushed: rolled back by recover
     found = target.recover(committed)
     assert set(found) == {"flow|stripe:invoice:in_2|issue", "flow|stripe:invoice:in_3|issue"}
-    assert found["flow|stripe:invoice:in_2|issue"] == "journal:2"
+    assert found["flow|stripe:invoice:in_2|issue"].ref == "journal:2"
     assert "flow|stripe:invoice:in_4|issue" not in target.find(["flow|stripe:invoice:in_4|issue"])
 
 
@@ -198,3 +198,61 @@ def test_ledger_postings_read_back_what_was_written(target: SqlLedgerTarget) -> 
     assert [(leg.account, leg.amount, leg.currency) for leg in first.legs] == [
         (p.account, p.amount.amount, p.amount.currency) for p in written[0].postings
     ]
+
+
+_REFUSALS = {
+    "sqlite": (
+        (
+            "CREATE TRIGGER no_big_sales BEFORE INSERT ON journal_line "
+            "WHEN NEW.account = 'Assets:Receivable:Stripe' AND NEW.amount = '500.00' "
+            "BEGIN SELECT RAISE(ABORT, 'sales over 499 need a second signature'); END"
+        ),
+    ),
+    "postgres": (
+        (
+            "ALTER TABLE journal_line ADD CONSTRAINT no_big_sales "
+            "CHECK (NOT (account = 'Assets:Receivable:Stripe' AND amount = 500))"
+        ),
+        (
+            "CREATE FUNCTION no_frozen_payee() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN IF NEW.payee = 'Frozen Ltd' THEN RAISE EXCEPTION 'payee %% is frozen', "
+            "NEW.payee; END IF; RETURN NEW; END $$"
+        ),
+        (
+            "CREATE TRIGGER no_frozen_payee BEFORE INSERT ON journal "
+            "FOR EACH ROW EXECUTE FUNCTION no_frozen_payee()"
+        ),
+    ),
+}
+
+
+def test_a_row_a_users_constraint_or_trigger_refuses_fails_only_its_record(url: str) -> None:
+    """A CHECK constraint or a trigger the accounting team put on the GL tables refuses one
+    row: `RecordError` (that record is queued), never `FatalError` (the run stopping)."""
+    from billbridge.connectors.base import RecordError
+
+    target = SqlLedgerTarget("gl", url)
+    try:
+        db = target.db
+        for statement in _REFUSALS[db.dialect]:
+            db.execute(statement)
+        db.commit()
+        target.write([entry("in_1")])
+        with pytest.raises(RecordError, match="refused") as refused:
+            target.write([entry("in_2", "500.00")])
+        assert "second signature" in str(refused.value) or "no_big_sales" in str(refused.value)
+        if db.dialect == "postgres":
+            frozen = entry("in_4")
+            frozen = JournalEntry(
+                **{**{f: getattr(frozen, f) for f in frozen.__slots__}, "payee": "Frozen Ltd"}
+            )
+            with pytest.raises(RecordError, match="payee Frozen Ltd is frozen"):
+                target.write([frozen])
+        target.write([entry("in_3")])
+        target.flush()
+    finally:
+        target.close()
+    assert set(posted_keys(url)) == {
+        "flow|stripe:invoice:in_1|issue",
+        "flow|stripe:invoice:in_3|issue",
+    }

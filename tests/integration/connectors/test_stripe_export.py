@@ -40,6 +40,22 @@ def test_resume_from_cursor_gives_exactly_the_rest(export: Path) -> None:
     assert list(source.read(everything[-1].position)) == []
 
 
+def test_a_cursor_into_a_rewritten_export_reads_it_all_again(export: Path) -> None:
+    """A run was interrupted, then the export was replaced (lines of other lengths): the
+    cursor no longer lands at a line start, so the whole file is read again instead of
+    half a line becoming an unreadable record that stays in the queue."""
+    source = StripeExportSource("stripe", export)
+    everything = list(source.read(None))
+    cursor = everything[17].position
+    lines = export.read_bytes().splitlines(keepends=True)
+    export.write_bytes(b"".join(line.replace(b'"object"', b'"object" ') for line in lines))
+    again = list(source.read(cursor))
+    assert [r.error for r in again if r.error] == []
+    assert [r.id for r in again] == [r.id for r in everything]
+    export.write_bytes(b"".join(lines[:5]))  # and shorter than the cursor
+    assert [r.id for r in source.read(cursor)] == [r.id for r in everything[:5]]
+
+
 def test_malformed_lines_become_error_records(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_bytes(

@@ -25,6 +25,7 @@ __all__ = [
     "END_PREFIX",
     "IDEM_PREFIX",
     "ROOTS",
+    "VERSION_PREFIX",
     "account_problem",
     "escape",
     "render_entries",
@@ -34,6 +35,7 @@ __all__ = [
 ROOTS: Final = ("Assets", "Liabilities", "Equity", "Income", "Expenses")
 END_PREFIX: Final = "; billbridge-end "
 IDEM_PREFIX: Final = '  billbridge-idem: "'
+VERSION_PREFIX: Final = '  billbridge-version: "'
 
 # Our own metadata keys; a mapping's `meta` may not reuse them (Beancount rejects a
 # duplicate key, and recovery trusts `billbridge-idem` to be ours).
@@ -184,7 +186,7 @@ def _render_one(entry: JournalEntry, out: list[str]) -> None:
             head += " ^" + link
     out.append(head)
     out.append('  billbridge-key: "' + escape(entry.source) + '"')
-    out.append('  billbridge-version: "' + escape(entry.version) + '"')
+    out.append(VERSION_PREFIX + escape(entry.version) + '"')
     out.append(IDEM_PREFIX + escape(entry.key) + '"')
     out.append('  billbridge-entity: "' + escape(entry.entity) + '"')
     for key, value in entry.meta:

@@ -17,8 +17,8 @@ entry is `RecordError` (raised by rendering, before any byte is written).
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
+import itertools
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -26,29 +26,33 @@ from types import TracebackType
 from typing import Final, Self
 
 from billbridge.connectors._files import append_whole
-from billbridge.connectors.base import FatalError, LedgerPosting, RetryableError, Written
+from billbridge.connectors.base import (
+    FatalError,
+    LedgerPosting,
+    PositionMismatchError,
+    Recovered,
+    RetryableError,
+    Written,
+)
 from billbridge.domain import JournalEntry
 
+from ._main import ACCOUNTS_FILE, ENTRIES_FILE, main_text
+from ._main import retryable as _retryable
 from ._read import read_postings
-from ._render import END_PREFIX, escape, render_entries
-from ._scan import NotABlockStartError, count_newlines, included_files, opened_accounts, scan_blocks
+from ._render import END_PREFIX, render_entries
+from ._scan import count_newlines, ends_at_boundary, included_files, opened_accounts, scan_blocks
 
 __all__ = ["ACCOUNTS_FILE", "ENTRIES_FILE", "BeancountTarget"]
 
-ENTRIES_FILE: Final = "billbridge.beancount"
-ACCOUNTS_FILE: Final = "billbridge-accounts.beancount"
+# Written before the first block that follows lines a person added to the end of the
+# file: a terminator of its own, so those lines end a block and a later torn write of
+# billbridge's can be cut back exactly to where it began.
+SEPARATOR: Final = (END_PREFIX + "(the lines above were not written by billbridge)\n\n").encode()
+_KEY_LINE: Final = b'  billbridge-key: "'
+_END: Final = END_PREFIX.encode()
 OPEN_DATE: Final = "1970-01-01"
 _TAIL: Final = 65536  # enough to hold the last terminator line (keys are short)
-
-
-@contextlib.contextmanager
-def _retryable(action: str, path: Path) -> Iterator[None]:
-    """Translate an OSError on billbridge's own files into a RetryableError naming the path."""
-    try:
-        yield
-    except OSError as exc:
-        reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
-        raise RetryableError(f"cannot {action} {path}: {reason}") from exc
+_DIGITS: Final = b"0123456789"
 
 
 class BeancountTarget:
@@ -58,6 +62,9 @@ class BeancountTarget:
     One process at a time: an exclusive `flock` on the entries file guards the in-memory
     line number and offset that make `write` O(size of the block).
     """
+
+    # a failed write is cut back (`append_whole`): nothing of it is left
+    all_or_nothing = True
 
     def __init__(self, name: str, main: Path) -> None:
         self.name = name
@@ -70,6 +77,8 @@ class BeancountTarget:
         self._lines = 0
         self._opened: set[str] = set()
         self._torn = False
+        self._boundary = 0  # the end of billbridge's last block: the position `flush` gives
+        self._prefix = b""  # what goes before the next block (see `_gap`)
         self.open()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -97,6 +106,8 @@ class BeancountTarget:
                 self._offset = os.fstat(self._fd).st_size
                 self._lines = count_newlines(self._fd, 0, self._offset)
                 self._torn = not self._ends_cleanly()
+                self._boundary = self._offset
+                self._prefix = self._gap(self._offset, foreign=False)
             self._opened = self._scan_opens(main_text)
         except BaseException:
             self.close()
@@ -138,13 +149,16 @@ class BeancountTarget:
                 "billbridge must run recover() before writing more"
             )
         data = render_entries(entries).encode()
-        ref = f"{ENTRIES_FILE}:{self._lines + 1}"
         if not data:
-            return Written(ref=ref, position=self._offset)
+            return Written(ref=f"{ENTRIES_FILE}:{self._lines + 1}", position=self._offset)
+        prefix = self._prefix
+        line = self._lines + 1 + prefix.count(b"\n")
+        ref = f"{ENTRIES_FILE}:{line}"
         accounts = [p.account for e in entries for p in e.postings]
         if not self._opened.issuperset(accounts):
             self._append_opens([a for a in dict.fromkeys(accounts) if a not in self._opened])
-        self._append(data)
+        self._append(prefix + data)
+        self._prefix, self._boundary = b"", self._offset
         return Written(ref=ref, position=self._offset)
 
     def flush(self) -> int:
@@ -154,18 +168,22 @@ class BeancountTarget:
             os.fsync(self._accounts_fd)
         with _retryable("sync", self.entries_path):
             os.fsync(self._fd)
-        return self._offset
+        return self._boundary
 
-    def recover(self, committed_position: int) -> Mapping[str, str]:
-        """Idempotency key → ref of every entry in a complete block after the position.
+    def recover(self, committed_position: int) -> Mapping[str, Recovered]:
+        """Every entry in a complete block after the position, as the file holds it.
 
-        Reads only from `committed_position` on (the position is always a block boundary,
-        as `flush` returns it). A torn tail, the bytes of a write a crash cut short, is
-        truncated away: this is allowed because `billbridge.beancount` is billbridge's
-        own file that no person edits, and bytes past the committed position were never
-        recorded as posted, so the engine writes them again. Opens missing for accounts
-        used after the position are appended (the OS may have written the entries file
-        back to disk before the accounts file).
+        Reads only from `committed_position` on, after checking that the position is the
+        end of a block (or 0), as `flush` returns it; otherwise the file and the state
+        store disagree (`PositionMismatchError`, which says how to get out).
+
+        What follows the position may also hold what a person added (blank lines, an
+        entry pasted at the end): that is left as it is, for `reconcile` to report, and
+        billbridge appends after it. A torn tail, the bytes of a write a crash cut short,
+        is truncated away: bytes past the committed position that no complete block holds
+        were never recorded as posted, so the engine writes them again. Opens missing for
+        accounts used after the position are appended (the OS may have written the
+        entries file back to disk before the accounts file).
         """
         self._require_open()
         if committed_position < 0:
@@ -173,38 +191,97 @@ class BeancountTarget:
         with _retryable("read", self.entries_path):
             size = os.fstat(self._fd).st_size
         if committed_position > size:
-            raise FatalError(
+            raise PositionMismatchError(
                 f"{self.entries_path} is {size} bytes, shorter than the committed position "
-                f"{committed_position}: it was truncated or replaced; restore it from a backup"
+                f"{committed_position}: it was truncated or replaced"
             )
-        found: dict[str, int] = {}
+        self._check_boundary(committed_position)
+        found: dict[str, Recovered] = {}
         accounts: set[str] = set()
         end, end_line = committed_position, 0
-        try:
-            with _retryable("read", self.entries_path), self.entries_path.open("rb") as file:
-                for block in scan_blocks(file, committed_position):
-                    for key, line in block.entries:
-                        found.setdefault(key, line)
-                    accounts |= block.accounts
-                    end, end_line = block.end, block.end_line
-        except NotABlockStartError as exc:
-            raise FatalError(
-                f"the committed position {committed_position} in {self.entries_path} is not "
-                f"the start of an entry (found {exc}); the state store and the file disagree"
-            ) from None
         base = self._line_at(committed_position, size)
-        if end < size:
+        with _retryable("read", self.entries_path), self.entries_path.open("rb") as file:
+            for block in scan_blocks(file, committed_position, details=True):
+                for entry in block.details:
+                    found.setdefault(
+                        entry.key,
+                        Recovered(
+                            ref=f"{ENTRIES_FILE}:{base + entry.line + 1}",
+                            date=entry.date,
+                            legs=entry.legs,
+                            version=entry.version,
+                        ),
+                    )
+                accounts |= block.accounts
+                end, end_line = block.end, block.end_line
+        keep = self._tail_kept(end, size)
+        if keep < size:
             with _retryable("truncate", self.entries_path):
-                os.ftruncate(self._fd, end)
+                os.ftruncate(self._fd, keep)
                 os.fsync(self._fd)
-        self._offset, self._lines, self._torn = end, base + end_line, False
+        with _retryable("read", self.entries_path):
+            self._lines = base + end_line + count_newlines(self._fd, end, keep)
+            foreign = keep > end and not _blank(os.pread(self._fd, keep - end, end))
+            self._prefix = self._gap(keep, foreign=foreign)
+        self._offset, self._boundary, self._torn = keep, end, False
         self._opened = self._scan_opens(self._main_text(create=False))
         missing = sorted(accounts - self._opened)
         if missing:
             self._append_opens(missing)
             with _retryable("sync", self.accounts_path):
                 os.fsync(self._accounts_fd)
-        return {key: f"{ENTRIES_FILE}:{base + line + 1}" for key, line in found.items()}
+        return found
+
+    def _gap(self, size: int, *, foreign: bool) -> bytes:
+        """What to write before the next block, so that blocks stay apart by a blank line
+        and lines a person added at the end are closed by a separator line."""
+        last = os.pread(self._fd, min(size, 2), size - min(size, 2)) if size else b"\n\n"
+        newline = b"" if last.endswith(b"\n") else b"\n"
+        if foreign:
+            return newline + SEPARATOR
+        return b"" if last == b"\n\n" else newline + b"\n"
+
+    def _check_boundary(self, position: int) -> None:
+        """The committed position must be the end of a block: else the file was edited
+        (or replaced) before it, and what was posted cannot be told from what was not."""
+        if position == 0:
+            return
+        with _retryable("read", self.entries_path):
+            before = os.pread(self._fd, min(position, _TAIL), position - min(position, _TAIL))
+        if not ends_at_boundary(before):
+            last = before.rstrip(b"\n").rsplit(b"\n", 1)[-1][:80].decode("utf-8", "replace")
+            raise PositionMismatchError(
+                f"the committed position {position} in {self.entries_path} is not the end of "
+                f"an entry billbridge wrote (the last line before it reads {last!r}): the "
+                "file was changed before that position"
+            )
+
+    def _tail_kept(self, end: int, size: int) -> int:
+        """How much of the file to keep after the last complete block, which ends at `end`.
+
+        Whole lines that are not a billbridge block cut short (a person's entry or
+        comment, blank lines) are kept. A tail that ends mid-line or holds NUL bytes is a
+        write a crash cut short: it is cut back to where that write began (its separator
+        line, else the block's first line), and only to there.
+        """
+        if end >= size:
+            return size
+        with _retryable("read", self.entries_path):
+            tail = os.pread(self._fd, size - end, end)
+        if tail.endswith(b"\n") and b"\0" not in tail:
+            return size
+        lines = tail.splitlines(keepends=True)
+        starts = list(itertools.accumulate((len(x) for x in lines), initial=0))[:-1]
+        for start, line in zip(reversed(starts), reversed(lines), strict=True):
+            if line.startswith(_END) or (not line.endswith(b"\n") and _END.startswith(line)):
+                return end + start  # a separator billbridge began to write
+        first = next((i for i, line in enumerate(lines) if line.strip()), None)
+        if first is not None and _starts_like_a_block(lines[first:]):
+            return end + starts[first]
+        if b"\0" in tail:
+            cut = tail.index(b"\0")
+            return end + tail.rfind(b"\n", 0, cut) + 1
+        return size  # a person's last line without its newline: kept
 
     def find(self, idempotency_keys: Sequence[str]) -> Mapping[str, str]:
         """Which keys are in `billbridge.beancount` (a full scan: replay and reconcile only)."""
@@ -230,38 +307,7 @@ class BeancountTarget:
             raise FatalError(f"the Beancount target {self.name!r} is closed")
 
     def _main_text(self, *, create: bool) -> str:
-        """The main ledger's text, created when missing and `create`; unreadable → FatalError."""
-        try:
-            return self.main.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError as exc:
-            if not create:
-                raise FatalError(f"the main ledger {self.main} is missing") from exc
-        except OSError as exc:
-            raise FatalError(f"cannot read the main ledger {self.main}: {exc.strerror}") from exc
-        text = (
-            "; Main Beancount ledger, created by billbridge.\n"
-            "; billbridge never edits this file: it appends to the two files included below.\n"
-            "; Add your own options, accounts and entries here.\n"
-            f'option "title" "{escape(self.name)}"\n'
-            "\n"
-            f'include "{ACCOUNTS_FILE}"\n'
-            f'include "{ENTRIES_FILE}"\n'
-        )
-        with _retryable("create", self.main):
-            self.main.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                with self.main.open("x", encoding="utf-8") as file:
-                    file.write(text)
-                    file.flush()
-                    os.fsync(file.fileno())
-            except FileExistsError:  # someone created it meanwhile: read theirs
-                return self._main_text(create=False)
-            dir_fd = os.open(self.main.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        return text
+        return main_text(self.main, self.name, create=create)
 
     def _check_includes(self, main_text: str) -> None:
         included = set(included_files(self.main, main_text))
@@ -319,15 +365,11 @@ class BeancountTarget:
             os.fsync(self._accounts_fd)
 
     def _ends_cleanly(self) -> bool:
-        """True when the entries file is empty or ends with a terminator and a blank line."""
+        """True when the entries file is empty or ends with a block (its terminator line)."""
         if not self._offset:
             return True
         start = max(0, self._offset - _TAIL)
-        tail = os.pread(self._fd, self._offset - start, start)
-        if not tail.endswith(b"\n\n"):
-            return False
-        last = tail[:-2].rsplit(b"\n", 1)[-1]
-        return last.startswith(END_PREFIX.encode())
+        return ends_at_boundary(os.pread(self._fd, self._offset - start, start))
 
     def _line_at(self, position: int, size: int) -> int:
         """Lines before byte `position`, from the in-memory count when it still holds."""
@@ -348,3 +390,14 @@ class BeancountTarget:
             append_whole(self._fd, data, self._offset, self.entries_path)
         self._offset += len(data)
         self._lines += data.count(b"\n")
+
+
+def _blank(data: bytes) -> bool:
+    return not data.strip()
+
+
+def _starts_like_a_block(lines: list[bytes]) -> bool:
+    """True when `lines` begin as billbridge's blocks do: a date, then `billbridge-key`."""
+    if not lines or lines[0][:1] not in _DIGITS:
+        return False
+    return len(lines) == 1 or lines[1].startswith(_KEY_LINE) or _KEY_LINE.startswith(lines[1])

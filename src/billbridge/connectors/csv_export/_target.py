@@ -20,15 +20,23 @@ import io
 import os
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
 from billbridge.connectors._files import append_whole
-from billbridge.connectors.base import FatalError, RetryableError, Written
+from billbridge.connectors.base import (
+    FatalError,
+    LedgerLeg,
+    PositionMismatchError,
+    Recovered,
+    RetryableError,
+    Written,
+)
 from billbridge.domain import JournalEntry
 
 from ._formats import FORMATS
@@ -56,12 +64,18 @@ def _csv_text(rows: Sequence[Sequence[str]]) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class _Write:
-    """One manifest line: `keys` landed in `file` from line `line`; the file ended at `end`."""
+    """One manifest line: `keys` landed in `file` from line `line`; the file ended at `end`.
+
+    `books` holds, per key, what the entry does to the books (date, version, legs), so
+    that `recover` can give it back (an export layout may keep none of it in its rows).
+    Lines written before billbridge kept it have none.
+    """
 
     file: str
     end: int
     line: int
     keys: tuple[str, ...]
+    books: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
@@ -86,9 +100,28 @@ def _read_manifest(path: Path, start: int = 0) -> tuple[list[_Write], int]:
                     end=int(item["end"]),
                     line=int(item["line"]),
                     keys=tuple(str(k) for k in item["keys"]),
+                    books=item.get("books") or {},
                 )
             )
     return lines, start + end
+
+
+def _books(entry: JournalEntry) -> list[Any]:
+    """What the entry does to the books, as a manifest line keeps it (exact decimal text)."""
+    legs = [[p.account, f"{p.amount.amount:f}", p.amount.currency] for p in entry.postings]
+    return [entry.date.isoformat(), entry.version, legs]
+
+
+def _recovered(ref: str, books: list[Any]) -> Recovered:
+    day, version, legs = books
+    return Recovered(
+        ref=ref,
+        date=date.fromisoformat(day),
+        legs=tuple(
+            LedgerLeg(account=str(a), amount=Decimal(str(n)), currency=str(c)) for a, n, c in legs
+        ),
+        version=str(version),
+    )
 
 
 def exported_keys(folder: Path) -> Counter[str]:
@@ -99,6 +132,9 @@ def exported_keys(folder: Path) -> Counter[str]:
 
 class CsvExportTarget:
     """Writes `format` CSV files into `folder`; the first write of a run creates its file."""
+
+    # a failed write's rows are cut back with its manifest line (see `write`)
+    all_or_nothing = True
 
     def __init__(
         self, name: str, folder: Path, format: str, *, tax_type: str | None = None
@@ -160,8 +196,10 @@ class CsvExportTarget:
         if not new:
             return Written(ref=", ".join(refs), position=self._manifest_size())
         write = _Write(file="", end=0, line=0, keys=tuple(e.key for e in new))
+        before = (self._size, self._lines)
         if rows:
             file = self._open_file()
+            before = (self._size, self._lines)  # a new file starts with its header
             first_line = self._lines + 1
             data = _csv_text(rows)
             with _retryable("append to", file):
@@ -169,16 +207,34 @@ class CsvExportTarget:
             self._size += len(data)
             self._lines += len(rows)
             write = _Write(file=file.name, end=self._size, line=first_line, keys=write.keys)
+        try:
+            size = self._record(write, new)
+        except RetryableError:
+            if rows and self._file is not None:  # rows no manifest line records: cut them
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, before[0])
+                self._size, self._lines = before
+            raise
+        for entry in new:
+            self._index[entry.key] = write.ref
+        refs.append(write.ref)
+        return Written(ref=", ".join(refs), position=size)
+
+    def _record(self, write: _Write, new: Sequence[JournalEntry]) -> int:
+        """Append the manifest line of `write`; return the manifest's size after it."""
         line = orjson.dumps(
-            {"file": write.file, "end": write.end, "line": write.line, "keys": write.keys}
+            {
+                "file": write.file,
+                "end": write.end,
+                "line": write.line,
+                "keys": write.keys,
+                "books": {entry.key: _books(entry) for entry in new},
+            }
         )
         with _retryable("append to", self.manifest):
             size = os.fstat(self._mfd).st_size
             append_whole(self._mfd, line + b"\n", size, self.manifest)
-        for entry in new:
-            self._index[entry.key] = write.ref
-        refs.append(write.ref)
-        return Written(ref=", ".join(refs), position=size + len(line) + 1)
+        return size + len(line) + 1
 
     def flush(self) -> int:
         """fsync the CSV, then the manifest; the manifest's size is the position."""
@@ -189,12 +245,12 @@ class CsvExportTarget:
             os.fsync(self._mfd)
         return self._manifest_size()
 
-    def recover(self, committed_position: int) -> Mapping[str, str]:
+    def recover(self, committed_position: int) -> Mapping[str, Recovered | str]:
         size = self._manifest_size()
         if committed_position > size:
-            raise FatalError(
+            raise PositionMismatchError(
                 f"{self.manifest} is {size} bytes, shorter than the committed position "
-                f"{committed_position}: it was truncated or replaced; restore it from a backup"
+                f"{committed_position}: it was truncated or replaced"
             )
         _lines, end = _read_manifest(self.manifest, committed_position)
         if end < size:
@@ -203,10 +259,12 @@ class CsvExportTarget:
                 os.fsync(self._mfd)
         self._index, self._ends = {}, {}
         self._load(0)
-        found: dict[str, str] = {}
+        found: dict[str, Recovered | str] = {}
         for line in _read_manifest(self.manifest, committed_position)[0]:
             for key in line.keys:
-                found.setdefault(key, line.ref)
+                if key not in found:
+                    books = line.books.get(key)
+                    found[key] = _recovered(line.ref, books) if books else line.ref
         self._cut_unrecorded_rows()
         return found
 

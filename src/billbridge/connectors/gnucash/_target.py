@@ -13,10 +13,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-from billbridge.connectors.base import FatalError, LedgerPosting, RecordError, Written
+from billbridge.connectors.base import (
+    FatalError,
+    LedgerLeg,
+    LedgerPosting,
+    RecordError,
+    Recovered,
+    Written,
+)
 from billbridge.domain import JournalEntry
 
 from ._accounts import ROOT_TYPES, account_type, gnucash_name
@@ -36,6 +46,21 @@ SELECT i.string_val, s.int64_val, t.guid
 FROM transactions t
 JOIN slots i ON i.obj_guid = t.guid AND i.name = '{IDEM_SLOT}'
 JOIN slots s ON s.obj_guid = t.guid AND s.name = '{SEQ_SLOT}'
+"""
+
+# A recovered transaction's splits, in the order they were inserted (the rowid), and the
+# currency they are valued in (the transaction's).
+_RECOVER_SQL: Final = f"""
+SELECT i.string_val, t.guid, t.post_date, COALESCE(v.string_val, ''), sp.account_guid,
+       sp.value_num, sp.value_denom, c.mnemonic
+FROM transactions t
+JOIN slots i ON i.obj_guid = t.guid AND i.name = '{IDEM_SLOT}'
+JOIN slots s ON s.obj_guid = t.guid AND s.name = '{SEQ_SLOT}'
+LEFT JOIN slots v ON v.obj_guid = t.guid AND v.name = '{VERSION_SLOT}'
+JOIN splits sp ON sp.tx_guid = t.guid
+JOIN commodities c ON c.guid = t.currency_guid
+WHERE s.int64_val > :p
+ORDER BY s.int64_val, sp.rowid
 """
 
 
@@ -62,6 +87,9 @@ def render(entries: Sequence[JournalEntry]) -> str:
 
 class GnuCashTarget:
     """Transactions in the GnuCash book at `path` (created with base `currency` if missing)."""
+
+    # a write only adds to the session; the book is written at `flush`
+    all_or_nothing = True
 
     def __init__(self, name: str, path: Path, *, currency: str | None = None) -> None:
         self.name = name
@@ -233,8 +261,9 @@ class GnuCashTarget:
             raise FatalError(self._broken) from exc
         return self._seq
 
-    def recover(self, committed_position: int) -> Mapping[str, str]:
-        """Keys of transactions with a seq past the committed one; unflushed ones dropped."""
+    def recover(self, committed_position: int) -> Mapping[str, Recovered]:
+        """Transactions with a seq past the committed one, with their splits in the order
+        they were added, under the mapping's account names; unflushed ones are dropped."""
         if committed_position < 0:
             raise ValueError(f"committed_position must not be negative: {committed_position}")
         with quiet():
@@ -244,9 +273,36 @@ class GnuCashTarget:
             self._broken = ""
             self._load()
             rows = self.book.session.execute(
-                text(INDEX_SQL + " WHERE s.int64_val > :p"), {"p": committed_position}
+                text(_RECOVER_SQL), {"p": committed_position}
+            ).fetchall()
+            names = {
+                str(account.guid): (
+                    str(account[ACCOUNT_SLOT].value)
+                    if ACCOUNT_SLOT in account
+                    else str(account.fullname)
+                )
+                for account in self._accounts.values()
+            }
+        found: dict[str, Recovered] = {}
+        legs: dict[str, list[LedgerLeg]] = {}
+        for idem, guid, posted, version, account, num, denom, currency in rows:
+            key = str(idem)
+            if key not in found:
+                legs[key] = []
+                found[key] = Recovered(
+                    ref=self._ref(str(guid)),
+                    date=date.fromisoformat(str(posted)[:10]),
+                    legs=(),
+                    version=str(version),
+                )
+            legs[key].append(
+                LedgerLeg(
+                    account=names.get(str(account), str(account)),
+                    amount=Decimal(int(num)) / Decimal(int(denom)),
+                    currency=str(currency),
+                )
             )
-            return {str(idem): self._ref(str(guid)) for idem, _seq, guid in rows}
+        return {key: replace(item, legs=tuple(legs[key])) for key, item in found.items()}
 
     def find(self, idempotency_keys: Sequence[str]) -> Mapping[str, str]:
         return {key: self._index[key] for key in idempotency_keys if key in self._index}

@@ -14,18 +14,21 @@ import contextlib
 import sqlite3
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any, Final
 
 import orjson
 import psycopg
+import psycopg.errors
 
 from billbridge.connectors.base import (
     FatalError,
     LedgerLeg,
     LedgerPosting,
     RecordError,
+    Recovered,
     RetryableError,
     Written,
 )
@@ -40,18 +43,32 @@ _CHUNK: Final = 500
 _LOCK_ID: Final = zlib.crc32(b"billbridge-sqlgl") & 0x7FFFFFFF
 
 
+# What the database says about one row: a value it cannot hold, or a constraint or a
+# trigger of the user's (CHECK, UNIQUE, a PL/pgSQL RAISE) that refuses it.
+_REFUSED: Final = (
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
+    psycopg.DataError,
+    psycopg.IntegrityError,
+    psycopg.errors.RaiseException,
+)
+
+
 @contextlib.contextmanager
 def _db_errors(action: str) -> Iterator[None]:
-    """Database errors at the edge: a lock or lost connection retries, a value the database
-    refuses fails the record, anything else stops the run."""
+    """Database errors at the edge: a lock or lost connection retries, a row the database
+    refuses (a bad value, a constraint or trigger on the user's table) fails only its
+    record, anything else (a missing table, no permission) stops the run."""
     try:
         yield
     except (sqlite3.OperationalError, psycopg.OperationalError) as exc:
         reason = " ".join(str(exc).split())
         raise RetryableError(f"SQL ledger: cannot {action}: {reason}") from exc
-    except (sqlite3.DataError, psycopg.DataError) as exc:
+    except _REFUSED as exc:
         reason = " ".join(str(exc).split())
-        raise RecordError(f"SQL ledger: cannot {action} this entry: {reason}") from exc
+        raise RecordError(
+            f"SQL ledger: cannot {action} this entry, the database refused it: {reason}"
+        ) from exc
     except (sqlite3.Error, psycopg.Error) as exc:
         reason = " ".join(str(exc).split())
         raise FatalError(f"SQL ledger: cannot {action}: {reason}") from exc
@@ -77,6 +94,9 @@ def render(entries: Sequence[JournalEntry]) -> str:
 
 class SqlLedgerTarget:
     """Journal entries as `journal` + `journal_line` rows in the database at `url`."""
+
+    # a failed write is rolled back to its savepoint; rows are durable only at `flush`
+    all_or_nothing = True
 
     def __init__(self, name: str, url: str) -> None:
         self.name = name
@@ -196,19 +216,42 @@ class SqlLedgerTarget:
         self._last_id = int(row[0])
         return self._last_id
 
-    def recover(self, committed_position: int) -> Mapping[str, str]:
-        """Idempotency key → ref of every journal row with an id past the committed one."""
+    def recover(self, committed_position: int) -> Mapping[str, Recovered]:
+        """Every journal row with an id past the committed one, with its lines."""
         if committed_position < 0:
             raise ValueError(f"committed_position must not be negative: {committed_position}")
         with _db_errors("read"):
             if self.db.in_transaction():
                 self.db.rollback()  # writes never flushed were never posted
             rows = self.db.execute(
-                "SELECT idempotency_key, id FROM journal WHERE id > ? ORDER BY id",
+                "SELECT j.id, j.idempotency_key, j.entry_date, j.source_version, "
+                "l.account, l.currency, l.amount FROM journal j "
+                "LEFT JOIN journal_line l ON l.journal_id = j.id "
+                "WHERE j.id > ? ORDER BY j.id, l.line_no",
                 (committed_position,),
             ).fetchall()
             self.db.commit()
-        return {str(key): _ref(int(ident)) for key, ident in rows}
+        found: dict[str, Recovered] = {}
+        legs: dict[str, list[LedgerLeg]] = {}
+        for ident, key, day, version, account, currency, amount in rows:
+            idem = str(key)
+            if idem not in found:
+                legs[idem] = []
+                found[idem] = Recovered(
+                    ref=_ref(int(ident)),
+                    date=day if isinstance(day, date) else date.fromisoformat(str(day)),
+                    legs=(),
+                    version=str(version),
+                )
+            if account is not None:
+                legs[idem].append(
+                    LedgerLeg(
+                        account=str(account),
+                        amount=Decimal(str(amount)),
+                        currency=str(currency).strip(),
+                    )
+                )
+        return {key: replace(item, legs=tuple(legs[key])) for key, item in found.items()}
 
     def find(self, idempotency_keys: Sequence[str]) -> Mapping[str, str]:
         found: dict[str, str] = {}
