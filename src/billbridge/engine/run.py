@@ -322,6 +322,7 @@ def sync_flow(
             if not dry_run:
                 runner.commit(_finished_cursors(flow, backfill=backfill, position=position))
                 if since is None and isinstance(flow.source, SettlingSource):
+                    crashpoint("before-settle")
                     try:
                         flow.source.settle(record_states(store, flow.name))
                     except ConnectorError as exc:
