@@ -23,9 +23,20 @@ from pathlib import Path
 from babel.numbers import format_decimal
 
 COLUMNS = (
-    "number", "date", "customer_id", "customer_name", "customer_country", "currency",
-    "description", "quantity", "unit_price", "amount", "tax_rate", "tax_amount", "total",
-)  # fmt: skip
+    "number",
+    "date",
+    "customer_id",
+    "customer_name",
+    "customer_country",
+    "currency",
+    "description",
+    "quantity",
+    "unit_price",
+    "amount",
+    "tax_rate",
+    "tax_amount",
+    "total",
+)
 TAX_ACCOUNTS = {"de19": "Liabilities:Tax:DE-19", "jp10": "Liabilities:Tax:JP-10"}
 RECEIVABLE = "Assets:Receivable:Stripe"
 REVENUE = "Income:Sales"
@@ -61,34 +72,86 @@ def D(text: str) -> Decimal:  # noqa: N802 - reads like a literal
 
 
 GOOD = (
-    Invoice("INV-1", date(2026, 3, 4), "C1", "Globex GmbH", "DE", "EUR", (
-        Line("Consulting", D("2"), D("500.00"), D("1000.00"), "de19", D("190.00")),
-        Line("Travel", D("1"), D("100.00"), D("100.00"), "de19", D("19.00")),
-    )),
-    Invoice("INV-2", date(2026, 3, 5), "C2", "Initech Inc", "US", "USD", (
-        Line("Licence", D("1"), D("1234.56"), D("1234.56")),
-    )),
-    Invoice("INV-3", date(2026, 3, 6), "C3", "Kaisha KK", "JP", "JPY", (
-        Line("Support", D("3"), D("4000"), D("12000"), "jp10", D("1200")),
-    )),
-    Invoice("INV-4", date(2026, 3, 7), "C1", "Globex GmbH", "DE", "EUR", (
-        Line("Training", D("1"), D("200.00"), D("200.00"), "de19", D("38.00")),
-        Line("Discount", D("1"), D("-50.00"), D("-50.00"), "de19", D("-9.50")),
-    )),
-)  # fmt: skip
+    Invoice(
+        "INV-1",
+        date(2026, 3, 4),
+        "C1",
+        "Globex GmbH",
+        "DE",
+        "EUR",
+        (
+            Line("Consulting", D("2"), D("500.00"), D("1000.00"), "de19", D("190.00")),
+            Line("Travel", D("1"), D("100.00"), D("100.00"), "de19", D("19.00")),
+        ),
+    ),
+    Invoice(
+        "INV-2",
+        date(2026, 3, 5),
+        "C2",
+        "Initech Inc",
+        "US",
+        "USD",
+        (Line("Licence", D("1"), D("1234.56"), D("1234.56")),),
+    ),
+    Invoice(
+        "INV-3",
+        date(2026, 3, 6),
+        "C3",
+        "Kaisha KK",
+        "JP",
+        "JPY",
+        (Line("Support", D("3"), D("4000"), D("12000"), "jp10", D("1200")),),
+    ),
+    Invoice(
+        "INV-4",
+        date(2026, 3, 7),
+        "C1",
+        "Globex GmbH",
+        "DE",
+        "EUR",
+        (
+            Line("Training", D("1"), D("200.00"), D("200.00"), "de19", D("38.00")),
+            Line("Discount", D("1"), D("-50.00"), D("-50.00"), "de19", D("-9.50")),
+        ),
+    ),
+)
 
-BAD_AMOUNT = Invoice("BAD-AMT", date(2026, 3, 8), "C1", "Globex GmbH", "DE", "EUR", (
-    Line("Bad amount", D("1"), D("10.00"), D("10.00"), "de19", D("1.90")),
-))  # fmt: skip
-BAD_DATE = Invoice("BAD-DATE", date(2026, 3, 9), "C1", "Globex GmbH", "DE", "EUR", (
-    Line("Bad date", D("1"), D("10.00"), D("10.00")),
-))  # fmt: skip
-BAD_CURRENCY = Invoice("BAD-CUR", date(2026, 3, 9), "C1", "Globex GmbH", "DE", "EUR", (
-    Line("Bad currency", D("1"), D("10.00"), D("10.00")),
-))  # fmt: skip
-DUPLICATE = Invoice("INV-9", date(2026, 3, 9), "C2", "Initech Inc", "US", "USD", (
-    Line("Twice", D("1"), D("5.00"), D("5.00")),
-))  # fmt: skip
+BAD_AMOUNT = Invoice(
+    "BAD-AMT",
+    date(2026, 3, 8),
+    "C1",
+    "Globex GmbH",
+    "DE",
+    "EUR",
+    (Line("Bad amount", D("1"), D("10.00"), D("10.00"), "de19", D("1.90")),),
+)
+BAD_DATE = Invoice(
+    "BAD-DATE",
+    date(2026, 3, 9),
+    "C1",
+    "Globex GmbH",
+    "DE",
+    "EUR",
+    (Line("Bad date", D("1"), D("10.00"), D("10.00")),),
+)
+BAD_CURRENCY = Invoice(
+    "BAD-CUR",
+    date(2026, 3, 9),
+    "C1",
+    "Globex GmbH",
+    "DE",
+    "EUR",
+    (Line("Bad currency", D("1"), D("10.00"), D("10.00")),),
+)
+DUPLICATE = Invoice(
+    "INV-9",
+    date(2026, 3, 9),
+    "C2",
+    "Initech Inc",
+    "US",
+    "USD",
+    (Line("Twice", D("1"), D("5.00"), D("5.00")),),
+)
 FAULTS = {  # record id -> the column its queue row names
     "BAD-AMT": "amount",
     "BAD-DATE": "date",
@@ -115,9 +178,10 @@ FORMATS = {
     "en_US": Format("en_US", "en_US", "%m/%d/%Y", ",", "utf-8", "10,00", "09.03.2026"),
     "de_DE": Format("de_DE", "de_DE", "%d.%m.%Y", ";", "utf-8-sig", "1,234.56", "03/09/2026"),
     "fr_FR": Format("fr_FR", "fr_FR", "%d/%m/%Y", "\t", "cp1252", "10.000,5", "2026-03-09"),
-    "xlsx": Format("xlsx", "en_US", "%Y-%m-%d", ",", "utf-8", "10.005",
-                   "03/09/2026", suffix=".xlsx"),
-}  # fmt: skip
+    "xlsx": Format(
+        "xlsx", "en_US", "%Y-%m-%d", ",", "utf-8", "10.005", "03/09/2026", suffix=".xlsx"
+    ),
+}
 
 
 def amount_text(value: Decimal, currency: str, fmt: Format) -> str:
@@ -131,10 +195,18 @@ def amount_text(value: Decimal, currency: str, fmt: Format) -> str:
 def _rows(inv: Invoice, fmt: Format) -> list[list[object]]:
     head: list[object] = [inv.number, inv.day, inv.customer, inv.name, inv.country, inv.currency]
     return [
-        [*head, ln.description, ln.quantity, ln.unit_price, ln.amount, ln.tax_rate,
-         ln.tax_amount if ln.tax_rate else "", inv.total]
+        [
+            *head,
+            ln.description,
+            ln.quantity,
+            ln.unit_price,
+            ln.amount,
+            ln.tax_rate,
+            ln.tax_amount if ln.tax_rate else "",
+            inv.total,
+        ]
         for ln in inv.lines
-    ]  # fmt: skip
+    ]
 
 
 def register_rows(fmt: Format, invoices: tuple[Invoice, ...] = GOOD) -> list[list[object]]:
