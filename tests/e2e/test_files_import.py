@@ -238,3 +238,15 @@ def test_an_invoice_gone_from_a_later_export_is_reported_not_deleted(tmp_path: P
     gone = [d for d in flow["discrepancies"] if d["record_key"] == "invoices:invoice:A-2"]
     assert len(gone) == 1 and "the source no longer has the record" in gone[0]["detail"], report
     assert ws.entries_file.read_text() == posted  # reported, nothing reversed or deleted
+
+
+def test_a_register_missing_a_required_column_is_a_configuration_error(tmp_path: Path) -> None:
+    ws = files_workspace(tmp_path / "ws", FORMATS["en_US"])
+    (ws.root / "exports" / "register.csv").write_text(
+        "number,date,customer_name,amount\nA-1,03/04/2026,Globex,10.00\n"
+    )
+    code, answer = ws.cli("sync", "invoices-to-books")
+    assert code == 2, answer
+    assert "register.csv cannot be read" in answer["error"]
+    assert "needs the column 'currency'" in answer["error"]
+    assert not posted_keys(ws.ledger)
