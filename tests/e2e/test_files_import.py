@@ -250,3 +250,22 @@ def test_a_register_missing_a_required_column_is_a_configuration_error(tmp_path:
     assert "register.csv cannot be read" in answer["error"]
     assert "needs the column 'currency'" in answer["error"]
     assert not posted_keys(ws.ledger)
+
+
+def test_the_readme_contract_runs_as_written(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("<!-- files-contract -->\n```yaml\n", 1)[1].split("```", 1)[0]
+    root = tmp_path / "ws"
+    create_workspace(root, tax_rates=TAX_ACCOUNTS, timezone="Europe/Berlin")
+    books = "  books:\n    connector: beancount\n    path: books/main.beancount\n"
+    (root / "billbridge.yaml").write_text(
+        block.replace("flows:\n", books + "flows:\n") + "state: .billbridge/state.db\n"
+    )
+    (root / "inbox").mkdir()
+    write_register(root / "inbox" / "register.csv", FORMATS["de_DE"])
+    ws = Workspace(root=root, state_url=f"sqlite:///{root / 'state.db'}")
+    code, run = ws.cli("sync")
+    assert code == 1 and run["posted"] == len(GOOD), run  # the register's faults failed
+    assert sums(list(beancount_lines(ws.ledger))) == expected_sums()
+    assert [p.name for p in (root / "inbox").iterdir() if p.is_file()] == []
+    assert len(list((root / "inbox" / "failed").glob("*-register.csv.report.json"))) == 1
