@@ -128,6 +128,11 @@ def test_the_worker_moves_each_file_to_done_or_failed_with_a_report(
     ledger = ws.entries_file.read_bytes()
     assert posted_keys(ws.ledger)[f"{FLOW}|inbox:payment:P-1|payment"] == 1
 
+    # Reconcile reads what the inbox once held (done/ and failed/): nothing is orphaned.
+    answer = ws.subprocess("reconcile", "--json")
+    kinds = {d["kind"] for f in orjson.loads(answer.stdout)["flows"] for d in f["discrepancies"]}
+    assert "orphan_in_target" not in kinds and "missing_in_target" not in kinds, kinds
+
     # Nothing waits: the next poll runs and posts nothing.
     time.sleep(1.1)
     code, report = worker_once(ws)
