@@ -333,9 +333,9 @@ def custom_layout(
     renamed = dict(start.columns)
     for name, header in columns.items():
         if name not in known:
-            kind = start.object.replace("_", " ")
+            what = start.object.replace("_", " ")
             raise LayoutError(
-                f"{name!r} is not a field of {'an' if kind[0] in 'aeiou' else 'a'} {kind} "
+                f"{name!r} is not a field of {'an' if what[0] in 'aeiou' else 'a'} {what} "
                 f"(fields: {', '.join(known)})"
             )
         if header is None or not str(header).strip():
