@@ -335,10 +335,11 @@ def record_states(store: SyncState, flow: str) -> RecordStates:
 
     def states(keys: Sequence[str]) -> Mapping[str, RecordState]:
         wanted = list(dict.fromkeys(keys))
+        asked = set(wanted)
         queued = {
             row.record_key: row
             for row in store.open_exceptions(flow=flow)
-            if row.record_key in set(wanted)
+            if row.record_key in asked
         }
         seen = store.flow_versions(flow, wanted)
         found: dict[str, RecordState] = {}

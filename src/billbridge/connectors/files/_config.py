@@ -144,6 +144,7 @@ class FilesConnection(ConnectionConfig):
         return Settings(
             locale=self.locale,
             date_formats=formats,
+            date_format_default=self.date_format or "%Y-%m-%d",
             currency=self.currency,
             timezone=self.timezone,
             tax_inclusive=self.tax_inclusive,

@@ -39,17 +39,21 @@ class Settings:
     """How a connection's files are written (billbridge.yaml), as the normalizer needs it.
 
     `date_formats[layout]` is the date format for files of that layout (the
-    connection's `date_format:`, else the layout's own, else ISO 8601).
+    connection's `date_format:`, else the layout's own, else ISO 8601);
+    `date_format_default` serves records of a layout not listed.
     """
 
     locale: str = "en_US"
     date_formats: Mapping[str, str] | None = None
+    date_format_default: str = "%Y-%m-%d"
     currency: str | None = None
     timezone: str = "UTC"
     tax_inclusive: bool = False
 
     def date_format(self, layout: str) -> str:
-        return (self.date_formats or {}).get(layout, "%Y-%m-%d")
+        """The format for a record read with `layout` (one no longer configured: the
+        connection's `date_format:`, else ISO 8601)."""
+        return (self.date_formats or {}).get(layout, self.date_format_default)
 
 
 def amount_example(locale: str) -> str:
