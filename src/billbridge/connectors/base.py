@@ -16,7 +16,7 @@ record is still seen as a conflict.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -35,8 +35,11 @@ __all__ = [
     "PositionMismatchError",
     "RawRecord",
     "RecordError",
+    "RecordState",
+    "RecordStates",
     "Recovered",
     "RetryableError",
+    "SettlingSource",
     "SourceConnector",
     "SourceFigures",
     "TargetConnector",
@@ -189,6 +192,41 @@ class Recovered:
     date: date
     legs: tuple[LedgerLeg, ...]
     version: str = ""
+
+
+class RecordState(NamedTuple):
+    """Where one record stands after a run, as the state store says.
+
+    `outcome`: `posted` (its entries are in the target: `postings` says which, as
+    (facet, where)), `nothing` (read, nothing to post), `failed`, `held` or
+    `conflict` (an open queue row: `error`, `field`, `hint`, `waiting_on`), or `unread`
+    (the flow has no trace of it).
+    """
+
+    outcome: str
+    postings: tuple[tuple[str, str], ...] = ()
+    error: str = ""
+    field: str = ""
+    hint: str = ""
+    waiting_on: str = ""
+
+
+RecordStates = Callable[[Sequence[str]], Mapping[str, RecordState]]  # record keys -> states
+
+
+@runtime_checkable
+class SettlingSource(Protocol):
+    """Optional for a source: told, once a run has committed all it read, how it ended.
+
+    Why: a source that hands over files (an inbox folder) must move each file aside once,
+    and only after its records are safely committed, with a report of what became of
+    each. The engine calls `settle` after the run's last commit (not after a dry run, a
+    stopped run or `sync --since`); `states(keys)` answers from the state store.
+    """
+
+    def settle(self, states: RecordStates) -> None:
+        """Finish what this pass read (e.g. move files); a `FatalError` is reported."""
+        ...
 
 
 class TargetConnector(Protocol):

@@ -20,9 +20,13 @@ from typing import Any
 import orjson
 
 from billbridge.connectors.base import (
+    ConnectorError,
     MeteredSource,
     PositionMismatchError,
     RawRecord,
+    RecordState,
+    RecordStates,
+    SettlingSource,
     SourceFigures,
 )
 from billbridge.connectors.source import Described
@@ -45,7 +49,14 @@ from .pipeline import RecordPipeline, StopRun
 from .recovery import recorded_batch, way_out
 from .recovery import target_cursor as _target_cursor
 
-__all__ = ["Progress", "process_records", "recover_target", "reprocess", "sync_flow"]
+__all__ = [
+    "Progress",
+    "process_records",
+    "record_states",
+    "recover_target",
+    "reprocess",
+    "sync_flow",
+]
 
 Progress = Callable[[int, str], None]  # (records done in this run, last position)
 
@@ -343,7 +354,42 @@ def _sync(
         else:
             if not dry_run:
                 runner.commit(_finished_cursors(flow, backfill=backfill, position=position))
+                if since is None and isinstance(flow.source, SettlingSource):
+                    crashpoint("before-settle")
+                    try:
+                        flow.source.settle(record_states(store, flow.name))
+                    except ConnectorError as exc:
+                        runner.result.stopped = str(exc)
     return runner.finish()
+
+
+def record_states(store: SyncState, flow: str) -> RecordStates:
+    """`keys -> RecordState` from the store: open queue rows, postings, versions seen."""
+
+    def states(keys: Sequence[str]) -> Mapping[str, RecordState]:
+        wanted = list(dict.fromkeys(keys))
+        asked = set(wanted)
+        queued = {
+            row.record_key: row
+            for row in store.open_exceptions(flow=flow)
+            if row.record_key in asked
+        }
+        seen = store.flow_versions(flow, wanted)
+        found: dict[str, RecordState] = {}
+        for key in wanted:
+            posted = tuple((p.facet, p.target_ref) for p in store.postings_for(key, flow=flow))
+            row = queued.get(key)
+            if row is not None:
+                found[key] = RecordState(
+                    outcome=row.kind, postings=posted, error=row.error, field=row.field,
+                    hint=row.hint, waiting_on=row.waiting_on,
+                )  # fmt: skip
+            else:
+                outcome = "posted" if posted else "nothing" if key in seen else "unread"
+                found[key] = RecordState(outcome=outcome, postings=posted)
+        return found
+
+    return states
 
 
 def reprocess(

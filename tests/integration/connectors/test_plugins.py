@@ -17,7 +17,7 @@ from billbridge.config import ConfigError, load_workspace
 from billbridge.connectors.registry import ConnectorLoadError, connector_names, connector_spec
 from billbridge.connectors.spec import ConnectorSpec
 
-BUILTIN = ("beancount", "csv-export", "gnucash", "sqlgl", "stripe")
+BUILTIN = ("beancount", "csv-export", "files", "gnucash", "sqlgl", "stripe")
 
 CONFIG = """\
 connections:
@@ -70,7 +70,7 @@ def test_an_installed_plugin_is_a_known_connector(tmp_path: Path) -> None:
     assert error is not None
     assert (
         "unknown connector 'jsonl-files'; expected one of: beancount, broken-ledger, "
-        "csv-export, gnucash, jsonl-file, orders-file, sqlgl, stripe"
+        "csv-export, files, gnucash, jsonl-file, orders-file, sqlgl, stripe"
     ) in str(error)
 
 
