@@ -27,7 +27,7 @@ from billbridge.connectors.base import (
     RecordError,
     RetryableError,
 )
-from billbridge.domain import JournalEntry, Problem, Severity
+from billbridge.domain import DomainError, JournalEntry, Problem, Severity
 from billbridge.mapping.rules import Context, Planned, plan_entries
 from billbridge.store.base import (
     AuditEvent,
@@ -38,6 +38,7 @@ from billbridge.store.base import (
     PostingRow,
     RecordRow,
     Store,
+    StoreError,
 )
 
 from .book_checks import BookChecks
@@ -63,6 +64,27 @@ def entry_hash(entry: JournalEntry) -> str:
     parts = [entry.date.isoformat()]
     parts.extend(f"{p.account}={p.amount.amount}{p.amount.currency}" for p in entry.postings)
     return hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
+
+
+# What is not one record's fault: the store or the disk failing, memory running out. These
+# stop the run as before; anything else raised while reading or mapping one record fails
+# that record alone.
+_INFRASTRUCTURE = (StoreError, OSError, MemoryError)
+
+
+def _unexpected(key: str, step: str, exc: Exception) -> tuple[Problem, ...]:
+    """A record's permanent failure, in words, for an exception nothing foresaw."""
+    if isinstance(exc, DomainError) and exc.problems:
+        return exc.problems
+    return (
+        Problem(
+            record=key,
+            field="",
+            message=f"billbridge could not {step} this record: {type(exc).__name__}: {exc}",
+            hint="a case billbridge does not handle yet: report it with the record "
+            f"(`billbridge trace {key}`); the rest of the run went on",
+        ),
+    )
 
 
 class RecordPipeline:
@@ -238,7 +260,14 @@ class RecordPipeline:
                 )
             )
             self._aliases(raw, version, now)
-        normalized = self.flow.normalize(raw.data, record=key, resolve=self.resolve)
+        try:
+            normalized = self.flow.normalize(raw.data, record=key, resolve=self.resolve)
+        except _INFRASTRUCTURE:
+            raise
+        except Exception as exc:  # one record's defect must never stop the run
+            return self._fail(
+                key, version, _unexpected(key, "read", exc), FailureKind.PERMANENT, now
+            )
         found = normalized.problems
         errors = tuple(p for p in found if p.severity is Severity.ERROR) if found else ()
         if errors:
@@ -262,16 +291,23 @@ class RecordPipeline:
             invoice_number=self._invoice_number,
             invoice=self.books.invoice,
         )
-        plan = plan_entries(normalized.value, self.flow.mapping, ctx)
-        plan = self.books.check(
-            key,
-            normalized.value,
-            plan,
-            batch=self.batch,
-            actor=self.actor,
-            run_id=self.run_id,
-            now=now,
-        )
+        try:
+            plan = plan_entries(normalized.value, self.flow.mapping, ctx)
+            plan = self.books.check(
+                key,
+                normalized.value,
+                plan,
+                batch=self.batch,
+                actor=self.actor,
+                run_id=self.run_id,
+                now=now,
+            )
+        except _INFRASTRUCTURE:
+            raise
+        except Exception as exc:  # one record's defect must never stop the run
+            return self._fail(
+                key, version, _unexpected(key, "map", exc), FailureKind.PERMANENT, now
+            )
         if plan.problems:
             return self._fail(key, version, plan.problems, FailureKind.PERMANENT, now)
         for req in plan.requires:

@@ -80,6 +80,7 @@ class Mapping(_Strict):
     timezone: str
     accounts: Accounts
     discounts: Literal["net", "separate"] = "net"
+    zero_invoices: Literal["skip", "memo"] = "skip"  # a zero-total invoice: nothing, or a memo
     products: dict[str, str] = Field(default_factory=dict)
     tax_rates: dict[str, str] = Field(default_factory=dict)
     fields: dict[str, str] = Field(default_factory=dict)
@@ -168,6 +169,9 @@ class Mapping(_Strict):
         for key in _OPTIONAL_RULES:  # unset: same version as before these keys existed
             if not content.get(key):
                 content.pop(key, None)
+        for key, default in _LATER_DEFAULTS.items():
+            if content.get(key) == default:
+                content.pop(key, None)
         return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
 
     @cached_property
@@ -184,6 +188,8 @@ class Mapping(_Strict):
 
 
 _OPTIONAL_RULES = ("currency", "fx", "tax_rules", "entities")
+# Keys added later, left out of the version at their default (the meaning before them).
+_LATER_DEFAULTS: dict[str, object] = {"zero_invoices": "skip"}
 
 
 def _with_rates_file(path: Path, data: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from billbridge.domain import (
     Customer,
     Invoice,
     JournalEntry,
+    Money,
     Payment,
     Payout,
     Posting,
@@ -101,8 +102,20 @@ def entry(
     link: str,
     mapping: Mapping,
     meta: tuple[tuple[str, str], ...] = (),
-) -> Planned:
-    kept = tuple(p for p in postings if p.amount.amount)
+    memo: bool = False,
+) -> Planned | None:
+    """The entry of one facet, its zero legs left out; None when nothing is left.
+
+    Why None and not an error: a document whose every amount is zero (a trial invoice,
+    a 100 % coupon) is legitimate and has no accounting effect. `memo=True` keeps it as
+    a memo entry instead: every leg at zero, so the ledger shows the document.
+    """
+    if memo:
+        kept = tuple(p if p.amount.amount else _zero(p) for p in postings)
+    else:
+        kept = tuple(p for p in postings if p.amount.amount)
+    if not kept:
+        return None
     return Planned(
         facet=facet,
         entry=JournalEntry(
@@ -118,6 +131,12 @@ def entry(
             meta=meta,
         ),
     )
+
+
+def _zero(posting: Posting) -> Posting:
+    """`posting` at a plain zero (never -0.00, which a void's negation would give)."""
+    zero = Money.zero(posting.amount.currency)
+    return Posting(account=posting.account, amount=zero, memo=posting.memo, meta=posting.meta)
 
 
 def missing_account(ctx: Context, mapping: Mapping, field: str, why: str) -> Problem:

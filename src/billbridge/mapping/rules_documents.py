@@ -150,6 +150,8 @@ def plan_invoice(inv: Invoice, mapping: Mapping, ctx: Context) -> RulePlan:
         meta.append(("warning", "; ".join(w.message for w in warnings)))
     issued = inv.finalized_at or inv.created
     link = inv.id
+    # A zero invoice (a trial, a 100 % coupon) posts nothing, or a memo entry by choice.
+    memo = mapping.zero_invoices == "memo" and not any(p.amount.amount for p in postings)
     planned = [
         entry(
             ctx,
@@ -162,6 +164,7 @@ def plan_invoice(inv: Invoice, mapping: Mapping, ctx: Context) -> RulePlan:
             link=link,
             mapping=mapping,
             meta=tuple(meta),
+            memo=memo,
         )
     ]
     if inv.status is InvoiceStatus.VOID:
@@ -179,9 +182,10 @@ def plan_invoice(inv: Invoice, mapping: Mapping, ctx: Context) -> RulePlan:
                 link=link,
                 mapping=mapping,
                 meta=tuple(meta),
+                memo=memo,
             )
         )
-    return RulePlan(entries=tuple(p for p in planned if p.entry.postings), problems=warnings)
+    return RulePlan(entries=tuple(p for p in planned if p is not None), problems=warnings)
 
 
 def _reverse_code(
@@ -255,4 +259,4 @@ def plan_credit_note(cn: CreditNote, mapping: Mapping, ctx: Context) -> RulePlan
             reason=f"waiting for invoice {cn.invoice} to be posted",
         ),
     )
-    return RulePlan(entries=tuple(p for p in planned if p.entry.postings), requires=requires)
+    return RulePlan(entries=tuple(p for p in planned if p is not None), requires=requires)

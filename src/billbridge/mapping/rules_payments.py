@@ -11,6 +11,7 @@ from billbridge.domain import Payment, Payout, Posting, Refund
 from .model import Mapping
 from .rule_base import (
     Context,
+    Planned,
     Requirement,
     RulePlan,
     day_of,
@@ -20,6 +21,10 @@ from .rule_base import (
 )
 
 __all__ = ["plan_payment", "plan_payout", "plan_refund"]
+
+
+def _kept(planned: Planned | None) -> tuple[Planned, ...]:
+    return () if planned is None else (planned,)
 
 
 def plan_payment(pay: Payment, mapping: Mapping, ctx: Context) -> RulePlan:
@@ -61,7 +66,7 @@ def plan_payment(pay: Payment, mapping: Mapping, ctx: Context) -> RulePlan:
         link=pay.invoice,
         mapping=mapping,
     )
-    return RulePlan(entries=(planned,), requires=requires)
+    return RulePlan(entries=_kept(planned), requires=requires)
 
 
 def plan_refund(ref: Refund, mapping: Mapping, ctx: Context) -> RulePlan:
@@ -86,7 +91,7 @@ def plan_refund(ref: Refund, mapping: Mapping, ctx: Context) -> RulePlan:
             reason=f"waiting for payment {ref.payment} to be posted",
         ),
     )
-    return RulePlan(entries=(planned,), requires=requires)
+    return RulePlan(entries=_kept(planned), requires=requires)
 
 
 def plan_payout(po: Payout, mapping: Mapping, ctx: Context) -> RulePlan:
@@ -105,4 +110,4 @@ def plan_payout(po: Payout, mapping: Mapping, ctx: Context) -> RulePlan:
         link="",
         mapping=mapping,
     )
-    return RulePlan(entries=(planned,))
+    return RulePlan(entries=_kept(planned))

@@ -184,6 +184,26 @@ def _spread(
     ]
 
 
+def _spread_discount(discount: int, cur: str, lines: list[InvoiceLine]) -> list[InvoiceLine]:
+    """2017-08-15: one `discount` (a coupon) on the whole invoice, spread over the lines.
+
+    That shape states the discount only as the difference between subtotal plus tax and
+    total; its lines carry none. Spread proportionally to the line amounts (largest
+    remainder, no minor unit lost), so the lines sum to the total as in the current
+    shape. Lines that already carry discounts, or a difference that is not a discount,
+    are left alone (a total that does not add up then fails validation, naming it).
+    """
+    if discount <= 0 or any(line.discount.minor for line in lines):
+        return lines
+    weights = [max(0, line.amount.minor) for line in lines]
+    if sum(weights) < discount:
+        return lines
+    shares = _allocate(discount, weights)
+    return [
+        replace(line, discount=money(share, cur)) for line, share in zip(lines, shares, strict=True)
+    ]
+
+
 def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tuple[Problem, ...]]:
     ident = data["id"]
     cur = currency(data)
@@ -231,6 +251,8 @@ def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tu
         taxed = taxed or bool(value.taxes)
         lines.append(value)
 
+    if lines and mapping(data.get("discount")) is not None:
+        lines = _spread_discount(subtotal.minor + tax.minor - total.minor, cur, lines)
     if lines and not taxed:
         lines = _spread(data, cur, tax, lines)
 
