@@ -49,6 +49,12 @@ def _print(report: BooksReport) -> None:
     for (obj, currency), (source, posted) in sorted(report.totals.items()):
         totals.add_row(obj, currency, f"{source:f}", f"{posted:f}", f"{posted - source:f}")
     out.print(totals)
+    for (obj, currency), count in sorted(report.converted.items()):
+        out.print(
+            f"  {count} {obj} record(s) in {currency}: the target keeps only their converted "
+            "amounts, so their source figure is not compared",
+            highlight=False,
+        )
     for diff in report.differences:
         out.print(f"  [red]{diff.kind}[/] {diff.record or '-'}: {diff.detail}", highlight=False)
 
