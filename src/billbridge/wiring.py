@@ -106,7 +106,7 @@ def _invoice_payment_aliases(data: Mapping[str, Any]) -> list[str]:
 
 
 def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
-    from .formats.stripe import LOOKUPS, normalize  # noqa: PLC0415
+    from .formats.stripe import LOOKUPS, REVISITS, normalize  # noqa: PLC0415
 
     flow = workspace.flow(name)
     return FlowRuntime(
@@ -123,6 +123,7 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
         batch_size=workspace.batch_size,
         aliases={"invoice": _invoice_aliases, "invoice_payment": _invoice_payment_aliases},
         lookups=LOOKUPS,
+        revisits=REVISITS,
     )
 
 

@@ -88,6 +88,10 @@ def convert_postings(
 ) -> tuple[list[Posting], Money]:
     """Each posting converted at its own rate, keeping the original amount.
 
+    A posting that already carries an `original` (a payment's receivable leg stated in
+    the settlement currency at the gateway's rate) is converted from that original:
+    what it was in its transaction currency is what the rate applies to.
+
     Returns the converted postings and what they sum to in `functional`: zero when every
     leg used the same rate (the rounding residue is moved to the largest leg), otherwise
     the realized exchange difference the caller posts to a gain or loss account.
@@ -95,16 +99,23 @@ def convert_postings(
     """
     out: list[Posting] = []
     for posting, rate in zip(postings, rates, strict=True):
-        if posting.amount.currency == functional:
-            out.append(posting)
+        stated = posting.original or posting.amount
+        if stated.currency == functional:
+            out.append(
+                posting
+                if posting.original is None
+                else Posting(
+                    account=posting.account, amount=stated, memo=posting.memo, meta=posting.meta
+                )
+            )
             continue
-        converted = Money.rounded(posting.amount.amount * rate, functional)
+        converted = Money.rounded(stated.amount * rate, functional)
         out.append(
             Posting(
                 account=posting.account,
                 amount=converted,
                 memo=posting.memo,
-                original=posting.amount,
+                original=stated,
                 meta=posting.meta,
             )
         )

@@ -62,6 +62,10 @@ class FlowRuntime:
     # "object:id" of the records a record of this type may look up while normalized:
     # fetched for a whole batch in one query (see formats/stripe/_lookups.py).
     lookups: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = field(default_factory=dict)
+    # Links a record of this type brings (a payment's handle, when a later record says
+    # which invoice it paid): the records whose entries carry one of them are run again
+    # in the same batch, so a link that arrives after its payment still posts its effect.
+    revisits: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = field(default_factory=dict)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -49,6 +49,7 @@ from .retry import FailureKind, decide
 __all__ = ["RecordPipeline", "StopRun", "entry_hash", "record_key"]
 
 _RECENT = 20_000  # parsed records kept for look-ups (related records sit close together)
+_OPEN = frozenset({"held", "failed", "conflict"})  # outcomes that leave a queue row
 
 
 class StopRun(Exception):  # noqa: N818 - a control signal, not an error of the record
@@ -220,14 +221,35 @@ class RecordPipeline:
         """
         key = record_key(self.connection, raw.object, raw.id)
         outcome = self._process(raw, key, force=force)
+        self._tally(key, outcome)
+        return outcome
+
+    def revisit(self, raw: RawRecord) -> str:
+        """Run a record again because another one brought what it lacked (its invoice link).
+
+        It was counted when it was read; it counts again only when it now ends held,
+        failed or in conflict (a problem shows in the run's figures), or when it was
+        open earlier in this run. A close of its queue row planned earlier in this batch
+        is dropped when it ends open again (the close would run after the new row).
+        """
+        key = record_key(self.connection, raw.object, raw.id)
+        outcome = self._process(raw, key, force=True)
+        if outcome in _OPEN:
+            self.batch.closed_exceptions = [
+                c for c in self.batch.closed_exceptions if c[:2] != (self.flow.name, key)
+            ]
+        if outcome in _OPEN or key in self._open_in_run:
+            self._tally(key, outcome)
+        return outcome
+
+    def _tally(self, key: str, outcome: str) -> None:
         counts = self.result.counts
         earlier = self._open_in_run.pop(key, None)
         if earlier is not None:
             counts[earlier] -= 1
         counts[outcome] += 1
-        if outcome in {"held", "failed", "conflict"}:
+        if outcome in _OPEN:
             self._open_in_run[key] = outcome
-        return outcome
 
     def _process(self, raw: RawRecord, key: str, *, force: bool) -> str:
         now = self.now()
@@ -290,6 +312,7 @@ class RecordPipeline:
             version=version,
             invoice_number=self._invoice_number,
             invoice=self.books.invoice,
+            posted=self._posted_facets,
         )
         try:
             plan = plan_entries(normalized.value, self.flow.mapping, ctx)

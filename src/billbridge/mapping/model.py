@@ -65,6 +65,8 @@ class Accounts(_Strict):
     revenue: str | None = None  # for lines whose product has no rule; absent = fail them
     unapplied: str | None = None  # payments with no invoice; absent = fail them
     discounts: str | None = None  # needed with `discounts: separate`
+    # a payment settled in another currency, in books with no functional currency
+    conversion: str | None = None
 
     @field_validator("*")
     @classmethod
@@ -172,6 +174,9 @@ class Mapping(_Strict):
         for key, default in _LATER_DEFAULTS.items():
             if content.get(key) == default:
                 content.pop(key, None)
+        for key in _LATER_ACCOUNTS:
+            if content["accounts"].get(key) is None:
+                content["accounts"].pop(key, None)
         return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
 
     @cached_property
@@ -190,6 +195,7 @@ class Mapping(_Strict):
 _OPTIONAL_RULES = ("currency", "fx", "tax_rules", "entities")
 # Keys added later, left out of the version at their default (the meaning before them).
 _LATER_DEFAULTS: dict[str, object] = {"zero_invoices": "skip"}
+_LATER_ACCOUNTS = ("conversion",)
 
 
 def _with_rates_file(path: Path, data: dict[str, Any]) -> dict[str, Any]:

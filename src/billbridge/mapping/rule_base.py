@@ -8,7 +8,7 @@ mapping/rules.py is the one entry point.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date, datetime
 from typing import NamedTuple
 
@@ -57,6 +57,10 @@ def _no_invoice(_id: str) -> Invoice | None:
     return None
 
 
+def _nothing_posted(_record: str) -> Collection[str]:
+    return ()
+
+
 class Context(NamedTuple):
     """What a rule needs beyond the record: where it came from and how to name related ones."""
 
@@ -66,6 +70,9 @@ class Context(NamedTuple):
     version: str
     invoice_number: Callable[[str], str] = _no_number
     invoice: Callable[[str], Invoice | None] = _no_invoice  # a related invoice, normalized
+    # the facets already posted for a record key: what a record did earlier in its life
+    # (a payment posted before its invoice link existed went to `prepayment`)
+    posted: Callable[[str], Collection[str]] = _nothing_posted
 
 
 class Planned(NamedTuple):

@@ -13,7 +13,7 @@ shared/data/stripe-api-fixtures.json), plus the in-between `tax_amounts`/`price`
 from __future__ import annotations
 
 from ._control import CONTROL_FIELDS, control_amount
-from ._lookups import LOOKUPS
+from ._lookups import LOOKUPS, REVISITS
 from ._normalize import POSTABLE_OBJECTS, REFERENCE_OBJECTS, normalize
 from ._types import Normalized, Resolve
 
@@ -22,6 +22,7 @@ __all__ = [
     "LOOKUPS",
     "POSTABLE_OBJECTS",
     "REFERENCE_OBJECTS",
+    "REVISITS",
     "Normalized",
     "Resolve",
     "control_amount",
