@@ -114,12 +114,22 @@ def check_books(
     lines: Iterable[LedgerLine],
     store: Store,
     control: ControlAmount,
+    primary: Mapping[str, frozenset[str]] | None = None,
 ) -> BooksReport:
-    """Compare what the target holds with the source records and the store's postings."""
+    """Compare what the target holds with the source records and the store's postings.
+
+    `primary`: per object type, the accounts whose legs carry the source's figure (an
+    invoice's total is its receivable leg, whatever discounts, taxes or exchange
+    differences sit beside it). Without it, the larger of the entry's debits and
+    credits in the source currency is compared.
+    """
     report = BooksReport(flow=flow, target=target)
     entries_by_key: dict[str, set[str]] = defaultdict(set)
     # (idem, transaction currency) -> [debits, credits] of the entry's legs as written
     sides: dict[tuple[str, str], list[Decimal]] = {}
+    # (idem, transaction currency) -> account -> sum, on the accounts that carry figures
+    on_accounts: dict[tuple[str, str], dict[str, Decimal]] = {}
+    carrying = frozenset().union(*primary.values()) if primary else frozenset()
     record_of: dict[str, str] = {}
     entry_ids: set[str] = set()
     for line in lines:
@@ -137,6 +147,9 @@ def check_books(
                 side[0] += units
             else:
                 side[1] -= units
+            if account in carrying:
+                on = on_accounts.setdefault((idem, units_currency), {})
+                on[account] = on.get(account, Decimal(0)) + units
     report.entries = len(entry_ids)
     report.keys = len(entries_by_key)
     for currency, total in sorted(report.trial_balance.items()):
@@ -179,18 +192,28 @@ def check_books(
                 detail=f"the target holds {idem}, which the store has no posting for",
             )
         )
-    _compare_totals(report, flow, stored, sides, set(entries_by_key), store, control)
+    legs = _Legs(sides=sides, on_accounts=on_accounts, held=set(entries_by_key))
+    _compare_totals(report, flow, stored, legs, store, control, primary or {})
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Legs:
+    """What the ledger's entries hold, by idempotency key and transaction currency."""
+
+    sides: Mapping[tuple[str, str], list[Decimal]]  # [debits, credits]
+    on_accounts: Mapping[tuple[str, str], Mapping[str, Decimal]]
+    held: set[str]  # idempotency keys with any leg at all
 
 
 def _compare_totals(
     report: BooksReport,
     flow: str,
     stored: Mapping[str, Any],
-    sides: Mapping[tuple[str, str], list[Decimal]],
-    held: set[str],
+    legs: _Legs,
     store: Store,
     control: ControlAmount,
+    primary: Mapping[str, frozenset[str]],
 ) -> None:
     records = sorted({p.record_key for p in stored.values()})
     for start in range(0, len(records), _CHUNK):
@@ -211,13 +234,18 @@ def _compare_totals(
             if not found:
                 continue  # this record's primary effect was never posted (e.g. a draft)
             facet, idem = found[0]
-            side = sides.get((idem, currency))
-            if side is None and idem in held:
+            side = legs.sides.get((idem, currency))
+            if side is None and idem in legs.held:
                 # every leg converted, and the target keeps only the converted amounts
                 counted = report.converted.get((row.object, currency), 0)
                 report.converted[row.object, currency] = counted + 1
                 continue
-            posted = max(side) if side is not None else Decimal(0)
+            accounts = primary.get(row.object)
+            if accounts:
+                on = legs.on_accounts.get((idem, currency), {})
+                posted = abs(sum((v for a, v in on.items() if a in accounts), Decimal(0)))
+            else:
+                posted = max(side) if side is not None else Decimal(0)
             source_sum, posted_sum = report.totals.get((row.object, currency), (0, 0))
             report.totals[row.object, currency] = (
                 Decimal(source_sum) + amount,

@@ -12,12 +12,13 @@ shared/data/stripe-api-fixtures.json), plus the in-between `tax_amounts`/`price`
 
 from __future__ import annotations
 
-from ._control import CONTROL_FIELDS, control_amount
+from ._control import CONTROL_ACCOUNTS, CONTROL_FIELDS, control_amount
 from ._lookups import LOOKUPS, REVISITS
 from ._normalize import POSTABLE_OBJECTS, REFERENCE_OBJECTS, normalize
 from ._types import Normalized, Resolve
 
 __all__ = [
+    "CONTROL_ACCOUNTS",
     "CONTROL_FIELDS",
     "LOOKUPS",
     "POSTABLE_OBJECTS",

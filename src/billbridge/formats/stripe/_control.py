@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from billbridge.domain import CurrencyError, minor_units
 
-__all__ = ["CONTROL_FIELDS", "control_amount"]
+__all__ = ["CONTROL_ACCOUNTS", "CONTROL_FIELDS", "control_amount"]
 
 # object → (facet(s) of its primary journal entry, field holding the amount in minor units);
 # a charge posted before its invoice was known is a `prepayment`
@@ -23,6 +23,16 @@ CONTROL_FIELDS: Final[dict[str, tuple[str | tuple[str, ...], str]]] = {
     "refund": ("refund", "amount"),
     "credit_note": ("credit", "total"),
     "payout": ("payout", "amount"),
+}
+
+
+# object → the mapping's account roles (keys of `accounts:`) whose legs carry that amount
+CONTROL_ACCOUNTS: Final[dict[str, tuple[str, ...]]] = {
+    "invoice": ("receivable",),
+    "charge": ("receivable", "unapplied"),
+    "refund": ("refunds",),
+    "credit_note": ("receivable", "refunds"),
+    "payout": ("bank",),
 }
 
 
