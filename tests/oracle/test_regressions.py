@@ -52,7 +52,8 @@ def test_eur_charge_settled_in_usd_in_eur_books_passes_books_check(
 def test_a_prepayment_settled_in_another_currency_passes_books_check(
     tmp_path: Path, target: str
 ) -> None:
-    """Found on the SQL GL, EUR books: a EUR payment of no invoice, settled in JPY.
+    """Found on the SQL GL, EUR books: a EUR payment of no invoice, settled in JPY
+    (amounts here chosen so that the settled yen are worth more than the payment).
 
     GnuCash and the SQL GL hold every leg in EUR, so the cash legs converted from the
     settlement currency looked like the source's figure: "source says 5.00 EUR, the
@@ -65,9 +66,9 @@ def test_a_prepayment_settled_in_another_currency_passes_books_check(
         invoices=[HInvoice(id="in_0", number="H-0001", currency="usd", lines=[Line(0)],
                            created=FIRST_DAY + DAY, status="paid")],
         payments=[HPayment(id="ch_x0", invoice=None, currency="eur", amount=500, fee=0,
-                           created=FIRST_DAY + 2 * DAY, settle=("jpy", "164.5", 823))],
+                           created=FIRST_DAY + 2 * DAY, settle=("jpy", "168", 840))],
     )  # fmt: skip
-    history.payments[0].fee = 23
+    history.payments[0].fee = 24
     found = run_history(tmp_path / "ws", history, _all_at_once(history), target=target,
                         mode="functional")  # fmt: skip
     assert found == []
