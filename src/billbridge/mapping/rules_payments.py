@@ -99,7 +99,7 @@ def plan_payment(pay: Payment, mapping: Mapping, ctx: Context) -> RulePlan:
     facet = "payment" if not pay.invoice and "payment" in posted else "prepayment"
     plan = _payment(
         pay, mapping, ctx, credit=unapplied, facet=facet,
-        narration=f"Payment {pay.id} (no invoice yet)", link=pay.intent or pay.id, requires=(),
+        narration=f"Payment {pay.id}, no invoice yet", link=pay.intent or pay.id, requires=(),
     )  # fmt: skip
     if not pay.invoice or plan.problems:
         return plan
