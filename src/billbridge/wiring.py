@@ -131,6 +131,7 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
         payment_object=model.payment_object,
         lifecycle=model.lifecycle,
         hold_timeout=timedelta(seconds=flow.hold_timeout_seconds),
+        revisits=model.revisits,
     )
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from billbridge.connectors.beancount import ledger_lines as beancount_lines
 from billbridge.connectors.beancount import posted_keys
+from billbridge.connectors.spec import LedgerLine
 from billbridge.connectors.sqlgl import ledger_lines as sqlgl_lines
 from billbridge.workspace_files import create_workspace
 
@@ -72,9 +73,11 @@ def files_workspace(root: Path, fmt: Format) -> Workspace:
     return Workspace(root=root, state_url=f"sqlite:///{root / 'state.db'}")
 
 
-def sums(lines: list[tuple[str, str, str, str, str, Decimal]]) -> dict[tuple[str, str], Decimal]:
+def sums(lines: list[LedgerLine]) -> dict[tuple[str, str], Decimal]:
+    """Per account and currency, as written (a priced leg's units, in its own currency)."""
     found: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for _entry, _idem, _record, account, currency, amount in lines:
+    for line in lines:
+        account, currency, amount = (line[3], line[6], line[7]) if len(line) == 8 else line[3:6]
         found[account, currency] += amount
     return {k: v for k, v in found.items() if v}
 

@@ -8,7 +8,7 @@ every difference. Exit 1 when anything differs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -16,6 +16,9 @@ from rich.table import Table
 from billbridge.engine.books import BooksReport, check_books
 
 from ._common import group_workspace
+
+if TYPE_CHECKING:
+    from billbridge.mapping.model import Mapping
 
 __all__ = ["books_app"]
 
@@ -49,8 +52,22 @@ def _print(report: BooksReport) -> None:
     for (obj, currency), (source, posted) in sorted(report.totals.items()):
         totals.add_row(obj, currency, f"{source:f}", f"{posted:f}", f"{posted - source:f}")
     out.print(totals)
+    for (obj, currency), count in sorted(report.converted.items()):
+        out.print(
+            f"  {count} {obj} record(s) in {currency}: the target keeps only their converted "
+            "amounts, so their source figure is not compared",
+            highlight=False,
+        )
     for diff in report.differences:
         out.print(f"  [red]{diff.kind}[/] {diff.record or '-'}: {diff.detail}", highlight=False)
+
+
+def _primary(mapping: Mapping) -> dict[str, frozenset[str]]:
+    """Per object, the accounts whose legs carry the source's control amount."""
+    from billbridge.formats.stripe import CONTROL_ACCOUNTS  # noqa: PLC0415
+    from billbridge.mapping.entities import role_accounts  # noqa: PLC0415
+
+    return {obj: role_accounts(mapping, roles) for obj, roles in CONTROL_ACCOUNTS.items()}
 
 
 @books_app.command("check")
@@ -66,6 +83,7 @@ def check(
 ) -> None:
     """Trial balance, source vs posted totals, and one posting per source record."""
     from billbridge.formats.stripe import control_amount  # noqa: PLC0415
+    from billbridge.mapping.model import load_mapping  # noqa: PLC0415
     from billbridge.wiring import ledger_lines  # noqa: PLC0415
 
     from ._common import emit, opened  # noqa: PLC0415
@@ -79,6 +97,7 @@ def check(
                 lines=ledger_lines(ws, name),
                 store=store,
                 control=control_amount,
+                primary=_primary(load_mapping(ws.flow(name).mapping)),
             )
             for name in names
         ]

@@ -156,3 +156,7 @@ class SourceModel:
     checks: tuple[SourceCheck, ...] = ()
     payment_object: str = "payment"
     lifecycle: Lifecycle | None = None
+    # Links a record of this type brings (a payment's handle, when a later record says
+    # which invoice it paid): the records whose entries carry one of them are run again
+    # in the same batch, so a link that arrives after its payment still posts its effect.
+    revisits: Mapping[str, KeysOf] = field(default_factory=dict)

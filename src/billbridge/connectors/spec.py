@@ -34,8 +34,13 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "billbridge.connectors"
 
-# (entry id, idempotency key, record key, account, currency, amount): one leg as stored.
-LedgerLine = tuple[str, str, str, str, str, Decimal]
+# (entry id, idempotency key, record key, account, currency, amount): one leg as stored,
+# `amount` being what it weighs in the ledger's balance. A ledger that keeps a converted
+# leg in its transaction currency at a price (Beancount's `119.00 USD @@ 107.10 EUR`)
+# adds the leg as written: (…, weight currency, weight, units currency, units).
+LedgerLine = (
+    tuple[str, str, str, str, str, Decimal] | tuple[str, str, str, str, str, Decimal, str, Decimal]
+)
 
 
 class ConnectionConfig(BaseModel):

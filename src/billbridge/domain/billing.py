@@ -155,7 +155,14 @@ class CreditNote:
 @fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Payment:
-    """Money received for an invoice (a Stripe charge): gross = fee + net."""
+    """Money received for an invoice (a Stripe charge): gross = fee + net.
+
+    `gross` is in the currency the customer paid (the invoice's). When the payment is
+    settled in another currency (`settled`, the amount the gateway credited, e.g. 107.10
+    EUR for 119.00 USD at its `exchange_rate`), `fee` and `net` are in the settlement
+    currency and settled = fee + net. `intent` names the payment intent, the handle a
+    later link to an invoice uses.
+    """
 
     id: str
     invoice: str
@@ -168,6 +175,9 @@ class Payment:
     status: str = "succeeded"
     balance_transaction: str = ""
     entity: str = "default"
+    settled: Money | None = None
+    exchange_rate: Decimal | None = None
+    intent: str = ""
 
 
 @fast_init
@@ -182,6 +192,7 @@ class Refund:
     status: str = "succeeded"
     reason: str = ""
     entity: str = "default"
+    settled: Money | None = None  # paid back in the settlement currency, when it differs
 
 
 @fast_init

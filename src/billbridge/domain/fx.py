@@ -88,6 +88,10 @@ def convert_postings(
 ) -> tuple[list[Posting], Money]:
     """Each posting converted at its own rate, keeping the original amount.
 
+    A posting that already carries an `original` (a payment's receivable leg stated in
+    the settlement currency at the gateway's rate) is converted from that original:
+    what it was in its transaction currency is what the rate applies to.
+
     Returns the converted postings and what they sum to in `functional`: zero when every
     leg used the same rate (the rounding residue is moved to the largest leg), otherwise
     the realized exchange difference the caller posts to a gain or loss account.
@@ -95,16 +99,23 @@ def convert_postings(
     """
     out: list[Posting] = []
     for posting, rate in zip(postings, rates, strict=True):
-        if posting.amount.currency == functional:
-            out.append(posting)
+        stated = posting.original or posting.amount
+        if stated.currency == functional:
+            out.append(
+                posting
+                if posting.original is None
+                else Posting(
+                    account=posting.account, amount=stated, memo=posting.memo, meta=posting.meta
+                )
+            )
             continue
-        converted = Money.rounded(posting.amount.amount * rate, functional)
+        converted = Money.rounded(stated.amount * rate, functional)
         out.append(
             Posting(
                 account=posting.account,
                 amount=converted,
                 memo=posting.memo,
-                original=posting.amount,
+                original=stated,
                 meta=posting.meta,
             )
         )
@@ -112,10 +123,7 @@ def convert_postings(
     if len(set(rates)) <= 1 and residue and out:
         # The side with more legs is where the rounding accumulated: its largest leg
         # takes the residue, so a single receivable stays exactly total x rate.
-        debits = [i for i, p in enumerate(out) if p.amount.amount > 0]
-        credit_legs = [i for i, p in enumerate(out) if p.amount.amount < 0]
-        side = debits if len(debits) > len(credit_legs) else credit_legs or debits
-        big = max(side, key=lambda i: abs(out[i].amount.amount))
+        big = _takes_residue(out, residue)
         leg = out[big]
         fixed = Money.rounded(leg.amount.amount - residue, functional)
         out[big] = Posting(
@@ -123,3 +131,27 @@ def convert_postings(
         )
         residue = Decimal(0)
     return out, Money.rounded(residue, functional)
+
+
+def _takes_residue(out: Sequence[Posting], residue: Decimal) -> int:
+    """The leg that absorbs a same-rate conversion's rounding residue.
+
+    The largest leg of the side with more legs (the rounding accumulated there), unless
+    that would turn the leg against its transaction amount (a credit of 0.001 KWD
+    converted to a debit of 1 JPY): a ledger cannot state that (Beancount has no negative
+    prices) and it means nothing. Then the largest leg that stays on its own side takes
+    it; one always does, since the legs of the other side only grow.
+    """
+
+    debit_legs = [i for i, p in enumerate(out) if p.amount.amount > 0]
+    credit_legs = [i for i, p in enumerate(out) if p.amount.amount < 0]
+    side = debit_legs if len(debit_legs) > len(credit_legs) else credit_legs or debit_legs
+    first = max(side, key=lambda i: abs(out[i].amount.amount))
+    ordered = [first, *sorted((i for i in range(len(out)) if i != first),
+                              key=lambda i: -abs(out[i].amount.amount))]  # fmt: skip
+    for i in ordered:
+        after = out[i].amount.amount - residue
+        stated = (out[i].original or out[i].amount).amount
+        if not after or (after > 0) == (stated > 0):
+            return i
+    return ordered[0]

@@ -84,6 +84,10 @@ class FlowRuntime:
 
     # How long a record may be held for what it waits for before it becomes a failed row.
     hold_timeout: timedelta = timedelta(days=3)
+    # Links a record of this type brings (a payment's handle, when a later record says
+    # which invoice it paid): the records whose entries carry one of them are run again
+    # in the same batch, so a link that arrives after its payment still posts its effect.
+    revisits: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = field(default_factory=dict)
 
 
 @dataclass(slots=True, kw_only=True)

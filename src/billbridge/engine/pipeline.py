@@ -30,7 +30,7 @@ from billbridge.connectors.base import (
     Recovered,
     RetryableError,
 )
-from billbridge.domain import JournalEntry, Problem, Severity, is_currency, minor_units
+from billbridge.domain import DomainError, JournalEntry, Problem, Severity, is_currency, minor_units
 from billbridge.mapping.rules import Context, Planned, plan_entries
 from billbridge.store.base import (
     AuditEvent,
@@ -40,6 +40,7 @@ from billbridge.store.base import (
     OutcomeRow,
     PostingRow,
     RecordRow,
+    StoreError,
     SyncState,
 )
 
@@ -59,6 +60,7 @@ _IN_DOUBT = (
     "billbridge retries it, and first asks the target whether the failed write landed after "
     "all; check the target if it persists"
 )
+_OPEN = frozenset({"held", "failed", "conflict"})  # outcomes that leave a queue row
 
 
 class StopRun(Exception):  # noqa: N818 - a control signal, not an error of the record
@@ -95,6 +97,27 @@ def _at_minor_unit(amount: Decimal, currency: str) -> Decimal:
     if not is_currency(currency):
         return amount
     return amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
+
+
+# What is not one record's fault: the store or the disk failing, memory running out. These
+# stop the run as before; anything else raised while reading or mapping one record fails
+# that record alone.
+_INFRASTRUCTURE = (StoreError, OSError, MemoryError)
+
+
+def _unexpected(key: str, step: str, exc: Exception) -> tuple[Problem, ...]:
+    """A record's permanent failure, in words, for an exception nothing foresaw."""
+    if isinstance(exc, DomainError) and exc.problems:
+        return exc.problems
+    return (
+        Problem(
+            record=key,
+            field="",
+            message=f"billbridge could not {step} this record: {type(exc).__name__}: {exc}",
+            hint="a case billbridge does not handle yet: report it with the record "
+            f"(`billbridge trace {key}`); the rest of the run went on",
+        ),
+    )
 
 
 class RecordPipeline:
@@ -249,13 +272,31 @@ class RecordPipeline:
         self._tally(key, outcome)
         return outcome
 
+    def revisit(self, raw: RawRecord) -> str:
+        """Run a record again because another one brought what it lacked (its invoice link).
+
+        It was counted when it was read; it counts again only when it now ends held,
+        failed or in conflict (a problem shows in the run's figures), or when it was
+        open earlier in this run. A close of its queue row planned earlier in this batch
+        is dropped when it ends open again (the close would run after the new row).
+        """
+        key = record_key(self.connection, raw.object, raw.id)
+        outcome = self._process(raw, key, force=True)
+        if outcome in _OPEN:
+            self.batch.closed_exceptions = [
+                c for c in self.batch.closed_exceptions if c[:2] != (self.flow.name, key)
+            ]
+        if outcome in _OPEN or key in self._open_in_run:
+            self._tally(key, outcome)
+        return outcome
+
     def _tally(self, key: str, outcome: str) -> None:
         counts = self.result.counts
         earlier = self._open_in_run.pop(key, None)
         if earlier is not None:
             counts[earlier] -= 1
         counts[outcome] += 1
-        if outcome in {"held", "failed", "conflict"}:
+        if outcome in _OPEN:
             self._open_in_run[key] = outcome
 
     def _process(self, raw: RawRecord, key: str, *, force: bool) -> str:
@@ -289,7 +330,14 @@ class RecordPipeline:
                 )
             )
             self._aliases(raw, version, now)
-        normalized = self.flow.normalize(raw.data, record=key, resolve=self.resolve)
+        try:
+            normalized = self.flow.normalize(raw.data, record=key, resolve=self.resolve)
+        except _INFRASTRUCTURE:
+            raise
+        except Exception as exc:  # one record's defect must never stop the run
+            return self._fail(
+                key, version, _unexpected(key, "read", exc), FailureKind.PERMANENT, now
+            )
         found = normalized.problems
         errors = tuple(p for p in found if p.severity is Severity.ERROR) if found else ()
         if errors:
@@ -315,17 +363,25 @@ class RecordPipeline:
             invoice_number=self._invoice_number,
             invoice=self.books.invoice,
             payment_object=self.flow.payment_object,
+            posted=self._posted_facets,
         )
-        plan = plan_entries(normalized.value, self.flow.mapping, ctx)
-        plan = self.books.check(
-            key,
-            normalized.value,
-            plan,
-            batch=self.batch,
-            actor=self.actor,
-            run_id=self.run_id,
-            now=now,
-        )
+        try:
+            plan = plan_entries(normalized.value, self.flow.mapping, ctx)
+            plan = self.books.check(
+                key,
+                normalized.value,
+                plan,
+                batch=self.batch,
+                actor=self.actor,
+                run_id=self.run_id,
+                now=now,
+            )
+        except _INFRASTRUCTURE:
+            raise
+        except Exception as exc:  # one record's defect must never stop the run
+            return self._fail(
+                key, version, _unexpected(key, "map", exc), FailureKind.PERMANENT, now
+            )
         if plan.problems:
             return self._fail(key, version, plan.problems, FailureKind.PERMANENT, now)
         for req in plan.requires:

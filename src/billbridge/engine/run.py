@@ -157,8 +157,39 @@ class _Runner:
     def process(self, records: Sequence[RawRecord], *, force: bool = False) -> None:
         keys = [f"{self.pipeline.connection}:{r.object}:{r.id}" for r in records]
         self.pipeline.prefetch(keys, records)
+        revisits = self.flow.revisits
+        links: list[str] = []
         for raw in records:
-            self.pipeline.process(raw, force=force)
+            outcome = self.pipeline.process(raw, force=force)
+            make = revisits.get(raw.object)
+            if make is not None and outcome != "unchanged" and not raw.error:
+                links.extend(make(raw.data))
+        if links:
+            self._revisit(links)
+
+    def _revisit(self, links: list[str]) -> None:
+        """Run again, in this batch, the records whose entries carry one of `links`.
+
+        A payment posted before anything said which invoice it paid carries its own handle
+        as its link; the record that finally says it (an invoice_payment) names the handle
+        here, and the payment plans its application. In the same batch, so the new link
+        and its effect commit together (a crash loses both, and the re-read brings both).
+        """
+        wanted = set(links)
+        batch = self.pipeline.batch
+        keys = set(self.store.records_linked(sorted(wanted), flow=self.flow.name))
+        keys.update(row.record_key for row in batch.postings if row.link in wanted)
+        if not keys:
+            return
+        pending = {row.key: row for row in batch.records}
+        stored = self.store.get_records(sorted(k for k in keys if k not in pending))
+        for key in sorted(keys):
+            row = pending.get(key) or stored.get(key)
+            if row is not None:
+                self.pipeline.revisit(
+                    RawRecord(object=row.object, id=row.source_id,
+                              data=orjson.loads(row.snapshot), raw=row.snapshot, position="")
+                )  # fmt: skip
 
     def commit(self, cursors: Sequence[CursorRow] = ()) -> None:
         """Flush the target, then commit the batch with the cursors, then release held."""

@@ -12,7 +12,7 @@ the message lists every rule tried.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from billbridge.domain import (
@@ -28,7 +28,7 @@ from billbridge.domain import (
 from .books import EntityRule, TaxRule
 from .model import Accounts, Mapping
 
-__all__ = ["Facts", "facts_of", "prefixed", "route"]
+__all__ = ["Facts", "facts_of", "prefixed", "role_accounts", "route"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +76,16 @@ def prefixed(account: str, prefix: str) -> str:
         return account
     root, _, rest = account.partition(":")
     return f"{root}:{prefix}:{rest}"
+
+
+def role_accounts(mapping: Mapping, roles: Iterable[str]) -> frozenset[str]:
+    """The accounts of `roles` (keys of `accounts:`) under every entity's prefix."""
+    named = mapping.accounts.model_dump()
+    base = {named[r] for r in roles if named.get(r)}
+    out = set(base)
+    for entity in mapping.entities:
+        out |= {prefixed(a, entity.prefix) for a in base}
+    return frozenset(out)
 
 
 _VIEWS: dict[tuple[int, str], tuple[Mapping, Mapping]] = {}

@@ -33,6 +33,15 @@ from .model import Mapping
 __all__ = ["convert_entry"]
 
 
+def _stated(entry: JournalEntry) -> JournalEntry:
+    """`entry` with every leg at its stated amount (all in the functional currency)."""
+    postings = tuple(
+        Posting(account=p.account, amount=p.original or p.amount, memo=p.memo, meta=p.meta)
+        for p in entry.postings
+    )
+    return dataclasses.replace(entry, postings=postings)
+
+
 def _issue_day(inv: Invoice, mapping: Mapping) -> date:
     moment: datetime = inv.finalized_at or inv.created
     return moment.astimezone(mapping.zone).date()
@@ -54,9 +63,13 @@ def _leg_days(
     issued = _issue_day(found, mapping)
     if isinstance(value, CreditNote):
         return [issued] * len(days)
+    # a payment's other legs at its own day (also in the entry applying a prepayment,
+    # dated later: the prepayment leaves the unapplied account at the rate it came in)
+    paid = value.created.astimezone(mapping.zone).date() if isinstance(value, Payment) else None
     receivable = mapping.accounts.receivable
     return [
-        issued if p.account == receivable else d for p, d in zip(entry.postings, days, strict=True)
+        issued if p.account == receivable else (paid or d)
+        for p, d in zip(entry.postings, days, strict=True)
     ]
 
 
@@ -72,13 +85,13 @@ def convert_entry(
     functional = mapping.currency
     if functional is None or mapping.fx is None:
         return entry
-    if all(p.amount.currency == functional for p in entry.postings):
-        return entry
+    if all((p.original or p.amount).currency == functional for p in entry.postings):
+        return _stated(entry) if any(p.original for p in entry.postings) else entry
     table = mapping.rate_table
     rates: list[Decimal] = []
     used: dict[str, str] = {}
     for posting, day in zip(entry.postings, _leg_days(value, entry, mapping, invoice), strict=True):
-        cur = posting.amount.currency
+        cur = (posting.original or posting.amount).currency
         rate = table.rate(day, cur, functional)
         if rate is None:
             pair = f"{cur}/{functional}"

@@ -65,6 +65,8 @@ class Accounts(_Strict):
     revenue: str | None = None  # for lines whose product has no rule; absent = fail them
     unapplied: str | None = None  # payments with no invoice; absent = fail them
     discounts: str | None = None  # needed with `discounts: separate`
+    # a payment settled in another currency, in books with no functional currency
+    conversion: str | None = None
 
     @field_validator("*")
     @classmethod
@@ -80,6 +82,7 @@ class Mapping(_Strict):
     timezone: str
     accounts: Accounts
     discounts: Literal["net", "separate"] = "net"
+    zero_invoices: Literal["skip", "memo"] = "skip"  # a zero-total invoice: nothing, or a memo
     products: dict[str, str] = Field(default_factory=dict)
     tax_rates: dict[str, str] = Field(default_factory=dict)
     fields: dict[str, str] = Field(default_factory=dict)
@@ -168,6 +171,12 @@ class Mapping(_Strict):
         for key in _OPTIONAL_RULES:  # unset: same version as before these keys existed
             if not content.get(key):
                 content.pop(key, None)
+        for key, default in _LATER_DEFAULTS.items():
+            if content.get(key) == default:
+                content.pop(key, None)
+        for key in _LATER_ACCOUNTS:
+            if content["accounts"].get(key) is None:
+                content["accounts"].pop(key, None)
         return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
 
     @cached_property
@@ -184,6 +193,9 @@ class Mapping(_Strict):
 
 
 _OPTIONAL_RULES = ("currency", "fx", "tax_rules", "entities")
+# Keys added later, left out of the version at their default (the meaning before them).
+_LATER_DEFAULTS: dict[str, object] = {"zero_invoices": "skip"}
+_LATER_ACCOUNTS = ("conversion",)
 
 
 def _with_rates_file(path: Path, data: dict[str, Any]) -> dict[str, Any]:

@@ -473,6 +473,14 @@ class SqlStore(
         with self._guard("read postings"):
             return [self._posting(r) for r in self._all("postings_linked", (link,))]
 
+    def records_linked(self, links: Sequence[str], *, flow: str) -> list[str]:
+        """Records of `flow` with an entry that carries one of `links`, in one query."""
+        if not links:
+            return []
+        with self._guard("read postings"):
+            rows = self._all("records_linked", (self._keys(links), flow))
+        return sorted(str(r[0]) for r in rows)
+
     def iter_postings(self, *, flow: str | None = None) -> Iterator[PostingRow]:
         """Every posting in insertion order, fetched a page at a time."""
         last = 0

@@ -164,6 +164,13 @@ def test_postings_round_trip(store: Store, monkeypatch: pytest.MonkeyPatch) -> N
     assert store.posting_by_key("nope") is None
     assert store.postings_linked("in_0") == [rows[0], rows[5], rows[6]]
     assert store.postings_linked("") == []
+    # the records of one flow whose entries carry any of several links, in one query
+    assert store.records_linked(["in_0", "in_3", "in_9"], flow="invoices") == [
+        "stripe:invoice:in_0",
+        "stripe:invoice:in_3",
+    ]
+    assert store.records_linked(["in_0"], flow="refunds") == ["stripe:invoice:in_0"]
+    assert store.records_linked([], flow="invoices") == []
     monkeypatch.setattr(_common, "PAGE", 2)  # stream across several pages
     assert list(store.iter_postings()) == rows
     assert list(store.iter_postings(flow="refunds")) == [rows[6]]

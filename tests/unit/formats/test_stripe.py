@@ -658,10 +658,24 @@ def test_unsuccessful_charge_is_nothing_to_post(status: str) -> None:
 
 
 def test_charge_settled_in_another_currency() -> None:
+    """10.00 EUR paid, settled as 10.80 USD at 1.08: fee and net in the settlement currency."""
     c = charge()
-    c["balance_transaction"] = dict(c["balance_transaction"], currency="usd")
-    msg = only_problem(run(c), "balance_transaction.currency")
-    assert "multi-currency settlement is not supported yet" in msg
+    c["balance_transaction"] = dict(
+        c["balance_transaction"], currency="usd", amount=1080, fee=61, net=1019,
+        exchange_rate=1.08,
+    )  # fmt: skip
+    pay = run(c).value
+    assert isinstance(pay, Payment)
+    assert pay.gross == Money.from_minor(1000, "EUR")
+    assert pay.settled == Money.from_minor(1080, "USD")
+    assert (pay.fee, pay.net) == (Money.from_minor(61, "USD"), Money.from_minor(1019, "USD"))
+    assert pay.exchange_rate == Decimal("1.08")
+
+
+def test_charge_settled_in_another_currency_must_add_up() -> None:
+    c = charge()
+    c["balance_transaction"] = dict(c["balance_transaction"], currency="usd", amount=1080)
+    only_problem(run(c), "balance_transaction")  # 59 + 941 is not 1080
 
 
 def test_charge_whose_fee_and_net_do_not_add_up() -> None:

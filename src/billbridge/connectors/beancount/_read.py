@@ -7,7 +7,8 @@ accountant's tools use. Why the parser and not the whole loader: the loader's bo
 plugins triple the time, and it writes a pickle cache beside the user's ledger; a
 reconcile must not leave files in the books. Amounts are read as written (billbridge
 always writes every amount), so a leg a person left for Beancount to interpolate shows
-as a difference rather than being guessed. Entries without a `billbridge-idem` key are
+as a difference rather than being guessed; a leg at a price counts at its weight (the
+converted amount billbridge posted). Entries without a `billbridge-idem` key are
 the user's own and are not billbridge's to compare.
 """
 
@@ -23,6 +24,8 @@ from beancount.core import data
 from beancount.parser import parser
 
 from billbridge.connectors.base import LedgerLeg, LedgerPosting
+
+from ._lines import weight_of
 
 __all__ = ["read_postings"]
 
@@ -43,13 +46,26 @@ def _parse_all(main: Path) -> Iterator[Any]:
             todo.extend(p.resolve() for p in found)
 
 
+def _leg(posting: data.Posting) -> LedgerLeg:
+    """A leg at what it weighs: a converted leg (`119.00 USD @@ 107.10 EUR`) counts in the
+    functional currency, as billbridge posted it and as GnuCash and the SQL GL hold it."""
+    price = posting.price
+    if price is not None and isinstance(price.number, Decimal):
+        currency, amount = weight_of(posting)
+        return LedgerLeg(account=posting.account, amount=amount, currency=currency)
+    units = posting.units
+    assert units is not None  # read_postings keeps only legs with a number
+    assert isinstance(units.number, Decimal)
+    return LedgerLeg(account=posting.account, amount=units.number, currency=units.currency)
+
+
 def read_postings(main: Path) -> Iterator[LedgerPosting]:
     """Every transaction carrying `billbridge-idem`, duplicates included."""
     for entry in _parse_all(main):
         if not isinstance(entry, data.Transaction) or "billbridge-idem" not in entry.meta:
             continue
         legs = tuple(
-            LedgerLeg(account=p.account, amount=p.units.number, currency=p.units.currency)
+            _leg(p)
             for p in entry.postings
             if p.units is not None and isinstance(p.units.number, Decimal)
         )

@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from decimal import Decimal
 from functools import lru_cache
 from typing import Final
 
 from billbridge.connectors.base import RecordError
-from billbridge.domain import JournalEntry, Posting
+from billbridge.domain import JournalEntry, Money, Posting, minor_units
 
 __all__ = [
     "END_PREFIX",
@@ -205,10 +206,19 @@ def _render_one(entry: JournalEntry, out: list[str]) -> None:
         # as the total price (`100.00 USD @@ 91.00 EUR`): its weight is the converted
         # amount, so the entry balances in the entity's currency, as JournalEntry does.
         shown = posting.amount if posting.original is None else posting.original
+        if shown is not posting.amount and (posting.amount.amount * shown.amount) < 0:
+            raise RecordError(
+                f"{entry.source}: {account} is {shown} converted to {posting.amount}, the "
+                "other side; Beancount cannot state that (a price is never negative)"
+            )
         amount = shown.amount
         number = f"{amount:f}" if amount else f"{abs(amount):f}"  # never "-0.00"
         width = max(width, len(account) + 2 + len(number))
         rows.append((account, number, shown.currency, posting))
+    anchor = _anchor(rows) if any(p.original is not None for *_, p in rows) else None
+    if anchor is not None:
+        rows.append(anchor)
+        width = max(width, len(anchor[0]) + 2 + len(anchor[1]))
     for account, number, currency, posting in rows:
         pad = " " * (width - len(account) - len(number))
         price = ""
@@ -222,3 +232,49 @@ def _render_one(entry: JournalEntry, out: list[str]) -> None:
             if problem:
                 raise RecordError(f"{entry.source}: {problem}")
             out.append("    " + key + ': "' + escape(value) + '"')
+
+
+_ANCHOR_MEMO: Final = (
+    "zero: gives Beancount a tolerance in this currency, so the exact conversions above "
+    "balance (their per-unit prices have no exact decimal)"
+)
+
+
+def _anchor(rows: list[tuple[str, str, str, Posting]]) -> tuple[str, str, str, Posting] | None:
+    """A zero posting in the functional currency, when Beancount needs one to balance.
+
+    Why: Beancount turns `u X @@ c F` into a per-unit price c/u, 28 digits long when
+    c/u has no exact decimal, and the weight u x (c/u) then misses c by about 1e-27.
+    It balances an entry within a tolerance it infers only from amounts written in F
+    itself (half their last digit); an entry whose every leg is converted (a JPY invoice
+    in EUR books) has none, so it fails by 1e-27 although its converted amounts sum to
+    zero exactly. This asks Beancount's own arithmetic whether the entry balances as
+    written, and only if it does not, adds `<account> 0.00 F` (one more decimal than F
+    has, at least one) on the largest converted leg's account: it changes no balance
+    and gives the tolerance. See docs/mapping.md, "FX rounding".
+    """
+    from beancount.core import data, interpolate  # noqa: PLC0415 - only for converted entries
+    from beancount.core.amount import Amount  # noqa: PLC0415
+    from beancount.parser.options import OPTIONS_DEFAULTS  # noqa: PLC0415
+
+    postings = []
+    functional = ""
+    largest: tuple[Decimal, str] = (Decimal(-1), "")
+    for account, _number, currency, posting in rows:
+        shown = posting.original if posting.original is not None else posting.amount
+        units = shown.amount
+        price = None
+        if posting.original is not None:
+            functional = posting.amount.currency
+            total = abs(posting.amount.amount)
+            # as Beancount's parser reads `@@ total`: a per-unit price total / |units|
+            price = Amount(total / abs(units) if units else Decimal(0), functional)
+            largest = max(largest, (total, account))
+        postings.append(data.Posting(account, Amount(units, currency), None, price, None, None))
+    residual = interpolate.compute_residual(postings)  # type: ignore[no-untyped-call]
+    tolerances = interpolate.infer_tolerances(postings, OPTIONS_DEFAULTS)  # type: ignore[no-untyped-call]
+    if residual.is_small(tolerances):
+        return None
+    zero = Decimal(0).scaleb(-max(1, minor_units(functional)))
+    posting = Posting(account=largest[1], amount=Money.zero(functional), memo=_ANCHOR_MEMO)
+    return largest[1], f"{zero:f}", functional, posting

@@ -118,11 +118,13 @@ def _paid_without_payment(
     views: Views, in_ledger: Mapping[str, list[LedgerPosting]]
 ) -> Iterator[Discrepancy]:
     """An invoice paid in the source whose receivable stays open: no payment exists at all."""
-    payments_expected = {e.link for e in views.source.expected.values() if e.facet == "payment"}
+    # a payment, or a prepayment applied to the invoice once its link arrived
+    settles = {"payment", "apply"}
+    payments_expected = {e.link for e in views.source.expected.values() if e.facet in settles}
     payments_booked = {
         link
         for key, group in in_ledger.items()
-        if split_key(key)[2] == "payment"
+        if split_key(key)[2] in settles
         for link in group[0].links
     }
     prefix = f"{views.source.connection}:invoice:"

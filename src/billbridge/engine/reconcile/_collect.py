@@ -69,7 +69,11 @@ def _number_seen(
     return NumberSeen(record_key=key, entity=entity, series=series, number=number, seq=seq)
 
 
-def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
+def _source_view(
+    flow: FlowRuntime,
+    raws: Sequence[RawRecord],
+    facets: Mapping[str, set[str]] | None = None,
+) -> SourceView:
     connection = flow.source.name
     data: dict[str, Mapping[str, Any]] = {}
     for raw in raws:
@@ -128,6 +132,7 @@ def _source_view(flow: FlowRuntime, raws: Sequence[RawRecord]) -> SourceView:
             invoice_number=number,
             invoice=invoice,
             payment_object=flow.payment_object,
+            posted=lambda record: (facets or {}).get(record, set()),
         )
         plan = plan_entries(normalized.value, flow.mapping, ctx)
         # Warnings (a doubtful VAT id) post with the entry, as the pipeline does.
@@ -184,7 +189,13 @@ def collect(flow: FlowRuntime, store: SyncState) -> tuple[Views, dict[str, RawRe
         )
         for r in store.invoice_numbers()
     )
-    source = _source_view(flow, raws)
+    # What each record already posted: a payment that went to `prepayment` before its
+    # invoice link existed is expected as a prepayment plus its application, as synced.
+    facets: dict[str, set[str]] = {}
+    for idem in posted:
+        _flow, record, facet = [*idem.split("|"), "", ""][:3]
+        facets.setdefault(record, set()).add(facet)
+    source = _source_view(flow, raws, facets)
     # An invoice repeating a number another holds fails in the pipeline: not planned here
     # either; the number_duplicate check reports it (once, not also as missing).
     repeated = {seen.record_key for seen, _ in repeats(source.numbers, claims)}

@@ -12,19 +12,21 @@ shared/data/stripe-api-fixtures.json), plus the in-between `tax_amounts`/`price`
 
 from __future__ import annotations
 
-from ._control import CONTROL_FIELDS, control_amount
+from ._control import CONTROL_ACCOUNTS, CONTROL_FIELDS, control_amount
 from ._lifecycle import lifecycle
-from ._lookups import LOOKUPS
+from ._lookups import LOOKUPS, REVISITS
 from ._model import ALIASES, SOURCE_MODEL, describe, parse_event, payout_findings, payout_sums
 from ._normalize import POSTABLE_OBJECTS, REFERENCE_OBJECTS, normalize
 from ._types import Normalized, Resolve
 
 __all__ = [
     "ALIASES",
+    "CONTROL_ACCOUNTS",
     "CONTROL_FIELDS",
     "LOOKUPS",
     "POSTABLE_OBJECTS",
     "REFERENCE_OBJECTS",
+    "REVISITS",
     "SOURCE_MODEL",
     "Normalized",
     "Resolve",

@@ -13,19 +13,32 @@ from typing import Any, Final
 
 from billbridge.domain import CurrencyError, minor_units
 
-__all__ = ["CONTROL_FIELDS", "control_amount"]
+__all__ = ["CONTROL_ACCOUNTS", "CONTROL_FIELDS", "control_amount"]
 
-# object → (facet of its primary journal entry, field holding the amount in minor units)
-CONTROL_FIELDS: Final = {
+# object → (facet(s) of its primary journal entry, field holding the amount in minor units);
+# a charge posted before its invoice was known is a `prepayment`
+CONTROL_FIELDS: Final[dict[str, tuple[str | tuple[str, ...], str]]] = {
     "invoice": ("issue", "total"),
-    "charge": ("payment", "amount"),
+    "charge": (("payment", "prepayment"), "amount"),
     "refund": ("refund", "amount"),
     "credit_note": ("credit", "total"),
     "payout": ("payout", "amount"),
 }
 
 
-def control_amount(obj: str, data: Mapping[str, Any]) -> tuple[str, str, Decimal] | None:
+# object → the mapping's account roles (keys of `accounts:`) whose legs carry that amount
+CONTROL_ACCOUNTS: Final[dict[str, tuple[str, ...]]] = {
+    "invoice": ("receivable",),
+    "charge": ("receivable", "unapplied"),
+    "refund": ("refunds",),
+    "credit_note": ("receivable", "refunds"),
+    "payout": ("bank",),
+}
+
+
+def control_amount(
+    obj: str, data: Mapping[str, Any]
+) -> tuple[str | tuple[str, ...], str, Decimal] | None:
     """(facet, currency, amount) of a record's primary effect; None when it has none."""
     spec = CONTROL_FIELDS.get(obj)
     if spec is None:

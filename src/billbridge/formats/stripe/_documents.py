@@ -1,4 +1,4 @@
-"""Stripe invoices and credit notes → `Invoice` and `CreditNote`, in every shape we read.
+"""Stripe invoices → `Invoice`, in every shape we read (credit notes: _credit_notes.py).
 
 Shapes (see shared/data/README.md):
 - current API: lines carry `taxes` (`tax_rate_details.tax_rate`, `tax_behavior`) and
@@ -22,8 +22,6 @@ from decimal import Decimal
 from typing import Any, Final
 
 from billbridge.domain import (
-    CreditNote,
-    CreditNoteLine,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -36,7 +34,6 @@ from billbridge.domain import (
 
 from ._read import (
     Bad,
-    Wait,
     amount,
     currency,
     decimal_or_none,
@@ -52,15 +49,15 @@ from ._read import (
     text,
     timestamp,
 )
-from ._types import Resolve
 
-__all__ = ["credit_note", "invoice"]
+__all__ = ["invoice", "product_of"]
 
 _ONE = Decimal(1)
 _STATUSES: Final = {status.value: status for status in InvoiceStatus}
 
 
-def _product(line: Mapping[str, Any]) -> str:
+def product_of(line: Mapping[str, Any]) -> str:
+    """The product a line sells (current `pricing`, or an older `price`/`plan`)."""
     pricing = mapping(line.get("pricing"))
     if pricing is not None:
         details = mapping(pricing.get("price_details"))
@@ -184,6 +181,26 @@ def _spread(
     ]
 
 
+def _spread_discount(discount: int, cur: str, lines: list[InvoiceLine]) -> list[InvoiceLine]:
+    """2017-08-15: one `discount` (a coupon) on the whole invoice, spread over the lines.
+
+    That shape states the discount only as the difference between subtotal plus tax and
+    total; its lines carry none. Spread proportionally to the line amounts (largest
+    remainder, no minor unit lost), so the lines sum to the total as in the current
+    shape. Lines that already carry discounts, or a difference that is not a discount,
+    are left alone (a total that does not add up then fails validation, naming it).
+    """
+    if discount <= 0 or any(line.discount.minor for line in lines):
+        return lines
+    weights = [max(0, line.amount.minor) for line in lines]
+    if sum(weights) < discount:
+        return lines
+    shares = _allocate(discount, weights)
+    return [
+        replace(line, discount=money(share, cur)) for line, share in zip(lines, shares, strict=True)
+    ]
+
+
 def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tuple[Problem, ...]]:
     ident = data["id"]
     cur = currency(data)
@@ -222,7 +239,7 @@ def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tu
             amount=amount(line, "amount", f"{where}.amount", line_cur),
             discount=money(discount, line_cur),
             taxes=taxes(line, where, line_cur),
-            product=_product(line),
+            product=product_of(line),
             tax_code=_tax_code(line),
             unit_amount=_unit_amount(line, line_cur),
             period_start=optional_day(period, "start", f"{where}.period.start"),
@@ -231,6 +248,8 @@ def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tu
         taxed = taxed or bool(value.taxes)
         lines.append(value)
 
+    if lines and mapping(data.get("discount")) is not None:
+        lines = _spread_discount(subtotal.minor + tax.minor - total.minor, cur, lines)
     if lines and not taxed:
         lines = _spread(data, cur, tax, lines)
 
@@ -273,123 +292,3 @@ def _tax_code(line: Mapping[str, Any]) -> str:
         if code:
             return code
     return text(line, "tax_code")
-
-
-def _invoice_products(inv: Mapping[str, Any]) -> dict[str, str]:
-    lines = mapping(inv.get("lines"))
-    items = lines.get("data") if lines is not None else inv.get("lines")
-    if type(items) is not list:
-        return {}
-    return {
-        line["id"]: _product(line)
-        for line in items
-        if isinstance(line, Mapping) and type(line.get("id")) is str
-    }
-
-
-def _refund_amount(data: Mapping[str, Any], cur: str, resolve: Resolve) -> Money:
-    refunds = data.get("refunds")
-    if refunds is not None:
-        if type(refunds) is not list:
-            raise Bad("refunds", f"refunds must be a list, got {refunds!r}")
-        total = 0
-        for i, r in enumerate(refunds):
-            if not isinstance(r, Mapping):
-                raise Bad(f"refunds[{i}]", f"refunds[{i}] must be an object")
-            total += required_int(r, "amount_refunded", f"refunds[{i}].amount_refunded")
-        return money(total, cur)
-    refund = data.get("refund")
-    if refund is None:
-        return Money.zero(cur)
-    expanded = mapping(refund)
-    if expanded is None:
-        refund_id = ref_id(refund)
-        if not refund_id:
-            raise Bad("refund", f"refund must be a refund id or object, got {refund!r}")
-        expanded = resolve("refund", refund_id)
-        if expanded is None:
-            raise Wait("refund", refund_id, f"waiting for refund {refund_id}")
-    return amount(expanded, "amount", "refund.amount", cur)
-
-
-def credit_note(
-    data: Mapping[str, Any], *, record: str, resolve: Resolve
-) -> tuple[CreditNote | None, tuple[Problem, ...]]:
-    ident = data["id"]
-    cur = currency(data)
-    invoice_id = ref_id(data.get("invoice"))
-    if not invoice_id:
-        raise Bad("invoice", "invoice is missing (a credit note always credits an invoice)")
-    customer = ref_id(data.get("customer"))
-    if not customer:
-        raise Bad("customer", "customer is missing")
-    status = text(data, "status")
-    if status not in ("issued", "void"):
-        raise Bad("status", f"unknown credit note status {data.get('status')!r}")
-    created = timestamp(data, "created", "created")
-    total = amount(data, "total", "total", cur)
-    parts: list[dict[str, Any]] = []
-    expected = 0
-    for i, line in enumerate(line_list(data, "lines")):
-        line_id = line.get("id")
-        where = f"lines[{line_id if type(line_id) is str else i}]"
-        gross = required_int(line, "amount", f"{where}.amount")
-        discount = line.get("discount_amount") or 0
-        if type(discount) is not int:
-            raise Bad(f"{where}.discount_amount", f"{where}.discount_amount must be an integer")
-        line_taxes = taxes(line, where, cur)
-        expected += gross - discount + sum(t.amount.minor for t in line_taxes if not t.inclusive)
-        parts.append(
-            {
-                "id": line_id if type(line_id) is str else f"line-{i}",
-                "description": text(line, "description"),
-                "amount": money(gross - discount, cur),
-                "taxes": line_taxes,
-                "invoice_line": ref_id(line.get("invoice_line_item")),
-            }
-        )
-    refund_amount = _refund_amount(data, cur, resolve)
-    problems: list[Problem] = []
-    if expected != total.minor:
-        problems.append(
-            Problem(
-                record=record,
-                field="total",
-                message=f"credit note {ident}: lines sum to {money(expected, cur)} "
-                f"but total is {total}",
-                hint="the source credit note is inconsistent; correct it in Stripe and replay",
-            )
-        )
-    if refund_amount > total:
-        problems.append(
-            Problem(
-                record=record,
-                field="refund_amount",
-                message=f"credit note {ident}: refunds ({refund_amount}) "
-                f"exceed its total ({total})",
-                hint="check the credit note's refunds in Stripe",
-            )
-        )
-    if problems:
-        return None, tuple(problems)
-    inv = resolve("invoice", invoice_id)
-    if inv is None:
-        raise Wait("invoice", invoice_id, f"waiting for invoice {invoice_id}")
-    products = _invoice_products(inv)
-    value = CreditNote(
-        id=ident,
-        number=text(data, "number"),
-        invoice=invoice_id,
-        customer=customer,
-        currency=cur,
-        created=created,
-        lines=tuple(
-            CreditNoteLine(**p, product=products.get(p["invoice_line"], "")) for p in parts
-        ),
-        total=total,
-        refund_amount=refund_amount,
-        status=status,
-        voided_at=optional_ts(data, "voided_at", "voided_at") if status == "void" else None,
-        reason=text(data, "reason"),
-    )
-    return value, ()

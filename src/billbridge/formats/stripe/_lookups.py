@@ -15,7 +15,7 @@ from typing import Any
 
 from ._read import mapping, ref_id
 
-__all__ = ["LOOKUPS"]
+__all__ = ["LOOKUPS", "REVISITS"]
 
 
 def _unexpanded(data: Mapping[str, Any], obj: str, field: str) -> list[str]:
@@ -36,10 +36,33 @@ def _charge(data: Mapping[str, Any]) -> list[str]:
 
 
 def _refund(data: Mapping[str, Any]) -> list[str]:
-    return _unexpanded(data, "charge", "charge")
+    keys = _unexpanded(data, "charge", "charge")
+    return keys + _unexpanded(data, "balance_transaction", "balance_transaction")
 
 
 LOOKUPS: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = {
     "charge": _charge,
     "refund": _refund,
 }
+
+
+def _invoice_payment(data: Mapping[str, Any]) -> list[str]:
+    payment = mapping(data.get("payment"))
+    if payment is None or not ref_id(data.get("invoice")):
+        return []
+    handles = (ref_id(payment.get("payment_intent")), ref_id(payment.get("charge")))
+    return [h for h in handles if h]
+
+
+def _payment_intent(data: Mapping[str, Any]) -> list[str]:
+    ident = data.get("id")
+    return [ident] if type(ident) is str and ref_id(data.get("invoice")) else []
+
+
+REVISITS: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = {
+    "invoice_payment": _invoice_payment,
+    "payment_intent": _payment_intent,
+}
+"""Records that say, after the fact, which invoice a payment paid: the payment handles
+(payment intent or charge id) they name. A charge posted as a prepayment before its link
+existed carries that handle as its link, and the engine runs it again (FlowRuntime.revisits)."""

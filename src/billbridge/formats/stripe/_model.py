@@ -19,7 +19,7 @@ from billbridge.connectors.source import Described, KeysOf, SourceFinding, Sourc
 from billbridge.domain import format_minor
 
 from ._lifecycle import lifecycle
-from ._lookups import LOOKUPS
+from ._lookups import LOOKUPS, REVISITS
 from ._normalize import normalize
 
 __all__ = [
@@ -149,4 +149,5 @@ SOURCE_MODEL = SourceModel(
     checks=(payout_findings,),
     payment_object="charge",
     lifecycle=lifecycle,
+    revisits=REVISITS,
 )

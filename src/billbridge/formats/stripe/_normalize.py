@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from billbridge.domain import Problem
 
-from . import _documents, _payments
+from . import _credit_notes, _documents, _payments
 from ._read import Bad, Wait, currency
 from ._types import Normalized, Resolve, Value
 
@@ -83,7 +83,7 @@ def _dispatch(data: Mapping[str, Any], record: str, resolve: Resolve) -> Normali
         inv, problems = _documents.invoice(data, record=record)
         return Normalized(value=inv, problems=problems)
     if obj == "credit_note":
-        note, problems = _documents.credit_note(data, record=record, resolve=resolve)
+        note, problems = _credit_notes.credit_note(data, record=record, resolve=resolve)
         return Normalized(value=note, problems=problems)
     reader = _READERS.get(obj)
     if reader is not None:

@@ -1,8 +1,11 @@
 """Stripe charges, refunds, payouts and customers → `Payment`, `Refund`, `Payout`, `Customer`.
 
 Fees and nets come from the charge's balance transaction, never from a guess: a charge
-whose balance transaction we do not hold yet waits for it. Card numbers, last4 and
-fingerprints are never read, so they cannot reach a log line or the ledger.
+whose balance transaction we do not hold yet waits for it. A balance transaction in
+another currency than the charge's is a settlement in that currency (presentment USD,
+settlement EUR): its amount, fee, net and `exchange_rate` are kept as Stripe states
+them. Card numbers, last4 and fingerprints are never read, so they cannot reach a log
+line or the ledger.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from billbridge.domain import Address, Customer, Payment, Payout, Refund
+from billbridge.domain import Address, Customer, Money, Payment, Payout, Refund
 
 from ._read import (
     Bad,
@@ -18,6 +21,7 @@ from ._read import (
     amount,
     currency,
     day,
+    decimal_or_none,
     mapping,
     money,
     ref_id,
@@ -90,21 +94,22 @@ def charge(data: Mapping[str, Any], *, resolve: Resolve) -> Payment | None:
     if bt is None:
         raise Wait("balance_transaction", bt_id, f"waiting for balance transaction {bt_id}")
     bt_cur = currency(bt, "currency")
-    if bt_cur != cur:
-        raise Bad(
-            "balance_transaction.currency",
-            f"charge in {cur} settled in {bt_cur}: multi-currency settlement is not supported yet",
-            "post this payment by hand for now; FX settlement support is planned",
-        )
     bt_amount = required_int(bt, "amount", "balance_transaction.amount")
     fee = required_int(bt, "fee", "balance_transaction.fee")
     net = required_int(bt, "net", "balance_transaction.net")
-    if bt_amount != gross_minor or fee + net != bt_amount:
+    settled = money(bt_amount, bt_cur) if bt_cur != cur else None
+    if (settled is None and bt_amount != gross_minor) or fee + net != bt_amount:
         raise Bad(
             "balance_transaction",
             f"balance transaction {bt_id} does not add up: charge {gross}, "
-            f"amount {money(bt_amount, cur)} = fee {money(fee, cur)} "
-            f"+ net {money(net, cur)} expected",
+            f"amount {money(bt_amount, bt_cur)} = fee {money(fee, bt_cur)} "
+            f"+ net {money(net, bt_cur)} expected",
+            "check the balance transaction in Stripe and replay",
+        )
+    if settled is not None and bt_amount <= 0:
+        raise Bad(
+            "balance_transaction.amount",
+            f"charge {gross} settled as {settled}: a settled charge is positive",
             "check the balance transaction in Stripe and replay",
         )
     return Payment(
@@ -113,11 +118,47 @@ def charge(data: Mapping[str, Any], *, resolve: Resolve) -> Payment | None:
         customer=ref_id(data.get("customer")),
         created=created,
         gross=gross,
-        fee=money(fee, cur),
-        net=money(net, cur),
+        fee=money(fee, bt_cur),
+        net=money(net, bt_cur),
         method=_method(data),
         status=status,
         balance_transaction=bt_id,
+        settled=settled,
+        exchange_rate=decimal_or_none(bt.get("exchange_rate")) if settled is not None else None,
+        intent=ref_id(data.get("payment_intent")),
+    )
+
+
+def _refund_settled(
+    data: Mapping[str, Any], cur: str, paid: Mapping[str, Any], resolve: Resolve
+) -> Money | None:
+    """What a refund took from the balance in the settlement currency, when that differs.
+
+    From the refund's own balance transaction. Without one, the charge's says whether it
+    matters: a refund of a charge settled in another currency waits for its own (the
+    rate of the refund day is Stripe's, not the charge's).
+    """
+    bt_raw = data.get("balance_transaction")
+    bt_id = ref_id(bt_raw)
+    bt = mapping(bt_raw) or (resolve("balance_transaction", bt_id) if bt_id else None)
+    if bt is not None:
+        bt_cur = currency(bt, "currency")
+        if bt_cur == cur:
+            return None
+        return money(abs(required_int(bt, "amount", "balance_transaction.amount")), bt_cur)
+    charge_raw = paid.get("balance_transaction")
+    charge_bt = mapping(charge_raw) or (
+        resolve("balance_transaction", ref_id(charge_raw)) if ref_id(charge_raw) else None
+    )
+    if charge_bt is None or currency(charge_bt, "currency") == cur:
+        return None
+    if bt_id:
+        raise Wait("balance_transaction", bt_id, f"waiting for balance transaction {bt_id}")
+    raise Bad(
+        "balance_transaction",
+        f"the refund pays back a charge settled in {currency(charge_bt, 'currency')}, but has "
+        "no balance transaction saying how much that took from the balance",
+        "export the refund with its balance_transaction (or expand it), then replay",
     )
 
 
@@ -145,6 +186,7 @@ def refund(data: Mapping[str, Any], *, resolve: Resolve) -> Refund | None:
         amount=value,
         status=status,
         reason=text(data, "reason"),
+        settled=_refund_settled(data, cur, paid, resolve),
     )
 
 

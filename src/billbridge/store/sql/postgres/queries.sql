@@ -230,6 +230,10 @@ INSERT INTO audit (seq, at, actor, action, record_key, diff, run_id, mapping_ver
 SELECT * FROM unnest(%b::bigint[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],
                      %b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[]);
 
+-- name: records_linked
+SELECT DISTINCT record_key
+FROM postings WHERE link = ANY(%s::text[]) AND link <> '' AND flow = %s;
+
 -- name: posted_facets
 SELECT record_key, facet, entry_hash
 FROM postings WHERE record_key = ANY(%s::text[]) AND flow = %s;

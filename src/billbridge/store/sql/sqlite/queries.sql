@@ -192,6 +192,10 @@ SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target
        run_id, posted_at, summary, link
 FROM postings WHERE link = ? AND link <> '' ORDER BY id;
 
+-- name: records_linked
+SELECT DISTINCT record_key
+FROM postings WHERE link IN (SELECT value FROM json_each(?)) AND link <> '' AND flow = ?;
+
 -- name: posted_facets
 SELECT record_key, facet, entry_hash
 FROM postings WHERE record_key IN (SELECT value FROM json_each(?)) AND flow = ?;
