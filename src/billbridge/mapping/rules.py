@@ -21,6 +21,7 @@ from billbridge.domain import (
     CreditNote,
     Customer,
     Invoice,
+    InvoiceLine,
     InvoiceStatus,
     JournalEntry,
     Money,
@@ -33,6 +34,7 @@ from billbridge.domain import (
     TaxAmount,
 )
 
+from .deferral import service_of, split_deferred, tag
 from .entities import facts_of, route
 from .fx import convert_entry
 from .model import Mapping
@@ -93,7 +95,8 @@ def plan_entries(value: Canonical, mapping: Mapping, ctx: Context) -> RulePlan:
     """Every entry `value` should have in the ledger under `mapping`.
 
     The record is first routed to its entity (mapping/entities.py), planned with that
-    entity's accounts, then converted to the entity's functional currency (mapping/fx.py).
+    entity's accounts, then converted to the entity's functional currency (mapping/fx.py),
+    and deferred revenue is split from what is earned (mapping/deferral.py).
     Warnings (a doubtful VAT id) ride along with the entries; errors replace them.
     """
     if isinstance(value, Customer):
@@ -115,7 +118,7 @@ def plan_entries(value: Canonical, mapping: Mapping, ctx: Context) -> RulePlan:
         entry = convert_entry(value, item.entry, view, record=ctx.record, invoice=ctx.invoice)
         if isinstance(entry, Problem):
             return RulePlan(problems=(entry,), requires=plan.requires)
-        converted.append(Planned(facet=item.facet, entry=entry))
+        converted.append(Planned(facet=item.facet, entry=split_deferred(entry, view)))
     return plan._replace(entries=tuple(converted))
 
 
@@ -254,6 +257,7 @@ def _invoice(inv: Invoice, mapping: Mapping, ctx: Context) -> RulePlan:
     postings: list[Posting] = [Posting(account=mapping.accounts.receivable, amount=inv.total)]
     for line in inv.lines:
         revenue = _revenue_account(line.product, ctx, mapping, problems)
+        service = service_of(line, mapping)
         inclusive = sum((t.amount.amount for t in line.taxes if t.inclusive), Decimal(0))
         gross = line.amount.amount - inclusive
         if mapping.discounts == "separate" and line.discount.amount:
@@ -264,7 +268,13 @@ def _invoice(inv: Invoice, mapping: Mapping, ctx: Context) -> RulePlan:
                     )
                 )
             else:
-                postings.append(Posting(account=mapping.accounts.discounts, amount=line.discount))
+                postings.append(
+                    Posting(
+                        account=mapping.accounts.discounts,
+                        amount=line.discount,
+                        meta=tag(f"{line.id}/discount", service),
+                    )
+                )
         else:
             gross -= line.discount.amount
         postings.append(
@@ -272,7 +282,10 @@ def _invoice(inv: Invoice, mapping: Mapping, ctx: Context) -> RulePlan:
                 account=revenue,
                 amount=Money(amount=-gross, currency=inv.currency),
                 memo=line.description,
-                meta=_reverse_code(mapping, line.tax_code, where) if reverse else (),
+                meta=(
+                    *(_reverse_code(mapping, line.tax_code, where) if reverse else ()),
+                    *tag(line.id, service),
+                ),
             )
         )
         if not reverse:
@@ -418,7 +431,8 @@ def _credit_note(cn: CreditNote, mapping: Mapping, ctx: Context) -> RulePlan:
     """
     problems: list[Problem] = []
     postings: list[Posting] = []
-    inv = ctx.invoice(cn.invoice) if cn.invoice and mapping.tax_rules else None
+    related = mapping.tax_rules or mapping.deferral
+    inv = ctx.invoice(cn.invoice) if cn.invoice and related else None
     where = (
         Jurisdiction(country=inv.customer_country, region=inv.customer_region)
         if inv is not None
@@ -426,7 +440,16 @@ def _credit_note(cn: CreditNote, mapping: Mapping, ctx: Context) -> RulePlan:
     )
     for line in cn.lines:
         revenue = _revenue_account(line.product, ctx, mapping, problems)
-        postings.append(Posting(account=revenue, amount=line.amount, memo=line.description))
+        credited = _line_of(inv, line.invoice_line) if mapping.deferral else None
+        service = service_of(credited, mapping) if credited is not None else None
+        postings.append(
+            Posting(
+                account=revenue,
+                amount=line.amount,
+                memo=line.description,
+                meta=tag(line.id, service),
+            )
+        )
         postings.extend(_tax_posting(t, 1, ctx, mapping, problems, where=where) for t in line.taxes)
     if problems:
         return RulePlan(problems=_unique(problems))
@@ -471,6 +494,12 @@ def _credit_note(cn: CreditNote, mapping: Mapping, ctx: Context) -> RulePlan:
         ),
     )
     return RulePlan(entries=tuple(p for p in planned if p.entry.postings), requires=requires)
+
+
+def _line_of(inv: Invoice | None, line_id: str) -> InvoiceLine | None:
+    if inv is None or not line_id:
+        return None
+    return next((line for line in inv.lines if line.id == line_id), None)
 
 
 def _payout(po: Payout, mapping: Mapping, ctx: Context) -> RulePlan:
