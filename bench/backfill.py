@@ -48,14 +48,10 @@ def workspace_for(export: Path) -> Path:
 
     ws = OUT / f"ws-{export.stem}"
     shutil.rmtree(ws, ignore_errors=True)
-    products = {
-        p: "Income:Sales:" + p.removeprefix("prod_").title().replace("_", "-")
-        for p in SAMPLE_PRODUCTS
-    }
-    rates = {
-        r: "Liabilities:Tax:" + r.removeprefix("txr_").upper().replace("_", "-")
-        for r in SAMPLE_TAX_RATES
-    }
+    products = {p: "Income:Sales:" + p.removeprefix("prod_").title().replace("_", "-")
+                for p in SAMPLE_PRODUCTS}
+    rates = {r: "Liabilities:Tax:" + r.removeprefix("txr_").upper().replace("_", "-")
+             for r in SAMPLE_TAX_RATES}
     create_workspace(ws, products=products, tax_rates=rates, timezone="Europe/Berlin")
     (ws / "exports" / "stripe.jsonl").symlink_to(export)
     return ws
@@ -77,10 +73,8 @@ def main() -> None:
     counts = result["counts"]
     print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}")
     print(f"command: {' '.join(command[1:])}")
-    print(
-        f"records: {lines:,} (export {export.stat().st_size / 1e6:,.0f} MB), "
-        f"counts {counts}, entries posted {result['posted']:,}, exit {proc.returncode}"
-    )
+    print(f"records: {lines:,} (export {export.stat().st_size / 1e6:,.0f} MB), "
+          f"counts {counts}, entries posted {result['posted']:,}, exit {proc.returncode}")
     print(f"elapsed: {elapsed:,.1f} s  ->  {lines / elapsed:,.0f} records/s")
     print(f"peak RSS of the sync process: {peak_mb:,.0f} MB")
 
