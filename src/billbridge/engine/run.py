@@ -100,7 +100,14 @@ def _since_filter(records: Iterable[RawRecord], since: date | None) -> Iterator[
 
 class _Runner:
     def __init__(
-        self, flow: FlowRuntime, store: Store, *, actor: str, kind: str, dry_run: bool
+        self,
+        flow: FlowRuntime,
+        store: Store,
+        *,
+        actor: str,
+        kind: str,
+        dry_run: bool,
+        pipeline: type[RecordPipeline] = RecordPipeline,
     ) -> None:
         self.flow = flow
         self.store = store
@@ -115,7 +122,7 @@ class _Runner:
         self.result = RunResult(run=run.id, flow=flow.name)
         if not dry_run:
             self.result.recovered = recover_target(flow, store, actor=actor, run_id=run.id)
-        self.pipeline = RecordPipeline(
+        self.pipeline = pipeline(
             flow=flow,
             store=store,
             run_id=run.id,

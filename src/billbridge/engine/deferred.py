@@ -1,0 +1,342 @@
+"""Deferred revenue schedules as the store knows them: posted documents and their deferred legs.
+
+Why from what was posted, checked against the mapping: recognition must move exactly the
+deferred parts that are in the books. The store holds each document's snapshot (invoice,
+credit note) and the hash of each entry posted for it; planning the snapshot again with
+the current mapping gives the entry back, and the hash says whether it is the same entry.
+If the mapping has changed since in a way that changes that entry, billbridge cannot
+tell which deferred parts the books hold, so the invoice's recognition fails with a
+reason instead of guessing.
+
+Each invoice with deferred lines has one recognition record,
+`<connection>:recognition:<invoice id>`, whose facets are its pieces (mapping/recognition.py).
+
+`deferred_balances` is the check "deferred balance equals the unrecognized remainder":
+per entity, deferred account and currency, the books (read from the ledger) beside the
+schedules (every piece due by the date recognition has run through).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+import orjson
+
+from billbridge.connectors.base import LedgerPosting
+from billbridge.domain import CreditNote, Invoice, Problem
+from billbridge.mapping.deferral import LINE
+from billbridge.mapping.entities import prefixed
+from billbridge.mapping.recognition import (
+    DeferredLeg,
+    Document,
+    deferred_legs,
+    unrecognized,
+)
+from billbridge.mapping.rules import Context, plan_entries
+from billbridge.store.base import Store
+
+from .model import FlowRuntime
+from .pipeline import entry_hash
+
+__all__ = [
+    "CURSOR",
+    "DOCUMENT_FACETS",
+    "RECOGNITION",
+    "DeferredBalance",
+    "Group",
+    "Schedule",
+    "Schedules",
+    "deferral_accounts",
+    "deferred_balances",
+    "groups",
+    "recognition_key",
+    "recognized_through",
+]
+
+RECOGNITION = "recognition"  # the object of recognition records
+CURSOR = "recognized"  # the flow's cursor: the date recognition has run through
+DOCUMENT_FACETS = frozenset({"issue", "void", "credit", "credit-void"})
+
+Resolve = Callable[[str, str], Mapping[str, Any] | None]
+
+
+def recognition_key(connection: str, invoice_id: str) -> str:
+    return f"{connection}:{RECOGNITION}:{invoice_id}"
+
+
+def recognized_through(store: Store, flow: str) -> date | None:
+    """The latest `--through` recognition has run with for `flow`, if any."""
+    cursor = store.get_cursor(flow, CURSOR)
+    if cursor is None or not cursor.value:
+        return None
+    return date.fromisoformat(cursor.value)
+
+
+@dataclass(slots=True)
+class Group:
+    """One invoice's posted documents: record key -> facet -> entry hash."""
+
+    invoice: str
+    documents: dict[str, dict[str, str]] = field(default_factory=dict)
+    recognized: bool = False  # its recognition record has postings
+
+
+def groups(store: Store, flow: FlowRuntime) -> list[Group]:
+    """Every invoice of `flow` with a posted document, in the order they were first posted."""
+    found: dict[str, Group] = {}
+    connection = flow.source.name
+    for posting in store.iter_postings(flow=flow.name):
+        conn, _, rest = posting.record_key.partition(":")
+        obj, _, ident = rest.partition(":")
+        if conn != connection:
+            continue
+        if obj == RECOGNITION:
+            found.setdefault(ident, Group(invoice=ident)).recognized = True
+        elif (
+            posting.facet in DOCUMENT_FACETS and posting.link and obj in {"invoice", "credit_note"}
+        ):
+            group = found.setdefault(posting.link, Group(invoice=posting.link))
+            group.documents.setdefault(posting.record_key, {})[posting.facet] = posting.entry_hash
+    return list(found.values())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Schedule:
+    """An invoice's recognition record: its deferred legs, or why they cannot be known."""
+
+    key: str
+    invoice: str
+    version: str
+    payee: str = ""
+    legs: tuple[DeferredLeg, ...] = ()
+    problems: tuple[Problem, ...] = ()
+
+
+class Schedules:
+    """Reads groups' documents from the store and plans them again with the flow's mapping.
+
+    `resolve`, `invoice` and `invoice_number` are the pipeline's look-ups when a run
+    plans (so its caches serve both), or plain store reads for a report.
+    """
+
+    def __init__(
+        self,
+        flow: FlowRuntime,
+        store: Store,
+        *,
+        resolve: Resolve,
+        invoice: Callable[[str], Invoice | None],
+        invoice_number: Callable[[str], str],
+    ) -> None:
+        self.flow = flow
+        self.store = store
+        self.resolve = resolve
+        self.invoice = invoice
+        self.invoice_number = invoice_number
+
+    def schedules(self, chunk: Sequence[Group]) -> Iterator[Schedule]:
+        """Each group's schedule, or nothing for a group with no deferred line at all."""
+        keys = [key for group in chunk for key in group.documents]
+        rows = self.store.get_records(keys) if keys else {}
+        for group in chunk:
+            found = self._schedule(group, rows)
+            if found is not None:
+                yield found
+
+    def _schedule(self, group: Group, rows: Mapping[str, Any]) -> Schedule | None:
+        connection = self.flow.source.name
+        key = recognition_key(connection, group.invoice)
+        number = self.invoice_number(group.invoice) or group.invoice
+        documents: list[Document] = []
+        problems: list[Problem] = []
+        versions: list[str] = []
+        deferring = group.recognized
+        payee = ""
+        for record, facets in sorted(group.documents.items()):
+            row = rows.get(record)
+            if row is None:
+                problems.append(self._problem(key, record, "its snapshot is not in the store"))
+                continue
+            version = hashlib.blake2b(row.snapshot, digest_size=10).hexdigest()
+            versions.append(f"{record}={version}")
+            normalized = self.flow.normalize(
+                orjson.loads(row.snapshot), record=record, resolve=self.resolve
+            )
+            value = normalized.value
+            if not isinstance(value, Invoice | CreditNote):
+                problems.append(self._problem(key, record, "it no longer normalizes"))
+                continue
+            ctx = Context(
+                flow=self.flow.name,
+                connection=connection,
+                record=record,
+                version=version,
+                invoice_number=self.invoice_number,
+                invoice=self.invoice,
+            )
+            plan = plan_entries(value, self.flow.mapping, ctx)
+            planned = {p.facet: p.entry for p in plan.entries}
+            deferring = deferring or any(
+                any(k == LINE for p in e.postings for k, _ in p.meta) for e in planned.values()
+            )
+            if isinstance(value, Invoice):
+                payee = value.customer_name
+            for facet, digest in sorted(facets.items()):
+                entry = planned.get(facet)
+                if entry is None or (digest and entry_hash(entry) != digest):
+                    problems.append(
+                        self._problem(
+                            key,
+                            record,
+                            f"its {facet!r} entry as posted is not what mapping "
+                            f"{self.flow.mapping.version} gives now (the mapping changed since)",
+                        )
+                    )
+                    continue
+                documents.append(
+                    Document(
+                        name=_name(value, facet),
+                        label=_label(value, facet, number),
+                        entry=entry,
+                    )
+                )
+        if not deferring:
+            return None
+        version = hashlib.blake2b("|".join(versions).encode(), digest_size=10).hexdigest()
+        if problems:
+            return Schedule(
+                key=key, invoice=group.invoice, version=version, problems=tuple(problems)
+            )
+        return Schedule(
+            key=key,
+            invoice=group.invoice,
+            version=version,
+            payee=payee,
+            legs=deferred_legs(documents),
+        )
+
+    def _problem(self, key: str, record: str, why: str) -> Problem:
+        return Problem(
+            record=key,
+            field="deferral",
+            message=f"the deferred revenue of {record} cannot be recognized: {why}",
+            hint=f"restore the mapping that posted {record} (or recognize its deferred revenue "
+            f"by hand), then dismiss this row; `billbridge trace {record}` shows what was posted",
+        )
+
+
+def _name(value: Invoice | CreditNote, facet: str) -> str:
+    if isinstance(value, Invoice):
+        return facet  # issue, void
+    return value.id if facet == "credit" else f"{value.id}-void"
+
+
+def _label(value: Invoice | CreditNote, facet: str, number: str) -> str:
+    if isinstance(value, Invoice):
+        return f"invoice {number}" if facet == "issue" else f"void of invoice {number}"
+    note = value.number or value.id
+    if facet == "credit":
+        return f"credit note {note} on {number}"
+    return f"void of credit note {note} on {number}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeferredBalance:
+    """One deferred account in one currency: the books beside the schedules."""
+
+    entity: str
+    account: str
+    currency: str
+    books: Decimal
+    schedules: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        return self.books - self.schedules
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "entity": self.entity,
+            "account": self.account,
+            "currency": self.currency,
+            "books": f"{self.books:f}",
+            "schedules": f"{self.schedules:f}",
+            "difference": f"{self.difference:f}",
+        }
+
+
+def deferral_accounts(flow: FlowRuntime, legs: Iterable[DeferredLeg]) -> dict[str, str]:
+    """Deferred-revenue account -> entity: the mapping's (each entity's), and every leg's."""
+    mapping = flow.mapping
+    accounts: dict[str, str] = {}
+    settings = mapping.deferral
+    if settings is not None:
+        if mapping.entities:
+            for entity in mapping.entities:
+                accounts[prefixed(settings.account, entity.prefix)] = entity.name
+        else:
+            accounts[settings.account] = mapping.entity
+    accounts.update((leg.account, leg.entity) for leg in legs)
+    return accounts
+
+
+def deferred_balances(
+    flow: FlowRuntime,
+    legs: Sequence[DeferredLeg],
+    ledger: Iterable[LedgerPosting],
+    *,
+    through: date | None,
+) -> list[DeferredBalance]:
+    """Per (entity, deferred account, currency): the books' balance and the schedules'.
+
+    The books side sums the legs of billbridge's own entries in the ledger (entries a
+    person posted to the account are theirs, not a schedule's). A ledger that holds a
+    converted leg in its transaction currency (Beancount's `@@`) is compared with the
+    schedules in that currency; one that holds the converted amount, in the books'.
+    """
+    accounts = deferral_accounts(flow, legs)
+    books: dict[tuple[str, str], Decimal] = {}
+    prefix = f"{flow.name}|"
+    for posting in ledger:
+        if not posting.idempotency_key.startswith(prefix):
+            continue
+        for leg in posting.legs:
+            if leg.account in accounts:
+                books[leg.account, leg.currency] = (
+                    books.get((leg.account, leg.currency), Decimal(0)) + leg.amount
+                )
+    view = _view(books, legs, through)
+    schedules = {
+        (a, c): v for (_, a, c), v in unrecognized(legs, through=through, view=view).items()
+    }
+    rows = []
+    for account, currency in sorted(set(books) | set(schedules)):
+        rows.append(
+            DeferredBalance(
+                entity=accounts.get(account, flow.mapping.entity),
+                account=account,
+                currency=currency,
+                books=books.get((account, currency), Decimal(0)),
+                schedules=schedules.get((account, currency), Decimal(0)),
+            )
+        )
+    return rows
+
+
+def _view(
+    books: Mapping[tuple[str, str], Decimal],
+    legs: Sequence[DeferredLeg],
+    through: date | None,
+) -> Literal["books", "units"]:
+    """Which currencies the ledger holds converted legs in (see `deferred_balances`)."""
+    if not any(leg.original is not None for leg in legs):
+        return "books"
+    held = {c for (_, c), v in books.items() if v}
+    units = {c for (_, _, c) in unrecognized(legs, through=through, view="units")}
+    converted = {c for (_, _, c) in unrecognized(legs, through=through, view="books")}
+    return "units" if held & (units - converted) else "books"
