@@ -179,6 +179,9 @@ class FlowConfig(_Strict):
     # How often `billbridge worker` runs an incremental sync of this flow ("30s", "15m",
     # "1h"); absent: the worker only drains the flow's webhook inbox and never polls.
     every: str | None = None
+    # `monthly`: the worker posts deferred revenue recognition (`billbridge recognize`)
+    # through the end of each month once it is over; absent: only the command does.
+    recognize: Literal["monthly"] | None = None
 
     @field_validator("every")
     @classmethod

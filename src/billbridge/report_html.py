@@ -158,6 +158,30 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>\n{body}\n</tbody></table>"
 
 
+def _deferred(report: DailyReport) -> str:
+    """Deferred revenue: each deferring flow's books beside its schedules."""
+    if not report.deferred:
+        return ""
+    rows = [
+        (
+            status.flow,
+            status.through.isoformat() if status.through else "never",
+            row.entity,
+            row.account,
+            row.currency,
+            f"{row.books:f}",
+            f"{row.schedules:f}",
+            f"{row.due:f}",
+            "ok" if not row.difference else ("due" if row.explained else "differs"),
+        )
+        for status in report.deferred
+        for row in status.balances
+    ]
+    head = ("flow", "recognized through", "entity", "account", "currency", "books",
+            "schedules", "due", "verdict")  # fmt: skip
+    return "<h2>Deferred revenue against the schedules</h2>" + _table(head, rows)
+
+
 def daily_page(report: DailyReport) -> str:
     """The daily report as one page: synced, failed and why, waiting, discrepancies."""
     flows = [
@@ -218,5 +242,6 @@ def daily_page(report: DailyReport) -> str:
         )
         + "<h2>Discrepancies found and fixed</h2>"
         + _table(("kind", "found", "resolved", "still open"), found)
+        + _deferred(report)
         + f"<script>{_SORT}</script></body></html>\n"
     )

@@ -1,5 +1,6 @@
 """The daily report: what synced, what failed and why, what waits on whom, what reconcile
-found and fixed, over a window (the last 24 hours by default).
+found and fixed, over a window (the last 24 hours by default), and each deferring flow's
+deferred-revenue balances against its schedules (engine/deferred_status.py).
 
 Why a value and not a printout: the CLI prints it, `--json` emits it, `--html` renders it
 for an accountant, and a scheduler can mail it; all four show the same figures.
@@ -14,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from billbridge.store.base import Store
+
+from .deferred_status import DeferredStatus
 
 __all__ = ["DailyReport", "FlowDay", "daily_report"]
 
@@ -48,6 +51,7 @@ class DailyReport:
     discrepancies_found: dict[str, int]
     discrepancies_resolved: dict[str, int]
     discrepancies_open: dict[str, int]
+    deferred: list[DeferredStatus] = field(default_factory=list)  # flows that defer revenue
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +66,7 @@ class DailyReport:
                 "resolved": self.discrepancies_resolved,
                 "open": self.discrepancies_open,
             },
+            "deferred": {status.flow: status.as_json() for status in self.deferred},
         }
 
 
@@ -72,8 +77,10 @@ def daily_report(
     hours: float = 24,
     now: datetime | None = None,
     limit: int = 200,
+    deferred: Sequence[DeferredStatus] = (),
 ) -> DailyReport:
-    """Gather the window's figures from the store (runs, postings, queue, findings)."""
+    """Gather the window's figures from the store (runs, postings, queue, findings);
+    `deferred` are the deferring flows' balances, read from their ledgers by the caller."""
     until = now or datetime.now(UTC)
     since = until - timedelta(hours=hours)
     days: dict[str, FlowDay] = {name: FlowDay(flow=name) for name in flows}
@@ -135,4 +142,5 @@ def daily_report(
         discrepancies_found=dict(found),
         discrepancies_resolved=dict(resolved),
         discrepancies_open=dict(Counter(row.kind for row in store.open_discrepancies())),
+        deferred=list(deferred),
     )

@@ -11,35 +11,27 @@ reason instead of guessing.
 Each invoice with deferred lines has one recognition record,
 `<connection>:recognition:<invoice id>`, whose facets are its pieces (mapping/recognition.py).
 
-`deferred_balances` is the check "deferred balance equals the unrecognized remainder":
-per entity, deferred account and currency, the books (read from the ledger) beside the
-schedules (every piece due by the date recognition has run through).
+The books beside the schedules (the deferred balance against the unrecognized
+remainder) are in engine/deferred_status.py.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 
-from billbridge.connectors.base import LedgerPosting
 from billbridge.domain import CreditNote, Invoice, Problem
 from billbridge.mapping.deferral import LINE
-from billbridge.mapping.entities import prefixed
-from billbridge.mapping.recognition import (
-    DeferredLeg,
-    Document,
-    deferred_legs,
-    unrecognized,
-)
+from billbridge.mapping.recognition import DeferredLeg, Document, deferred_legs
 from billbridge.mapping.rules import Context, plan_entries
 from billbridge.store.base import Store
 
+from .book_checks import BookChecks
 from .model import FlowRuntime
 from .pipeline import entry_hash
 
@@ -47,15 +39,13 @@ __all__ = [
     "CURSOR",
     "DOCUMENT_FACETS",
     "RECOGNITION",
-    "DeferredBalance",
     "Group",
     "Schedule",
     "Schedules",
-    "deferral_accounts",
-    "deferred_balances",
     "groups",
     "recognition_key",
     "recognized_through",
+    "store_lookups",
 ]
 
 RECOGNITION = "recognition"  # the object of recognition records
@@ -245,98 +235,25 @@ def _label(value: Invoice | CreditNote, facet: str, number: str) -> str:
     return f"void of credit note {note} on {number}"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeferredBalance:
-    """One deferred account in one currency: the books beside the schedules."""
+def store_lookups(
+    flow: FlowRuntime, store: Store
+) -> tuple[Resolve, Callable[[str], Invoice | None], Callable[[str], str]]:
+    """`resolve`, `invoice` and `invoice_number` read from the store (for a report)."""
+    cache: dict[str, Mapping[str, Any] | None] = {}
+    connection = flow.source.name
 
-    entity: str
-    account: str
-    currency: str
-    books: Decimal
-    schedules: Decimal
+    def resolve(obj: str, ident: str) -> Mapping[str, Any] | None:
+        key = f"{connection}:{obj}:{ident}"
+        if key not in cache:
+            if len(cache) > 20_000:
+                cache.clear()
+            row = store.get_record(key)
+            cache[key] = None if row is None else orjson.loads(row.snapshot)
+        return cache[key]
 
-    @property
-    def difference(self) -> Decimal:
-        return self.books - self.schedules
+    def invoice_number(ident: str) -> str:
+        data = resolve("invoice", ident)
+        return str(data.get("number") or "") if data else ""
 
-    def as_json(self) -> dict[str, str]:
-        return {
-            "entity": self.entity,
-            "account": self.account,
-            "currency": self.currency,
-            "books": f"{self.books:f}",
-            "schedules": f"{self.schedules:f}",
-            "difference": f"{self.difference:f}",
-        }
-
-
-def deferral_accounts(flow: FlowRuntime, legs: Iterable[DeferredLeg]) -> dict[str, str]:
-    """Deferred-revenue account -> entity: the mapping's (each entity's), and every leg's."""
-    mapping = flow.mapping
-    accounts: dict[str, str] = {}
-    settings = mapping.deferral
-    if settings is not None:
-        if mapping.entities:
-            for entity in mapping.entities:
-                accounts[prefixed(settings.account, entity.prefix)] = entity.name
-        else:
-            accounts[settings.account] = mapping.entity
-    accounts.update((leg.account, leg.entity) for leg in legs)
-    return accounts
-
-
-def deferred_balances(
-    flow: FlowRuntime,
-    legs: Sequence[DeferredLeg],
-    ledger: Iterable[LedgerPosting],
-    *,
-    through: date | None,
-) -> list[DeferredBalance]:
-    """Per (entity, deferred account, currency): the books' balance and the schedules'.
-
-    The books side sums the legs of billbridge's own entries in the ledger (entries a
-    person posted to the account are theirs, not a schedule's). A ledger that holds a
-    converted leg in its transaction currency (Beancount's `@@`) is compared with the
-    schedules in that currency; one that holds the converted amount, in the books'.
-    """
-    accounts = deferral_accounts(flow, legs)
-    books: dict[tuple[str, str], Decimal] = {}
-    prefix = f"{flow.name}|"
-    for posting in ledger:
-        if not posting.idempotency_key.startswith(prefix):
-            continue
-        for leg in posting.legs:
-            if leg.account in accounts:
-                books[leg.account, leg.currency] = (
-                    books.get((leg.account, leg.currency), Decimal(0)) + leg.amount
-                )
-    view = _view(books, legs, through)
-    schedules = {
-        (a, c): v for (_, a, c), v in unrecognized(legs, through=through, view=view).items()
-    }
-    rows = []
-    for account, currency in sorted(set(books) | set(schedules)):
-        rows.append(
-            DeferredBalance(
-                entity=accounts.get(account, flow.mapping.entity),
-                account=account,
-                currency=currency,
-                books=books.get((account, currency), Decimal(0)),
-                schedules=schedules.get((account, currency), Decimal(0)),
-            )
-        )
-    return rows
-
-
-def _view(
-    books: Mapping[tuple[str, str], Decimal],
-    legs: Sequence[DeferredLeg],
-    through: date | None,
-) -> Literal["books", "units"]:
-    """Which currencies the ledger holds converted legs in (see `deferred_balances`)."""
-    if not any(leg.original is not None for leg in legs):
-        return "books"
-    held = {c for (_, c), v in books.items() if v}
-    units = {c for (_, _, c) in unrecognized(legs, through=through, view="units")}
-    converted = {c for (_, _, c) in unrecognized(legs, through=through, view="books")}
-    return "units" if held & (units - converted) else "books"
+    books = BookChecks(flow=flow, store=store, resolve=resolve, dry_run=True)
+    return resolve, books.invoice, invoice_number

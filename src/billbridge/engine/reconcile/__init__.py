@@ -22,6 +22,7 @@ this way in `_numbers`. A kind not in `KINDS` sorts after the built-in ones.
 
 from __future__ import annotations
 
+from . import _deferred as _deferred  # registers the deferred-balance check
 from ._checks import CHECKS, Check, compare, register_check
 from ._collect import collect, payout_checks
 from ._fix import FixReport, apply_fixes
