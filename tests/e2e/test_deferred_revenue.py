@@ -233,3 +233,38 @@ def test_the_worker_recognizes_each_month_once_it_is_over(tmp_path: Path) -> Non
     assert beancount.balances(ws.ledger).get((DEFERRED, "JPY"), 0) == 0
     again = ws.subprocess("worker", "--once", "--json")
     assert orjson.loads(again.stdout) == {"jobs": []}  # this month is not over yet
+
+
+def test_a_mapping_changed_under_a_posted_invoice_stops_its_recognition_out_loud(
+    tmp_path: Path,
+) -> None:
+    """The mapping that posted an invoice's documents and first pieces recognizes all of
+    it: a change that would post them differently stops that invoice only, with a reason."""
+    ws = deferred_workspace(tmp_path / "ws", f"sqlite:///{tmp_path / 'state.db'}")
+    ws.cli("sync")
+    assert ws.cli("recognize", "--through", "2025-03-31")[0] == 0
+    mapping = ws.root / "mapping.yaml"
+    original = mapping.read_text()
+    renamed = original.replace("prod_pro: Income:Sales:Pro\n", "prod_pro: Income:Pro\n")
+    renamed = renamed.replace("prod_support: Income:Sales:Support\n", "prod_support: Income:Sup\n")
+    assert renamed.count("Income:Pro") == renamed.count("Income:Sup") == 1
+    mapping.write_text(renamed)
+    code, run = ws.cli("recognize", "--through", "2025-06-30")
+    assert code == 1
+    counts = run["counts"]
+    assert (counts["failed"], counts["conflict"], counts["synced"]) == (1, 1, 1), run  # KWD goes on
+    code, queue = ws.cli("queue")
+    rows = {row["record"]: row for row in queue}
+    failed = rows["stripe:recognition:in_annual_eur"]  # its credit note's entry would change
+    assert failed["field"] == "deferral" and "cn_annual_eur" in failed["error"]
+    assert (
+        "the mapping changed since" in failed["error"] and "restore the mapping" in failed["hint"]
+    )
+    conflict = rows["stripe:recognition:in_annual_jpy"]  # its posted pieces would change
+    assert conflict["kind"] == "conflict" and "never edits a posting" in conflict["error"]
+    code, refused = ws.cli("retry", str(failed["id"]))
+    assert code == 2 and "billbridge recognize --through" in refused["error"]
+    mapping.write_text(original)
+    code, run = ws.cli("recognize", "--through", "2025-06-30")
+    assert code == 0 and run["counts"]["synced"] == 2, run
+    assert ws.cli("queue")[1] == []
