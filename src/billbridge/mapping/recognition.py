@@ -16,7 +16,8 @@ month, neither posted yet) are both left out: posting nothing changes no balance
 voided annual plan does not fill the books with pairs that sum to zero.
 
 `unrecognized` is the invariant the books must satisfy: what each deferred account holds
-once every piece due by a date is recognized.
+once every piece due by a date is recognized; `expected_deferred` computes it straight
+from canonical invoices and credit notes (an oracle needs nothing else).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from decimal import Decimal
 from typing import Literal, NamedTuple
 
 from billbridge.domain import (
+    CreditNote,
+    Invoice,
     JournalEntry,
     Money,
     Piece,
@@ -40,13 +43,15 @@ from billbridge.domain import (
 )
 
 from .deferral import LINE, REVENUE, SERVICE, parse_service
-from .rules import Planned
+from .model import Mapping
+from .rules import Context, Planned, plan_entries
 
 __all__ = [
     "DeferredLeg",
     "Document",
     "RecognitionContext",
     "deferred_legs",
+    "expected_deferred",
     "plan_recognition",
     "unrecognized",
 ]
@@ -247,3 +252,43 @@ def unrecognized(
         key = (leg.entity, leg.account, shown.currency)
         sums[key] = sums.get(key, Decimal(0)) + shown.amount
     return sums
+
+
+_DOCUMENT_FACETS = frozenset({"issue", "void", "credit", "credit-void"})
+
+
+def expected_deferred(
+    records: Iterable[Invoice | CreditNote],
+    mapping: Mapping,
+    *,
+    through: date | None,
+    view: Literal["books", "units"] = "books",
+    connection: str = "stripe",
+) -> dict[tuple[str, str, str], Decimal]:
+    """What the deferred accounts must hold once `records` are posted and every piece due
+    by `through` is recognized: `unrecognized` of their documents, planned here.
+
+    A record the rules refuse (an unmapped tax rate, a missing rate) posts nothing and
+    adds nothing. Credit notes find their invoices among `records`.
+    """
+    values = list(records)
+    invoices = {v.id: v for v in values if isinstance(v, Invoice)}
+    documents: list[Document] = []
+    for value in values:
+        kind = "invoice" if isinstance(value, Invoice) else "credit_note"
+        ctx = Context(
+            flow="expected",
+            connection=connection,
+            record=f"{connection}:{kind}:{value.id}",
+            version="",
+            invoice=invoices.get,
+        )
+        plan = plan_entries(value, mapping, ctx)
+        if plan.problems and not plan.entries:
+            continue
+        documents.extend(
+            Document(name=f"{value.id}:{item.facet}", label="", entry=item.entry)
+            for item in plan.entries
+            if item.facet in _DOCUMENT_FACETS
+        )
+    return unrecognized(deferred_legs(documents), through=through, view=view)

@@ -28,6 +28,7 @@ from billbridge.mapping.recognition import (
     Document,
     RecognitionContext,
     deferred_legs,
+    expected_deferred,
     plan_recognition,
     unrecognized,
 )
@@ -430,6 +431,7 @@ def test_any_history_leaves_exactly_the_unrecognized_remainder_deferred(
     assert expected == {
         ("default", DEFERRED, currency): books.get((DEFERRED, currency), Decimal(0))
     }
+    assert expected_deferred([inv, *notes], mapping, through=through) == expected
     end = _recognize(docs, start + timedelta(days=days + 40))
     final = _balances([d.entry for d in docs] + list(end.values()))
     assert final.get((DEFERRED, currency), 0) == 0
