@@ -15,6 +15,7 @@ from html import escape
 from typing import Final
 
 from .engine.daily import DailyReport
+from .engine.deferred_status import DeferredStatus
 from .engine.reconcile import KINDS, Discrepancy, Reconciled
 
 __all__ = ["AGE_BUCKETS", "age_bucket", "daily_page", "reconcile_page"]
@@ -144,6 +145,7 @@ def reconcile_page(results: Sequence[Reconciled], *, now: datetime | None = None
         + (f"<ul>{''.join(fixes)}</ul>" if fixes else "")
         + _chart(found, now)
         + f"<table><thead><tr>{head}</tr></thead><tbody>\n{_rows(found, now)}\n</tbody></table>"
+        + _deferred([r.deferred for r in results if r.deferred is not None])
         + f"<script>{_SORT}</script></body></html>\n"
     )
 
@@ -158,9 +160,9 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return f"<table><thead><tr>{th}</tr></thead><tbody>\n{body}\n</tbody></table>"
 
 
-def _deferred(report: DailyReport) -> str:
+def _deferred(statuses: Sequence[DeferredStatus]) -> str:
     """Deferred revenue: each deferring flow's books beside its schedules."""
-    if not report.deferred:
+    if not statuses:
         return ""
     rows = [
         (
@@ -174,7 +176,7 @@ def _deferred(report: DailyReport) -> str:
             f"{row.due:f}",
             "ok" if not row.difference else ("due" if row.explained else "differs"),
         )
-        for status in report.deferred
+        for status in statuses
         for row in status.balances
     ]
     head = ("flow", "recognized through", "entity", "account", "currency", "books",
@@ -242,6 +244,6 @@ def daily_page(report: DailyReport) -> str:
         )
         + "<h2>Discrepancies found and fixed</h2>"
         + _table(("kind", "found", "resolved", "still open"), found)
-        + _deferred(report)
+        + _deferred(report.deferred)
         + f"<script>{_SORT}</script></body></html>\n"
     )

@@ -99,7 +99,9 @@ def test_an_annual_plan_is_recognized_by_days_each_month_and_only_once(
     assert flow["deferred"]["ok"] and flow["deferred"]["recognized_through"] == "2025-12-31"
     code, check = ws.cli("books", "check")
     assert code == 0 and check["ok"], check
-    code, daily = ws.cli("report", "daily")
+    page = tmp_path / "daily.html"
+    code, daily = ws.cli("report", "daily", "--html", str(page))
+    assert "Deferred revenue against the schedules" in page.read_text()
     rows = daily["deferred"]["stripe-to-books"]["balances"]
     assert {(r["currency"], r["books"], r["schedules"]) for r in rows} == {
         ("EUR", "0.00", "0.00"),
