@@ -89,3 +89,18 @@ def test_a_killed_recognition_posts_each_piece_exactly_once(tmp_path: Path, ledg
     assert books.get(("Liabilities:Deferred-Revenue", "EUR"), 0) == 0
     assert books["Liabilities:Deferred-Revenue", "JPY"] == Decimal(-45_000)
     assert books["Income:Sales:Pro", "EUR"] == Decimal("-600.00")
+
+
+def test_invoices_recovered_after_a_killed_sync_are_recognized_too(tmp_path: Path) -> None:
+    """A sync killed after its ledger flush leaves postings the next run recovers from the
+    ledger (with no link to their invoice): their schedules must still be found."""
+    ws = deferred_workspace(tmp_path / "ws", f"sqlite:///{tmp_path / 'state.db'}")
+    proc = ws.subprocess("sync", "--json", BILLBRIDGE_CRASH_AT="after-flush:1")
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    final = orjson.loads(ws.subprocess("sync", "--json").stdout)
+    assert final["recovered"] > 0
+    code, run = ws.cli("recognize", "--through", THROUGH)
+    assert code == 0 and run["counts"]["synced"] == 3, run
+    assert recognition_keys(beancount.posted_keys(ws.ledger)) == _reference(tmp_path)
+    books = beancount.balances(ws.ledger)
+    assert books["Income:Sales:Pro", "EUR"] == Decimal("-600.00")

@@ -77,9 +77,14 @@ class Group:
 
 
 def groups(store: Store, flow: FlowRuntime) -> list[Group]:
-    """Every invoice of `flow` with a posted document, in the order they were first posted."""
+    """Every invoice of `flow` with a posted document, in the order they were first posted.
+
+    A posting recovered from the ledger after a crash has no link: an invoice's is its
+    own id, a credit note's is read from its snapshot.
+    """
     found: dict[str, Group] = {}
     connection = flow.source.name
+    unlinked: list[tuple[str, str, str]] = []  # credit notes: (record key, facet, hash)
     for posting in store.iter_postings(flow=flow.name):
         conn, _, rest = posting.record_key.partition(":")
         obj, _, ident = rest.partition(":")
@@ -87,11 +92,28 @@ def groups(store: Store, flow: FlowRuntime) -> list[Group]:
             continue
         if obj == RECOGNITION:
             found.setdefault(ident, Group(invoice=ident)).recognized = True
-        elif (
-            posting.facet in DOCUMENT_FACETS and posting.link and obj in {"invoice", "credit_note"}
-        ):
-            group = found.setdefault(posting.link, Group(invoice=posting.link))
-            group.documents.setdefault(posting.record_key, {})[posting.facet] = posting.entry_hash
+            continue
+        if posting.facet not in DOCUMENT_FACETS or obj not in {"invoice", "credit_note"}:
+            continue
+        link = posting.link or (ident if obj == "invoice" else "")
+        if not link:
+            unlinked.append((posting.record_key, posting.facet, posting.entry_hash))
+            continue
+        group = found.setdefault(link, Group(invoice=link))
+        group.documents.setdefault(posting.record_key, {})[posting.facet] = posting.entry_hash
+    if unlinked:
+        resolve = store_lookups(flow, store)[0]
+        rows = store.get_records(sorted({key for key, _, _ in unlinked}))
+        for key, facet, digest in unlinked:
+            row = rows.get(key)
+            value = (
+                None
+                if row is None
+                else flow.normalize(orjson.loads(row.snapshot), record=key, resolve=resolve).value
+            )
+            if isinstance(value, CreditNote):
+                group = found.setdefault(value.invoice, Group(invoice=value.invoice))
+                group.documents.setdefault(key, {})[facet] = digest
     return list(found.values())
 
 
