@@ -9,9 +9,9 @@ pieces either committed or in the target past the committed position, where the 
 run's recovery finds their idempotency keys; so recognizing twice, or again after a
 crash, posts each piece exactly once.
 
-The flow's `recognized` cursor keeps the latest date recognition has run through; the
-deferred-balance checks (reconcile, the daily report) compare the books with the
-schedules as of that date.
+The flow's `recognized` cursor keeps the latest date recognition has run through,
+committed with each batch of pieces; the deferred-balance checks (reconcile, the daily
+report) compare the books with the schedules as of that date.
 """
 
 from __future__ import annotations
@@ -127,6 +127,9 @@ def recognize_flow(
     )
     pipeline = cast(RecognitionPipeline, runner.pipeline)
     pipeline.recognized = {}
+    # Committed with every batch: a piece in the books is never after the date the
+    # deferred-balance checks compare with (a run cut short leaves the rest as "due").
+    cursor = _cursor(store, flow, through)
     schedules = Schedules(
         flow,
         store,
@@ -144,12 +147,11 @@ def recognize_flow(
                 pipeline.prefetch([s.key for s in found])
                 for schedule in found:
                     pipeline.recognize(schedule, through)
-                runner.commit()
-        if not dry_run:
-            runner.commit([_cursor(store, flow, through)])
+                runner.commit([cursor])
+        runner.commit([cursor])  # also when there was nothing to recognize
     except StopRun as exc:
         runner.result.stopped = str(exc)
-        runner.commit()
+        runner.commit([cursor])
     return RecognizeResult(
         result=runner.finish(), through=through, recognized=dict(pipeline.recognized)
     )
