@@ -185,6 +185,9 @@ class FlowConfig(_Strict):
     # How long a held record may wait for what it waits for (its invoice, its charge)
     # before the hold becomes a failed queue row saying what never came ("3d", "12h").
     hold_timeout: str = DEFAULT_HOLD_TIMEOUT
+    # `monthly`: the worker posts deferred revenue recognition (`billbridge recognize`)
+    # through the end of each month once it is over; absent: only the command does.
+    recognize: Literal["monthly"] | None = None
 
     @field_validator("every")
     @classmethod

@@ -15,6 +15,7 @@ from html import escape
 from typing import Final
 
 from .engine.daily import DailyReport
+from .engine.deferred_status import DeferredStatus
 from .engine.reconcile import KINDS, Discrepancy, Reconciled
 
 __all__ = ["AGE_BUCKETS", "age_bucket", "daily_page", "reconcile_page"]
@@ -144,6 +145,7 @@ def reconcile_page(results: Sequence[Reconciled], *, now: datetime | None = None
         + (f"<ul>{''.join(fixes)}</ul>" if fixes else "")
         + _chart(found, now)
         + f"<table><thead><tr>{head}</tr></thead><tbody>\n{_rows(found, now)}\n</tbody></table>"
+        + _deferred([r.deferred for r in results if r.deferred is not None])
         + f"<script>{_SORT}</script></body></html>\n"
     )
 
@@ -156,6 +158,30 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
         "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
     )
     return f"<table><thead><tr>{th}</tr></thead><tbody>\n{body}\n</tbody></table>"
+
+
+def _deferred(statuses: Sequence[DeferredStatus]) -> str:
+    """Deferred revenue: each deferring flow's books beside its schedules."""
+    if not statuses:
+        return ""
+    rows = [
+        (
+            status.flow,
+            status.through.isoformat() if status.through else "never",
+            row.entity,
+            row.account,
+            row.currency,
+            f"{row.books:f}",
+            f"{row.schedules:f}",
+            f"{row.due:f}",
+            "ok" if not row.difference else ("due" if row.explained else "differs"),
+        )
+        for status in statuses
+        for row in status.balances
+    ]
+    head = ("flow", "recognized through", "entity", "account", "currency", "books",
+            "schedules", "due", "verdict")  # fmt: skip
+    return "<h2>Deferred revenue against the schedules</h2>" + _table(head, rows)
 
 
 def daily_page(report: DailyReport) -> str:
@@ -225,5 +251,7 @@ def daily_page(report: DailyReport) -> str:
             else "empty"
         )
         + " (keep this: <code>billbridge audit --verify</code> finds a chain cut or"
-        " rewritten since)</p>" + f"<script>{_SORT}</script></body></html>\n"
+        " rewritten since)</p>"
+        + _deferred(report.deferred)
+        + f"<script>{_SORT}</script></body></html>\n"
     )

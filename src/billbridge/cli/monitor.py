@@ -19,6 +19,7 @@ from rich.text import Text
 from billbridge.config import CONFIG_NAME, Workspace
 from billbridge.engine.alerts import AlertReport, check_alerts
 from billbridge.engine.daily import DailyReport, daily_report
+from billbridge.engine.deferred_status import DeferredStatus, flow_deferred_status
 from billbridge.engine.reconcile import Reconciled, reconcile_flow, reconcile_json, unowned
 from billbridge.engine.status import FlowStatus, Status, wait_percent, workspace_status
 from billbridge.store import RunRow, Store
@@ -31,9 +32,31 @@ __all__ = ["register"]
 _FIX_WORDS = {"none": "reported only"}  # an informational finding (a number gap)
 
 
+def _print_deferred(status: DeferredStatus) -> None:
+    """Deferred revenue: each account's balance in the books beside its schedules."""
+    through = status.through.isoformat() if status.through else "never"
+    out.print(
+        f"[bold]Deferred revenue[/] ({status.flow}, recognized through {through})",
+        highlight=False,
+    )
+    for balance in status.balances:
+        due = f", {balance.due:f} due to recognize" if balance.due else ""
+        verdict = "ok" if not balance.difference else ("due" if balance.explained else "DIFFERS")
+        out.print(
+            f"  {balance.entity} {balance.account} {balance.currency}: books "
+            f"{balance.books:f}, schedules {balance.schedules:f}{due} [{verdict}]",
+            highlight=False,
+            markup=False,
+        )
+    for record in status.failing:
+        out.print(f"  cannot be scheduled: {record} (see `billbridge queue`)", highlight=False)
+
+
 def _print_reconcile(results: list[Reconciled]) -> None:
     """A table a person can read at any width: what, both values, who owns it, the fix."""
     for result in results:
+        if result.deferred is not None:
+            _print_deferred(result.deferred)
         found = result.discrepancies
         if not found:
             out.print(f"[green]{result.flow}: no discrepancies[/]", highlight=False)
@@ -264,6 +287,8 @@ def _print_daily(report: DailyReport) -> None:
         )
     if not kinds:
         out.print("  none", highlight=False)
+    for status in report.deferred:
+        _print_deferred(status)
     head = report.audit_head
     out.print(
         "[bold]Audit chain[/] "
@@ -283,7 +308,15 @@ def report_daily(
 ) -> None:
     """What synced, what failed and why, what waits on whom, discrepancies found and fixed."""
     with opened(workspace, as_json) as (ws, store):
-        report = daily_report(store, flows=[f.name for f in ws.flows], hours=hours)
+        with flow_runtimes(ws) as lookup:
+            deferred = [
+                status
+                for f in ws.flows
+                if (status := flow_deferred_status(lookup(f.name), store)) is not None
+            ]
+        report = daily_report(
+            store, flows=[f.name for f in ws.flows], hours=hours, deferred=deferred
+        )
     if html is not None:
         from billbridge.report_html import daily_page  # noqa: PLC0415 - only with --html
 

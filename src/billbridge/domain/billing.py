@@ -91,8 +91,10 @@ class InvoiceLine:
     taxes: tuple[TaxAmount, ...] = ()
     product: str = ""
     unit_amount: Decimal | None = None
-    period_start: date | None = None
-    period_end: date | None = None
+    # The service period (Stripe `period.start`/`period.end`; the end is the first moment
+    # not served), as instants: the mapping takes its days in the entity's time zone.
+    period_start: datetime | None = None
+    period_end: datetime | None = None
     tax_code: str = ""  # the source's product tax code (Stripe `txcd_…`), if any
 
 

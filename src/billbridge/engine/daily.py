@@ -1,6 +1,7 @@
 """The daily report: what synced, what failed and why, what waits on whom, what reconcile
-found and fixed, over a window (the last 24 hours by default), and the audit chain's
-head (its anchor) at the time.
+found and fixed, over a window (the last 24 hours by default), each deferring flow's
+deferred-revenue balances against its schedules (engine/deferred_status.py), and the audit
+chain's head (its anchor) at the time.
 
 Why a value and not a printout: the CLI prints it, `--json` emits it, `--html` renders it
 for an accountant, and a scheduler can mail it; all four show the same figures.
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 
 from billbridge.store.base import Audit, AuditHead, Monitor, Queue, Runs
 
+from .deferred_status import DeferredStatus
 from .liveness import close_dead_runs
 
 
@@ -59,6 +61,7 @@ class DailyReport:
     # The audit chain's head when the report was made: a copy of the anchor that lives
     # wherever the report is mailed or filed (compare it with `billbridge audit --verify`).
     audit_head: AuditHead | None = None
+    deferred: list[DeferredStatus] = field(default_factory=list)  # flows that defer revenue
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +77,7 @@ class DailyReport:
                 "open": self.discrepancies_open,
             },
             "audit_anchor": audit_anchor_json(self.audit_head),
+            "deferred": {status.flow: status.as_json() for status in self.deferred},
         }
 
 
@@ -89,8 +93,10 @@ def daily_report(
     hours: float = 24,
     now: datetime | None = None,
     limit: int = 200,
+    deferred: Sequence[DeferredStatus] = (),
 ) -> DailyReport:
-    """Gather the window's figures from the store (runs, postings, queue, findings)."""
+    """Gather the window's figures from the store (runs, postings, queue, findings);
+    `deferred` are the deferring flows' balances, read from their ledgers by the caller."""
     until = now or datetime.now(UTC)
     since = until - timedelta(hours=hours)
     days: dict[str, FlowDay] = {name: FlowDay(flow=name) for name in flows}
@@ -155,4 +161,5 @@ def daily_report(
         discrepancies_resolved=dict(resolved),
         discrepancies_open=dict(Counter(row.kind for row in store.open_discrepancies())),
         audit_head=store.audit_head(),
+        deferred=list(deferred),
     )

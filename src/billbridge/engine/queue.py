@@ -80,6 +80,17 @@ def queue_items(store: Queue, *, flow: str | None = None) -> list[QueueItem]:
     return [QueueItem.of(row) for row in store.open_exceptions(flow=flow)]
 
 
+_RECOGNITION = (
+    "recognize it again: `billbridge recognize --through DATE` (or the worker's monthly run)"
+)
+
+
+def _is_recognition(record_key: str) -> bool:
+    """A deferred-revenue recognition record (engine/deferred.py): it has no source record
+    to run again; the next `recognize` plans it afresh."""
+    return record_key.split(":")[1:2] == ["recognition"]
+
+
 def _by_flow(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = {}
     for flow, key in pairs:
@@ -104,7 +115,9 @@ def retry(
         rows = [
             row
             for row in store.open_exceptions()
-            if row.kind == "failed" and not is_writeback_flow(row.flow)
+            if row.kind == "failed"
+            and not is_writeback_flow(row.flow)
+            and not _is_recognition(row.record_key)
         ]
     else:
         rows = []
@@ -117,6 +130,10 @@ def retry(
             if is_writeback_flow(row.flow):
                 raise UnknownRecordError(
                     f"queue row {ident} is a write-back to Stripe, not a flow's record: {row.hint}"
+                )
+            if _is_recognition(row.record_key):
+                raise UnknownRecordError(
+                    f"queue row {ident} is the revenue recognition of an invoice: {_RECOGNITION}"
                 )
             rows.append(row)
     grouped = _by_flow([(r.flow, r.record_key) for r in rows])
@@ -138,6 +155,10 @@ def replay(
     """Run records again through the current mapping of the flow that last handled them."""
     pairs: list[tuple[str, str]] = []
     for key in keys:
+        if _is_recognition(key):
+            raise UnknownRecordError(
+                f"{key} is the revenue recognition of an invoice: {_RECOGNITION}"
+            )
         if store.get_record(key) is None:
             raise UnknownRecordError(
                 f"no record {key!r}; keys look like stripe:invoice:in_123 (see `billbridge queue`)"

@@ -117,7 +117,14 @@ def _since_filter(
 
 class _Runner:
     def __init__(
-        self, flow: FlowRuntime, store: SyncState, *, actor: str, kind: str, dry_run: bool
+        self,
+        flow: FlowRuntime,
+        store: SyncState,
+        *,
+        actor: str,
+        kind: str,
+        dry_run: bool,
+        pipeline: type[RecordPipeline] = RecordPipeline,
     ) -> None:
         self.flow = flow
         self.store = store
@@ -136,7 +143,7 @@ class _Runner:
         with self.life:
             if not dry_run:
                 self.result.recovered = recover_target(flow, store, actor=actor, run_id=run.id)
-            self.pipeline = RecordPipeline(
+            self.pipeline = pipeline(
                 flow=flow,
                 store=store,
                 run_id=run.id,

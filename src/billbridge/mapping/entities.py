@@ -101,6 +101,7 @@ def _view(mapping: Mapping, entity: EntityRule) -> Mapping:
         {k: (v and prefixed(v, p)) for k, v in mapping.accounts.model_dump().items()}
     )
     fx = mapping.fx
+    deferral = mapping.deferral
     view = mapping.model_copy(
         update={
             "entity": entity.name,
@@ -115,6 +116,9 @@ def _view(mapping: Mapping, entity: EntityRule) -> Mapping:
             "fx": None
             if fx is None
             else fx.model_copy(update={"gain": prefixed(fx.gain, p), "loss": prefixed(fx.loss, p)}),
+            "deferral": None
+            if deferral is None
+            else deferral.model_copy(update={"account": prefixed(deferral.account, p)}),
         }
     )
     _VIEWS[(id(mapping), entity.name)] = (mapping, view)

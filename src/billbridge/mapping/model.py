@@ -34,6 +34,7 @@ from billbridge.domain import Rate, RateTable, is_currency
 from billbridge.yamlsource import ConfigError, load_yaml
 
 from .books import EntityRule, FxSettings, TaxRule, read_rates_file
+from .deferral import DeferralSettings
 
 __all__ = ["Accounts", "Mapping", "load_mapping"]
 
@@ -91,6 +92,7 @@ class Mapping(_Strict):
     fx: FxSettings | None = None
     tax_rules: list[TaxRule] = Field(default_factory=list)
     entities: list[EntityRule] = Field(default_factory=list)
+    deferral: DeferralSettings | None = None  # deferred revenue (mapping/deferral.py)
 
     @field_validator("currency")
     @classmethod
@@ -113,6 +115,18 @@ class Mapping(_Strict):
             _check_account(fx.gain)
             _check_account(fx.loss)
         return fx
+
+    @field_validator("deferral")
+    @classmethod
+    def _deferral_account(cls, value: DeferralSettings | None) -> DeferralSettings | None:
+        if value is not None:
+            _check_account(value.account)
+            if not value.account.startswith("Liabilities:"):
+                raise ValueError(
+                    f"deferral.account {value.account!r} must be a liability (deferred revenue "
+                    "is owed to the customer until it is earned), e.g. Liabilities:Deferred-Revenue"
+                )
+        return value
 
     @model_validator(mode="after")
     def _fx_needed(self) -> Mapping:
@@ -192,7 +206,7 @@ class Mapping(_Strict):
         return "" if value is None else str(value)
 
 
-_OPTIONAL_RULES = ("currency", "fx", "tax_rules", "entities")
+_OPTIONAL_RULES = ("currency", "fx", "tax_rules", "entities", "deferral")
 # Keys added later, left out of the version at their default (the meaning before them).
 _LATER_DEFAULTS: dict[str, object] = {"zero_invoices": "skip"}
 _LATER_ACCOUNTS = ("conversion",)

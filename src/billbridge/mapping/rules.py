@@ -23,6 +23,7 @@ from billbridge.domain import (
     Severity,
 )
 
+from .deferral import split_deferred
 from .entities import facts_of, route
 from .fx import convert_entry
 from .model import Mapping
@@ -37,7 +38,8 @@ def plan_entries(value: Canonical, mapping: Mapping, ctx: Context) -> RulePlan:
     """Every entry `value` should have in the ledger under `mapping`.
 
     The record is first routed to its entity (mapping/entities.py), planned with that
-    entity's accounts, then converted to the entity's functional currency (mapping/fx.py).
+    entity's accounts, then converted to the entity's functional currency (mapping/fx.py),
+    and deferred revenue is split from what is earned (mapping/deferral.py).
     Warnings (a doubtful VAT id) ride along with the entries; errors replace them.
     """
     if isinstance(value, Customer):
@@ -59,7 +61,7 @@ def plan_entries(value: Canonical, mapping: Mapping, ctx: Context) -> RulePlan:
         entry = convert_entry(value, item.entry, view, record=ctx.record, invoice=ctx.invoice)
         if isinstance(entry, Problem):
             return RulePlan(problems=(entry,), requires=plan.requires)
-        converted.append(Planned(facet=item.facet, entry=entry))
+        converted.append(Planned(facet=item.facet, entry=split_deferred(entry, view)))
     return plan._replace(entries=tuple(converted))
 
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 from billbridge.domain import (
     CreditNote,
     Invoice,
+    InvoiceLine,
     InvoiceStatus,
     Money,
     Posting,
@@ -18,6 +19,7 @@ from billbridge.domain import (
     TaxAmount,
 )
 
+from .deferral import service_of, tag
 from .model import Mapping
 from .rule_base import (
     Context,
@@ -114,6 +116,7 @@ def plan_invoice(inv: Invoice, mapping: Mapping, ctx: Context) -> RulePlan:
     postings: list[Posting] = [Posting(account=mapping.accounts.receivable, amount=inv.total)]
     for line in inv.lines:
         revenue = _revenue_account(line.product, ctx, mapping, problems)
+        service = service_of(line, mapping)
         inclusive = sum((t.amount.amount for t in line.taxes if t.inclusive), Decimal(0))
         gross = line.amount.amount - inclusive
         if mapping.discounts == "separate" and line.discount.amount:
@@ -124,7 +127,13 @@ def plan_invoice(inv: Invoice, mapping: Mapping, ctx: Context) -> RulePlan:
                     )
                 )
             else:
-                postings.append(Posting(account=mapping.accounts.discounts, amount=line.discount))
+                postings.append(
+                    Posting(
+                        account=mapping.accounts.discounts,
+                        amount=line.discount,
+                        meta=tag(f"{line.id}/discount", service),
+                    )
+                )
         else:
             gross -= line.discount.amount
         postings.append(
@@ -132,7 +141,10 @@ def plan_invoice(inv: Invoice, mapping: Mapping, ctx: Context) -> RulePlan:
                 account=revenue,
                 amount=Money(amount=-gross, currency=inv.currency),
                 memo=line.description,
-                meta=_reverse_code(mapping, line.tax_code, where) if reverse else (),
+                meta=(
+                    *(_reverse_code(mapping, line.tax_code, where) if reverse else ()),
+                    *tag(line.id, service),
+                ),
             )
         )
         if not reverse:
@@ -207,7 +219,8 @@ def plan_credit_note(cn: CreditNote, mapping: Mapping, ctx: Context) -> RulePlan
     """
     problems: list[Problem] = []
     postings: list[Posting] = []
-    inv = ctx.invoice(cn.invoice) if cn.invoice and mapping.tax_rules else None
+    related_needed = mapping.tax_rules or mapping.deferral
+    inv = ctx.invoice(cn.invoice) if cn.invoice and related_needed else None
     where = (
         Jurisdiction(country=inv.customer_country, region=inv.customer_region)
         if inv is not None
@@ -215,7 +228,16 @@ def plan_credit_note(cn: CreditNote, mapping: Mapping, ctx: Context) -> RulePlan
     )
     for line in cn.lines:
         revenue = _revenue_account(line.product, ctx, mapping, problems)
-        postings.append(Posting(account=revenue, amount=line.amount, memo=line.description))
+        credited = _line_of(inv, line.invoice_line) if mapping.deferral else None
+        service = service_of(credited, mapping) if credited is not None else None
+        postings.append(
+            Posting(
+                account=revenue,
+                amount=line.amount,
+                memo=line.description,
+                meta=tag(line.id, service),
+            )
+        )
         postings.extend(_tax_posting(t, 1, ctx, mapping, problems, where=where) for t in line.taxes)
     if problems:
         return RulePlan(problems=unique(problems))
@@ -260,3 +282,9 @@ def plan_credit_note(cn: CreditNote, mapping: Mapping, ctx: Context) -> RulePlan
         ),
     )
     return RulePlan(entries=tuple(p for p in planned if p is not None), requires=requires)
+
+
+def _line_of(inv: Invoice | None, line_id: str) -> InvoiceLine | None:
+    if inv is None or not line_id:
+        return None
+    return next((line for line in inv.lines if line.id == line_id), None)

@@ -12,12 +12,13 @@ ever running one flow twice at once.
 
 from __future__ import annotations
 
-from ._jobs import ACTOR, DRAIN, SYNC, JobResult, due_jobs, run_job
+from ._jobs import ACTOR, DRAIN, RECOGNIZE, SYNC, JobResult, due_jobs, run_job
 from ._local import WorkerBusyError, run_local
 
 __all__ = [
     "ACTOR",
     "DRAIN",
+    "RECOGNIZE",
     "SYNC",
     "JobResult",
     "WorkerBusyError",

@@ -1,4 +1,5 @@
-"""The two jobs a worker runs for one flow: drain its webhook inbox, sync it when due.
+"""The jobs a worker runs for one flow: drain its webhook inbox, sync it when due, and
+recognize its deferred revenue once a month is over (`recognize: monthly`).
 
 Why shared: the local loop (SQLite) and procrastinate (PostgreSQL) run exactly these
 functions, so a job behaves the same wherever it runs. Each job opens its own store
@@ -9,26 +10,40 @@ any worker process.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from billbridge.config import StripeConnection, Workspace
+from billbridge.engine.deferred import recognized_through
 from billbridge.engine.holds import has_expired_holds
 from billbridge.engine.inbox import drain_inbox
+from billbridge.engine.recognize import recognize_flow
 from billbridge.engine.run import sync_flow
-from billbridge.store.base import Inbox, Queue, Runs
+from billbridge.mapping.model import load_mapping
+from billbridge.store.base import Inbox, Queue, Records, Runs
 from billbridge.wiring import flows, open_workspace_store
 
 
-class JobsState(Runs, Inbox, Queue, Protocol):
-    """Which jobs are due: the flows' last runs and the webhook inbox."""
+class JobsState(Runs, Inbox, Queue, Records, Protocol):
+    """Which jobs are due: the flows' last runs, the webhook inbox, holds and cursors."""
 
 
-__all__ = ["ACTOR", "DRAIN", "SYNC", "JobResult", "due_jobs", "due_now", "run_job"]
+__all__ = [
+    "ACTOR",
+    "DRAIN",
+    "RECOGNIZE",
+    "SYNC",
+    "JobResult",
+    "due_jobs",
+    "due_now",
+    "month_closed",
+    "run_job",
+]
 
 ACTOR = "worker"
 DRAIN = "drain-inbox"
 SYNC = "sync"
+RECOGNIZE = "recognize"
 _SYNC_KINDS = frozenset({"live", "backfill"})
 
 
@@ -78,8 +93,22 @@ def _holds_due(workspace: Workspace, store: JobsState, name: str, now: datetime)
     return has_expired_holds(store, flow=name, timeout=timeout, now=now)
 
 
+def month_closed(workspace: Workspace, name: str, now: datetime) -> date:
+    """The last day of the month before `now`, in the flow's mapping's time zone."""
+    zone = load_mapping(workspace.flow(name).mapping).zone
+    return now.astimezone(zone).date().replace(day=1) - timedelta(days=1)
+
+
+def _recognize_due(workspace: Workspace, store: JobsState, name: str, now: datetime) -> bool:
+    if workspace.flow(name).recognize != "monthly":
+        return False
+    done = recognized_through(store, name)
+    return done is None or done < month_closed(workspace, name, now)
+
+
 def due_jobs(workspace: Workspace, store: JobsState, now: datetime) -> list[tuple[str, str]]:
-    """(job, flow) pairs to run now: pending webhook events first, then syncs due."""
+    """(job, flow) pairs to run now: pending webhook events first, then syncs due, then
+    the recognition of each month that has ended since the last one."""
     drains = [
         (DRAIN, name)
         for name in _webhook_flows(workspace)
@@ -87,7 +116,12 @@ def due_jobs(workspace: Workspace, store: JobsState, now: datetime) -> list[tupl
         or _holds_due(workspace, store, name, now)
     ]
     syncs = [(SYNC, f.name) for f in workspace.flows if _sync_due(workspace, store, f.name, now)]
-    return drains + syncs
+    recognitions = [
+        (RECOGNIZE, f.name)
+        for f in workspace.flows
+        if _recognize_due(workspace, store, f.name, now)
+    ]
+    return drains + syncs + recognitions
 
 
 def due_now(workspace: Workspace) -> list[tuple[str, str]]:
@@ -118,6 +152,12 @@ def run_job(workspace: Workspace, job: str, flow_name: str) -> JobResult:
                 result.runs.append(run.run)
                 result.counts = dict(run.counts)
                 result.stopped = run.stopped
+            elif job == RECOGNIZE:
+                through = month_closed(workspace, flow_name, datetime.now(UTC))
+                done = recognize_flow(flow, store, through=through, actor=ACTOR).result
+                result.runs.append(done.run)
+                result.counts = dict(done.counts)
+                result.stopped = done.stopped
             else:
                 raise ValueError(f"unknown worker job {job!r}")
     finally:

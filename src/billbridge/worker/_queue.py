@@ -33,13 +33,17 @@ from procrastinate.schema import SchemaManager
 from billbridge.config import Workspace
 from billbridge.store._postgres import split_schema
 
-from ._jobs import DRAIN, SYNC, JobResult, due_now, run_job
+from ._jobs import DRAIN, RECOGNIZE, SYNC, JobResult, due_now, run_job
 from ._stalled import retry_stalled, watch_stalled
 
 __all__ = ["QUEUE", "app", "defer_drain", "defer_due", "opened", "run_queue"]
 
 QUEUE = "billbridge"
-_TASKS = {DRAIN: "billbridge.drain-inbox", SYNC: "billbridge.sync"}
+_TASKS = {
+    DRAIN: "billbridge.drain-inbox",
+    SYNC: "billbridge.sync",
+    RECOGNIZE: "billbridge.recognize",
+}
 _SCHEMA_LOCK = 0x62696C6C  # "bill": one worker at a time installs procrastinate's tables
 
 app = procrastinate.App(connector=procrastinate.PsycopgConnector())
@@ -94,6 +98,11 @@ def _drain_task(flow: str) -> dict[str, Any]:
 @app.task(name=_TASKS[SYNC], queue=QUEUE)
 def _sync_task(flow: str) -> dict[str, Any]:
     return _run(SYNC, flow)
+
+
+@app.task(name=_TASKS[RECOGNIZE], queue=QUEUE)
+def _recognize_task(flow: str) -> dict[str, Any]:
+    return _run(RECOGNIZE, flow)
 
 
 async def _defer(job: str, flow: str, *, skip_running: bool) -> bool:

@@ -24,6 +24,7 @@ are reported by `source_findings`. The invoice-number checks of issue 5
 
 from __future__ import annotations
 
+from . import _deferred as _deferred  # registers the deferred-balance check
 from ._checks import CHECKS, Check, compare, register_check
 from ._collect import collect
 from ._fix import FixReport, apply_fixes

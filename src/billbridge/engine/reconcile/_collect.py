@@ -24,6 +24,7 @@ from billbridge.store.base import (
 from ..model import FlowRuntime
 from ..numbers import series_of
 from ..pipeline import entry_hash, record_key
+from ._deferred import with_recognition
 from ._model import (
     Expected,
     LedgerView,
@@ -205,10 +206,13 @@ def collect(flow: FlowRuntime, store: SyncState) -> tuple[Views, dict[str, RawRe
             expected={k: e for k, e in source.expected.items() if e.record_key not in repeated},
             unplannable=source.unplannable | repeated,
         )
+    ledger = tuple(_ledger_postings(flow))
+    source, deferred = with_recognition(flow, store, source, posted, ledger)
     views = Views(
         flow=flow.name,
         source=source,
         posted=PostedView(postings=posted, queued=queued, numbers=claims),
-        ledger=LedgerView(target=flow.target.name, postings=tuple(_ledger_postings(flow))),
+        ledger=LedgerView(target=flow.target.name, postings=ledger),
+        deferred=deferred,
     )
     return views, by_key

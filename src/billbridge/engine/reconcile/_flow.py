@@ -13,6 +13,7 @@ from billbridge.store.base import (
     SyncState,
 )
 
+from ..deferred_status import DeferredStatus
 from ..model import FlowRuntime
 from ._checks import compare
 from ._collect import collect
@@ -29,6 +30,7 @@ class Reconciled:
     flow: str
     discrepancies: list[Discrepancy]
     fixes: FixReport | None = None
+    deferred: DeferredStatus | None = None  # deferred balances vs schedules, if it defers
 
 
 def reconcile_flow(
@@ -37,7 +39,7 @@ def reconcile_flow(
     """Compare one flow's three views; with `fix`, apply the certain fixes, queue the rest."""
     views, raws = collect(flow, store)
     found = compare(views)
-    result = Reconciled(flow=flow.name, discrepancies=found)
+    result = Reconciled(flow=flow.name, discrepancies=found, deferred=views.deferred)
     now = datetime.now(UTC)
     store.save_discrepancies(flow.name, _rows(found), at=now)
     first_seen = {

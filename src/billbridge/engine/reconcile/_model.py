@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from billbridge.connectors.base import LedgerLeg, LedgerPosting
 from billbridge.connectors.source import SourceFinding
 from billbridge.domain import Invoice
+
+if TYPE_CHECKING:
+    from ..deferred_status import DeferredStatus
 
 KINDS: Final[tuple[str, ...]] = (
     "missing_in_target",
@@ -112,6 +115,7 @@ class Views:
     source: SourceView
     posted: PostedView
     ledger: LedgerView
+    deferred: DeferredStatus | None = None  # deferred revenue vs schedules (engine/deferred_status)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -31,6 +31,7 @@ def reconcile_json(results: Sequence[Reconciled]) -> dict[str, Any]:
                 "flow": r.flow,
                 "discrepancies": [d.as_json() for d in r.discrepancies],
                 **({"fixes": r.fixes.as_json()} if r.fixes is not None else {}),
+                **({"deferred": r.deferred.as_json()} if r.deferred is not None else {}),
             }
             for r in results
         ],

@@ -242,8 +242,8 @@ def invoice(data: Mapping[str, Any], *, record: str) -> tuple[Invoice | None, tu
             product=product_of(line),
             tax_code=_tax_code(line),
             unit_amount=_unit_amount(line, line_cur),
-            period_start=optional_day(period, "start", f"{where}.period.start"),
-            period_end=optional_day(period, "end", f"{where}.period.end"),
+            period_start=optional_ts(period, "start", f"{where}.period.start"),
+            period_end=optional_ts(period, "end", f"{where}.period.end"),
         )
         taxed = taxed or bool(value.taxes)
         lines.append(value)
