@@ -17,14 +17,17 @@ from .connectors.registry import spec_for
 from .connectors.spec import ConnectionConfig, LedgerLine
 from .engine.model import FlowRuntime
 from .engine.retry import RetryPolicy
+from .engine.words import Describe, RecordNamer
 from .mapping.model import load_mapping
 from .store import Store, open_store
 
 __all__ = [
     "build_flow",
+    "describe_records",
     "flows",
     "ledger_lines",
     "open_workspace_store",
+    "record_namer",
     "writeback_connection",
     "writeback_connector",
 ]
@@ -124,6 +127,22 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
         aliases={"invoice": _invoice_aliases, "invoice_payment": _invoice_payment_aliases},
         lookups=LOOKUPS,
     )
+
+
+def describe_records(workspace: Workspace) -> Describe:
+    """How the workspace's source records read to a person (the source format's words).
+
+    Every flow reads Stripe JSON today (see `build_flow`); a source format of another
+    system would bring its own `describe`.
+    """
+    from .formats.stripe import describe  # noqa: PLC0415
+
+    return describe
+
+
+def record_namer(workspace: Workspace, store: Store) -> RecordNamer:
+    """Words for the workspace's records, read from the store's snapshots."""
+    return RecordNamer(store, describe_records(workspace))
 
 
 @contextmanager

@@ -7,11 +7,14 @@ from typing import Annotated
 
 import typer
 
+from billbridge.engine.causes import group_causes
 from billbridge.engine.queue import queue_items
 from billbridge.engine.run import sync_flow
 from billbridge.wiring import flows as flow_runtimes
+from billbridge.wiring import record_namer
 
-from ._common import JsonOpt, app, emit, fail, opened, out, print_queue, print_run
+from ._common import JsonOpt, app, emit, fail, opened, out
+from ._show import print_causes, print_run
 
 
 @app.command()
@@ -58,7 +61,9 @@ def demo(
     with opened(directory, as_json) as (ws, store):
         with flow_runtimes(ws) as lookup:
             results = [sync_flow(lookup(f.name), store, actor="demo") for f in ws.flows]
-        items = queue_items(store)
+        namer = record_namer(ws, store)
+        items = queue_items(store, namer=namer)
+        causes = group_causes(store.open_exceptions(), namer.words(i.record for i in items))
         verdict = store.verify_audit()
     if as_json:
         emit(
@@ -72,7 +77,7 @@ def demo(
         return
     for result in results:
         print_run(result)
-    print_queue(items)
+    print_causes(causes, open_rows=len(items))
     broken_item = next((i for i in items if i.record == broken), None)
     out.print()
     out.print(

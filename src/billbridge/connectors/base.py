@@ -31,6 +31,7 @@ __all__ = [
     "MeteredSource",
     "RawRecord",
     "RecordError",
+    "RereadableSource",
     "RetryableError",
     "SourceConnector",
     "SourceFigures",
@@ -138,6 +139,21 @@ class MeteredSource(Protocol):
 
     def figures(self) -> SourceFigures:
         """The counts so far (cumulative; never reset by a run)."""
+        ...
+
+
+@runtime_checkable
+class RereadableSource(Protocol):
+    """Optional for a source: read one record again as the source holds it now.
+
+    Why: a record the source could not even parse (a broken line of an export) was never
+    stored, so a retry cannot run its snapshot again; after a person fixes the line, the
+    retry asks the source for it. `None`: the source no longer has it (the line is gone).
+    """
+
+    def read_again(self, obj: str, ident: str) -> RawRecord | None:
+        """The record `obj`/`ident` as the source gives it now (an error record if it is
+        still unreadable), or None when it is gone."""
         ...
 
 

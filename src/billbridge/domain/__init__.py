@@ -43,6 +43,7 @@ from .validation import (
     validate_payment,
     validate_tax_id,
 )
+from .words import RecordWords, format_amount, plural
 
 __all__ = [
     "DEFAULT_ROUNDING",
@@ -67,14 +68,17 @@ __all__ = [
     "Problem",
     "Rate",
     "RateTable",
+    "RecordWords",
     "Refund",
     "Severity",
     "TaxAmount",
     "convert_postings",
     "fast_init",
+    "format_amount",
     "is_country",
     "is_currency",
     "minor_units",
+    "plural",
     "total",
     "validate_credit_note",
     "validate_customer",

@@ -106,19 +106,18 @@ class _Runner:
         self.store = store
         self.dry_run = dry_run
         self._figures = _figures(flow.source)
-        run = store.start_run(
-            flow=flow.name,
-            kind="dry-run" if dry_run else kind,
-            actor=actor,
-            mapping_version=flow.mapping.version,
-        )
-        self.result = RunResult(run=run.id, flow=flow.name)
+        run_id = 0  # a dry run writes nothing, not even a run row: it takes no run number
         if not dry_run:
-            self.result.recovered = recover_target(flow, store, actor=actor, run_id=run.id)
+            run_id = store.start_run(
+                flow=flow.name, kind=kind, actor=actor, mapping_version=flow.mapping.version
+            ).id
+        self.result = RunResult(run=run_id, flow=flow.name, dry_run=dry_run)
+        if not dry_run:
+            self.result.recovered = recover_target(flow, store, actor=actor, run_id=run_id)
         self.pipeline = RecordPipeline(
             flow=flow,
             store=store,
-            run_id=run.id,
+            run_id=run_id,
             actor=actor,
             result=self.result,
             dry_run=dry_run,
@@ -211,8 +210,9 @@ class _Runner:
                 rate_limit_wait_seconds=figures.rate_limit_wait_seconds,
                 throttled=figures.throttled,
             )
-        self.store.finish_run(self.result.run, counts=self.result.counts, status=status,
-                              figures=kept)  # fmt: skip
+        if not self.dry_run:
+            self.store.finish_run(self.result.run, counts=self.result.counts, status=status,
+                                  figures=kept)  # fmt: skip
         return self.result
 
 

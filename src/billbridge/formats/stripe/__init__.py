@@ -13,6 +13,7 @@ shared/data/stripe-api-fixtures.json), plus the in-between `tax_amounts`/`price`
 from __future__ import annotations
 
 from ._control import CONTROL_FIELDS, control_amount
+from ._describe import describe
 from ._lookups import LOOKUPS
 from ._normalize import POSTABLE_OBJECTS, REFERENCE_OBJECTS, normalize
 from ._types import Normalized, Resolve
@@ -25,5 +26,6 @@ __all__ = [
     "Normalized",
     "Resolve",
     "control_amount",
+    "describe",
     "normalize",
 ]
