@@ -45,7 +45,7 @@ from .crashpoints import crashpoint
 from .model import FlowRuntime, RunResult
 from .retry import FailureKind, decide
 
-__all__ = ["RecordPipeline", "StopRun", "entry_hash", "record_key"]
+__all__ = ["RecordPipeline", "StopRun", "entry_hash", "entry_lines", "record_key"]
 
 _RECENT = 20_000  # parsed records kept for look-ups (related records sit close together)
 
@@ -56,6 +56,11 @@ class StopRun(Exception):  # noqa: N818 - a control signal, not an error of the 
 
 def record_key(connection: str, obj: str, ident: str) -> str:
     return f"{connection}:{obj}:{ident}"
+
+
+def entry_lines(entry: JournalEntry) -> str:
+    """The entry's lines as its posting keeps them for trace: "account amount currency"."""
+    return "\n".join(f"{p.account} {p.amount.amount} {p.amount.currency}" for p in entry.postings)
 
 
 def entry_hash(entry: JournalEntry) -> str:
@@ -413,6 +418,7 @@ class RecordPipeline:
                         posted_at=now,
                         summary=item.entry.narration,
                         link=item.entry.links[0] if item.entry.links else "",
+                        lines=entry_lines(item.entry),
                     )
                 )
             self.posted_keys.append(key)
