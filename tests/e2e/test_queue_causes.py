@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from billbridge.cli import app
 from billbridge.store import open_store
+from tests.e2e.alert_receiver import AlertReceiver, seen
 from tests.e2e.conftest import Workspace, make_workspace
 from tests.scenario import (
     CURRENCY_CAUSE,
@@ -53,6 +54,8 @@ def test_fifty_four_failures_are_three_causes_fixed_by_one_edit_and_one_replay(
 ) -> None:
     code, _ = scenario.cli("sync")
     assert code == 1
+    _, status = scenario.cli("status")
+    assert status["cleanup"]["minutes"] == 32  # 10 for the tax rate, 14 + 8 for the others
     code, causes = scenario.cli("queue", "causes")
     assert code == 0
     assert [(c["cause"], c["count"]) for c in causes] == [
@@ -112,6 +115,37 @@ def test_fifty_four_failures_are_three_causes_fixed_by_one_edit_and_one_replay(
     assert [(c["cause"], c["count"]) for c in causes] == [(CURRENCY_CAUSE, 3), (TOTAL_CAUSE, 1)]
     _, rows = scenario.cli("queue")
     assert not [r for r in rows if r["cause"] == TAX_CAUSE]  # the waiting payments posted too
+    _, status = scenario.cli("status")
+    assert status["cleanup"]["minutes"] == 22  # the estimate drops by the fixed cause
+    assert status["cleanup"]["trend"][-1]["minutes"] == 22
+    _, daily = scenario.cli("report", "daily")
+    assert daily["cleanup"]["minutes"] == 22
+    assert [c["cause"] for c in daily["causes"]] == [CURRENCY_CAUSE, TOTAL_CAUSE]
+    assert all(f["words"].startswith("Invoice BB-") for f in daily["failures"])
+    code, said = text(scenario, "status")
+    assert "about 22 min today" in flat(said)
+
+
+def test_the_cleanup_alert_fires_over_30_minutes_and_resolves_after_the_fix(
+    tmp_path: Path,
+) -> None:
+    ws = Workspace(root=make_scenario(tmp_path / "ws"), state_url=f"sqlite:///{tmp_path}/s.db")
+    with AlertReceiver() as hook:
+        config = ws.root / "billbridge.yaml"
+        config.write_text(
+            config.read_text()
+            + f"alerts:\n  webhook: http://127.0.0.1:{hook.port}/hook\n"  # default rules only
+        )
+        ws.cli("sync")
+        assert seen(hook.bodies) == [("firing", "cleanup_minutes")]
+        assert hook.bodies[0]["detail"].startswith(
+            "today's clean-up is estimated at 32 min (limit 30 min): 3 causes, 54 records"
+        )
+        fix_mapping(ws.root)
+        ws.cli("replay", "--cause", TAX_CAUSE)
+        code, checked = ws.cli("alerts", "check")
+        assert code == 0 and checked["resolved"] == ["cleanup_minutes: queue"]
+        assert seen(hook.bodies)[1:] == [("resolved", "cleanup_minutes")]
 
 
 def test_a_run_that_leaves_a_conflict_or_an_old_failure_exits_one(tmp_path: Path) -> None:

@@ -17,14 +17,17 @@ from rich.table import Table
 from rich.text import Text
 
 from billbridge.config import CONFIG_NAME, Workspace
+from billbridge.domain import plural
 from billbridge.engine.alerts import AlertReport, check_alerts
+from billbridge.engine.cleanup import Cleanup
 from billbridge.engine.daily import DailyReport, daily_report
 from billbridge.engine.reconcile import Reconciled, reconcile_flow, reconcile_json, unowned
 from billbridge.engine.status import FlowStatus, Status, wait_percent, workspace_status
 from billbridge.store import Store
 from billbridge.wiring import flows as flow_runtimes
+from billbridge.wiring import record_namer
 
-from ._common import JsonOpt, WorkspaceOpt, current_actor, emit, err, fail, opened, out
+from ._common import JsonOpt, WorkspaceOpt, current_actor, emit, err, fail, opened, out, say
 
 __all__ = ["register"]
 
@@ -132,9 +135,24 @@ def _print_status(status: Status) -> None:
             f"{w.received} received, {pending}",
             highlight=False,
         )
+    if status.cleanup is not None:
+        _print_cleanup(status.cleanup)
     if status.incidents_open:
         alerts = ", ".join(f"{rule} ({n})" for rule, n in sorted(status.incidents_open.items()))
         out.print(f"[red]open alerts:[/] {alerts}", highlight=False)
+
+
+def _print_cleanup(estimate: Cleanup) -> None:
+    """Today's clean-up estimate, what it is made of, and the last days' estimates."""
+    records = sum(n for _, n, _ in estimate.causes)
+    say(
+        f"clean-up         about {estimate.minutes} min today ("
+        f"{plural(len(estimate.causes), 'cause')}, {plural(records, 'record')} to act on)",
+        "bold",
+    )
+    for cause, n, minutes in estimate.causes[:3]:
+        say(f"                 {cause}: {plural(n, 'record')}, {minutes:.0f} min")
+    say(f"  last {len(estimate.trend)} days  {estimate.trend_text()} (minutes)")
 
 
 def _rate_limit_line(f: FlowStatus) -> str:
@@ -181,8 +199,9 @@ def run_alerts(ws: Workspace, store: Store, *, quiet: bool) -> AlertReport | Non
     if ws.alerts is None:
         return None
     report = check_alerts(
-        store, ws.alerts, flows=[f.name for f in ws.flows], workspace=str(ws.root)
-    )
+        store, ws.alerts, flows=[f.name for f in ws.flows], workspace=str(ws.root),
+        namer=record_namer(ws, store),
+    )  # fmt: skip
     for problem in report.failed:
         err.print(f"[yellow]alert not delivered:[/] {problem}", highlight=False)
     if not quiet:
@@ -216,44 +235,51 @@ report_app = typer.Typer(help="Reports for people: `daily`.", no_args_is_help=Tr
 
 
 def _print_daily(report: DailyReport) -> None:
-    out.print(
-        f"[bold]Daily report[/] {report.since:%Y-%m-%d %H:%M} → {report.until:%Y-%m-%d %H:%M} UTC",
-        highlight=False,
+    say(f"Daily report {report.since:%Y-%m-%d %H:%M} → {report.until:%Y-%m-%d %H:%M} UTC", "bold")
+    estimate = report.cleanup
+    records = sum(n for _, n, _ in estimate.causes)
+    say(
+        f"Clean-up today: about {estimate.minutes} min ({plural(len(estimate.causes), 'cause')}, "
+        f"{plural(records, 'record')} to act on); last {len(estimate.trend)} days: "
+        f"{estimate.trend_text()} (minutes)",
+        "bold",
     )
-    out.print("[bold]What synced[/]", highlight=False)
+    say("What synced (the window's runs; then what is open now)", "bold")
     for name, f in sorted(report.flows.items()):
-        problems = ", ".join(f"{k} {f.counts.get(k, 0)}" for k in ("failed", "held", "conflict"))
-        out.print(
-            f"  {name}: {f.runs} runs, {f.records_posted} records posted in {f.postings} "
-            f"entries; {problems}",
-            highlight=False,
+        ran = ", ".join(f"{k} {f.counts.get(k, 0)}" for k in ("failed", "held", "conflict"))
+        now = ", ".join(f"{k} {f.open.get(k, 0)}" for k in ("failed", "held", "conflict"))
+        say(
+            f"  {name}: {plural(f.runs, 'run')}, {plural(f.records_posted, 'record')} posted in "
+            f"{plural(f.postings, 'journal entry', 'journal entries')}; in those runs {ran}; "
+            f"open now {now}"
         )
         for why in f.stopped:
-            out.print(f"    [yellow]{why}[/]", highlight=False)
-    out.print(f"[bold]What failed, and why[/] ({len(report.failures)})", highlight=False)
+            say(f"    {why}", "yellow")
+    say(f"Open causes ({len(report.causes)})", "bold")
+    for cause in report.causes:
+        say(f"  {cause['cause']}: {plural(cause['count'], 'record')} — {cause['problem']}")
+        say(f"    fix: {cause['fix']}")
+    say(f"What failed and is still open, and why ({len(report.failures)})", "bold")
     for row in report.failures:
-        out.print(
-            f"  {row['record']} [{row['field']}]: {row['why']}", highlight=False, markup=False
-        )
-        out.print(f"    fix: {row['fix']}", highlight=False, markup=False)
-    out.print(f"[bold]What waits, and on whom[/] ({len(report.waiting)})", highlight=False)
+        say(f"  {row['words'] or row['record']} [{row['field']}]: {row['why']}")
+        say(f"    record: {row['record']}")
+        say(f"    fix: {row['fix']}")
+    say(f"What waits, and on whom ({len(report.waiting)})", "bold")
     for row in report.waiting:
-        out.print(
-            f"  {row['record']} ({row['kind']}) waits on {row['waits_on']}: {row['why']}",
-            highlight=False,
-            markup=False,
+        say(
+            f"  {row['words'] or row['record']} ({row['kind']}) waits on {row['waits_on']}: "
+            f"{row['why']}"
         )
     kinds = sorted(set(report.discrepancies_found) | set(report.discrepancies_resolved))
-    out.print("[bold]Discrepancies found and fixed[/]", highlight=False)
+    say("Discrepancies found and fixed", "bold")
     for kind in kinds:
-        out.print(
+        say(
             f"  {kind}: found {report.discrepancies_found.get(kind, 0)}, "
             f"resolved {report.discrepancies_resolved.get(kind, 0)}, "
-            f"still open {report.discrepancies_open.get(kind, 0)}",
-            highlight=False,
+            f"still open {report.discrepancies_open.get(kind, 0)}"
         )
     if not kinds:
-        out.print("  none", highlight=False)
+        say("  none")
 
 
 @report_app.command("daily")
@@ -265,7 +291,9 @@ def report_daily(
 ) -> None:
     """What synced, what failed and why, what waits on whom, discrepancies found and fixed."""
     with opened(workspace, as_json) as (ws, store):
-        report = daily_report(store, flows=[f.name for f in ws.flows], hours=hours)
+        report = daily_report(
+            store, flows=[f.name for f in ws.flows], hours=hours, namer=record_namer(ws, store)
+        )
     if html is not None:
         from billbridge.report_html import daily_page  # noqa: PLC0415 - only with --html
 

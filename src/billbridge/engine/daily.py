@@ -15,17 +15,29 @@ from typing import Any
 
 from billbridge.store.base import Store
 
+from .causes import group_causes
+from .cleanup import Cleanup
+from .cleanup import cleanup as estimate_cleanup
+from .words import RecordNamer
+
 __all__ = ["DailyReport", "FlowDay", "daily_report"]
 
 
 @dataclass(slots=True, kw_only=True)
 class FlowDay:
+    """One flow over the window. `counts` are the outcomes of the window's runs (a record
+    that failed in a run counts even if it was fixed since); `open` is what is still in the
+    queue now, the figure `status` and the lists below show."""
+
     flow: str
     runs: int = 0
     counts: dict[str, int] = field(default_factory=dict)  # outcome -> records, over the runs
     records_posted: int = 0
     postings: int = 0
     stopped: list[str] = field(default_factory=list)  # runs that did not finish, and why
+    open: dict[str, int] = field(
+        default_factory=lambda: {"failed": 0, "held": 0, "conflict": 0}
+    )  # queue rows open now
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -34,6 +46,7 @@ class FlowDay:
             "records_posted": self.records_posted,
             "postings": self.postings,
             "stopped": self.stopped,
+            "open": self.open,
         }
 
 
@@ -48,12 +61,16 @@ class DailyReport:
     discrepancies_found: dict[str, int]
     discrepancies_resolved: dict[str, int]
     discrepancies_open: dict[str, int]
+    causes: list[dict[str, Any]] = field(default_factory=list)  # the open queue by cause
+    cleanup: Cleanup = field(default_factory=lambda: Cleanup(minutes=0))
 
     def as_json(self) -> dict[str, Any]:
         return {
             "since": self.since.isoformat(),
             "until": self.until.isoformat(),
             "flows": {name: f.as_json() for name, f in sorted(self.flows.items())},
+            "cleanup": self.cleanup.as_json(),
+            "causes": self.causes,
             "failures": self.failures,
             "failure_reasons": self.failure_reasons,
             "waiting": self.waiting,
@@ -72,8 +89,12 @@ def daily_report(
     hours: float = 24,
     now: datetime | None = None,
     limit: int = 200,
+    namer: RecordNamer | None = None,
 ) -> DailyReport:
-    """Gather the window's figures from the store (runs, postings, queue, findings)."""
+    """Gather the window's figures from the store (runs, postings, queue, findings).
+
+    With a `namer`, every record is also named in words (number, customer, amount, date).
+    """
     until = now or datetime.now(UTC)
     since = until - timedelta(hours=hours)
     days: dict[str, FlowDay] = {name: FlowDay(flow=name) for name in flows}
@@ -93,11 +114,19 @@ def daily_report(
     for name, (records, postings) in store.posted_since(since).items():
         of(name).records_posted, of(name).postings = records, postings
     queue = store.open_exceptions()
+    named = namer.words(r.record_key for r in queue) if namer is not None else {}
+    words = {k: w.text() for k, w in named.items()}
+    for open_row in queue:
+        counts = of(open_row.flow).open
+        counts[open_row.kind] = counts.get(open_row.kind, 0) + 1
+    causes = group_causes(queue, named)
+    estimate = estimate_cleanup(store, now=until)
     failed = [row for row in queue if row.kind == "failed"]
     failures = [
         {
             "flow": row.flow,
             "record": row.record_key,
+            "words": words.get(row.record_key, ""),
             "field": row.field,
             "why": row.error,
             "fix": row.hint,
@@ -110,6 +139,7 @@ def daily_report(
         {
             "flow": row.flow,
             "record": row.record_key,
+            "words": words.get(row.record_key, ""),
             "kind": row.kind,
             "waits_on": row.waiting_on if row.kind == "held" else "a person",
             "why": row.error,
@@ -120,11 +150,11 @@ def daily_report(
     ][:limit]
     found: Counter[str] = Counter()
     resolved: Counter[str] = Counter()
-    for row in store.discrepancies_since(since):
-        if row.first_seen is not None and row.first_seen >= since:
-            found[row.kind] += 1
-        if row.resolved_at is not None and row.resolved_at >= since:
-            resolved[row.kind] += 1
+    for finding in store.discrepancies_since(since):
+        if finding.first_seen is not None and finding.first_seen >= since:
+            found[finding.kind] += 1
+        if finding.resolved_at is not None and finding.resolved_at >= since:
+            resolved[finding.kind] += 1
     return DailyReport(
         since=since,
         until=until,
@@ -135,4 +165,6 @@ def daily_report(
         discrepancies_found=dict(found),
         discrepancies_resolved=dict(resolved),
         discrepancies_open=dict(Counter(row.kind for row in store.open_discrepancies())),
+        causes=[c.as_json() for c in causes],
+        cleanup=estimate,
     )

@@ -26,6 +26,8 @@ from typing import Any
 
 from billbridge.store.base import InboxCounts, RunCost, RunFigures, Store
 
+from .cleanup import Cleanup, cleanup
+
 __all__ = ["FlowStatus", "Status", "WebhookStatus", "wait_percent", "workspace_status"]
 
 
@@ -145,6 +147,7 @@ class Status:
     flows: dict[str, FlowStatus]
     incidents_open: dict[str, int]  # alert rule -> open incidents
     webhooks: dict[str, WebhookStatus] = field(default_factory=dict)  # by connection
+    cleanup: Cleanup | None = None  # today's estimated clean-up time, and its trend
 
     @property
     def queue_open(self) -> int:
@@ -173,6 +176,7 @@ class Status:
             "discrepancies": self.discrepancies(),
             "webhooks": {name: w.as_json(self.at) for name, w in sorted(self.webhooks.items())},
             "alerts_open": self.incidents_open,
+            "cleanup": self.cleanup.as_json() if self.cleanup is not None else None,
         }
 
 
@@ -217,4 +221,7 @@ def workspace_status(
         if incident.status == "open":
             incidents[incident.rule] = incidents.get(incident.rule, 0) + 1
     webhooks = {name: WebhookStatus.of(name, c) for name, c in counts.inbox.items()}
-    return Status(at=now, flows=result, incidents_open=incidents, webhooks=webhooks)
+    return Status(
+        at=now, flows=result, incidents_open=incidents, webhooks=webhooks,
+        cleanup=cleanup(store, now=now),
+    )  # fmt: skip

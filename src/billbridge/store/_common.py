@@ -477,6 +477,11 @@ class SqlStore(
         with self._guard("read queue"):
             return [self._exception(r) for r in self._all("exceptions_for", (record_key,))]
 
+    def exceptions_since(self, since: datetime) -> list[ExceptionRow]:
+        with self._guard("read queue history"):
+            rows = self._all("exceptions_since", (self._ts(self._aware(since)),))
+        return [self._exception(r) for r in rows]
+
     def held_waiting_on(self, record_keys: Sequence[str]) -> list[ExceptionRow]:
         if not record_keys:
             return []

@@ -60,6 +60,7 @@ class RowReader:
             next_try_at=None if r[10] is None else self._dt(r[10]), attempts=r[11],
             first_seen=self._dt(r[12]), last_tried=last_tried, at=last_tried,
             status=r[14], resolution=r[15],
+            closed_at=self._dt(r[16]) if len(r) > 16 and r[16] is not None else None,
         )  # fmt: skip
 
     def _audit(self, r: Sequence[Any]) -> AuditRow:

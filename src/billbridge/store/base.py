@@ -187,6 +187,7 @@ class ExceptionRow:
     last_tried: datetime | None = None
     status: Literal["open", "closed", "dismissed"] = "open"
     resolution: str = ""
+    closed_at: datetime | None = None  # read back only by `exceptions_since`
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -350,6 +351,9 @@ class Store(Protocol):
     def exceptions_for(self, record_key: str) -> list[ExceptionRow]: ...
     def held_waiting_on(self, record_keys: Sequence[str]) -> list[ExceptionRow]: ...
     def dismiss_exception(self, exception_id: int, *, actor: str, reason: str) -> None: ...
+    def exceptions_since(self, since: datetime) -> list[ExceptionRow]:
+        """Rows open at any moment since `since` (open now, or closed after), with `closed_at`."""
+        ...
 
     # --- cursors
     def get_cursor(self, flow: str, name: str) -> CursorRow | None: ...

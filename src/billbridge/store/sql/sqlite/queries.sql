@@ -173,3 +173,10 @@ FROM postings WHERE link = ? AND link <> '' ORDER BY id;
 -- name: posted_facets
 SELECT record_key, facet, entry_hash
 FROM postings WHERE record_key IN (SELECT value FROM json_each(?)) AND flow = ?;
+
+-- name: exceptions_since
+-- Every row open at some moment since the given time (open now, or closed after it),
+-- with when it closed: what the clean-up trend rebuilds past queues from.
+SELECT id, flow, record_key, version, kind, error, field, hint, retryable, waiting_on,
+       next_try_at, attempts, first_seen, last_tried, status, resolution, closed_at
+FROM exceptions WHERE closed_at IS NULL OR closed_at >= ? ORDER BY id;
