@@ -192,7 +192,7 @@ def print_open_queue(summary: dict[str, Any]) -> None:
     if not summary["open"]:
         say("Queue: empty.")
         return
-    kinds = ", ".join(f"{summary[k]} {k}" for k in ("failed", "held", "conflict") if summary[k])
+    kinds = ", ".join(f"{summary[k]} {k}" for k in ("failed", "held", "conflict"))
     say(
         f"Queue: {plural(summary['open'], 'row')} open ({kinds}) in "
         f"{plural(len(summary['causes']), 'cause')}; "

@@ -55,11 +55,13 @@ def audit(
             if as_json:
                 emit({"ok": verdict.ok, "rows": verdict.rows, "first_bad": verdict.first_bad})
             elif verdict.ok:
-                out.print(f"Audit chain verified: {verdict.rows} rows, no change since written.")
+                say(
+                    f"Audit chain verified: {plural(verdict.rows, 'row')}, no change since written."
+                )
             else:
                 out.print(
                     f"[bold red]Audit chain broken[/] at row {verdict.first_bad} "
-                    f"({verdict.rows} rows checked): that row was changed after it was "
+                    f"({plural(verdict.rows, 'row')} checked): that row was changed after it was "
                     "written."
                 )
             if not verdict.ok:

@@ -43,7 +43,8 @@ def _print_reconcile(results: list[Reconciled]) -> None:
             continue
         queued = sum(1 for d in found if d.queued)
         out.print(
-            f"[bold]{result.flow}: {len(found)} discrepancies[/] ({queued} already in the queue)",
+            f"[bold]{result.flow}: {plural(len(found), 'discrepancy', 'discrepancies')}[/] "
+            f"({queued} already in the queue)",
             highlight=False,
         )
         table = Table(show_lines=True, expand=True)
@@ -111,13 +112,18 @@ def reconcile(
 def _print_status(status: Status) -> None:
     """One readable block per flow (fits any terminal width)."""
     for name, f in sorted(status.flows.items()):
-        records = " · ".join(f"{k} {f.records.get(k, 0)}" for k in ("synced", "failed", "held",
-                                                                     "conflict"))  # fmt: skip
+        # The words `sync` and the daily report use for the same figures: records posted
+        # to the books, and rows open in the queue now.
+        posted = plural(f.records.get("synced", 0), "record")
+        entries = plural(f.postings, "journal entry", "journal entries")
+        open_now = ", ".join(f"{f.records.get(k, 0)} {k}" for k in ("failed", "held", "conflict"))
         found = ", ".join(f"{k} {n}" for k, n in sorted(f.discrepancies.items())) or "none"
         out.print(f"[bold]{name}[/]", highlight=False)
-        out.print(f"  records        {records}", highlight=False)
+        say(f"  posted         {posted} in {entries}")
+        say(f"  open now       {open_now}")
         out.print(
-            f"  queue          {f.queue_open} open, oldest {_ago(f.queue_oldest, status.at)}, "
+            f"  queue          {plural(f.queue_open, 'row')} open, oldest "
+            f"{_ago(f.queue_oldest, status.at)}, "
             f"{f.retries} retries, {f.retryable} retried automatically",
             highlight=False,
         )
@@ -160,7 +166,7 @@ def _rate_limit_line(f: FlowStatus) -> str:
     t = f.figures
     line = (
         f"{t.rate_limit_waits} waits ({t.rate_limit_wait_seconds:.1f} s), {t.throttled} "
-        f"answered 429, {t.requests} requests in {f.figure_runs} runs"
+        f"answered 429, {plural(t.requests, 'request')} in {plural(f.figure_runs, 'run')}"
     )
     cost = f.last_cost
     percent = None if cost is None else wait_percent(cost)
@@ -226,7 +232,7 @@ def alerts_check(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> 
     if as_json:
         emit(report.as_json())
     elif not (report.fired or report.resolved):
-        out.print(f"{len(report.open)} open incidents, nothing new to send", highlight=False)
+        say(f"{plural(len(report.open), 'open incident')}, nothing new to send")
     if report.failed:
         raise typer.Exit(1)
 
@@ -247,7 +253,7 @@ def _print_daily(report: DailyReport) -> None:
     say("What synced (the window's runs; then what is open now)", "bold")
     for name, f in sorted(report.flows.items()):
         ran = ", ".join(f"{k} {f.counts.get(k, 0)}" for k in ("failed", "held", "conflict"))
-        now = ", ".join(f"{k} {f.open.get(k, 0)}" for k in ("failed", "held", "conflict"))
+        now = ", ".join(f"{f.open.get(k, 0)} {k}" for k in ("failed", "held", "conflict"))
         say(
             f"  {name}: {plural(f.runs, 'run')}, {plural(f.records_posted, 'record')} posted in "
             f"{plural(f.postings, 'journal entry', 'journal entries')}; in those runs {ran}; "

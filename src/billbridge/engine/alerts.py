@@ -71,7 +71,8 @@ def evaluate(
                     Firing(
                         rule="queue_older_than_hours",
                         subject=name,
-                        detail=f"flow {name}: {flow.queue_open} rows wait in the exception "
+                        detail=f"flow {name}: "
+                        f"{plural(flow.queue_open, 'row waits', 'rows wait')} in the exception "
                         f"queue, the oldest for {age:.1f} h (limit {hours:g} h)",
                     )
                 )
