@@ -13,6 +13,7 @@ from billbridge.cli import app
 from billbridge.store import open_store
 from tests.e2e.alert_receiver import AlertReceiver, seen
 from tests.e2e.conftest import Workspace, make_workspace
+from tests.reprs import repr_marks, strings
 from tests.scenario import (
     CURRENCY_CAUSE,
     TAX_CAUSE,
@@ -236,3 +237,24 @@ def test_dismiss_closes_a_row_by_hand_with_its_reason_audited(tmp_path: Path) ->
     assert audit[-1]["diff"]["resolution"] == ["", "a test line, not data"]
     code, again = ws.cli("queue", "dismiss", str(row["id"]), "--reason", "twice")
     assert code == 2 and "dismissed, not open" in again["error"]
+
+
+def test_no_json_output_or_text_holds_a_python_value(tmp_path: Path) -> None:
+    ws = Workspace(root=make_scenario(tmp_path / "ws"), state_url=f"sqlite:///{tmp_path}/s.db")
+    ws.cli("sync")
+    commands = [
+        ("queue",),
+        ("queue", "causes"),
+        ("replay", "--cause", TAX_CAUSE, "--dry-run"),
+        ("audit",),
+        ("trace", "BB-0000060"),
+        ("status",),
+        ("report", "daily"),
+        ("numbers",),
+    ]
+    for command in commands:
+        _, answer = ws.cli(*command)
+        for value in strings(answer):
+            assert not repr_marks(value), (command, value)
+        _, said = text(ws, *command)
+        assert not repr_marks(said), (command, repr_marks(said))

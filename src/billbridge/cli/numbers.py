@@ -63,7 +63,7 @@ def numbers_cmd(
         say(f"no invoice numbers seen yet{f' for entity {entity}' if entity else ''}")
         return
     for r in reports:
-        say(f"{r.entity}  series {r.series!r}: {plural(r.count, 'number')}, {r.first} … {r.last}")
+        say(f'{r.entity}  series "{r.series}": {plural(r.count, "number")}, {r.first} … {r.last}')
         for g in r.gaps:
             first, last = g.missing
             if first == last:
