@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from billbridge.config import Workspace
 from billbridge.domain import plural
 from billbridge.engine.causes import group_causes
+from billbridge.engine.cleanup import cleanup_of
 from billbridge.engine.queue import record_states
 from billbridge.engine.trace import resolve_ref, trace
 from billbridge.engine.words import change_text
@@ -183,6 +184,8 @@ def queue_page(
     causes = group_causes(rows, {i.record: i.words for i in items if i.words is not None})
     return _page(
         request, "queue.html", who, items=items, causes=causes, open_rows=len(rows), age=_age,
+        cleanup=cleanup_of(causes),
+        cleanup_limit=ws.alerts.rules.cleanup_minutes if ws.alerts is not None else 30,
         flows=[f.name for f in ws.flows], kinds=actions.KINDS, flow=flow, kind=kind,
         older_than_hours=older_than_hours, notice=_notice(notice, key, done, left),
         plural=plural,

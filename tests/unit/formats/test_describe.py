@@ -44,7 +44,9 @@ def test_a_payment_names_the_invoice_it_pays_and_the_customer() -> None:
     )
     refund = {"id": "re_1", "object": "refund", "amount": 500, "currency": "eur",
               "charge": "ch_1", "created": 1767700000}  # fmt: skip
-    assert describe("refund", "re_1", refund, resolve).text().startswith("Refund for HB-0042")
+    assert describe("refund", "re_1", refund, resolve).text() == (
+        "Refund for HB-0042 · Globex Corp · 5.00 EUR · 2026-01-06"  # the invoice's customer
+    )
 
 
 def test_a_record_the_normalizer_refuses_still_has_words() -> None:

@@ -124,10 +124,13 @@ def describe(obj: str, ident: str, data: Mapping[str, Any] | None, resolve: Reso
         return RecordWords(kind=_KINDS.get(obj, obj.replace("_", " ").capitalize()), number=ident)
     kind = _KINDS.get(obj, obj.replace("_", " ").capitalize())
     number = _text(data, "number")
+    party = _party(data, resolve)
     if obj in {"charge", "payment_intent", "refund"}:
         invoice = _invoice_of(obj, data, resolve)
         invoice_number = _text(invoice, "number") if invoice is not None else ""
         number = f"for {invoice_number}" if invoice_number else ident
+        if not party and invoice is not None:  # a refund names no customer; its invoice does
+            party = _party(invoice, resolve)
     elif not number:
         number = ident
     field, when = _FIGURES.get(obj, ("amount", "created"))
@@ -135,7 +138,7 @@ def describe(obj: str, ident: str, data: Mapping[str, Any] | None, resolve: Reso
     return RecordWords(
         kind=kind,
         number=number,
-        counterparty=_party(data, resolve),
+        counterparty=party,
         amount=amount,
         amount_text=amount_text,
         day=_day(data, when),
