@@ -1,6 +1,7 @@
 """The morning queue in chromium: three causes, one mapping fix, one replay of a cause.
 
-The screenshots land in test-artifacts/browser/ (the ones in docs/ are copies of them).
+The screenshots land in test-artifacts/browser/; docs/ui-causes.png, ui-cause-preview.png,
+ui-trace.png (trace-words.png) and ui-audit.png are copies of them.
 """
 
 from __future__ import annotations

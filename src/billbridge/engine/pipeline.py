@@ -219,7 +219,8 @@ class RecordPipeline:
                 record=key,
                 field="line",
                 message=raw.error,
-                hint="fix the line in the export file (or remove it) and sync again",
+                hint="fix the line in the export file (or remove it), then `billbridge retry "
+                "--all` reads it again (or `billbridge queue dismiss ID --reason …`)",
             )
             return self._fail(key, "", (problem,), FailureKind.PERMANENT, now)
         version = hashlib.blake2b(raw.raw, digest_size=10).hexdigest()
