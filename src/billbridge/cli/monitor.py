@@ -189,7 +189,7 @@ def _ago(at: datetime | None, now: datetime) -> str:
 def status(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> None:
     """Records by outcome per flow, queue, retries, discrepancies, rate-limit waits, webhooks."""
     with opened(workspace, as_json) as (ws, store):
-        result = workspace_status(store, flows=[f.name for f in ws.flows])
+        result = workspace_status(store, flows=[f.name for f in ws.flows], trend_days=30)
     if as_json:
         emit(result.as_json())
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -48,7 +49,11 @@ def queue(
     Text shows the causes first (one fix each); `--rows` every row. `--json` is the list
     of rows, each with its `cause`.
     """
-    if ctx.invoked_subcommand is not None:
+    if ctx.invoked_subcommand is not None:  # `queue -w DIR --json causes`: pass them on
+        if workspace != Path():
+            os.environ["BILLBRIDGE_WORKSPACE"] = str(workspace)
+        if as_json:
+            ctx.default_map = {**(ctx.default_map or {}), ctx.invoked_subcommand: {"as_json": True}}
         return
     with opened(workspace, as_json) as (ws, store):
         namer = record_namer(ws, store)

@@ -112,9 +112,14 @@ def _open_at(rows: Sequence[ExceptionRow], moment: datetime) -> list[ExceptionRo
 
 
 def cleanup(store: Store, *, now: datetime | None = None, days: int = TREND_DAYS) -> Cleanup:
-    """Today's estimate from the open queue, and one per day for the `days` before."""
+    """Today's estimate from the open queue, and one per day for the `days` before
+    (`days=1`: today's alone, from the open rows only: what /metrics and alerts need)."""
     now = now or datetime.now(UTC)
     today = now.astimezone(UTC).date()
+    if days <= 1:
+        result = cleanup_of(group_causes(store.open_exceptions()))
+        result.trend = [(today, result.minutes)]
+        return result
     first = today - timedelta(days=days - 1)
     since = datetime.combine(first, time.min, tzinfo=UTC)
     history = store.exceptions_since(since)

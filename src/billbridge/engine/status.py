@@ -181,9 +181,13 @@ class Status:
 
 
 def workspace_status(
-    store: Store, *, flows: Iterable[str] = (), now: datetime | None = None
+    store: Store, *, flows: Iterable[str] = (), now: datetime | None = None, trend_days: int = 1
 ) -> Status:
-    """Every figure `status` shows; flows named in the workspace appear even when idle."""
+    """Every figure `status` shows; flows named in the workspace appear even when idle.
+
+    `trend_days`: how many days of clean-up estimates to rebuild (1: today's only, as a
+    scrape or an alert check needs; `billbridge status` asks for 30).
+    """
     now = now or datetime.now(UTC)
     counts = store.monitor_counts()
     result: dict[str, FlowStatus] = {name: FlowStatus(flow=name) for name in flows}
@@ -223,5 +227,5 @@ def workspace_status(
     webhooks = {name: WebhookStatus.of(name, c) for name, c in counts.inbox.items()}
     return Status(
         at=now, flows=result, incidents_open=incidents, webhooks=webhooks,
-        cleanup=cleanup(store, now=now),
+        cleanup=cleanup(store, now=now, days=trend_days),
     )  # fmt: skip

@@ -108,7 +108,8 @@ class BeancountTarget:
 
     def _undo_create(self) -> None:
         """Close, and remove what this open() created (still empty, or the fresh main file
-        with only its includes), so a refused open leaves nothing behind."""
+        with only its includes: `recover` runs before any write), so a refused open leaves
+        nothing behind."""
         self.close()
         for path in reversed(self._created):
             with contextlib.suppress(OSError):
@@ -189,7 +190,7 @@ class BeancountTarget:
         with _retryable("read", self.entries_path):
             size = os.fstat(self._fd).st_size
         if committed_position > size:
-            if self.entries_path in self._created:
+            if size == 0 and self.entries_path in self._created:  # nothing written here yet
                 self._undo_create()
                 raise FatalError(
                     f"connection {self.name!r}: billbridge has posted {committed_position:,} "
@@ -200,10 +201,10 @@ class BeancountTarget:
                     "add a new connection and flow instead"
                 )
             raise FatalError(
-                f"{self.entries_path} is {size:,} bytes, shorter than the {committed_position:,} "
-                "bytes billbridge committed to it: it was truncated or replaced by another "
-                "file; restore it from a backup (or, if `path:` of this connection was "
-                "changed, put the old path back)"
+                f"{self.entries_path} is {size} bytes, shorter than the committed position "
+                f"{committed_position}: it was truncated or replaced by another file; restore "
+                "it from a backup (or, if `path:` of this connection was changed, put the old "
+                "path back)"
             )
         found: dict[str, int] = {}
         accounts: set[str] = set()
