@@ -13,7 +13,7 @@ from billbridge.cli import app
 from billbridge.store import open_store
 from tests.e2e.alert_receiver import AlertReceiver, seen
 from tests.e2e.conftest import Workspace, make_workspace
-from tests.reprs import repr_marks, strings
+from tests.reprs import page_text, repr_marks, strings
 from tests.scenario import (
     CURRENCY_CAUSE,
     TAX_CAUSE,
@@ -258,3 +258,8 @@ def test_no_json_output_or_text_holds_a_python_value(tmp_path: Path) -> None:
             assert not repr_marks(value), (command, value)
         _, said = text(ws, *command)
         assert not repr_marks(said), (command, repr_marks(said))
+    page = tmp_path / "daily.html"
+    ws.cli("report", "daily", "--html", str(page))
+    shown = page_text(page.read_text())
+    assert "Clean-up today: about 32 min" in shown and "Invoice BB-" in shown
+    assert not repr_marks(shown), repr_marks(shown)
