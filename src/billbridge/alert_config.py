@@ -3,7 +3,9 @@
 Why its own module: `config.py` holds the workspace shape shared by every part; the
 alert rules change with operators' needs. Secrets (an SMTP password, a webhook URL that
 carries a token) are `SecretStr`, given as `${ENV_VAR}` references, never printed.
-Every rule is off unless written out: an alert nobody asked for is noise.
+Every rule is off unless written out (an alert nobody asked for is noise), except
+`cleanup_minutes`: the estimated clean-up time passing 30 minutes is what the product is
+judged by, so it is on at 30 unless set otherwise (or to null).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class AlertRules(_Strict):
     status_mismatch_older_than_hours: float | None = Field(default=None, ge=0)
     flow_not_succeeded_hours: float | None = Field(default=None, gt=0)
     rate_limit_wait_percent: float | None = Field(default=None, ge=0, le=100)
+    # The day's estimated clean-up time (engine/cleanup.py) above this many minutes. On by
+    # default: the product is judged by a clean-up under 30 minutes a day (null: off).
+    cleanup_minutes: float | None = Field(default=30, gt=0)
 
 
 class AlertsConfig(_Strict):

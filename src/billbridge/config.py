@@ -8,6 +8,7 @@ environment variables (`${STRIPE_API_KEY}`) held as `SecretStr`, never printed o
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -29,7 +30,7 @@ from .alert_config import AlertsConfig
 from .connectors.base import FatalError
 from .connectors.registry import connector_names, connector_spec
 from .connectors.spec import ConnectionConfig
-from .yamlsource import ConfigError, LocatedYaml, load_yaml
+from .yamlsource import ConfigError, LocatedYaml, first_error, load_yaml
 
 __all__ = [
     "CONFIG_NAME",
@@ -347,6 +348,12 @@ def _connection(name: str, conn: Any) -> Any:
     kind = conn.get("connector")
     if kind is None:
         known = ", ".join(connector_names()) or "none"
+        typo = difflib.get_close_matches("connector", [str(k) for k in conn], n=1, cutoff=0.6)
+        if typo:
+            where: tuple[str | int, ...] = ("connections", name, typo[0])
+            raise _LocatedValueError(
+                where, f"unknown key {typo[0]!r}: a misspelling of `connector`? ({known})"
+            )
         raise _LocatedValueError(loc, f"required, but missing; one of: {known}")
     if not isinstance(kind, str):
         raise _LocatedValueError(loc, f"must be a connector name (got {kind!r})")
@@ -392,7 +399,8 @@ def load_workspace(path: Path, *, env: Mapping[str, str] | None = None) -> Works
 
 
 def _config_error(doc: LocatedYaml, exc: ValidationError) -> ConfigError:
-    error = exc.errors()[0]
+    top = [f.alias or name for name, f in Workspace.model_fields.items() if name != "root"]
+    error, misspelled = first_error(exc.errors(), top)
     ctx_error = (error.get("ctx") or {}).get("error")
     prefix: tuple[str | int, ...] = ()
     if isinstance(ctx_error, _NestedError):  # a connection's model: its own first error
@@ -407,7 +415,7 @@ def _config_error(doc: LocatedYaml, exc: ValidationError) -> ConfigError:
     shown = list(loc)
     field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in shown).lstrip(".")
     if error["type"] == "extra_forbidden":
-        message = f"unknown key {shown[-1]!r}; check its spelling"
+        message = misspelled or f"unknown key {shown[-1]!r}; check its spelling"
     elif error["type"] == "missing":
         message = "required, but missing"
     elif "input" in error and not isinstance(error["input"], dict | list):

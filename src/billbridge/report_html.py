@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
-from typing import Final
+from typing import Any, Final
 
 from .engine.daily import DailyReport
 from .engine.deferred_status import DeferredStatus
@@ -184,6 +184,11 @@ def _deferred(statuses: Sequence[DeferredStatus]) -> str:
     return "<h2>Deferred revenue against the schedules</h2>" + _table(head, rows)
 
 
+def _named(row: dict[str, Any]) -> str:
+    """A record in words, with its key (what a person searches for)."""
+    return f"{row['words']} ({row['record']})" if row.get("words") else str(row["record"])
+
+
 def daily_page(report: DailyReport) -> str:
     """The daily report as one page: synced, failed and why, waiting, discrepancies."""
     flows = [
@@ -192,13 +197,19 @@ def daily_page(report: DailyReport) -> str:
             f.runs,
             f.records_posted,
             f.postings,
-            f.counts.get("failed", 0),
-            f.counts.get("held", 0),
-            f.counts.get("conflict", 0),
+            f"{f.counts.get('failed', 0)} ({f.open.get('failed', 0)} open now)",
+            f"{f.counts.get('held', 0)} ({f.open.get('held', 0)} open now)",
+            f"{f.counts.get('conflict', 0)} ({f.open.get('conflict', 0)} open now)",
             "; ".join(f.stopped),
         )
         for name, f in sorted(report.flows.items())
     ]
+    estimate = report.cleanup
+    causes = [
+        (c["cause"], c["count"], ", ".join(f"{v} {k}" for k, v in c["amounts"].items()),
+         c["problem"], c["fix"])
+        for c in report.causes
+    ]  # fmt: skip
     kinds = sorted(
         set(report.discrepancies_found)
         | set(report.discrepancies_resolved)
@@ -218,29 +229,34 @@ def daily_page(report: DailyReport) -> str:
         f"<title>billbridge daily report {report.until:%Y-%m-%d}</title>"
         f"<style>{_STYLE}</style></head><body>"
         f"<h1>Daily report, {report.since:%Y-%m-%d %H:%M} to {report.until:%Y-%m-%d %H:%M} UTC"
-        "</h1><h2>What synced</h2>"
+        "</h1>"
+        f"<p><strong>Clean-up today: about {estimate.minutes} min</strong> "
+        f"(last {len(estimate.trend)} days: {escape(estimate.trend_text())} minutes)</p>"
+        "<h2>What synced</h2>"
         + _table(
             (
                 "flow",
                 "runs",
                 "records posted",
                 "entries posted",
-                "failed",
-                "held",
-                "conflict",
+                "failed in runs",
+                "held in runs",
+                "conflict in runs",
                 "runs not finished",
             ),
             flows,
         )
-        + "<h2>What failed, and why</h2>"
+        + "<h2>Open causes</h2>"
+        + _table(("cause", "records", "held back", "why", "how to fix"), causes)
+        + "<h2>What failed and is still open, and why</h2>"
         + _table(
             ("flow", "record", "field", "why", "how to fix"),
-            [(r["flow"], r["record"], r["field"], r["why"], r["fix"]) for r in report.failures],
+            [(r["flow"], _named(r), r["field"], r["why"], r["fix"]) for r in report.failures],
         )
         + "<h2>What waits, and on whom</h2>"
         + _table(
             ("flow", "record", "kind", "waits on", "why"),
-            [(r["flow"], r["record"], r["kind"], r["waits_on"], r["why"]) for r in report.waiting],
+            [(r["flow"], _named(r), r["kind"], r["waits_on"], r["why"]) for r in report.waiting],
         )
         + "<h2>Discrepancies found and fixed</h2>"
         + _table(("kind", "found", "resolved", "still open"), found)

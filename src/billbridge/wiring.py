@@ -20,14 +20,17 @@ from .connectors.spec import ConnectionConfig, LedgerLine
 from .engine.model import FlowRuntime
 from .engine.records import LedgerlessTarget
 from .engine.retry import RetryPolicy
+from .engine.words import RecordNamer
 from .mapping.model import load_mapping
 from .store import Store, open_store
+from .store.base import Records
 
 __all__ = [
     "build_flow",
     "flows",
     "ledger_lines",
     "open_workspace_store",
+    "record_namer",
     "source_model",
     "writeback_connection",
     "writeback_connector",
@@ -133,6 +136,17 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
         hold_timeout=timedelta(seconds=flow.hold_timeout_seconds),
         revisits=model.revisits,
     )
+
+
+def record_namer(workspace: Workspace, store: Records) -> RecordNamer:
+    """Words for the workspace's records, read from the store's snapshots, each in the
+    words of its connection's source model."""
+    words = {}
+    for name in {flow.source for flow in workspace.flows}:
+        said = source_model(workspace.connections[name]).words
+        if said is not None:
+            words[name] = said
+    return RecordNamer(store, words)
 
 
 @contextmanager

@@ -7,13 +7,23 @@ written out in full, with every account explicit; nothing falls back silently.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
+import json
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEMO_BROKEN_RECORD", "create_demo", "create_workspace"]
+__all__ = [
+    "DEMO_BROKEN_RECORD",
+    "DemoEditedError",
+    "create_demo",
+    "create_workspace",
+    "demo_edits",
+    "note_demo_files",
+]
 
 CONFIG_TEMPLATE = """\
 # billbridge workspace: connections (systems), flows (what moves where) and the state store.
@@ -134,11 +144,15 @@ def create_demo(directory: Path, *, invoices: int = 120) -> str:
     """A workspace with sample Stripe data and a mapping; returns the broken record's key.
 
     A folder that an earlier demo made (it holds the marker file) is replaced, so the
-    README's first command can be run twice; any other existing workspace is refused.
+    README's first command can be run twice, unless a person changed one of its files
+    (`DemoEditedError` names them); any other existing workspace is refused.
     """
     from .samples import SAMPLE_PRODUCTS, SAMPLE_TAX_RATES, write_jsonl  # noqa: PLC0415
 
     if (directory / _DEMO_MARK).exists():
+        edited = demo_edits(directory)
+        if edited:
+            raise DemoEditedError(directory, edited)
         shutil.rmtree(directory)
 
     products = {
@@ -149,5 +163,44 @@ def create_demo(directory: Path, *, invoices: int = 120) -> str:
     }
     create_workspace(directory, products=products, tax_rates=tax_rates, timezone="Europe/Berlin")
     write_jsonl(directory / "exports" / "stripe.jsonl", _demo_objects(invoices))
-    (directory / _DEMO_MARK).write_text("made by `billbridge demo`; safe to delete\n")
+    note_demo_files(directory, _DEMO_FILES)
     return DEMO_BROKEN_RECORD
+
+
+_DEMO_FILES = ("billbridge.yaml", "mapping.yaml", "exports/stripe.jsonl")
+
+
+class DemoEditedError(FileExistsError):
+    """A demo folder holds edits a person made: `billbridge demo` never wipes them."""
+
+    def __init__(self, directory: Path, edited: list[str]) -> None:
+        super().__init__(0, "edited", str(directory))
+        self.edited = edited
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
+def note_demo_files(directory: Path, names: Iterable[str]) -> None:
+    """Remember what the demo wrote (its marker lists each file's hash), so a later
+    `billbridge demo` in the same folder can tell the demo's files from a person's edits."""
+    marker = directory / _DEMO_MARK
+    known: dict[str, str] = {}
+    if marker.is_file():
+        with contextlib.suppress(ValueError):
+            known = dict(json.loads(marker.read_text()).get("files", {}))
+    known.update({name: _digest(directory / name) for name in names})
+    marker.write_text(json.dumps({"made_by": "billbridge demo", "files": known}, indent=1) + "\n")
+
+
+def demo_edits(directory: Path) -> list[str]:
+    """The files of a demo folder changed (or removed) since the demo wrote them; a marker
+    that lists no files (an older billbridge's) cannot vouch for any, so all count."""
+    try:
+        files = dict(json.loads((directory / _DEMO_MARK).read_text()).get("files", {}))
+    except (ValueError, OSError, AttributeError):
+        files = {}
+    if not files:
+        return [_DEMO_MARK]
+    return sorted(name for name, digest in files.items() if _digest(directory / name) != digest)

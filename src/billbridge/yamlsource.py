@@ -8,16 +8,17 @@ pydantic's error `loc` tuples are then looked up in that map.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["ConfigError", "LocatedYaml", "load_yaml"]
+__all__ = ["ConfigError", "LocatedYaml", "first_error", "load_yaml"]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -107,3 +108,32 @@ def _build(
 
         value = _ENV.sub(substitute, value)
     return value
+
+
+def first_error(
+    errors: Sequence[Mapping[str, Any]], top_level: Iterable[str] = ()
+) -> tuple[Mapping[str, Any], str]:
+    """The validation error to report first, and its message when it is a misspelling.
+
+    Why: a misspelled key (`connectionz:`) makes pydantic report the key it replaced as
+    missing first (`connections: required`), which sends the reader to the wrong line. An
+    unknown key goes first, named as a likely misspelling of a key that is missing beside
+    it (or, at the top, of any key the file may have).
+    """
+    unknown = [e for e in errors if e["type"] == "extra_forbidden"]
+    if not unknown:
+        return errors[0], ""
+    error = unknown[0]
+    loc = tuple(error["loc"])
+    name, parent = str(loc[-1]), loc[:-1]
+    candidates = [
+        str(e["loc"][-1])
+        for e in errors
+        if e["type"] == "missing" and tuple(e["loc"][:-1]) == parent
+    ]
+    if not parent:
+        candidates += [c for c in top_level if c not in candidates]
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    if close:
+        return error, f"unknown key {name!r}: a misspelling of `{close[0]}`?"
+    return error, f"unknown key {name!r}; check its spelling"

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.conftest import service  # noqa: F401 - the same real server fixture
+from tests.service.conftest import (  # noqa: F401 - the same real server fixtures
+    service,
+    workspace_files,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

@@ -57,7 +57,7 @@ def test_daily_report_says_what_synced_failed_waits_and_was_fixed(workspace: Wor
         "open": {"orphan_in_target": 1},
     }
     page = html.read_text()
-    assert "What failed, and why" in page and "in_fault_unmapped_tax" in page
+    assert "What failed and is still open, and why" in page and "in_fault_unmapped_tax" in page
 
     _, empty = _daily(ws, "--hours", "0")
     assert empty["flows"][FLOW]["runs"] == 0

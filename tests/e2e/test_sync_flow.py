@@ -173,7 +173,12 @@ def test_second_sync_is_all_unchanged_and_posts_nothing(workspace: Workspace) ->
     workspace.cli("sync")
     size = workspace.entries_file.stat().st_size
     code, run = workspace.cli("sync")
-    assert code == 0
+    # Nothing new failed, but the deliberate faults still wait for a person: exit 1, and
+    # the run says how many rows are open and which commands clear them.
+    assert code == 1
+    assert run["counts"]["failed"] == 0
+    assert run["queue"]["needs_person"] == run["queue"]["failed"] > 0
+    assert "billbridge retry --all" in run["queue"]["commands"]
     assert run["counts"]["unchanged"] == len(workspace.records())
     assert run["posted"] == 0
     assert workspace.entries_file.stat().st_size == size

@@ -11,7 +11,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -95,8 +95,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def make_workspace(root: Path) -> Workspace:
-    create_demo(root, invoices=12)
+def make_workspace(root: Path, create: Callable[[Path], object] | None = None) -> Workspace:
+    """`create` writes the workspace's files (default: the demo, with one broken record);
+    then every flow is synced once and the test users exist."""
+    if create is None:
+        create_demo(root, invoices=12)
+    else:
+        create(root)
     ws = load_workspace(root)
     store = open_workspace_store(ws)
     try:
@@ -116,13 +121,22 @@ BACKENDS = pytest.mark.parametrize(
 
 
 @pytest.fixture
+def workspace_files() -> Callable[[Path], object] | None:
+    """What writes the served workspace's files (None: the demo); a module may override it."""
+    return None
+
+
+@pytest.fixture
 def service(
-    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    workspace_files: Callable[[Path], object] | None,
 ) -> Iterator[Service]:
     """The server over SQLite; over PostgreSQL too where a module applies `BACKENDS`."""
     if getattr(request, "param", "sqlite") == "postgres":
         monkeypatch.setenv("BILLBRIDGE_STATE", request.getfixturevalue("pg_url"))
-    ws = make_workspace(tmp_path / "ws")
+    ws = make_workspace(tmp_path / "ws", workspace_files)
     port = _free_port()
     # The tests play a TLS-terminating proxy on loopback (X-Forwarded-Proto), so the
     # server trusts forwarded headers from there, as `serve --forwarded-allow-ips` would.

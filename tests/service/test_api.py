@@ -104,13 +104,15 @@ def test_health_runs_and_verify(service: Service) -> None:
     assert (detail["actor"], detail["rate_limit"]) == ("setup", None)  # an export counts nothing
     assert api.get("/api/runs/99999").status_code == 404
     assert api.get("/api/audit/verify").json()["ok"] is True
+    before = api.get("/api/runs").json()
     started = service.api("operator").post("/api/runs", json={"dry_run": True}).json()
     assert started[0]["flow"] == "stripe-to-books"
     assert started[0]["posted"] == 0
-    assert api.get("/api/runs").json()[0]["kind"] == "dry-run"
-    assert api.get("/api/runs").json()[0]["actor"] == "token:otto"
+    # A dry run writes nothing, not even a run: it takes no run number (issue 18).
+    assert (started[0]["dry_run"], started[0]["run"]) == (True, 0)
+    assert api.get("/api/runs").json() == before
     (audit,) = api.get("/api/audit", params={"actor": "token:otto"}).json()
-    assert (audit["action"], audit["run_id"]) == ("run", started[0]["run"])
+    assert (audit["action"], audit["run_id"]) == ("run", None)
     assert audit["diff"]["dry_run"] == [None, True]
     unknown = service.api("operator").post("/api/runs", json={"flows": ["nope"]})
     assert unknown.status_code == 404

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from billbridge.service import api, metrics, ui, ui_admin
+from billbridge.service import api, metrics, ui, ui_admin, ui_queue
 
 from .conftest import BACKENDS, BROKEN, Service
 
@@ -33,6 +33,8 @@ API: list[tuple[str, str, Any, str | None]] = [
     ("POST", "/api/queue/retry", {"ids": [99999]}, "operator"),
     ("POST", "/api/queue/replay", {"keys": [BROKEN], "dry_run": True}, "operator"),
     ("POST", "/api/queue/99999/dismiss", {"reason": "matrix"}, "operator"),
+    ("GET", "/api/queue/causes", None, "viewer"),
+    ("POST", "/api/queue/causes/replay", {"cause": "tax-rate:txr_at_vat20"}, "operator"),
     ("GET", "/api/audit", None, "viewer"),
     ("GET", "/api/audit/verify", None, "viewer"),
     ("GET", "/api/trace/DEMO-9999", None, "viewer"),
@@ -60,6 +62,8 @@ UI: list[tuple[str, str, Any, str | None]] = [
     ("POST", "/queue/replay", {"key": "stripe:invoice:in_nothing"}, "operator"),
     ("POST", "/queue/retry", {"row": "99999"}, "operator"),
     ("POST", "/queue/dismiss", {"row": "99999", "reason": "matrix"}, "operator"),
+    ("POST", "/queue/causes/preview", {"cause": "tax-rate:txr_at_vat20"}, "operator"),
+    ("POST", "/queue/causes/replay", {"cause": "nothing:matrix"}, "operator"),
     ("GET", "/admin", None, "admin"),
     ("POST", "/admin/users/add", {"name": "matrix-new", "role": "viewer", "password": "x" * 12,
                                   "password2": "x" * 12}, "admin"),
@@ -98,6 +102,7 @@ def test_the_matrix_covers_every_route(service: Service) -> None:
             *api.router.routes,
             *ui.router.routes,
             *ui_admin.router.routes,
+            *ui_queue.router.routes,
             *metrics.router.routes,
         ]
         for method in getattr(route, "methods", set()) - {"HEAD"}

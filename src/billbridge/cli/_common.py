@@ -19,13 +19,12 @@ from typing import Annotated, Any, NoReturn
 import orjson
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from billbridge import __version__
 from billbridge.audit_anchors import anchor_or_say
-from billbridge.config import ConfigError, Workspace, load_workspace
+from billbridge.config import CONFIG_NAME, ConfigError, Workspace, load_workspace
 from billbridge.connectors.base import ConnectorError, RetryableError
-from billbridge.engine.model import RunResult
 from billbridge.engine.queue import UnknownRecordError
 from billbridge.store import AuditHead, Store, StoreError
 from billbridge.wiring import open_workspace_store
@@ -42,9 +41,7 @@ __all__ = [
     "group_workspace",
     "opened",
     "out",
-    "print_queue",
-    "print_run",
-    "report_runs",
+    "say",
 ]
 
 app = typer.Typer(
@@ -73,11 +70,17 @@ def emit(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+def say(text: str, style: str = "", *, to_err: bool = False) -> None:
+    """Print plain text as it is: never read as console markup, so `billbridge[service]`
+    or a customer's name with brackets prints exactly."""
+    (err if to_err else out).print(Text(text, style=style), highlight=False)
+
+
 def fail(message: str, *, as_json: bool, code: int = 2) -> NoReturn:
     if as_json:
         emit({"error": message})
     else:
-        err.print(f"[bold red]error:[/] {message}", highlight=False)
+        err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
     raise typer.Exit(code)
 
 
@@ -91,10 +94,26 @@ def current_actor() -> str:
         return "cli"
 
 
+def _no_workspace(workspace: Path) -> str | None:
+    """Why `workspace` is no workspace, in words that say what to do; None if it is one."""
+    folder = workspace.resolve()
+    if workspace.is_file() or (workspace.is_dir() and (workspace / CONFIG_NAME).is_file()):
+        return None
+    what = "does not exist" if not workspace.exists() else f"has no {CONFIG_NAME}"
+    return (
+        f"{folder} {what}: it is not a billbridge workspace. Create one there with "
+        f"`billbridge init {workspace}`, or name an existing one with `-w DIR` "
+        "(or BILLBRIDGE_WORKSPACE)"
+    )
+
+
 @contextmanager
 def opened(workspace: Path, as_json: bool) -> Iterator[tuple[Workspace, Store]]:
     """The workspace and its store for one command; a command that added audit rows
     (a run, a dismissal, a user change) anchors the chain's new head on its way out."""
+    missing = _no_workspace(workspace)
+    if missing is not None:
+        fail(missing, as_json=as_json)
     try:
         ws = load_workspace(workspace)
         store = open_workspace_store(ws)
@@ -129,8 +148,20 @@ def _version(value: bool) -> None:
         raise typer.Exit
 
 
+def _json_defaults(command: Any) -> dict[str, Any]:
+    """`--json` as the default of every command below `command` (a click command, as
+    typer builds it) that takes it: a group's `default_map` holds one map per command."""
+    found: dict[str, Any] = {}
+    if any(p.name == "as_json" for p in command.params):
+        found["as_json"] = True
+    for name, sub in (getattr(command, "commands", None) or {}).items():
+        found[name] = _json_defaults(sub)
+    return found
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -138,11 +169,16 @@ def _root(
         Path | None,
         typer.Option("--workspace", "-w", help="Workspace folder, for every command below."),
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Machine-readable output, for every command below.")
+    ] = False,
 ) -> None:
     """billbridge: a self-hosted integration hub for billing and invoicing."""
     if workspace is not None:
         # Subcommands read their -w default from this variable (parsed after this callback).
         os.environ["BILLBRIDGE_WORKSPACE"] = str(workspace)
+    if as_json:  # `billbridge --json queue`: the command below takes it as its own default
+        ctx.default_map = {**(ctx.default_map or {}), **_json_defaults(ctx.command)}
 
 
 def group_workspace(
@@ -154,48 +190,3 @@ def group_workspace(
     """The callback of a command group (`books`, `stripe`): `-w DIR` after its name too."""
     if workspace is not None:
         os.environ["BILLBRIDGE_WORKSPACE"] = str(workspace)
-
-
-def print_run(result: RunResult) -> None:
-    table = Table(title=f"Run {result.run} — flow {result.flow}", show_header=True)
-    for name in result.counts:
-        table.add_column(name, justify="right")
-    table.add_row(*(str(v) for v in result.counts.values()))
-    out.print(table)
-    out.print(
-        f"{result.posted} journal entries written"
-        + (f", {result.recovered} recovered from an interrupted run" if result.recovered else "")
-    )
-    if result.stopped:
-        err.print(f"[bold red]run stopped:[/] {result.stopped}")
-
-
-def print_queue(items: list[Any]) -> None:
-    """One block per row: what, why, how to fix (reads well at any terminal width)."""
-    if not items:
-        out.print("The exception queue is empty.")
-        return
-    out.print(f"[bold]Exception queue — {len(items)} open[/]")
-    for item in items:
-        tries = "1 try" if item.attempts == 1 else f"{item.attempts} tries"
-        detail = ", ".join(
-            x for x in (item.kind, f"field {item.field}" if item.field else "", tries) if x
-        )
-        out.print(f"\n [bold]#{item.id}[/] {item.record}  [dim]({detail})[/]", highlight=False)
-        out.print(f"     why: {item.error}", highlight=False, markup=False)
-        if item.waiting_on:
-            out.print(f"     waits for: {item.waiting_on}", highlight=False, markup=False)
-        if item.hint:
-            out.print(f"     fix: {item.hint}", highlight=False, markup=False)
-
-
-def report_runs(results: list[RunResult], as_json: bool) -> None:
-    if as_json:
-        emit({"runs": [r.as_json() for r in results]})
-    else:
-        for result in results:
-            for text in result.dry_run_entries:
-                out.print(text, highlight=False, markup=False)
-            print_run(result)
-    if any(r.failed for r in results):
-        raise typer.Exit(1)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from billbridge.domain import plural
 from billbridge.engine.books import BooksReport, check_books
 
 from ._common import group_workspace
@@ -33,7 +34,8 @@ def _print(report: BooksReport) -> None:
 
     verdict = "[green]OK[/]" if report.ok else "[bold red]DIFFERENCES[/]"
     out.print(
-        f"\n[bold]Flow {report.flow} → {report.target}[/]: {report.entries} entries, "
+        f"\n[bold]Flow {report.flow} → {report.target}[/]: "
+        f"{plural(report.entries, 'entry', 'entries')}, "
         f"{report.keys} billbridge keys, {verdict}"
     )
     trial = Table(title="Trial balance", show_header=True)

@@ -17,15 +17,18 @@ from rich.table import Table
 from rich.text import Text
 
 from billbridge.config import CONFIG_NAME, Workspace
+from billbridge.domain import plural
 from billbridge.engine.alerts import AlertReport, check_alerts
+from billbridge.engine.cleanup import Cleanup
 from billbridge.engine.daily import DailyReport, daily_report
 from billbridge.engine.deferred_status import DeferredStatus, flow_deferred_status
 from billbridge.engine.reconcile import Reconciled, reconcile_flow, reconcile_json, unowned
 from billbridge.engine.status import FlowStatus, Status, wait_percent, workspace_status
 from billbridge.store import RunRow, Store
 from billbridge.wiring import flows as flow_runtimes
+from billbridge.wiring import record_namer
 
-from ._common import JsonOpt, WorkspaceOpt, current_actor, emit, err, fail, opened, out
+from ._common import JsonOpt, WorkspaceOpt, current_actor, emit, err, fail, opened, out, say
 
 __all__ = ["register"]
 
@@ -63,7 +66,8 @@ def _print_reconcile(results: list[Reconciled]) -> None:
             continue
         queued = sum(1 for d in found if d.queued)
         out.print(
-            f"[bold]{result.flow}: {len(found)} discrepancies[/] ({queued} already in the queue)",
+            f"[bold]{result.flow}: {plural(len(found), 'discrepancy', 'discrepancies')}[/] "
+            f"({queued} already in the queue)",
             highlight=False,
         )
         table = Table(show_lines=True, expand=True)
@@ -131,13 +135,18 @@ def reconcile(
 def _print_status(status: Status) -> None:
     """One readable block per flow (fits any terminal width)."""
     for name, f in sorted(status.flows.items()):
-        records = " · ".join(f"{k} {f.records.get(k, 0)}" for k in ("synced", "failed", "held",
-                                                                     "conflict"))  # fmt: skip
+        # The words `sync` and the daily report use for the same figures: records posted
+        # to the books, and rows open in the queue now.
+        posted = plural(f.records.get("synced", 0), "record")
+        entries = plural(f.postings, "journal entry", "journal entries")
+        open_now = ", ".join(f"{f.records.get(k, 0)} {k}" for k in ("failed", "held", "conflict"))
         found = ", ".join(f"{k} {n}" for k, n in sorted(f.discrepancies.items())) or "none"
         out.print(f"[bold]{name}[/]", highlight=False)
-        out.print(f"  records        {records}", highlight=False)
+        say(f"  posted         {posted} in {entries}")
+        say(f"  open now       {open_now}")
         out.print(
-            f"  queue          {f.queue_open} open, oldest {_ago(f.queue_oldest, status.at)}, "
+            f"  queue          {plural(f.queue_open, 'row')} open, oldest "
+            f"{_ago(f.queue_oldest, status.at)}, "
             f"{f.retries} retries, {f.retryable} retried automatically",
             highlight=False,
         )
@@ -160,6 +169,8 @@ def _print_status(status: Status) -> None:
             f"{w.received} received, {pending}",
             highlight=False,
         )
+    if status.cleanup is not None:
+        _print_cleanup(status.cleanup)
     if status.incidents_open:
         alerts = ", ".join(f"{rule} ({n})" for rule, n in sorted(status.incidents_open.items()))
         out.print(f"[red]open alerts:[/] {alerts}", highlight=False)
@@ -170,12 +181,25 @@ def _run_line(run: RunRow, now: datetime) -> str:
     return f"{line}: {run.error}" if run.error else line
 
 
+def _print_cleanup(estimate: Cleanup) -> None:
+    """Today's clean-up estimate, what it is made of, and the last days' estimates."""
+    records = sum(n for _, n, _ in estimate.causes)
+    say(
+        f"clean-up         about {estimate.minutes} min today ("
+        f"{plural(len(estimate.causes), 'cause')}, {plural(records, 'record')} to act on)",
+        "bold",
+    )
+    for cause, n, minutes in estimate.causes[:3]:
+        say(f"                 {cause}: {plural(n, 'record')}, {minutes:.0f} min")
+    say(f"  last {len(estimate.trend)} days  {estimate.trend_text()} (minutes)")
+
+
 def _rate_limit_line(f: FlowStatus) -> str:
     assert f.figures is not None
     t = f.figures
     line = (
         f"{t.rate_limit_waits} waits ({t.rate_limit_wait_seconds:.1f} s), {t.throttled} "
-        f"answered 429, {t.requests} requests in {f.figure_runs} runs"
+        f"answered 429, {plural(t.requests, 'request')} in {plural(f.figure_runs, 'run')}"
     )
     cost = f.last_cost
     percent = None if cost is None else wait_percent(cost)
@@ -198,7 +222,7 @@ def _ago(at: datetime | None, now: datetime) -> str:
 def status(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> None:
     """Records by outcome per flow, queue, retries, discrepancies, rate-limit waits, webhooks."""
     with opened(workspace, as_json) as (ws, store):
-        result = workspace_status(store, flows=[f.name for f in ws.flows])
+        result = workspace_status(store, flows=[f.name for f in ws.flows], trend_days=30)
     if as_json:
         emit(result.as_json())
     else:
@@ -214,8 +238,9 @@ def run_alerts(ws: Workspace, store: Store, *, quiet: bool) -> AlertReport | Non
     if ws.alerts is None:
         return None
     report = check_alerts(
-        store, ws.alerts, flows=[f.name for f in ws.flows], workspace=str(ws.root)
-    )
+        store, ws.alerts, flows=[f.name for f in ws.flows], workspace=str(ws.root),
+        namer=record_namer(ws, store),
+    )  # fmt: skip
     for problem in report.failed:
         err.print(f"[yellow]alert not delivered:[/] {problem}", highlight=False)
     if not quiet:
@@ -240,7 +265,7 @@ def alerts_check(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> 
     if as_json:
         emit(report.as_json())
     elif not (report.fired or report.resolved):
-        out.print(f"{len(report.open)} open incidents, nothing new to send", highlight=False)
+        say(f"{plural(len(report.open), 'open incident')}, nothing new to send")
     if report.failed:
         raise typer.Exit(1)
 
@@ -249,53 +274,59 @@ report_app = typer.Typer(help="Reports for people: `daily`.", no_args_is_help=Tr
 
 
 def _print_daily(report: DailyReport) -> None:
-    out.print(
-        f"[bold]Daily report[/] {report.since:%Y-%m-%d %H:%M} → {report.until:%Y-%m-%d %H:%M} UTC",
-        highlight=False,
+    say(f"Daily report {report.since:%Y-%m-%d %H:%M} → {report.until:%Y-%m-%d %H:%M} UTC", "bold")
+    estimate = report.cleanup
+    records = sum(n for _, n, _ in estimate.causes)
+    say(
+        f"Clean-up today: about {estimate.minutes} min ({plural(len(estimate.causes), 'cause')}, "
+        f"{plural(records, 'record')} to act on); last {len(estimate.trend)} days: "
+        f"{estimate.trend_text()} (minutes)",
+        "bold",
     )
-    out.print("[bold]What synced[/]", highlight=False)
+    say("What synced (the window's runs; then what is open now)", "bold")
     for name, f in sorted(report.flows.items()):
-        problems = ", ".join(f"{k} {f.counts.get(k, 0)}" for k in ("failed", "held", "conflict"))
-        out.print(
-            f"  {name}: {f.runs} runs, {f.records_posted} records posted in {f.postings} "
-            f"entries; {problems}",
-            highlight=False,
+        ran = ", ".join(f"{k} {f.counts.get(k, 0)}" for k in ("failed", "held", "conflict"))
+        now = ", ".join(f"{f.open.get(k, 0)} {k}" for k in ("failed", "held", "conflict"))
+        say(
+            f"  {name}: {plural(f.runs, 'run')}, {plural(f.records_posted, 'record')} posted in "
+            f"{plural(f.postings, 'journal entry', 'journal entries')}; in those runs {ran}; "
+            f"open now {now}"
         )
         for why in f.stopped:
-            out.print(f"    [yellow]{why}[/]", highlight=False)
-    out.print(f"[bold]What failed, and why[/] ({len(report.failures)})", highlight=False)
+            say(f"    {why}", "yellow")
+    say(f"Open causes ({len(report.causes)})", "bold")
+    for cause in report.causes:
+        say(f"  {cause['cause']}: {plural(cause['count'], 'record')} — {cause['problem']}")
+        say(f"    fix: {cause['fix']}")
+    say(f"What failed and is still open, and why ({len(report.failures)})", "bold")
     for row in report.failures:
-        out.print(
-            f"  {row['record']} [{row['field']}]: {row['why']}", highlight=False, markup=False
-        )
-        out.print(f"    fix: {row['fix']}", highlight=False, markup=False)
-    out.print(f"[bold]What waits, and on whom[/] ({len(report.waiting)})", highlight=False)
+        say(f"  {row['words'] or row['record']} [{row['field']}]: {row['why']}")
+        say(f"    record: {row['record']}")
+        say(f"    fix: {row['fix']}")
+    say(f"What waits, and on whom ({len(report.waiting)})", "bold")
     for row in report.waiting:
-        out.print(
-            f"  {row['record']} ({row['kind']}) waits on {row['waits_on']}: {row['why']}",
-            highlight=False,
-            markup=False,
+        say(
+            f"  {row['words'] or row['record']} ({row['kind']}) waits on {row['waits_on']}: "
+            f"{row['why']}"
         )
     kinds = sorted(set(report.discrepancies_found) | set(report.discrepancies_resolved))
-    out.print("[bold]Discrepancies found and fixed[/]", highlight=False)
+    say("Discrepancies found and fixed", "bold")
     for kind in kinds:
-        out.print(
+        say(
             f"  {kind}: found {report.discrepancies_found.get(kind, 0)}, "
             f"resolved {report.discrepancies_resolved.get(kind, 0)}, "
-            f"still open {report.discrepancies_open.get(kind, 0)}",
-            highlight=False,
+            f"still open {report.discrepancies_open.get(kind, 0)}"
         )
     if not kinds:
-        out.print("  none", highlight=False)
+        say("  none")
     for status in report.deferred:
         _print_deferred(status)
     head = report.audit_head
-    out.print(
-        "[bold]Audit chain[/] "
+    say(
+        "Audit chain "
         + (f"seq {head.seq}, head {head.hash}" if head else "empty")
         + " (keep this line: `billbridge audit --verify` finds a chain cut or rewritten "
-        "since)",
-        highlight=False,
+        "since)"
     )
 
 
@@ -315,7 +346,11 @@ def report_daily(
                 if (status := flow_deferred_status(lookup(f.name), store)) is not None
             ]
         report = daily_report(
-            store, flows=[f.name for f in ws.flows], hours=hours, deferred=deferred
+            store,
+            flows=[f.name for f in ws.flows],
+            hours=hours,
+            deferred=deferred,
+            namer=record_namer(ws, store),
         )
     if html is not None:
         from billbridge.report_html import daily_page  # noqa: PLC0415 - only with --html

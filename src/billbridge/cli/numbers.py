@@ -13,9 +13,12 @@ from typing import Annotated
 
 import typer
 
-from billbridge.engine.numbers import series_report
+from billbridge.config import Workspace
+from billbridge.domain import plural
+from billbridge.engine.numbers import number_like, series_report
+from billbridge.mapping.model import load_mapping
 
-from ._common import JsonOpt, WorkspaceOpt, emit, opened, out
+from ._common import JsonOpt, WorkspaceOpt, emit, fail, opened, say
 
 __all__ = ["numbers_cmd"]
 
@@ -26,8 +29,16 @@ def numbers_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Invoice numbers seen per entity and series: count, first, last and gaps."""
-    with opened(workspace, as_json) as (_ws, store):
+    with opened(workspace, as_json) as (ws, store):
         reports = series_report(store, entity=entity)
+        if entity is not None and not reports:
+            known = _entities(ws) | {r.entity for r in series_report(store)}
+            if entity not in known:
+                fail(
+                    f"--entity: no entity {entity!r} in this workspace (entities: "
+                    f"{', '.join(sorted(known)) or 'none'})",
+                    as_json=as_json,
+                )
     if as_json:
         emit(
             {
@@ -49,20 +60,28 @@ def numbers_cmd(
         )
         return
     if not reports:
-        out.print("no invoice numbers seen yet")
+        say(f"no invoice numbers seen yet{f' for entity {entity}' if entity else ''}")
         return
     for r in reports:
-        out.print(
-            f"{r.entity}  series {r.series!r}: {r.count} numbers, {r.first} … {r.last}",
-            highlight=False,
-            markup=False,
-        )
+        say(f'{r.entity}  series "{r.series}": {plural(r.count, "number")}, {r.first} … {r.last}')
         for g in r.gaps:
             first, last = g.missing
-            span = str(first) if first == last else f"{first} to {last}"
-            out.print(
-                f"  gap: {span} missing between {g.after} and {g.before} "
-                "(explain it, e.g. a deleted draft; billbridge never renumbers)",
-                highlight=False,
-                markup=False,
+            if first == last:
+                what = f"{number_like(g.before, first)} is missing"
+            else:
+                span = f"{number_like(g.before, first)} to {number_like(g.before, last)}"
+                what = f"{g.count} numbers are missing, {span}"
+            say(
+                f"  gap: {what} (between {g.after} and {g.before}; explain it, e.g. a deleted "
+                "draft; billbridge never renumbers)"
             )
+
+
+def _entities(ws: Workspace) -> set[str]:
+    """The entities the workspace's mappings name."""
+    names: set[str] = set()
+    for flow in ws.flows:
+        mapping = load_mapping(flow.mapping)
+        names.add(mapping.entity)
+        names.update(e.name for e in mapping.entities)
+    return names

@@ -18,7 +18,8 @@ from rich.table import Table
 from billbridge.engine.recognize import RecognizeResult, recognize_flow
 from billbridge.wiring import flows as flow_runtimes
 
-from ._common import JsonOpt, WorkspaceOpt, app, current_actor, emit, fail, opened, out, print_run
+from ._common import JsonOpt, WorkspaceOpt, app, current_actor, emit, fail, opened, out
+from ._show import print_run
 from .monitor import run_alerts
 
 __all__ = ["recognize"]

@@ -10,21 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
+from billbridge.engine.causes import group_causes
 from billbridge.engine.run import sync_flow
 from billbridge.wiring import flows as flow_runtimes
 
-from ._common import (
-    JsonOpt,
-    WorkspaceOpt,
-    app,
-    current_actor,
-    emit,
-    err,
-    fail,
-    opened,
-    out,
-    print_run,
-)
+from ._common import JsonOpt, WorkspaceOpt, app, current_actor, emit, err, fail, opened, out
+from ._show import open_queue, print_open_queue, print_run
 from .monitor import run_alerts
 
 
@@ -82,21 +73,20 @@ def sync(
                     sources[name] = source_summary()
         if not dry_run:
             run_alerts(ws, store, quiet=as_json)
+        # What waits for a person after this run, also when this run added nothing.
+        queue = open_queue(store, names, group_causes(store.open_exceptions()))
     if as_json:
         runs = [
             {**r.as_json(), **({"source": sources[r.flow]} if r.flow in sources else {})}
             for r in results
         ]
         if len(results) == 1:
-            emit(runs[0])
+            emit({**runs[0], "queue": queue})
         else:
             totals = {k: sum(r.counts[k] for r in results) for k in results[0].counts}
-            emit({"runs": runs, "counts": totals})
+            emit({"runs": runs, "counts": totals, "queue": queue})
     else:
         for result in results:
-            if dry_run:
-                for text in result.dry_run_entries:
-                    out.print(text, highlight=False, markup=False)
             print_run(result)
             if result.flow in sources:
                 out.print(_source_line(sources[result.flow]), highlight=False, markup=False)
@@ -107,7 +97,8 @@ def sync(
                     f"({f.rate_limit_wait_seconds:.3f} s), {f.throttled} answered 429",
                     highlight=False,
                 )
-    if any(r.failed for r in results):
+        print_open_queue(queue)
+    if any(r.needs_person for r in results) or (queue["needs_person"] and not dry_run):
         raise typer.Exit(1)
 
 

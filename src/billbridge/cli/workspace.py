@@ -7,11 +7,16 @@ from typing import Annotated
 
 import typer
 
+from billbridge.config import BeancountConnection
+from billbridge.domain import plural
+from billbridge.engine.causes import group_causes
 from billbridge.engine.queue import queue_items
 from billbridge.engine.run import sync_flow
 from billbridge.wiring import flows as flow_runtimes
+from billbridge.wiring import record_namer
 
-from ._common import JsonOpt, app, emit, fail, opened, out, print_queue, print_run
+from ._common import JsonOpt, app, emit, fail, opened, out
+from ._show import print_causes, print_run
 
 
 @app.command()
@@ -49,16 +54,31 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Build a demo workspace with sample Stripe data, sync it to Beancount, show the result."""
-    from billbridge.workspace_files import create_demo  # noqa: PLC0415
+    from billbridge.workspace_files import (  # noqa: PLC0415
+        DemoEditedError,
+        create_demo,
+        note_demo_files,
+    )
 
     try:
         broken = create_demo(directory, invoices=invoices)
+    except DemoEditedError as exc:
+        fail(
+            f"{directory.resolve()} holds an earlier demo with edits ({', '.join(exc.edited)} "
+            "changed since the demo wrote it); billbridge demo never wipes edits: choose "
+            "another folder, or delete this one yourself",
+            as_json=as_json,
+        )
     except FileExistsError as exc:
         fail(f"{exc.filename}: already exists; choose another folder for the demo", as_json=as_json)
     with opened(directory, as_json) as (ws, store):
         with flow_runtimes(ws) as lookup:
             results = [sync_flow(lookup(f.name), store, actor="demo") for f in ws.flows]
-        items = queue_items(store)
+        ledgers = [c.path for c in ws.connections.values() if isinstance(c, BeancountConnection)]
+        note_demo_files(directory, [str(p.relative_to(directory.resolve())) for p in ledgers])
+        namer = record_namer(ws, store)
+        items = queue_items(store, namer=namer)
+        causes = group_causes(store.open_exceptions(), namer.words(i.record for i in items))
         verdict = store.verify_audit()
     if as_json:
         emit(
@@ -72,12 +92,12 @@ def demo(
         return
     for result in results:
         print_run(result)
-    print_queue(items)
+    print_causes(causes, open_rows=len(items))
     broken_item = next((i for i in items if i.record == broken), None)
     out.print()
     out.print(
         f"Ledger: {directory / 'books' / 'main.beancount'} "
-        f"(audit chain {'verified' if verdict.ok else 'BROKEN'}, {verdict.rows} rows)"
+        f"(audit chain {'verified' if verdict.ok else 'BROKEN'}, {plural(verdict.rows, 'row')})"
     )
     if broken_item is not None:
         out.print("\n[bold]Try the fix yourself:[/]")

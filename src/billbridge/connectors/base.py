@@ -38,6 +38,7 @@ __all__ = [
     "RecordState",
     "RecordStates",
     "Recovered",
+    "RereadableSource",
     "RetryableError",
     "SettlingSource",
     "SourceConnector",
@@ -226,6 +227,21 @@ class SettlingSource(Protocol):
 
     def settle(self, states: RecordStates) -> None:
         """Finish what this pass read (e.g. move files); a `FatalError` is reported."""
+        ...
+
+
+@runtime_checkable
+class RereadableSource(Protocol):
+    """Optional for a source: read one record again as the source holds it now.
+
+    Why: a record the source could not even parse (a broken line of an export) was never
+    stored, so a retry cannot run its snapshot again; after a person fixes the line, the
+    retry asks the source for it. `None`: the source no longer has it (the line is gone).
+    """
+
+    def read_again(self, obj: str, ident: str) -> RawRecord | None:
+        """The record `obj`/`ident` as the source gives it now (an error record if it is
+        still unreadable), or None when it is gone."""
         ...
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from billbridge.domain import Canonical, Problem
+from billbridge.domain import Canonical, Problem, RecordWords
 
 from .base import RawRecord
 
@@ -47,6 +47,7 @@ __all__ = [
     "SourceCheck",
     "SourceFinding",
     "SourceModel",
+    "Words",
 ]
 
 
@@ -54,6 +55,18 @@ class Resolve(Protocol):
     """The raw data of a related record the engine holds, or None when it holds none."""
 
     def __call__(self, object: str, id: str, /) -> Mapping[str, Any] | None: ...
+
+
+class Words(Protocol):
+    """(object, id, snapshot or None, resolve) → the record in a person's words; never raises.
+
+    Lenient where the normalizer is strict: the words label records that failed too (an
+    unknown currency, a missing field), so whatever can be read is shown.
+    """
+
+    def __call__(
+        self, obj: str, ident: str, data: Mapping[str, Any] | None, resolve: Resolve, /
+    ) -> RecordWords: ...
 
 
 class NormalizedLike(Protocol):
@@ -160,3 +173,6 @@ class SourceModel:
     # which invoice it paid): the records whose entries carry one of them are run again
     # in the same batch, so a link that arrives after its payment still posts its effect.
     revisits: Mapping[str, KeysOf] = field(default_factory=dict)
+    # How a record reads to a person (number, counterparty, amount, date) in the queue,
+    # trace, audit, alerts and reports; None: named by its object and id.
+    words: Words | None = None

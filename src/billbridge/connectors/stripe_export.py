@@ -72,14 +72,15 @@ def _record(raw: bytes, line: int, position: str) -> RawRecord:
 
 
 def _bad(raw: bytes, line: int, position: str, what: str) -> RawRecord:
+    file, _, _ = position.rpartition(":")  # in a folder of exports: which file
     return RawRecord(
         object="unknown",
-        id=f"line-{line}",
+        id=f"{file}-line-{line}" if file else f"line-{line}",
         data={},
         raw=raw,
         position=position,
         line=line,
-        error=f"line {line}: {what}",
+        error=f"{file}, line {line}: {what}" if file else f"line {line}: {what}",
     )
 
 
@@ -126,6 +127,34 @@ class StripeExportSource:
             else:
                 file_offset = offset
             yield from self._read_file(path, file_offset, prefix=f"{path.name}:" if is_dir else "")
+
+    def read_again(self, obj: str, ident: str) -> RawRecord | None:
+        """An unreadable line read again (`line-12`, or `file.jsonl-line-12` in a folder):
+        what it holds now; None when the file has no such line any more. Other records
+        are in the state store and never need this."""
+        if obj != "unknown":
+            return None
+        name, _, number = ident.rpartition("line-")
+        name = name.removesuffix("-")
+        if not number.isdigit():
+            return None
+        path = self.path / name if name else self.path
+        if name and (not self.path.is_dir() or path.parent != self.path):
+            return None
+        if not path.is_file():
+            return None
+        wanted = int(number)
+        prefix = f"{path.name}:" if name else ""
+        with path.open("rb") as handle:
+            position = 0
+            for line, raw in enumerate(handle, start=1):
+                position += len(raw)
+                if line == wanted:
+                    body = raw.strip()
+                    if not body:
+                        return None
+                    return _record(body, line, f"{prefix}{position}")
+        return None
 
     def _read_file(self, path: Path, offset: int, *, prefix: str) -> Iterator[RawRecord]:
         try:

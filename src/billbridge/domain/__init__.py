@@ -54,6 +54,7 @@ from .validation import (
     validate_payment,
     validate_tax_id,
 )
+from .words import RecordWords, format_amount, plural
 
 __all__ = [
     "DEFAULT_ROUNDING",
@@ -80,6 +81,7 @@ __all__ = [
     "Problem",
     "Rate",
     "RateTable",
+    "RecordWords",
     "Refund",
     "Service",
     "Severity",
@@ -88,12 +90,14 @@ __all__ = [
     "earned",
     "earned_pair",
     "fast_init",
+    "format_amount",
     "format_minor",
     "is_country",
     "is_currency",
     "minor_units",
     "month_start",
     "pieces",
+    "plural",
     "recognized_until",
     "total",
     "validate_credit_note",

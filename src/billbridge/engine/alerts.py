@@ -23,10 +23,12 @@ from typing import Any, Final, Protocol
 import httpx
 
 from billbridge.alert_config import AlertRules, AlertsConfig, SmtpConfig
+from billbridge.domain import plural
 from billbridge.store.base import Audit, AuditHead, DiscrepancyRow, IncidentRow, RunRow
 
 from .daily import audit_anchor_json
 from .status import FlowStatus, Status, StatusState, wait_percent, workspace_status
+from .words import RecordNamer
 
 
 class AlertState(StatusState, Audit, Protocol):
@@ -60,8 +62,10 @@ def evaluate(
     last_runs: Mapping[str, RunRow],
     first_runs: Mapping[str, RunRow],
     discrepancies: Iterable[DiscrepancyRow],
+    words: Mapping[str, str] | None = None,
 ) -> list[Firing]:
-    """Every (rule, subject) whose condition holds now."""
+    """Every (rule, subject) whose condition holds now; `words` names records in details."""
+    words = words or {}
     now = status.at
     firing: list[Firing] = []
     for name, flow in sorted(status.flows.items()):
@@ -73,7 +77,8 @@ def evaluate(
                     Firing(
                         rule="queue_older_than_hours",
                         subject=name,
-                        detail=f"flow {name}: {flow.queue_open} rows wait in the exception "
+                        detail=f"flow {name}: "
+                        f"{plural(flow.queue_open, 'row waits', 'rows wait')} in the exception "
                         f"queue, the oldest for {age:.1f} h (limit {hours:g} h)",
                     )
                 )
@@ -106,14 +111,19 @@ def evaluate(
                         detail=f"flow {name} {what} {since:%Y-%m-%d %H:%M} UTC (limit {hours:g} h)",
                     )
                 )
+    cleanup = _cleanup_firing(rules.cleanup_minutes, status)
+    if cleanup is not None:
+        firing.append(cleanup)
     for row in discrepancies:
+        named = words.get(row.record_key, "")
+        detail = f"{named}: {row.detail}" if named else row.detail
         if rules.duplicate_posting and row.kind == "duplicate_posting":
             firing.append(
-                Firing(rule="duplicate_posting", subject=row.idempotency_key, detail=row.detail)
+                Firing(rule="duplicate_posting", subject=row.idempotency_key, detail=detail)
             )
         if rules.number_duplicate and row.kind == "number_duplicate":
             firing.append(
-                Firing(rule="number_duplicate", subject=row.idempotency_key, detail=row.detail)
+                Firing(rule="number_duplicate", subject=row.idempotency_key, detail=detail)
             )
         hours = rules.status_mismatch_older_than_hours
         if hours is not None and row.kind == "status_mismatch" and row.first_seen is not None:
@@ -123,10 +133,28 @@ def evaluate(
                     Firing(
                         rule="status_mismatch_older_than_hours",
                         subject=row.idempotency_key,
-                        detail=f"{row.detail} (open for {age:.1f} h, limit {hours:g} h)",
+                        detail=f"{detail} (open for {age:.1f} h, limit {hours:g} h)",
                     )
                 )
     return firing
+
+
+def _cleanup_firing(limit: float | None, status: Status) -> Firing | None:
+    """The day's estimated clean-up time (from the queue's causes) is above `limit`."""
+    estimate = status.cleanup
+    if limit is None or estimate is None or estimate.minutes <= limit:
+        return None
+    records = sum(n for _, n, _ in estimate.causes)
+    biggest = "; ".join(
+        f"{c} ({plural(n, 'record')}, {m:.0f} min)" for c, n, m in estimate.causes[:3]
+    )
+    return Firing(
+        rule="cleanup_minutes",
+        subject="queue",
+        detail=f"today's clean-up is estimated at {estimate.minutes} min (limit {limit:g} min): "
+        f"{plural(len(estimate.causes), 'cause')}, {plural(records, 'record')} to act on; "
+        f"the biggest: {biggest}. See `billbridge queue`.",
+    )
 
 
 def _rate_limit_firing(limit: float | None, name: str, flow: FlowStatus) -> Firing | None:
@@ -272,11 +300,17 @@ def check_alerts(
     now: datetime | None = None,
     client: httpx.Client | None = None,
     smtp: SmtpFactory | None = None,
+    namer: RecordNamer | None = None,
 ) -> AlertReport:
-    """Evaluate the rules; open, announce, keep or resolve incidents; deliver messages."""
+    """Evaluate the rules; open, announce, keep or resolve incidents; deliver messages.
+
+    With a `namer`, each record an alert names is also shown in words.
+    """
     now = now or datetime.now(UTC)
     status = workspace_status(store, flows=flows, now=now)
     last, first = _runs(store, list(status.flows))
+    found = store.open_discrepancies()
+    named = namer.words(d.record_key for d in found) if namer is not None else {}
     firing = {
         (f.rule, f.subject): f
         for f in evaluate(
@@ -284,7 +318,8 @@ def check_alerts(
             status,
             last_runs=last,
             first_runs=first,
-            discrepancies=store.open_discrepancies(),
+            discrepancies=found,
+            words={k: w.text() for k, w in named.items()},
         )
     }
     deliver = _Deliver(config, client, smtp)

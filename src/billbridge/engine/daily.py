@@ -17,8 +17,12 @@ from typing import Any, Protocol
 
 from billbridge.store.base import Audit, AuditHead, Monitor, Queue, Runs
 
+from .causes import group_causes
+from .cleanup import Cleanup
+from .cleanup import cleanup as estimate_cleanup
 from .deferred_status import DeferredStatus
 from .liveness import close_dead_runs
+from .words import RecordNamer
 
 
 class DailyState(Runs, Queue, Monitor, Audit, Protocol):
@@ -30,12 +34,19 @@ __all__ = ["DailyReport", "FlowDay", "audit_anchor_json", "daily_report"]
 
 @dataclass(slots=True, kw_only=True)
 class FlowDay:
+    """One flow over the window. `counts` are the outcomes of the window's runs (a record
+    that failed in a run counts even if it was fixed since); `open` is what is still in the
+    queue now, the figure `status` and the lists below show."""
+
     flow: str
     runs: int = 0
     counts: dict[str, int] = field(default_factory=dict)  # outcome -> records, over the runs
     records_posted: int = 0
     postings: int = 0
     stopped: list[str] = field(default_factory=list)  # runs that did not finish, and why
+    open: dict[str, int] = field(
+        default_factory=lambda: {"failed": 0, "held": 0, "conflict": 0}
+    )  # queue rows open now
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +55,7 @@ class FlowDay:
             "records_posted": self.records_posted,
             "postings": self.postings,
             "stopped": self.stopped,
+            "open": self.open,
         }
 
 
@@ -62,12 +74,16 @@ class DailyReport:
     # wherever the report is mailed or filed (compare it with `billbridge audit --verify`).
     audit_head: AuditHead | None = None
     deferred: list[DeferredStatus] = field(default_factory=list)  # flows that defer revenue
+    causes: list[dict[str, Any]] = field(default_factory=list)  # the open queue by cause
+    cleanup: Cleanup = field(default_factory=lambda: Cleanup(minutes=0))
 
     def as_json(self) -> dict[str, Any]:
         return {
             "since": self.since.isoformat(),
             "until": self.until.isoformat(),
             "flows": {name: f.as_json() for name, f in sorted(self.flows.items())},
+            "cleanup": self.cleanup.as_json(),
+            "causes": self.causes,
             "failures": self.failures,
             "failure_reasons": self.failure_reasons,
             "waiting": self.waiting,
@@ -94,9 +110,13 @@ def daily_report(
     now: datetime | None = None,
     limit: int = 200,
     deferred: Sequence[DeferredStatus] = (),
+    namer: RecordNamer | None = None,
 ) -> DailyReport:
     """Gather the window's figures from the store (runs, postings, queue, findings);
-    `deferred` are the deferring flows' balances, read from their ledgers by the caller."""
+    `deferred` are the deferring flows' balances, read from their ledgers by the caller.
+
+    With a `namer`, every record is also named in words (number, customer, amount, date).
+    """
     until = now or datetime.now(UTC)
     since = until - timedelta(hours=hours)
     days: dict[str, FlowDay] = {name: FlowDay(flow=name) for name in flows}
@@ -118,11 +138,19 @@ def daily_report(
     for name, (records, postings) in store.posted_since(since).items():
         of(name).records_posted, of(name).postings = records, postings
     queue = store.open_exceptions()
+    named = namer.words(r.record_key for r in queue) if namer is not None else {}
+    words = {k: w.text() for k, w in named.items()}
+    for open_row in queue:
+        counts = of(open_row.flow).open
+        counts[open_row.kind] = counts.get(open_row.kind, 0) + 1
+    causes = group_causes(queue, named)
+    estimate = estimate_cleanup(store, now=until)
     failed = [row for row in queue if row.kind == "failed"]
     failures = [
         {
             "flow": row.flow,
             "record": row.record_key,
+            "words": words.get(row.record_key, ""),
             "field": row.field,
             "why": row.error,
             "fix": row.hint,
@@ -135,6 +163,7 @@ def daily_report(
         {
             "flow": row.flow,
             "record": row.record_key,
+            "words": words.get(row.record_key, ""),
             "kind": row.kind,
             "waits_on": row.waiting_on if row.kind == "held" else "a person",
             "why": row.error,
@@ -145,11 +174,11 @@ def daily_report(
     ][:limit]
     found: Counter[str] = Counter()
     resolved: Counter[str] = Counter()
-    for row in store.discrepancies_since(since):
-        if row.first_seen is not None and row.first_seen >= since:
-            found[row.kind] += 1
-        if row.resolved_at is not None and row.resolved_at >= since:
-            resolved[row.kind] += 1
+    for finding in store.discrepancies_since(since):
+        if finding.first_seen is not None and finding.first_seen >= since:
+            found[finding.kind] += 1
+        if finding.resolved_at is not None and finding.resolved_at >= since:
+            resolved[finding.kind] += 1
     return DailyReport(
         since=since,
         until=until,
@@ -162,4 +191,6 @@ def daily_report(
         discrepancies_open=dict(Counter(row.kind for row in store.open_discrepancies())),
         audit_head=store.audit_head(),
         deferred=list(deferred),
+        causes=[c.as_json() for c in causes],
+        cleanup=estimate,
     )

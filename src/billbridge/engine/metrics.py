@@ -48,6 +48,12 @@ def metrics_text(status: Status) -> bytes:
         ("flow",),
     )
     alerts = gauge("billbridge_alerts_open", "Open alert incidents.", ("rule",))
+    if status.cleanup is not None:
+        gauge(
+            "billbridge_cleanup_minutes",
+            "Estimated minutes a person needs to clear the open queue (by its causes).",
+            (),
+        ).set(status.cleanup.minutes)
     for name, f in status.flows.items():
         for outcome, n in f.records.items():
             records.labels(name, outcome).set(n)

@@ -101,13 +101,21 @@ class RunResult:
     dry_run_problems: list[dict[str, str]] = field(default_factory=list)  # why records would fail
     stopped: str = ""  # why the run stopped early (a fatal error), if it did
     figures: SourceFigures | None = None  # what reading cost, when the source counts it
+    dry_run: bool = False  # a preview: nothing was written, and the run took no number
 
     @property
     def failed(self) -> bool:
         return bool(self.counts["failed"]) or bool(self.stopped)
 
+    @property
+    def needs_person(self) -> bool:
+        """The run left a record only a person can move on: failed, a conflict, or stopped."""
+        return self.failed or bool(self.counts["conflict"])
+
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"run": self.run, "flow": self.flow, "counts": dict(self.counts)}
+        if self.dry_run:
+            data["dry_run"] = True
         data["posted"] = self.posted
         if self.recovered:
             data["recovered"] = self.recovered

@@ -51,7 +51,14 @@ from .model import FlowRuntime, RunResult
 from .records import RecordWriter, records_of
 from .retry import FailureKind, decide
 
-__all__ = ["RecordPipeline", "StopRun", "entry_hash", "record_key", "recovered_hash"]
+__all__ = [
+    "RecordPipeline",
+    "StopRun",
+    "entry_hash",
+    "entry_lines",
+    "record_key",
+    "recovered_hash",
+]
 
 _RECENT = 20_000  # parsed records kept for look-ups (related records sit close together)
 # The hint of a queued write whose landing is unknown (the target failed, and so did the
@@ -69,6 +76,11 @@ class StopRun(Exception):  # noqa: N818 - a control signal, not an error of the 
 
 def record_key(connection: str, obj: str, ident: str) -> str:
     return f"{connection}:{obj}:{ident}"
+
+
+def entry_lines(entry: JournalEntry) -> str:
+    """The entry's lines as its posting keeps them for trace: "account amount currency"."""
+    return "\n".join(f"{p.account} {p.amount.amount} {p.amount.currency}" for p in entry.postings)
 
 
 def entry_hash(entry: JournalEntry) -> str:
@@ -306,7 +318,8 @@ class RecordPipeline:
                 record=key,
                 field="line",
                 message=raw.error,
-                hint="fix the line in the export file (or remove it) and sync again",
+                hint="fix the line in the export file (or remove it), then `billbridge retry "
+                "--all` reads it again (or `billbridge queue dismiss ID --reason …`)",
             )
             return self._fail(key, "", (problem,), FailureKind.PERMANENT, now)
         version = hashlib.blake2b(raw.raw, digest_size=10).hexdigest()
@@ -590,6 +603,7 @@ class RecordPipeline:
                         posted_at=now,
                         summary=item.entry.narration,
                         link=item.entry.links[0] if item.entry.links else "",
+                        lines=entry_lines(item.entry),
                     )
                 )
             self.posted_keys.append(key)

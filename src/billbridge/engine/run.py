@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -130,23 +131,25 @@ class _Runner:
         self.store = store
         self.dry_run = dry_run
         self._figures = _figures(flow.source)
-        self.life = RunLife(
-            store,
-            flow=flow.name,
-            kind="dry-run" if dry_run else kind,
-            actor=actor,
-            mapping_version=flow.mapping.version,
-        )
-        run = self.life.run
-        self.result = RunResult(run=run.id, flow=flow.name)
-        self.life.counts = self.result.counts
-        with self.life:
+        # A dry run writes nothing, not even a run row: it takes no run number (0).
+        self.life: RunLife | None = None
+        run_id = 0
+        if not dry_run:
+            self.life = RunLife(
+                store, flow=flow.name, kind=kind, actor=actor,
+                mapping_version=flow.mapping.version,
+            )  # fmt: skip
+            run_id = self.life.run.id
+        self.result = RunResult(run=run_id, flow=flow.name, dry_run=dry_run)
+        if self.life is not None:
+            self.life.counts = self.result.counts
+        with self.life or nullcontext():
             if not dry_run:
-                self.result.recovered = recover_target(flow, store, actor=actor, run_id=run.id)
+                self.result.recovered = recover_target(flow, store, actor=actor, run_id=run_id)
             self.pipeline = pipeline(
                 flow=flow,
                 store=store,
-                run_id=run.id,
+                run_id=run_id,
                 actor=actor,
                 result=self.result,
                 dry_run=dry_run,
@@ -158,7 +161,7 @@ class _Runner:
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         """A run left by an exception (not a connector's fatal error) ends as `failed`."""
-        if exc is not None:
+        if exc is not None and self.life is not None:
             self.life.fail(exc)
 
     def process(self, records: Sequence[RawRecord], *, force: bool = False) -> None:
@@ -221,7 +224,8 @@ class _Runner:
         if not batch.is_empty():
             self.store.commit(batch)
             crashpoint("after-commit")
-            self.life.beat()
+            if self.life is not None:
+                self.life.beat()
         if posted or arrived:
             self.release([*posted, *arrived])
 
@@ -297,7 +301,8 @@ class _Runner:
                 rate_limit_wait_seconds=figures.rate_limit_wait_seconds,
                 throttled=figures.throttled,
             )
-        self.life.finish(counts=self.result.counts, status=status, figures=kept)
+        if self.life is not None:
+            self.life.finish(counts=self.result.counts, status=status, figures=kept)
         return self.result
 
 

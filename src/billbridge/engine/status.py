@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from billbridge.store.base import InboxCounts, Monitor, RunCost, RunFigures, RunRow, Runs
+from billbridge.store.base import InboxCounts, Monitor, Queue, RunCost, RunFigures, RunRow, Runs
 
+from .cleanup import Cleanup, cleanup
 from .liveness import close_dead_runs
 
 
-class StatusState(Runs, Monitor, Protocol):
-    """Status reads runs and the monitor's counts, findings and incidents."""
+class StatusState(Runs, Monitor, Queue, Protocol):
+    """Status reads runs, the queue and the monitor's counts, findings and incidents."""
 
 
 __all__ = [
@@ -176,6 +177,7 @@ class Status:
     flows: dict[str, FlowStatus]
     incidents_open: dict[str, int]  # alert rule -> open incidents
     webhooks: dict[str, WebhookStatus] = field(default_factory=dict)  # by connection
+    cleanup: Cleanup | None = None  # today's estimated clean-up time, and its trend
 
     @property
     def queue_open(self) -> int:
@@ -204,13 +206,22 @@ class Status:
             "discrepancies": self.discrepancies(),
             "webhooks": {name: w.as_json(self.at) for name, w in sorted(self.webhooks.items())},
             "alerts_open": self.incidents_open,
+            "cleanup": self.cleanup.as_json() if self.cleanup is not None else None,
         }
 
 
 def workspace_status(
-    store: StatusState, *, flows: Iterable[str] = (), now: datetime | None = None
+    store: StatusState,
+    *,
+    flows: Iterable[str] = (),
+    now: datetime | None = None,
+    trend_days: int = 1,
 ) -> Status:
-    """Every figure `status` shows; flows named in the workspace appear even when idle."""
+    """Every figure `status` shows; flows named in the workspace appear even when idle.
+
+    `trend_days`: how many days of clean-up estimates to rebuild (1: today's only, as a
+    scrape or an alert check needs; `billbridge status` asks for 30).
+    """
     close_dead_runs(store)  # a run whose process died shows as crashed, not running
     now = now or datetime.now(UTC)
     counts = store.monitor_counts()
@@ -251,7 +262,10 @@ def workspace_status(
         if incident.status == "open":
             incidents[incident.rule] = incidents.get(incident.rule, 0) + 1
     webhooks = {name: WebhookStatus.of(name, c) for name, c in counts.inbox.items()}
-    return Status(at=now, flows=result, incidents_open=incidents, webhooks=webhooks)
+    return Status(
+        at=now, flows=result, incidents_open=incidents, webhooks=webhooks,
+        cleanup=cleanup(store, now=now, days=trend_days),
+    )  # fmt: skip
 
 
 _UNFINISHED = frozenset({"crashed", "failed", "stopped"})

@@ -10,20 +10,27 @@ person to another).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 import orjson
 
-from billbridge.store.base import Audit, Queue, Records
+from billbridge.domain import format_amount
+from billbridge.store.base import Audit, PostingRow, Queue, Records
+
+from .words import RecordNamer, change_text
 
 
 class TraceState(Records, Queue, Audit, Protocol):
     """Trace reads records and postings, the queue's rows and the audit log."""
 
 
-__all__ = ["Trace", "resolve_ref", "trace"]
+__all__ = ["Trace", "posting_lines", "resolve_ref", "trace", "where"]
+
+_FILE_LINE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+)$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,14 +39,37 @@ class Trace:
     events: list[dict[str, Any]]
     postings: list[dict[str, Any]]
     handoffs: int
+    words: dict[str, str] = field(default_factory=dict)  # record key -> its words
 
     def as_json(self) -> dict[str, Any]:
         return {
             "record": self.record,
+            "words": self.words.get(self.record, ""),
             "events": self.events,
             "postings": self.postings,
             "handoffs": self.handoffs,
         }
+
+
+def where(ref: str) -> str:
+    """A target's ref in words: `billbridge.beancount:12` → `billbridge.beancount, line 12`."""
+    found = _FILE_LINE.match(ref)
+    return f"{found['file']}, line {found['line']}" if found else ref
+
+
+def posting_lines(posting: PostingRow) -> list[dict[str, str]]:
+    """The entry's lines as posted: account, amount (debit positive), currency, and the
+    amount as finance reads it. Empty for a posting recorded before billbridge kept them."""
+    lines = []
+    for text in posting.lines.splitlines():
+        account, amount, currency = [*text.rsplit(" ", 2), "", ""][:3]
+        try:
+            shown = format_amount(Decimal(amount), currency)
+        except InvalidOperation:
+            shown = f"{amount} {currency}"
+        lines.append({"account": account, "amount": amount, "currency": currency,
+                      "text": shown})  # fmt: skip
+    return lines
 
 
 def resolve_ref(store: TraceState, ref: str) -> str | None:
@@ -61,8 +91,8 @@ def _when(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def trace(store: TraceState, key: str) -> Trace:
-    """Gather the timeline of `key` and of the records linked to it."""
+def trace(store: TraceState, key: str, namer: RecordNamer | None = None) -> Trace:
+    """Gather the timeline of `key` and of the records linked to it, each named in words."""
     source_id = key.rsplit(":", 1)[-1]
     related = {key}
     for posting in store.postings_linked(source_id):
@@ -107,7 +137,7 @@ def trace(store: TraceState, key: str) -> Trace:
                     "actor": audit.actor,
                     "event": audit.action,
                     "run": audit.run_id,
-                    "detail": ", ".join(f"{k}: {v}" for k, v in audit.diff.items()),
+                    "detail": change_text(audit.diff),
                 }
             )
         for posting in store.postings_for(record):
@@ -118,8 +148,10 @@ def trace(store: TraceState, key: str) -> Trace:
                 "facet": posting.facet,
                 "target": posting.target,
                 "ref": posting.target_ref,
+                "where": where(posting.target_ref),
                 "idempotency_key": posting.idempotency_key,
                 "summary": posting.summary,
+                "lines": posting_lines(posting),
             }
             postings.append(item)
             events.append(
@@ -130,12 +162,18 @@ def trace(store: TraceState, key: str) -> Trace:
                     "actor": "billbridge",
                     "event": "posting",
                     "run": posting.run_id,
-                    "detail": f"{posting.summary} → {posting.target_ref}",
+                    "detail": f"{posting.summary} → {where(posting.target_ref)}",
                 }
             )
     events.sort(key=lambda e: (e["at"] or "", e["record"]))
     postings.sort(key=lambda p: p["at"] or "")
-    return Trace(record=key, events=events, postings=postings, handoffs=_handoffs(events))
+    namer = namer or RecordNamer(store)
+    named = {k: w.text() for k, w in namer.words(sorted(related)).items()}
+    for item in (*events, *postings):
+        item["words"] = named.get(str(item["record"]), "")
+    return Trace(
+        record=key, events=events, postings=postings, handoffs=_handoffs(events), words=named
+    )
 
 
 def _handoffs(events: list[dict[str, Any]]) -> int:

@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from billbridge.domain import Rate, RateTable, is_currency
-from billbridge.yamlsource import ConfigError, load_yaml
+from billbridge.yamlsource import ConfigError, first_error, load_yaml
 
 from .books import EntityRule, FxSettings, TaxRule, read_rates_file
 from .deferral import DeferralSettings
@@ -41,12 +41,47 @@ __all__ = ["Accounts", "Mapping", "load_mapping"]
 _ACCOUNT = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9\-]*)+$")
 
 
-def _check_account(value: str) -> str:
+_ROOTS = ("Assets", "Liabilities", "Equity", "Income", "Expenses")
+_PART = re.compile(r"^[A-Z0-9][A-Za-z0-9\-]*$")
+
+
+class AccountError(ValueError):
+    """An account name a ledger refuses; `loc` is the entry's key inside its table."""
+
+    def __init__(self, message: str, loc: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def _account_problem(value: str) -> str:
+    """What is wrong with an account name, naming the part and the character."""
+    parts = value.split(":")
+    if parts[0] not in _ROOTS:
+        return f"it must start with {', '.join(_ROOTS[:-1])} or {_ROOTS[-1]}, not {parts[0]!r}"
+    if len(parts) < 2:
+        return "it needs at least one ':'-separated part after the root (e.g. Income:Sales)"
+    for part in parts[1:]:
+        if not part:
+            return "it has an empty part (two ':' in a row, or one at the end)"
+        if not part[0].isupper() and not part[0].isdigit():
+            return f"the part {part!r} must start with a capital letter or a digit"
+        bad = next((c for c in part if not (c.isascii() and (c.isalnum() or c == "-"))), None)
+        if bad is not None:
+            what = {"_": "an underscore", " ": "a space", ".": "a dot"}.get(bad, repr(bad))
+            fixed = "".join(c if c.isascii() and (c.isalnum() or c == "-") else "-" for c in part)
+            return (
+                f"the part {part!r} contains {what} ({bad!r}); parts take only letters, digits "
+                f"and '-' (write {fixed!r})"
+            )
+    return "parts take only letters, digits and '-', each starting with a capital or a digit"
+
+
+def _check_account(value: str, key: str | None = None) -> str:
     if not _ACCOUNT.match(value):
-        raise ValueError(
-            f"{value!r} is not a ledger account: it must start with Assets, Liabilities, "
-            "Equity, Income or Expenses, then ':'-separated parts that each start with a "
-            "capital letter or digit (e.g. Income:Sales:Pro)"
+        raise AccountError(
+            f"{value!r} is not a ledger account: {_account_problem(value)} "
+            "(e.g. Liabilities:Tax:DE-VAT19)",
+            (key,) if key is not None else (),
         )
     return value
 
@@ -161,8 +196,8 @@ class Mapping(_Strict):
     @field_validator("products", "tax_rates")
     @classmethod
     def _accounts(cls, table: dict[str, str]) -> dict[str, str]:
-        for value in table.values():
-            _check_account(value)
+        for key, value in table.items():
+            _check_account(value, key)
         return table
 
     @field_validator("fields")
@@ -232,11 +267,15 @@ def load_mapping(path: Path) -> Mapping:
     try:
         return Mapping.model_validate({**_with_rates_file(path, doc.data), "path": path})
     except ValidationError as exc:
-        error = exc.errors()[0]
+        top = [name for name in Mapping.model_fields if name != "path"]
+        error, misspelled = first_error(exc.errors(), top)
         loc = tuple(error["loc"])
         message = error["msg"].removeprefix("Value error, ")
+        located = (error.get("ctx") or {}).get("error")
+        if isinstance(located, AccountError):  # the entry's own line, not its table's
+            loc, message = (*loc, *located.loc), str(located)
         if error["type"] == "extra_forbidden":
-            message = f"unknown key {loc[-1]!r}; check its spelling"
+            message = misspelled
         elif error["type"] == "missing":
             message = "required, but missing"
         field = ".".join(str(p) for p in loc)

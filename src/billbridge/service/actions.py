@@ -15,22 +15,38 @@ from fastapi import HTTPException
 
 from billbridge.config import ConfigError, Workspace
 from billbridge.connectors.base import ConnectorError, RetryableError
+from billbridge.engine.causes import Cause, group_causes
 from billbridge.engine.model import RunResult
-from billbridge.engine.queue import QueueItem, UnknownRecordError, queue_items, replay, retry
+from billbridge.engine.queue import (
+    QueueItem,
+    UnknownRecordError,
+    find_cause,
+    queue_items,
+    record_states,
+    replay,
+    replay_cause,
+    retry,
+)
 from billbridge.engine.reconcile import reconcile_flow, reconcile_json
 from billbridge.engine.run import sync_flow
+from billbridge.engine.words import RecordNamer
 from billbridge.store.base import AuditEvent, Store
 from billbridge.wiring import flows as flow_runtimes
+from billbridge.wiring import record_namer
 
 __all__ = [
     "DISMISS_NEEDS_REASON",
     "KINDS",
+    "CauseReplay",
     "QueueFilter",
+    "causes",
     "dismiss",
     "filtered_queue",
     "record_history",
+    "replay_a_cause",
     "replay_records",
     "retry_rows",
+    "retry_states",
     "start_runs",
 ]
 
@@ -44,9 +60,11 @@ class QueueFilter:
     older_than_hours: float | None = None
 
 
-def filtered_queue(store: Store, wanted: QueueFilter) -> list[QueueItem]:
+def filtered_queue(
+    store: Store, wanted: QueueFilter, namer: RecordNamer | None = None
+) -> list[QueueItem]:
     """The open queue, by flow (in SQL, as a parameter), kind and minimum age."""
-    items = queue_items(store, flow=wanted.flow or None)
+    items = queue_items(store, flow=wanted.flow or None, namer=namer)
     if wanted.kind:
         items = [i for i in items if i.kind == wanted.kind]
     if wanted.older_than_hours:
@@ -99,6 +117,60 @@ def retry_rows(
         raise _engine_errors(exc) from None
 
 
+def causes(ws: Workspace, store: Store, *, flow: str | None = None) -> list[Cause]:
+    """The open queue by cause, each record named in words (and so its amounts)."""
+    namer = record_namer(ws, store)
+    rows = store.open_exceptions(flow=flow)
+    return group_causes(rows, namer.words(r.record_key for r in rows))
+
+
+@dataclass(frozen=True, slots=True)
+class CauseReplay:
+    """A cause replayed (or previewed): the cause as it was, the runs, where each record is."""
+
+    cause: Cause
+    results: list[RunResult]
+    states: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "cause": self.cause.as_json(),
+            "runs": [r.as_json() for r in self.results],
+            "records": self.states,
+        }
+
+
+def replay_a_cause(
+    ws: Workspace, store: Store, cause: str, *, actor: str, dry_run: bool, flow: str | None = None
+) -> CauseReplay:
+    """Replay (or preview) every record of one cause, as the acting user."""
+    namer = record_namer(ws, store)
+    try:
+        found = find_cause(store, cause, flow=flow, namer=namer)
+        with flow_runtimes(ws) as lookup:
+            results = replay_cause(store, lookup, found, actor=actor, dry_run=dry_run)
+    except (UnknownRecordError, ConfigError, ConnectorError) as exc:
+        raise _engine_errors(exc) from None
+    for result in results:
+        for problem in result.dry_run_problems:
+            problem["words"] = namer.text(problem["record"])
+    if dry_run:  # nothing posted, but who looked is recorded
+        store.append_audit(
+            AuditEvent(actor=actor, action="previewed", diff={"cause": [None, found.cause]})
+        )
+        return CauseReplay(cause=found, results=results, states=[])
+    states = record_states(store, [(r.flow, r.record_key) for r in found.rows])
+    for state in states:
+        state["words"] = namer.text(state["record"])
+    return CauseReplay(cause=found, results=results, states=states)
+
+
+def retry_states(store: Store, ids: Sequence[int]) -> list[tuple[str, str]]:
+    """(flow, record) of queue rows, read before a retry so its outcome can be told."""
+    rows = [store.get_exception(i) for i in ids]
+    return [(r.flow, r.record_key) for r in rows if r is not None]
+
+
 DISMISS_NEEDS_REASON = "say why the row is dismissed (the reason goes to the audit log)"
 
 
@@ -130,7 +202,7 @@ def start_runs(
     for result in results:  # who started it, even when it posted nothing (or was a dry run)
         store.append_audit(
             AuditEvent(
-                actor=actor, action="run", run_id=result.run,
+                actor=actor, action="run", run_id=result.run or None,  # a dry run: none
                 diff={"flow": [None, result.flow], "dry_run": [None, dry_run],
                       "counts": [None, dict(result.counts)]},
             )

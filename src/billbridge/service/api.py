@@ -21,6 +21,7 @@ from billbridge.engine.model import RunResult
 from billbridge.engine.trace import resolve_ref, trace
 from billbridge.redact import redact_settings
 from billbridge.store.base import AuditRow, RunRow
+from billbridge.wiring import record_namer
 
 from . import actions
 from .actions import DISMISS_NEEDS_REASON
@@ -84,13 +85,14 @@ class RunResultOut(BaseModel):
     stopped: str = ""
     entries: list[str] = []
     problems: list[dict[str, str]] = []  # with dry_run: why records would fail
+    dry_run: bool = False  # a preview: nothing written, no run number (`run` is 0)
 
     @classmethod
     def of(cls, result: RunResult) -> RunResultOut:
         return cls(
             run=result.run, flow=result.flow, counts=dict(result.counts), posted=result.posted,
             recovered=result.recovered, stopped=result.stopped, entries=result.dry_run_entries,
-            problems=result.dry_run_problems,
+            problems=result.dry_run_problems, dry_run=result.dry_run,
         )  # fmt: skip
 
 
@@ -107,6 +109,8 @@ class QueueItemOut(BaseModel):
     last_tried: str | None
     retryable: bool
     waiting_on: str | None
+    cause: str = ""  # what the row has in common with others (`GET /api/queue/causes`)
+    words: dict[str, str] | None = None  # the record in words: number, customer, amount, date
 
 
 class AuditOut(BaseModel):
@@ -274,8 +278,14 @@ def record_history(key: str, store: StoreDep, _: Viewer) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- queue
+from . import api_queue  # noqa: E402 - /api/queue/causes… before /api/queue/{id}/…
+
+api_queue.register(router)
+
+
 @router.get("/queue")
 def list_queue(
+    ws: WorkspaceDep,
     store: StoreDep,
     _: Viewer,
     flow: str | None = None,
@@ -283,7 +293,8 @@ def list_queue(
     older_than_hours: Annotated[float | None, Query(ge=0, le=24 * 3650)] = None,
 ) -> list[QueueItemOut]:
     wanted = actions.QueueFilter(flow=flow, kind=kind, older_than_hours=older_than_hours)
-    return [QueueItemOut(**i.as_json()) for i in actions.filtered_queue(store, wanted)]
+    items = actions.filtered_queue(store, wanted, record_namer(ws, store))
+    return [QueueItemOut(**i.as_json()) for i in items]
 
 
 @router.post("/queue/retry")

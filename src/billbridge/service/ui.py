@@ -13,15 +13,21 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from billbridge.audit_anchors import verify_with_anchors
 from billbridge.config import Workspace
+from billbridge.domain import plural
+from billbridge.engine.causes import group_causes
+from billbridge.engine.cleanup import cleanup_of
 from billbridge.engine.liveness import close_dead_runs
+from billbridge.engine.queue import record_states
 from billbridge.engine.trace import resolve_ref, trace
+from billbridge.engine.words import change_text
 from billbridge.store.base import AuditEvent
+from billbridge.wiring import record_namer
 
 from . import actions
 from .auth import (
@@ -47,8 +53,9 @@ CsrfField = Annotated[str, Form()]
 LOGIN_CSRF_COOKIE = "bb_login_csrf"
 NOTICES = {
     "replayed": "Replayed {key}.",
-    "retried": "Retried queue row {key}.",
+    "retried": "Retried queue row {key}: {outcome}.",
     "dismissed": "Dismissed queue row {key}.",
+    "cause-replayed": "Replayed cause {key}: {outcome}.",
 }
 
 
@@ -71,9 +78,19 @@ def _age(moment: datetime | None) -> str:
     return f"{max(seconds, 0)} s"
 
 
-def _notice(kind: str | None, key: str | None) -> str:
+def _outcome(done: int, left: int) -> str:
+    """What a retry or replay did, in words (from the counts in the redirect)."""
+    if not left:
+        return f"{plural(done, 'record')} out of the queue"
+    still = f"{plural(left, 'record')} still in the queue (see why below)"
+    return f"{done} out of the queue, {still}" if done else still
+
+
+def _notice(kind: str | None, key: str | None, done: int = 0, left: int = 0) -> str:
     template = NOTICES.get(kind or "")
-    return template.format(key=key or "") if template else ""
+    if not template:
+        return ""
+    return template.format(key=key or "", outcome=_outcome(done, left))
 
 
 # ---------------------------------------------------------------- login
@@ -155,17 +172,26 @@ def queue_page(
     older_than_hours: str = "",
     notice: str = "",
     key: str = "",
+    done: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    left: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> HTMLResponse:
     try:
         hours = float(older_than_hours) if older_than_hours else None
     except ValueError:
         hours = None
     wanted = actions.QueueFilter(flow=flow or None, kind=kind or None, older_than_hours=hours)
-    items = actions.filtered_queue(store, wanted)
+    namer = record_namer(ws, store)
+    items = actions.filtered_queue(store, wanted, namer)
+    shown = {i.id for i in items}  # the causes of the rows the filter keeps
+    rows = [r for r in store.open_exceptions(flow=flow or None) if r.id in shown]
+    causes = group_causes(rows, {i.record: i.words for i in items if i.words is not None})
     return _page(
-        request, "queue.html", who, items=items, age=_age, flows=[f.name for f in ws.flows],
-        kinds=actions.KINDS, flow=flow, kind=kind, older_than_hours=older_than_hours,
-        notice=_notice(notice, key),
+        request, "queue.html", who, items=items, causes=causes, open_rows=len(rows), age=_age,
+        cleanup=cleanup_of(causes),
+        cleanup_limit=ws.alerts.rules.cleanup_minutes if ws.alerts is not None else 30,
+        flows=[f.name for f in ws.flows], kinds=actions.KINDS, flow=flow, kind=kind,
+        older_than_hours=older_than_hours, notice=_notice(notice, key, done, left),
+        plural=plural,
     )  # fmt: skip
 
 
@@ -207,8 +233,13 @@ def retry_one(
     csrf_token: CsrfField = "",
 ) -> Response:
     check_csrf(who, csrf_token)
+    pairs = actions.retry_states(store, [row])
     actions.retry_rows(ws, store, [row], actor=who.actor)
-    return RedirectResponse(f"/queue?notice=retried&key={row}", status_code=303)
+    states = record_states(store, pairs)
+    left = sum(1 for state in states if state["state"] != "done")
+    return RedirectResponse(
+        f"/queue?notice=retried&key={row}&done={len(states) - left}&left={left}", status_code=303
+    )
 
 
 @router.post("/queue/dismiss")
@@ -230,17 +261,20 @@ def _q(text: str) -> str:
 
 # ---------------------------------------------------------------- trace, runs, audit
 @router.get("/trace")
-def trace_page(request: Request, store: StoreDep, who: Viewer, ref: str = "") -> HTMLResponse:
+def trace_page(
+    request: Request, store: StoreDep, ws: WorkspaceDep, who: Viewer, ref: str = ""
+) -> HTMLResponse:
     key = resolve_ref(store, ref) if ref else None
-    result = trace(store, key) if key else None
+    result = trace(store, key, record_namer(ws, store)) if key else None
     history = actions.record_history(store, key) if key else None
-    return _page(request, "trace.html", who, ref=ref, result=result, history=history)
+    return _page(request, "trace.html", who, ref=ref, result=result, history=history, plural=plural)
 
 
 @router.get("/runs")
 def runs_page(request: Request, store: StoreDep, who: Viewer, flow: str = "") -> HTMLResponse:
     close_dead_runs(store)  # a run whose process died shows as crashed, not running
-    runs = store.list_runs(flow=flow or None, limit=30)
+    # Dry runs take no run row now; rows older stores kept for them are not runs either.
+    runs = [r for r in store.list_runs(flow=flow or None, limit=30) if r.kind != "dry-run"]
     bars, width = outcome_bars(runs)
     durations = {
         r.id: f"{(r.finished_at - r.started_at).total_seconds():.2f} s" if r.finished_at else "…"
@@ -276,7 +310,13 @@ def audit_page(
         record_key=record or None, actor=actor or None, since=bounds[0], until=bounds[1]
     )
     verdict = verify_with_anchors(ws, store) if verify else None
+    words = record_namer(ws, store).words(r.record_key for r in rows if r.record_key)
+    shown = [
+        {"row": r, "change": change_text(r.diff),
+         "words": words[r.record_key].text() if r.record_key in words else ""}
+        for r in reversed(rows)  # newest first
+    ]  # fmt: skip
     return _page(
-        request, "audit.html", who, rows=rows, record=record, actor=actor, since=since,
+        request, "audit.html", who, rows=shown, record=record, actor=actor, since=since,
         until=until, verdict=verdict, error=error,
     )  # fmt: skip

@@ -274,7 +274,7 @@ class SqlStore(
         )  # fmt: skip
         postings = [
             (p.flow, p.record_key, p.facet, p.idempotency_key, p.version, p.entry_hash,
-             p.target, p.target_ref, p.run_id, ts(p.posted_at), p.summary, p.link)
+             p.target, p.target_ref, p.run_id, ts(p.posted_at), p.summary, p.link, p.lines)
             for p in batch.postings
         ]  # fmt: skip
         outcomes = [
@@ -513,6 +513,11 @@ class SqlStore(
     def exceptions_for(self, record_key: str) -> list[ExceptionRow]:
         with self._guard("read queue"):
             return [self._exception(r) for r in self._all("exceptions_for", (record_key,))]
+
+    def exceptions_since(self, since: datetime) -> list[ExceptionRow]:
+        with self._guard("read queue history"):
+            rows = self._all("exceptions_since", (self._ts(self._aware(since)),))
+        return [self._exception(r) for r in rows]
 
     def held_waiting_on(self, record_keys: Sequence[str]) -> list[ExceptionRow]:
         if not record_keys:

@@ -45,7 +45,7 @@ class RowReader:
         return PostingRow(
             flow=r[1], record_key=r[2], facet=r[3], idempotency_key=r[4], version=r[5],
             entry_hash=r[6], target=r[7], target_ref=r[8], run_id=r[9],
-            posted_at=self._dt(r[10]), summary=r[11], link=r[12],
+            posted_at=self._dt(r[10]), summary=r[11], link=r[12], lines=r[13],
         )  # fmt: skip
 
     def _outcome(self, r: Sequence[Any]) -> OutcomeRow:
@@ -62,6 +62,7 @@ class RowReader:
             next_try_at=None if r[10] is None else self._dt(r[10]), attempts=r[11],
             first_seen=self._dt(r[12]), last_tried=last_tried, at=last_tried,
             status=r[14], resolution=r[15], held_since=None if r[16] is None else self._dt(r[16]),
+            closed_at=self._dt(r[17]) if len(r) > 17 and r[17] is not None else None,
         )  # fmt: skip
 
     def _audit(self, r: Sequence[Any]) -> AuditRow:

@@ -145,6 +145,7 @@ class PostingRow:
     posted_at: datetime
     summary: str = ""  # one line a person can read, e.g. "Invoice HB-0042 — Globex, 119.00 EUR"
     link: str = ""  # the document this posting belongs to (an invoice id), for trace
+    lines: str = ""  # the entry's lines as posted: "account amount currency" per line
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,6 +189,7 @@ class ExceptionRow:
     last_tried: datetime | None = None
     status: Literal["open", "closed", "dismissed"] = "open"
     resolution: str = ""
+    closed_at: datetime | None = None  # read back only by `exceptions_since`
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -79,6 +79,7 @@ class BeancountTarget:
         self._torn = False
         self._boundary = 0  # the end of billbridge's last block: the position `flush` gives
         self._prefix = b""  # what goes before the next block (see `_gap`)
+        self._created: list[Path] = []  # what this open() created, newest last
         self.open()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -92,6 +93,9 @@ class BeancountTarget:
         """
         if self._fd >= 0:
             return
+        folder = self.main.parent
+        paths = (folder, self.main, self.accounts_path, self.entries_path)
+        self._created = [p for p in paths if not p.exists()]
         main_text = self._main_text(create=True)
         self._check_includes(main_text)
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT
@@ -112,6 +116,19 @@ class BeancountTarget:
         except BaseException:
             self.close()
             raise
+
+    def _undo_create(self) -> None:
+        """Close, and remove what this open() created (still empty, or the fresh main file
+        with only its includes: `recover` runs before any write), so a refused open leaves
+        nothing behind."""
+        self.close()
+        for path in reversed(self._created):
+            with contextlib.suppress(OSError):
+                if path.is_dir():
+                    path.rmdir()  # only when empty
+                elif path == self.main or path.stat().st_size == 0:
+                    path.unlink()
+        self._created = []
 
     def close(self) -> None:
         """Release the lock and the descriptors (unflushed bytes stay in the OS cache)."""
@@ -191,6 +208,16 @@ class BeancountTarget:
         with _retryable("read", self.entries_path):
             size = os.fstat(self._fd).st_size
         if committed_position > size:
+            if size == 0 and self.entries_path in self._created:  # nothing written here yet
+                self._undo_create()
+                raise FatalError(
+                    f"connection {self.name!r}: billbridge has posted {committed_position:,} "
+                    f"bytes of entries to its ledger, but there is none at {self.main.parent} "
+                    "(was `path:` changed?). Nothing was written, and no file left there. "
+                    f"Move main.beancount, {ENTRIES_FILE} and {ACCOUNTS_FILE} to "
+                    f"{self.main.parent} (or put the old path back); for new, separate books "
+                    "add a new connection and flow instead"
+                )
             raise PositionMismatchError(
                 f"{self.entries_path} is {size} bytes, shorter than the committed position "
                 f"{committed_position}: it was truncated or replaced"

@@ -32,7 +32,7 @@ from billbridge.store.base import (
 
 from ..liveness import RunLife
 from ..model import FlowRuntime
-from ..pipeline import entry_hash, record_key
+from ..pipeline import entry_hash, entry_lines, record_key
 from ..run import process_records, recover_target
 from ._model import Discrepancy, Views, reversal_key, reversed_of
 
@@ -109,7 +109,7 @@ def _reverse_duplicates(
                             idempotency_key=key, version="", entry_hash=entry_hash(entry),
                             target=flow.target.name, target_ref=place.ref, run_id=run.id,
                             posted_at=now, summary=entry.narration,
-                            link=entry.links[0] if entry.links else "",
+                            link=entry.links[0] if entry.links else "", lines=entry_lines(entry),
                         )
                     ],
                     audit=[

@@ -13,6 +13,7 @@ shared/data/stripe-api-fixtures.json), plus the in-between `tax_amounts`/`price`
 from __future__ import annotations
 
 from ._control import CONTROL_ACCOUNTS, CONTROL_FIELDS, control_amount
+from ._describe import words
 from ._lifecycle import lifecycle
 from ._lookups import LOOKUPS, REVISITS
 from ._model import ALIASES, SOURCE_MODEL, describe, parse_event, payout_findings, payout_sums
@@ -37,4 +38,5 @@ __all__ = [
     "parse_event",
     "payout_findings",
     "payout_sums",
+    "words",
 ]

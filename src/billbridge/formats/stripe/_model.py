@@ -18,6 +18,7 @@ from billbridge.connectors.base import RawRecord
 from billbridge.connectors.source import Described, KeysOf, SourceFinding, SourceModel
 from billbridge.domain import format_minor
 
+from ._describe import words
 from ._lifecycle import lifecycle
 from ._lookups import LOOKUPS, REVISITS
 from ._normalize import normalize
@@ -150,4 +151,5 @@ SOURCE_MODEL = SourceModel(
     payment_object="charge",
     lifecycle=lifecycle,
     revisits=REVISITS,
+    words=words,
 )

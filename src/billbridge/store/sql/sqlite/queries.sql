@@ -60,8 +60,8 @@ ON CONFLICT (key) DO UPDATE SET
 
 -- name: insert_posting
 INSERT INTO postings (flow, record_key, facet, idempotency_key, version, entry_hash, target,
-                      target_ref, run_id, posted_at, summary, link)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+                      target_ref, run_id, posted_at, summary, link, lines)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: insert_outcome
 INSERT INTO outcomes (run_id, flow, record_key, version, outcome, at, retryable, error, field, hint)
@@ -145,17 +145,17 @@ FROM records WHERE source_id = ? ORDER BY key;
 
 -- name: postings_for
 SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target, target_ref,
-       run_id, posted_at, summary, link
+       run_id, posted_at, summary, link, lines
 FROM postings WHERE record_key = ? AND (? IS NULL OR flow = ?) ORDER BY id;
 
 -- name: posting_by_key
 SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target, target_ref,
-       run_id, posted_at, summary, link
+       run_id, posted_at, summary, link, lines
 FROM postings WHERE idempotency_key = ?;
 
 -- name: postings_page
 SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target, target_ref,
-       run_id, posted_at, summary, link
+       run_id, posted_at, summary, link, lines
 FROM postings WHERE id > ? AND (? IS NULL OR flow = ?) ORDER BY id LIMIT ?;
 
 -- name: outcomes_for
@@ -189,7 +189,7 @@ ORDER BY id;
 
 -- name: postings_linked
 SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target, target_ref,
-       run_id, posted_at, summary, link
+       run_id, posted_at, summary, link, lines
 FROM postings WHERE link = ? AND link <> '' ORDER BY id;
 
 -- name: records_linked
@@ -199,3 +199,10 @@ FROM postings WHERE link IN (SELECT value FROM json_each(?)) AND link <> '' AND 
 -- name: posted_facets
 SELECT record_key, facet, entry_hash
 FROM postings WHERE record_key IN (SELECT value FROM json_each(?)) AND flow = ?;
+
+-- name: exceptions_since
+-- Every row open at some moment since the given time (open now, or closed after it),
+-- with when it closed: what the clean-up trend rebuilds past queues from.
+SELECT id, flow, record_key, version, kind, error, field, hint, retryable, waiting_on,
+       next_try_at, attempts, first_seen, last_tried, status, resolution, held_since, closed_at
+FROM exceptions WHERE closed_at IS NULL OR closed_at >= ? ORDER BY id;

@@ -66,6 +66,8 @@ CREATE TABLE postings (
     posted_at        TEXT NOT NULL,
     summary          TEXT NOT NULL DEFAULT '',
     link             TEXT NOT NULL DEFAULT ''  -- the document it belongs to, for trace
+    -- migration 0060, in the shape its ALTER TABLE leaves (migrations == fresh schema):
+    , lines TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX postings_record_key_idx ON postings (record_key);
 CREATE INDEX postings_link_idx ON postings (link) WHERE link <> '';
