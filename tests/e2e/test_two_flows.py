@@ -22,10 +22,7 @@ def _add_second_flow(ws: Workspace) -> Path:
     text = config.read_text()
     text = text.replace(
         "flows:\n",
-        "  audit-books:\n"
-        "    connector: beancount\n"
-        "    path: audit/main.beancount\n"
-        "flows:\n",
+        "  audit-books:\n    connector: beancount\n    path: audit/main.beancount\nflows:\n",
     )
     text = text.replace(
         "state:",

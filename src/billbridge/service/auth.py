@@ -3,8 +3,8 @@
 Why these choices: passwords are hashed with argon2id (memory-hard, so a stolen user
 table is expensive to crack); API tokens and session ids are long random strings the
 store keeps only as SHA-256 digests (they are not guessable, so a fast hash suffices,
-and a database dump holds nothing that logs in). Roles are ordered: a viewer reads, an
-operator also retries, replays and dismisses, an admin also manages users and tokens.
+and a database dump holds nothing that logs in). Roles and what each may do are in
+`billbridge.roles`, shared with the CLI (which must not need this module's extra).
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, get_args
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from billbridge.store.base import Role, Store, UserRow
+from billbridge.roles import ROLES, Role, permits
+from billbridge.store.base import Store, UserRow
 
 __all__ = [
     "MIN_PASSWORD",
@@ -37,10 +38,8 @@ __all__ = [
     "verify_password",
 ]
 
-ROLES: tuple[Role, ...] = get_args(Role)
 USER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"  # shown in the audit log and the page header
 MIN_PASSWORD = 12
-_RANK = {role: rank for rank, role in enumerate(ROLES)}
 TOKEN_PREFIX = "bb_"  # noqa: S105 - a visible prefix, not a secret
 SESSION_HOURS = 8
 _hasher = PasswordHasher()  # argon2id with the library's current recommended cost
@@ -62,7 +61,8 @@ class Principal:
 
 
 def allows(role: Role, needed: Role) -> bool:
-    return _RANK[role] >= _RANK[needed]
+    """At least role `needed`; `billbridge.roles.permits` decides (one function everywhere)."""
+    return permits(role, needed)
 
 
 def hash_password(password: str) -> str:

@@ -21,6 +21,7 @@ import orjson
 
 from . import audit_chain
 from ._inbox import InboxMixin
+from ._mappings import MappingStoreMixin
 from ._monitor import MonitorMixin
 from ._numbers import NumbersMixin
 from ._queries import migrations, queries
@@ -79,8 +80,9 @@ def _now() -> datetime:
 
 
 class SqlStore(
-    MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, WriteBacksMixin, RowReader, ABC
-):
+    MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, WriteBacksMixin, MappingStoreMixin,
+    RowReader, ABC,
+):  # fmt: skip
     """A `Store` over one DB-API connection; subclasses supply the dialect's edges."""
 
     dialect: ClassVar[str]

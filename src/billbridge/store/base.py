@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from billbridge.roles import Role
+
 from ._monitor_rows import (
     DiscrepancyRow,
     InboxCounts,
@@ -27,6 +29,13 @@ from ._monitor_rows import (
 )
 
 if TYPE_CHECKING:
+    from ._mappings import (
+        MappingTestRow,
+        MappingVersionRow,
+        PromotionKind,
+        PromotionRow,
+        RecordDecisionRow,
+    )
     from ._numbers import InvoiceNumberRow, NumberWindow
     from ._users import TokenRow
 
@@ -47,6 +56,7 @@ __all__ = [
     "OutcomeRow",
     "PostingRow",
     "RecordRow",
+    "Role",
     "RunCost",
     "RunFigures",
     "RunRow",
@@ -285,9 +295,6 @@ class Batch:
         )
 
 
-Role = Literal["viewer", "operator", "admin"]
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserRow:
     """Someone allowed into `billbridge serve`; the hash is argon2id, never a password."""
@@ -443,3 +450,24 @@ class Store(Protocol):
         self, *, connection: str, action: str, record_key: str, version: str
     ) -> WriteBackRow | None: ...
     def writebacks_for(self, record_key: str) -> list[WriteBackRow]: ...
+    # --- change control: mapping versions, promotions, tests, approvals (store/_mappings.py)
+    def add_mapping_version(self, row: MappingVersionRow, *, audit: AuditEvent | None) -> bool: ...
+    def get_mapping_version(self, flow: str, version: str) -> MappingVersionRow | None: ...
+    def mapping_versions(self, flow: str) -> list[MappingVersionRow]: ...
+    def promoted_mapping(self, flow: str) -> str | None: ...
+    def promote_mapping(
+        self, *, flow: str, version: str, expected: str | None, kind: PromotionKind,
+        actor: str, test_id: int | None, source: str, target: str, mapping: str,
+        audit: AuditEvent,
+    ) -> PromotionRow: ...  # fmt: skip
+    def mapping_promotions(self, flow: str) -> list[PromotionRow]: ...
+    def add_mapping_test(
+        self, *, flow: str, draft: str, base: str, actor: str, records: int,
+        summary: dict[str, Any], audit: AuditEvent,
+    ) -> MappingTestRow: ...  # fmt: skip
+    def mapping_tests(self, flow: str, *, draft: str | None = None) -> list[MappingTestRow]: ...
+    def decide_record(self, row: RecordDecisionRow, *, audit: AuditEvent) -> RecordDecisionRow: ...
+    def record_decisions(self, flow: str, record_key: str) -> list[RecordDecisionRow]: ...
+    def flow_snapshots(
+        self, flow: str, *, limit: int | None = None, since: datetime | None = None
+    ) -> list[RecordRow]: ...
