@@ -21,7 +21,15 @@ from __future__ import annotations
 
 from typing import Final, Literal, cast, get_args
 
-__all__ = ["ACTIONS", "ROLES", "Action", "Role", "needed_role", "permits", "refusal"]
+__all__ = [
+    "ACTIONS",
+    "ROLES",
+    "Action",
+    "Role",
+    "needed_role",
+    "permits",
+    "refusal",
+]
 
 Role = Literal["viewer", "operator", "mapper", "approver", "admin"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)

@@ -15,13 +15,14 @@ from .config import CONFIG_NAME, ConfigError, CsvExportConnection, StripeConnect
 from .connectors.base import FatalError, SourceConnector, TargetConnector, WriteBackConnector
 from .connectors.registry import spec_for
 from .connectors.spec import ConnectionConfig, LedgerLine
-from .engine.model import FlowRuntime
+from .engine.model import FlowRuntime, Normalize
 from .engine.retry import RetryPolicy
-from .mapping.model import load_mapping
+from .flow_mapping import flow_mapping
 from .store import Store, open_store
 
 __all__ = [
     "build_flow",
+    "flow_normalizer",
     "flows",
     "ledger_lines",
     "open_workspace_store",
@@ -105,16 +106,25 @@ def _invoice_payment_aliases(data: Mapping[str, Any]) -> list[str]:
     return [f"invoice_payment_by_payment:{i}" for i in ids if isinstance(i, str) and i]
 
 
-def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
-    from .formats.stripe import LOOKUPS, normalize  # noqa: PLC0415
+def build_flow(
+    workspace: Workspace, name: str, *, store: Store | None = None, actor: str = "system"
+) -> FlowRuntime:
+    """The flow ready to run, with the mapping version it runs now (`flow_mapping.py`).
 
+    `store` answers which version is promoted (the workspace's own store is opened for
+    that when None); `actor` is named on the audit row of a first bootstrap or a draft.
+    """
     flow = workspace.flow(name)
+    chosen = flow_mapping(workspace, name, store=store, actor=actor)
+    normalize, lookups = flow_normalizer(workspace, name)
     return FlowRuntime(
         name=flow.name,
         source=_source(flow.source, workspace.connections[flow.source]),
         target=_target(flow.target, workspace.connections[flow.target]),
         normalize=normalize,
-        mapping=load_mapping(flow.mapping),
+        mapping=chosen.mapping,
+        mapping_state=chosen,
+        approvals=tuple(workspace.approvals),
         retry=RetryPolicy(
             attempts=flow.retry.attempts,
             base_seconds=flow.retry.base_seconds,
@@ -122,18 +132,30 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
         ),
         batch_size=workspace.batch_size,
         aliases={"invoice": _invoice_aliases, "invoice_payment": _invoice_payment_aliases},
-        lookups=LOOKUPS,
+        lookups=lookups,
     )
 
 
+def flow_normalizer(
+    workspace: Workspace, name: str
+) -> tuple[Normalize, Mapping[str, Callable[[Mapping[str, Any]], list[str]]]]:
+    """The flow's normalizer and look-ups, without opening its target (`mapping test`)."""
+    from .formats.stripe import LOOKUPS, normalize  # noqa: PLC0415
+
+    workspace.flow(name)  # an unknown flow is a ConfigError naming the known ones
+    return normalize, LOOKUPS
+
+
 @contextmanager
-def flows(workspace: Workspace) -> Iterator[Callable[[str], FlowRuntime]]:
+def flows(
+    workspace: Workspace, *, store: Store | None = None, actor: str = "system"
+) -> Iterator[Callable[[str], FlowRuntime]]:
     """A cached `name -> FlowRuntime`; every target built is closed (its lock released)."""
     built: dict[str, FlowRuntime] = {}
 
     def lookup(name: str) -> FlowRuntime:
         if name not in built:
-            built[name] = build_flow(workspace, name)
+            built[name] = build_flow(workspace, name, store=store, actor=actor)
         return built[name]
 
     try:

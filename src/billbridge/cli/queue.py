@@ -13,10 +13,12 @@ from billbridge.wiring import flows as flow_runtimes
 from ._common import (
     JsonOpt,
     WorkspaceOpt,
+    acting,
     app,
     current_actor,
     emit,
     fail,
+    mapping_notes,
     opened,
     print_queue,
     report_runs,
@@ -48,9 +50,12 @@ def retry_cmd(
     """Retry failed records (after a passing failure, or a fix in the source)."""
     if not ids and not all_:
         fail("give queue row ids or --all", as_json=as_json)
-    with opened(workspace, as_json) as (ws, store), flow_runtimes(ws) as lookup:
-        results = retry(store, lookup, None if all_ else ids, actor=current_actor())
-    report_runs(results, as_json)
+    with opened(workspace, as_json) as (ws, store):
+        who = acting(ws, store, "retry", as_json=as_json)
+        with flow_runtimes(ws, store=store, actor=who.actor) as lookup:
+            noting, notes = mapping_notes(lookup)
+            results = retry(store, noting, None if all_ else ids, actor=who.actor)
+    report_runs(results, as_json, notes)
 
 
 @app.command("replay")
@@ -63,8 +68,11 @@ def replay_cmd(
     """Replay records through the current mapping, after a fix."""
     with opened(workspace, as_json) as (ws, store):
         default = ws.flows[0].name if len(ws.flows) == 1 else None
-        with flow_runtimes(ws) as lookup:
-            results = replay(
-                store, lookup, keys, actor=current_actor(), dry_run=dry_run, default_flow=default
-            )
-    report_runs(results, as_json)
+        actor = current_actor()
+        if not dry_run:
+            actor = acting(ws, store, "replay", as_json=as_json).actor
+        with flow_runtimes(ws, store=store, actor=actor) as lookup:
+            noting, notes = mapping_notes(lookup)
+            results = replay(store, noting, keys, actor=actor, dry_run=dry_run,
+                             default_flow=default)  # fmt: skip
+    report_runs(results, as_json, notes)

@@ -11,11 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from billbridge.change_config import ApprovalRule
 from billbridge.connectors.base import SourceConnector, SourceFigures, TargetConnector
 from billbridge.domain import Problem
 from billbridge.mapping.model import Mapping as MappingFile
 from billbridge.mapping.rules import Canonical
 
+from .mapping_change import FlowMapping
 from .retry import RetryPolicy
 
 __all__ = [
@@ -62,6 +64,10 @@ class FlowRuntime:
     # "object:id" of the records a record of this type may look up while normalized:
     # fetched for a whole batch in one query (see formats/stripe/_lookups.py).
     lookups: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = field(default_factory=dict)
+    # Change control (engine/mapping_change.py): which version runs and why, and the
+    # approval rules that hold risky records for a person (engine/approvals.py).
+    mapping_state: FlowMapping | None = None
+    approvals: tuple[ApprovalRule, ...] = ()
 
 
 @dataclass(slots=True, kw_only=True)

@@ -9,7 +9,6 @@ and a database dump holds nothing that logs in). Roles and what each may do are 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import threading
 import time
@@ -21,6 +20,7 @@ from typing import Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from billbridge.identity import digest, new_token
 from billbridge.roles import ROLES, Role, permits
 from billbridge.store.base import Store, UserRow
 
@@ -40,7 +40,6 @@ __all__ = [
 
 USER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"  # shown in the audit log and the page header
 MIN_PASSWORD = 12
-TOKEN_PREFIX = "bb_"  # noqa: S105 - a visible prefix, not a secret
 SESSION_HOURS = 8
 _hasher = PasswordHasher()  # argon2id with the library's current recommended cost
 
@@ -81,17 +80,11 @@ def verify_password(user: UserRow | None, password: str) -> bool:
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def create_token(
     store: Store, *, user: str, label: str = "", expires_at: datetime | None = None
 ) -> str:
     """A new API token for `user`; the plain text is returned once and never stored."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    store.add_token(user=user, token_hash=digest(token), label=label, expires_at=expires_at)
-    return token
+    return new_token(store, user=user, label=label, expires_at=expires_at)
 
 
 def create_session(store: Store, user: str) -> tuple[str, str]:
