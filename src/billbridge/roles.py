@@ -90,4 +90,5 @@ def refusal(name: str, role: str, what: Action | Role) -> str | None:
         return None
     needed = needed_role(what)
     doing = f"`{what}` needs" if what in _NEEDS else "this needs"
-    return f"{name} is a {role}; {doing} the {needed} role or higher"
+    article = "an" if role[:1] in "aeiou" else "a"
+    return f"{name} is {article} {role}; {doing} the {needed} role or higher"

@@ -40,6 +40,7 @@ from billbridge.store.base import (
     Store,
 )
 
+from .approvals import APPROVAL_FIELD, Approvals, Verdict
 from .book_checks import BookChecks
 from .crashpoints import crashpoint
 from .model import FlowRuntime, RunResult
@@ -104,6 +105,8 @@ class RecordPipeline:
         self._open_in_run: dict[str, str] = {}  # records whose outcome may still change
         # Accounting hook (engine/book_checks.py): related invoices for the rules, number checks.
         self.books = BookChecks(flow=flow, store=store, resolve=self.resolve, dry_run=dry_run)
+        # Approval hook (engine/approvals.py): risky records held until a person decides.
+        self.approvals = Approvals(flow=flow, store=store, resolve=self.resolve)
 
     # ------------------------------------------------------------------ look-ups
     def prefetch(self, keys: list[str], records: Sequence[RawRecord] = ()) -> None:
@@ -277,6 +280,11 @@ class RecordPipeline:
         for req in plan.requires:
             if req.facet not in self._posted_facets(req.record):
                 return self._hold(key, version, req.record, req.reason, now)
+        verdict = self.approvals.check(
+            key, version, normalized.value, plan.entries, prior=prior, posted=self._posted_facets
+        )
+        if verdict is not None:
+            return self._approval(key, version, verdict, now)
         return self._write(key, version, plan.entries, now)
 
     def _aliases(self, raw: RawRecord, version: str, now: datetime) -> None:
@@ -479,6 +487,19 @@ class RecordPipeline:
             waiting_on=waiting_on,
             action="held",
         )
+        return self._count("held")
+
+    def _approval(self, key: str, version: str, verdict: Verdict, now: datetime) -> str:
+        """Held for a person (never released automatically), or failed by their rejection."""
+        if verdict.kind == "reject":
+            problem = Problem(
+                record=key, field=APPROVAL_FIELD, message=verdict.message, hint=verdict.hint
+            )
+            return self._fail(key, version, (problem,), FailureKind.PERMANENT, now)
+        self._record_problem(
+            key, version, "held", verdict.message, APPROVAL_FIELD, verdict.hint, now,
+            action="held",
+        )  # fmt: skip
         return self._count("held")
 
     def _conflict(self, key: str, version: str, item: Planned, now: datetime) -> str:
