@@ -41,10 +41,12 @@ def _decide(workspace: Path, key: str, *, approve: bool, reason: str, as_json: b
                                                  "error": row.error}})  # fmt: skip
         return
     out.print(f"{key}: {decision.decision} by {decision.actor} (rule {decision.rule})",
-              highlight=False)  # fmt: skip
+              highlight=False, emoji=False)  # fmt: skip
     print_run(result)
     if row is not None:
-        out.print(f"queue #{row.id} ({row.kind}): {row.error}", highlight=False, markup=False)
+        out.print(
+            f"queue #{row.id} ({row.kind}): {row.error}", highlight=False, markup=False, emoji=False
+        )
 
 
 @app.command("approve")

@@ -63,7 +63,11 @@ def history_cmd(flow: FlowArg, workspace: WorkspaceOpt = Path(), as_json: JsonOp
         emit({"flow": flow, "promoted": state.promoted, "file": state.file_version,
               "versions": [r.as_json() for r in rows]})  # fmt: skip
         return
-    out.print(f"[bold]Mapping versions of {flow}[/] (promoted: {state.promoted})", highlight=False)
+    out.print(
+        f"[bold]Mapping versions of {flow}[/] (promoted: {state.promoted})",
+        highlight=False,
+        emoji=False,
+    )
     for row in rows:
         marks: list[str] = [row.status]
         if row.tests:
@@ -73,19 +77,20 @@ def history_cmd(flow: FlowArg, workspace: WorkspaceOpt = Path(), as_json: JsonOp
         out.print(
             f"  {row.version}  {row.created_at:%Y-%m-%d %H:%M}  {row.author:<14} "
             f"{', '.join(marks)}" + (f"  parent {row.parent}" if row.parent else ""),
-            highlight=False, markup=False,
+            highlight=False, markup=False, emoji=False,
         )  # fmt: skip
         if row.comment:
-            out.print(f"      {row.comment}", highlight=False, markup=False)
+            out.print(f"      {row.comment}", highlight=False, markup=False, emoji=False)
         for p in row.promotions:
             out.print(f"      {p.kind} by {p.actor} at {p.at:%Y-%m-%d %H:%M}"
                       + (f" (test #{p.test_id})" if p.test_id else ""),
-                      highlight=False, markup=False)  # fmt: skip
+                      highlight=False, markup=False, emoji=False)  # fmt: skip
     if state.draft_waiting and state.draft_waiting not in {r.version for r in rows}:
         out.print(
             f"  {state.draft_waiting}  (in {ref.mapping_path.name}, not stored yet: "
             f"`billbridge mapping test {flow}` keeps it as a draft)",
             highlight=False,
+            emoji=False,
         )
 
 
@@ -113,11 +118,11 @@ def diff_cmd(
         emit({"flow": flow, "from": before, "to": after_id or state.file_version,
               "changes": [c.as_json() for c in changes]})  # fmt: skip
         return
-    out.print(f"[bold]{flow}[/]: {before} -> {shown}", highlight=False)
+    out.print(f"[bold]{flow}[/]: {before} -> {shown}", highlight=False, emoji=False)
     if not changes:
         out.print("  no change of meaning")
     for change in changes:
-        out.print(f"  {change.describe()}", highlight=False, markup=False)
+        out.print(f"  {change.describe()}", highlight=False, markup=False, emoji=False)
 
 
 def _since(text: str | None, as_json: bool) -> datetime | None:
@@ -167,26 +172,27 @@ def print_report(test: int, report: ReplanReport) -> None:
         f"changed, {report.count('newly failing')} newly failing, "
         f"{report.count('newly posting')} newly posting",
         highlight=False,
+        emoji=False,
     )
     for change in report.changes:
-        out.print(f"\n {change.record}  [dim]({change.kind})[/]", highlight=False)
+        out.print(f"\n {change.record}  [dim]({change.kind})[/]", highlight=False, emoji=False)
         for why, text in (("failed with", change.error_before), ("fails with", change.error_after)):
             if text:
-                out.print(f"     {why}: {text}", highlight=False, markup=False)
+                out.print(f"     {why}: {text}", highlight=False, markup=False, emoji=False)
         for facet, was, now in change.dates:
-            out.print(f"     {facet:<8} date {was} -> {now}", highlight=False)
+            out.print(f"     {facet:<8} date {was} -> {now}", highlight=False, emoji=False)
         for line in change.lines:
             out.print(
                 f"     {line.facet:<8} {line.account:<36} {line.currency} "
                 f"{_amount(line.before):>12} -> {_amount(line.after)}",
-                highlight=False, markup=False,
+                highlight=False, markup=False, emoji=False,
             )  # fmt: skip
     moved = [t for t in report.totals() if t["changed"]]
     if moved:
         out.print("\nTotals per account and currency that change:")
         for t in moved:
             out.print(f"  {t['account']:<40} {t['currency']} {t['before']:>12} -> {t['after']}",
-                      highlight=False, markup=False)  # fmt: skip
+                      highlight=False, markup=False, emoji=False)  # fmt: skip
     out.print("\nNothing was written to the ledger; the summary is kept for `mapping promote`.")
 
 
@@ -221,13 +227,15 @@ def promote_cmd(
             f"{summary['changed']} changed, {summary['newly_failing']} newly failing, "
             f"{summary['newly_posting']} newly posting.",
             highlight=False,
+            emoji=False,
         )
     for change in changes:
-        out.print(f"  {change.describe()}", highlight=False, markup=False)
+        out.print(f"  {change.describe()}", highlight=False, markup=False, emoji=False)
     out.print(
         f"Flow {flow} runs mapping {done.promotion.version} from now on (written by "
         f"{done.author}, approved by {who.actor}; was {done.promotion.previous or 'none'}).",
         highlight=False,
+        emoji=False,
     )
 
 
@@ -254,4 +262,5 @@ def rollback_cmd(
         f"Flow {flow} runs mapping {row.version} again (rolled back from {row.previous} "
         f"by {who.actor}); records already posted keep their entries.",
         highlight=False,
+        emoji=False,
     )

@@ -25,12 +25,12 @@ import orjson
 
 from billbridge.domain import Invoice, Severity
 from billbridge.mapping.model import Mapping
-from billbridge.mapping.rules import Context, RulePlan, plan_entries
+from billbridge.mapping.rules import Canonical, Context, RulePlan, plan_entries
 from billbridge.store.base import RecordRow, Store
 
 from .model import Normalize
 
-__all__ = ["LineChange", "RecordChange", "ReplanReport", "replan"]
+__all__ = ["LineChange", "RecordChange", "ReplanReport", "SnapshotPlanner", "replan"]
 
 Lookups = AbcMapping[str, Callable[[AbcMapping[str, Any]], list[str]]]
 Lines = dict[tuple[str, str], Decimal]  # (account, currency) -> signed amount
@@ -107,7 +107,7 @@ class ReplanReport:
         }  # fmt: skip
 
 
-class _Planner:
+class SnapshotPlanner:
     """Normalizes each stored record once (with look-ups into the store) and plans it."""
 
     def __init__(self, store: Store, *, flow: str, connection: str, normalize: Normalize) -> None:
@@ -143,21 +143,32 @@ class _Planner:
         data = self.resolve("invoice", ident)
         return str(data.get("number") or "") if data else ""
 
-    def plans(self, row: RecordRow, mappings: Iterable[Mapping]) -> list[RulePlan] | None:
-        """The plan of `row` under each mapping; None when the mapping plays no part."""
+    def value(self, row: RecordRow) -> Canonical | None:
+        """The record as the rules see it; None when it fails, waits or posts nothing
+        whatever the mapping says (its queue row, if any, says why)."""
         data = self._seen.get(row.key)
         if data is None:
             return None
         normalized = self.normalize(data, record=row.key, resolve=self.resolve)
         if normalized.value is None or normalized.waiting_on is not None:
-            return None  # fails, waits or posts nothing whatever the mapping says
+            return None
         if any(p.severity is Severity.ERROR for p in normalized.problems):
             return None
-        ctx = Context(
+        return normalized.value
+
+    def context(self, row: RecordRow) -> Context:
+        return Context(
             flow=self.flow, connection=self.connection, record=row.key, version=row.version,
             invoice_number=self.number, invoice=self.invoice,
         )  # fmt: skip
-        return [plan_entries(normalized.value, mapping, ctx) for mapping in mappings]
+
+    def plans(self, row: RecordRow, mappings: Iterable[Mapping]) -> list[RulePlan] | None:
+        """The plan of `row` under each mapping; None when the mapping plays no part."""
+        value = self.value(row)
+        if value is None:
+            return None
+        ctx = self.context(row)
+        return [plan_entries(value, mapping, ctx) for mapping in mappings]
 
 
 def _errors(plan: RulePlan) -> str:
@@ -232,7 +243,7 @@ def replan(
     """Plan the flow's stored records under `base` and `draft`; report what differs."""
     report = ReplanReport(flow=flow, draft=draft.version, base=base.version)
     rows = store.flow_snapshots(flow, limit=limit, since=since)
-    planner = _Planner(store, flow=flow, connection=connection, normalize=normalize)
+    planner = SnapshotPlanner(store, flow=flow, connection=connection, normalize=normalize)
     planner.remember(rows)
     for row in rows:
         plans = planner.plans(row, (base, draft))
