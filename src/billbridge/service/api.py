@@ -371,3 +371,9 @@ api_users.register(router)
 from . import api_stripe  # noqa: E402 - its routes join this router, under /api/stripe
 
 api_stripe.register(router)
+
+
+# ---------------------------------------------------------------- change control (issue 17)
+from . import api_mapping  # noqa: E402 - its routes join this router: /api/mapping, /api/approvals
+
+api_mapping.register(router)

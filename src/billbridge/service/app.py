@@ -21,7 +21,7 @@ from billbridge.config import CONFIG_NAME, ConfigError, StripeConnection, Worksp
 from billbridge.store import StorePool
 from billbridge.wiring import open_workspace_store
 
-from . import api, metrics, ui, ui_admin
+from . import api, metrics, ui, ui_admin, ui_mapping
 from .auth import LoginLimiter
 from .deps import LoginRequiredError
 from .stripe_webhooks import stripe_webhook_router
@@ -111,6 +111,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(ui.router)
     app.include_router(ui_admin.router)
+    app.include_router(ui_mapping.router)
     for router in EXTRA_ROUTERS:
         app.include_router(router)
     for path, flow in webhook_paths(workspace).items():
