@@ -33,6 +33,7 @@ from billbridge.flow_mapping import flow_mapping, flow_ref, run_mapping_test
 from billbridge.identity import Identity
 from billbridge.mapping.model import Mapping, load_mapping
 from billbridge.mapping.versions import VersionContentError, content_of
+from billbridge.roles import Action, refusal
 from billbridge.store.base import Store
 from billbridge.wiring import flows as flow_runtimes
 
@@ -115,8 +116,7 @@ def draft_from_text(
 ) -> dict[str, Any]:
     """Keep the mapping in `text` (YAML, as in a mapping file) as a draft of the flow."""
     ref = flow_or_404(ws, name)
-    if not who.may("draft"):
-        raise HTTPException(403, f"{who.name} is a {who.role}; drafts need the mapper role")
+    _allowed(who, "draft")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -143,8 +143,7 @@ def mapping_test_json(
     records: int | None = None, since: date | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     flow_or_404(ws, name)
-    if not who.may("test"):
-        raise HTTPException(403, f"{who.name} is a {who.role}; tests need the mapper role")
+    _allowed(who, "test")
     start = datetime(since.year, since.month, since.day, tzinfo=UTC) if since else None
     try:
         test, report = run_mapping_test(
@@ -156,10 +155,18 @@ def mapping_test_json(
     return {"test": test, **report.as_json()}
 
 
+def _allowed(who: Identity, what: Action) -> None:
+    """The role check first, so a caller who may not act learns nothing else (403)."""
+    refused = refusal(who.name, who.role, what)
+    if refused is not None:
+        raise HTTPException(403, refused)
+
+
 def promote_version(
     ws: Workspace, store: Store, name: str, version: str, *, who: Identity
 ) -> dict[str, Any]:
     ref = flow_or_404(ws, name)
+    _allowed(who, "promote")
     flow_mapping(ws, name, store=store, actor=who.actor)
     try:
         done = promote(store, ref, resolve_version(store, ref, version), who=who)
@@ -177,6 +184,7 @@ def rollback_version(
     ws: Workspace, store: Store, name: str, to: str | None, *, who: Identity
 ) -> dict[str, Any]:
     ref = flow_or_404(ws, name)
+    _allowed(who, "rollback")
     try:
         row = rollback(store, ref, who=who, to=resolve_version(store, ref, to) if to else None)
     except ChangeRefusedError as exc:
