@@ -31,6 +31,7 @@ __all__ = [
     "digest",
     "login_file",
     "new_token",
+    "new_token_with_id",
     "person_of",
     "proven_identity",
 ]
@@ -79,9 +80,17 @@ def new_token(
     store: Store, *, user: str, label: str = "", expires_at: datetime | None = None
 ) -> str:
     """A new API token for `user`; the plain text is returned once and never stored."""
+    return new_token_with_id(store, user=user, label=label, expires_at=expires_at)[1]
+
+
+def new_token_with_id(
+    store: Store, *, user: str, label: str = "", expires_at: datetime | None = None
+) -> tuple[int, str]:
+    """(its id, the token): `billbridge login` keeps the id to revoke it at `logout`."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    store.add_token(user=user, token_hash=digest(token), label=label, expires_at=expires_at)
-    return token
+    ident = store.add_token(user=user, token_hash=digest(token), label=label,
+                            expires_at=expires_at)  # fmt: skip
+    return ident, token
 
 
 def proven_identity(store: Store, token: str) -> Identity | None:

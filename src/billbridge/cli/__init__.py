@@ -21,7 +21,7 @@ from .worker import worker_cmd
 __all__ = ["app", "main"]
 
 # Each module registers its commands when imported, in the order `billbridge --help` lists.
-for _name in ("workspace", "sync", "queue", "approve", "audit", "doctor"):
+for _name in ("workspace", "sync", "queue", "approve", "audit", "doctor", "login"):
     import_module(f"{__name__}.{_name}")
 
 _register_monitor(app)

@@ -100,10 +100,10 @@ def _signed_in_token(ws: Workspace) -> tuple[str, str] | None:
         return token, TOKEN_ENV
     path = login_file(ws.state_url())
     try:
-        saved = path.read_text("utf-8").strip()
+        saved = path.read_text("utf-8").split()
     except OSError:
         return None
-    return (saved, "your `billbridge login`") if saved else None
+    return (saved[0], "your `billbridge login`") if saved else None
 
 
 def acting(
