@@ -280,11 +280,13 @@ class RecordPipeline:
         for req in plan.requires:
             if req.facet not in self._posted_facets(req.record):
                 return self._hold(key, version, req.record, req.reason, now)
-        verdict = self.approvals.check(
-            key, version, normalized.value, plan.entries, prior=prior, posted=self._posted_facets
-        )
-        if verdict is not None:
-            return self._approval(key, version, verdict, now)
+        if self.flow.approvals:  # no rules, no cost on the hot path
+            verdict = self.approvals.check(
+                key, version, normalized.value, plan.entries, prior=prior,
+                posted=self._posted_facets,
+            )  # fmt: skip
+            if verdict is not None:
+                return self._approval(key, version, verdict, now)
         return self._write(key, version, plan.entries, now)
 
     def _aliases(self, raw: RawRecord, version: str, now: datetime) -> None:

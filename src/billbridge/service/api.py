@@ -2,8 +2,9 @@
 
 Roles (`billbridge.roles`): viewer reads; operator also starts runs, retries, replays and
 dismisses; mapper also makes mapping drafts and tests; approver also promotes, rolls
-back and decides held records; admin also manages users and tokens. Bearer tokens authenticate scripts; a browser session
-may call it too, with its CSRF token in the `X-CSRF-Token` header on unsafe methods.
+back and decides held records; admin also manages users and tokens. Bearer tokens
+authenticate scripts; a browser session may call it too, with its CSRF token in the
+`X-CSRF-Token` header on unsafe methods.
 """
 
 from __future__ import annotations
