@@ -228,6 +228,7 @@ def test_a_tax_account_change_from_draft_to_production_and_back(cli: Cli) -> Non
         for record in ("stripe:invoice:in_cc_sync", "stripe:invoice:in_cc_drain",
                        "stripe:invoice:in_cc_fix"):  # fmt: skip
             assert _audit_versions(store, record, "posted") == [draft], record
+            assert [p.mapping_version for p in store.postings_for(record)] == [draft]
         assert _audit_versions(store, "stripe:invoice:in_fault_unmapped_tax", "replayed") == [
             draft]  # fmt: skip
         run_row = store.get_run(replay_run)
@@ -259,6 +260,8 @@ def test_a_tax_account_change_from_draft_to_production_and_back(cli: Cli) -> Non
             ("mapping-rolled-back", "alice", old_version),
         ]
         assert _audit_versions(store, "stripe:invoice:in_cc_after", "posted") == [old_version]
+        after = store.postings_for("stripe:invoice:in_cc_after")
+        assert [p.mapping_version for p in after] == [old_version]
         assert store.verify_audit().ok
     finally:
         store.close()

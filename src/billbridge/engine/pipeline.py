@@ -423,6 +423,7 @@ class RecordPipeline:
                         posted_at=now,
                         summary=item.entry.narration,
                         link=item.entry.links[0] if item.entry.links else "",
+                        mapping_version=mapping_version,
                     )
                 )
             self.posted_keys.append(key)

@@ -255,7 +255,8 @@ class SqlStore(
         )  # fmt: skip
         postings = [
             (p.flow, p.record_key, p.facet, p.idempotency_key, p.version, p.entry_hash,
-             p.target, p.target_ref, p.run_id, ts(p.posted_at), p.summary, p.link)
+             p.target, p.target_ref, p.run_id, ts(p.posted_at), p.summary, p.link,
+             p.mapping_version)
             for p in batch.postings
         ]  # fmt: skip
         outcomes = [

@@ -156,6 +156,7 @@ class PostingRow:
     posted_at: datetime
     summary: str = ""  # one line a person can read, e.g. "Invoice HB-0042 — Globex, 119.00 EUR"
     link: str = ""  # the document this posting belongs to (an invoice id), for trace
+    mapping_version: str = ""  # the mapping version that planned it ("" before 0080)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -62,7 +62,8 @@ CREATE TABLE postings (
     run_id           bigint NOT NULL REFERENCES runs (id),
     posted_at        timestamptz NOT NULL,
     summary          text NOT NULL DEFAULT '',
-    link             text NOT NULL DEFAULT ''  -- the document it belongs to, for trace
+    link             text NOT NULL DEFAULT '',  -- the document it belongs to, for trace
+    mapping_version  text NOT NULL DEFAULT ''   -- migration 0080
 );
 CREATE INDEX postings_record_key_idx ON postings (record_key);
 CREATE INDEX postings_link_idx ON postings (link) WHERE link <> '';

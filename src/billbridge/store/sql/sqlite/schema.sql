@@ -63,6 +63,8 @@ CREATE TABLE postings (
     posted_at        TEXT NOT NULL,
     summary          TEXT NOT NULL DEFAULT '',
     link             TEXT NOT NULL DEFAULT ''  -- the document it belongs to, for trace
+    -- migration 0080, in the shape its ALTER TABLE leaves (migrations == fresh schema):
+    , mapping_version TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX postings_record_key_idx ON postings (record_key);
 CREATE INDEX postings_link_idx ON postings (link) WHERE link <> '';

@@ -67,3 +67,6 @@ CREATE TABLE record_approvals (
     at          timestamptz NOT NULL
 );
 CREATE INDEX record_approvals_key_idx ON record_approvals (flow, record_key, version);
+
+-- Each posting names the mapping version that planned it ("" for postings before 0080).
+ALTER TABLE postings ADD COLUMN mapping_version text NOT NULL DEFAULT '';
