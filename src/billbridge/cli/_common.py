@@ -113,6 +113,7 @@ def acting(
     *,
     as_json: bool,
     flows: Sequence[str] | None = None,
+    production: bool | None = None,
 ) -> Identity:
     """Who runs this command, checked against the store (every state-changing command asks).
 
@@ -120,7 +121,8 @@ def acting(
     must permit `what` (`billbridge.roles`). Not signed in: the name from the environment,
     as before change control, unless one of `flows` (default: every flow) is on
     production and the store has users; then the command is refused, since four-eyes
-    needs people it can tell apart.
+    needs people it can tell apart. `production`, when given, decides instead of `flows`
+    (a command about a connection, not a flow: a write-back to Stripe).
     """
     signed = _signed_in_token(ws)
     if signed is not None:
@@ -136,11 +138,14 @@ def acting(
         if refused is not None:
             fail(refused, as_json=as_json)
         return who
-    names = list(flows) if flows is not None else [f.name for f in ws.flows]
-    production = [name for name in names if ws.is_production(name)]
-    if production and store.list_users():
+    if production is None:
+        names = list(flows) if flows is not None else [f.name for f in ws.flows]
+        on = [f"flow {name}" for name in names if ws.is_production(name)]
+    else:
+        on = ["this connection"] if production else []
+    if on and store.list_users():
         fail(
-            f"flow {production[0]} is on production and this state store has users: sign in "
+            f"{on[0]} is on production and this state store has users: sign in "
             f"first (`billbridge login`, or {TOKEN_ENV}=<your API token>), so the audit log "
             "and four-eyes know who you are",
             as_json=as_json,
