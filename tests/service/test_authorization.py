@@ -82,6 +82,7 @@ UI: list[tuple[str, str, Any, str | None]] = [
     ("GET", "/mapping/stripe-to-books", None, "viewer"),
     ("GET", "/mapping/stripe-to-books/tests/99999", None, "viewer"),
     ("POST", "/mapping/stripe-to-books/test", {"draft": ""}, "mapper"),
+    ("POST", "/mapping/stripe-to-books/draft", {"content": "timezone: Mars/Base"}, "mapper"),
     ("POST", "/mapping/stripe-to-books/promote", {"version": "abcdef"}, "approver"),
     ("POST", "/mapping/stripe-to-books/rollback", {"x": ""}, "approver"),
     ("GET", "/approvals", None, "viewer"),

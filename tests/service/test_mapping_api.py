@@ -82,3 +82,20 @@ def test_approvals_need_an_approver(service: Service) -> None:
     assert answer.status_code == 404 and "not awaiting approval" in answer.json()["detail"]
     empty = service.api("approver").post(f"/api/approvals/{BROKEN}/reject", json={"reason": ""})
     assert empty.status_code == 422
+
+
+def test_the_mapping_page_keeps_a_draft_typed_into_it(service: Service) -> None:
+    client, csrf = service.browser_login("admin")
+    page = client.get(f"/mapping/{FLOW}")
+    assert "Propose a draft" in page.text and "txr_de_vat19" in page.text
+    text = (service.root / "mapping.yaml").read_text()
+    bad = client.post(f"/mapping/{FLOW}/draft", data={"csrf_token": csrf, "content": "x: ["})
+    assert bad.status_code == 422 and "the draft is not YAML" in bad.text
+    assert "x: [" in bad.text  # what was typed is kept on the page
+    new = text.replace("tax_rates:\n", "tax_rates:\n  txr_at_vat20: Liabilities:Tax:At-Vat20\n")
+    done = client.post(f"/mapping/{FLOW}/draft",
+                       data={"csrf_token": csrf, "content": new, "comment": "AT VAT"})  # fmt: skip
+    assert done.status_code == 303 and "notice=drafted" in done.headers["location"]
+    versions = service.api("viewer").get(f"/api/mapping/{FLOW}/versions").json()["versions"]
+    drafts = [v for v in versions if v["status"] == "draft"]
+    assert [(d["author"], d["comment"]) for d in drafts] == [("ada", "AT VAT")]

@@ -27,6 +27,7 @@ from billbridge.store.base import Store
 from .api_mapping import (
     decide_record,
     diff_json,
+    draft_from_text,
     flow_or_404,
     history_json,
     identity,
@@ -46,6 +47,7 @@ WorkspaceDep = Annotated[Workspace, Depends(workspace)]
 Field = Annotated[str, Form()]
 NOTICES = {
     "tested": "Tested the draft: test #{key}.",
+    "drafted": "Kept draft {key}; test it, then an approver promotes it.",
     "promoted": "Promoted mapping {key}: the flow runs it from now on.",
     "rolled-back": "Rolled back: the flow runs mapping {key} again.",
     "approved": "Approved {key}.",
@@ -75,31 +77,36 @@ def _notice(kind: str, key: str) -> str:
 
 def _flow_page(
     request: Request, ws: Workspace, store: Store, who: Principal, name: str, *,
-    notice: str = "", error: str = "", status: int = 200,
+    notice: str = "", error: str = "", status: int = 200, draft_text: str = "",
 ) -> HTMLResponse:  # fmt: skip
     data = history_json(ws, store, name, who.actor)
     diff = diff_json(ws, store, name, None, None, who.actor) if data["file"] != data[
         "promoted"] else None  # fmt: skip
     tested = {t["draft"] for t in data["tests"] if t["base"] == data["promoted"]}
+    ref = flow_or_404(ws, name)
+    try:
+        text = draft_text or ref.mapping_path.read_text("utf-8")
+    except OSError:
+        text = ""
     context = _context(
         who, flow=name, data=data, diff=diff, tested=tested, notice=notice, error=error,
-        ref=flow_or_404(ws, name),
+        ref=ref, draft_text=text, can_draft=permits(who.role, "draft"),
     )  # fmt: skip
     return templates.TemplateResponse(request, "mapping.html", context, status_code=status)
 
 
 def _act(
     request: Request, ws: Workspace, store: Store, who: Principal, name: str,
-    act: Callable[[], Response],
+    act: Callable[[], Response], *, draft_text: str = "",
 ) -> Response:  # fmt: skip
-    """Do `act()`; a refusal re-renders the flow's page with the reason."""
+    """Do `act()`; a refusal re-renders the flow's page with the reason (and the draft)."""
     try:
         return act()
     except HTTPException as exc:
         if name not in {f.name for f in ws.flows}:
             raise
         return _flow_page(request, ws, store, who, name, error=str(exc.detail),
-                          status=exc.status_code)  # fmt: skip
+                          status=exc.status_code, draft_text=draft_text)  # fmt: skip
 
 
 def _back(name: str, kind: str, key: str | int) -> Response:
@@ -150,6 +157,20 @@ def run_test(
         return RedirectResponse(f"/mapping/{quote(name)}/tests/{done['test']}", status_code=303)
 
     return _act(request, ws, store, who, name, act)
+
+
+@router.post("/mapping/{name}/draft")
+def draft_page(
+    request: Request, name: str, ws: WorkspaceDep, store: StoreDep, who: Viewer,
+    csrf_token: Field = "", content: Field = "", comment: Field = "",
+) -> Response:  # fmt: skip
+    check_csrf(who, csrf_token)
+
+    def act() -> Response:
+        done = draft_from_text(ws, store, name, content, who=identity(who), comment=comment)
+        return _back(name, "drafted", done["version"])
+
+    return _act(request, ws, store, who, name, act, draft_text=content)
 
 
 @router.post("/mapping/{name}/promote")
