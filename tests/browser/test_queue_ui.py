@@ -83,13 +83,9 @@ def test_a_viewer_sees_no_actions_and_cannot_post_them(browser: Any, service: Se
         service.url + "/queue/replay", form={"key": BROKEN, "csrf_token": csrf or ""}
     )
     assert answer.status == 403
-    assert (
-        page.context.request.post(
-            service.url + "/queue/dismiss",
-            form={"row": "1", "reason": "x", "csrf_token": csrf or ""},
-        ).status
-        == 403
-    )
+    assert page.context.request.post(
+        service.url + "/queue/dismiss", form={"row": "1", "reason": "x", "csrf_token": csrf or ""}
+    ).status == 403
     page.reload()
     assert page.locator(f'tr[data-record="{BROKEN}"]').count() == 1, "still in the queue"
     page.context.close()

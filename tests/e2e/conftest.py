@@ -51,7 +51,9 @@ class Workspace:
 
         `-w` goes before the command, so sub-commands (`alerts check`) take it too.
         """
-        result = CliRunner().invoke(app, ["-w", str(self.root), *args, "--json"], env=self.env())
+        result = CliRunner().invoke(
+            app, ["-w", str(self.root), *args, "--json"], env=self.env()
+        )
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception
         output = result.stdout.strip()

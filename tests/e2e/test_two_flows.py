@@ -22,7 +22,10 @@ def _add_second_flow(ws: Workspace) -> Path:
     text = config.read_text()
     text = text.replace(
         "flows:\n",
-        "  audit-books:\n    connector: beancount\n    path: audit/main.beancount\nflows:\n",
+        "  audit-books:\n"
+        "    connector: beancount\n"
+        "    path: audit/main.beancount\n"
+        "flows:\n",
     )
     text = text.replace(
         "state:",

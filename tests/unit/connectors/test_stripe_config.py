@@ -31,7 +31,9 @@ flows:
 
 def _load(tmp_path: Path, mode: str, key: str) -> StripeConnection:
     (tmp_path / "billbridge.yaml").write_text(CONFIG.format(mode=mode))
-    ws = load_workspace(tmp_path, env={"STRIPE_API_KEY": key, "STRIPE_WEBHOOK_SECRET": "whsec_1"})
+    ws = load_workspace(
+        tmp_path, env={"STRIPE_API_KEY": key, "STRIPE_WEBHOOK_SECRET": "whsec_1"}
+    )
     conn = ws.connections["stripe"]
     assert isinstance(conn, StripeConnection)
     return conn
