@@ -15,6 +15,7 @@ from typing import Any
 
 from billbridge.samples import SAMPLE_PRODUCTS, SAMPLE_TAX_RATES, generate, write_jsonl
 from billbridge.workspace_files import create_workspace
+from tests.e2e.conftest import sandbox_ledger
 
 UNMAPPED_RATE = "txr_at_vat20"
 TAX_CAUSE = f"tax-rate:{UNMAPPED_RATE}"
@@ -60,6 +61,9 @@ def make_scenario(root: Path, *, invoices: int = 80) -> Path:
     """A workspace in `root` holding the scenario's export (not yet synced)."""
     products, rates = accounts()
     create_workspace(root, products=products, tax_rates=rates, timezone="Europe/Berlin")
+    # One finance person fixing the mapping and replaying: a sandbox ledger, where an edited
+    # mapping runs at once (on production it is a draft until tested and promoted).
+    sandbox_ledger(root)
     write_jsonl(root / "exports" / "stripe.jsonl", _objects(invoices))
     return root
 

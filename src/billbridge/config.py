@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from .alert_config import AlertsConfig
+from .change_config import ApprovalRule, ChangeControl
 from .connectors.base import FatalError
 from .connectors.registry import connector_names, connector_spec
 from .connectors.spec import ConnectionConfig
@@ -264,6 +265,8 @@ class Workspace(_Strict):
     alerts: AlertsConfig | None = None
     audit: AuditConfig = AuditConfig()
     worker: WorkerConfig = WorkerConfig()
+    change_control: ChangeControl = ChangeControl()  # change_config.py: four-eyes
+    approvals: list[ApprovalRule] = Field(default_factory=list)  # records held for a person
 
     @field_validator("connections", mode="before")
     @classmethod
@@ -274,6 +277,12 @@ class Workspace(_Strict):
 
     @model_validator(mode="after")
     def _flows_name_connections(self) -> Workspace:
+        rules = [rule.name for rule in self.approvals]
+        for index, name in enumerate(rules):
+            if name in rules[:index]:
+                raise _LocatedValueError(
+                    ("approvals", index, "name"), f"duplicate approval rule {name!r}"
+                )
         names = set()
         for index, flow in enumerate(self.flows):
             if flow.name in names:
@@ -312,6 +321,12 @@ class Workspace(_Strict):
         raise ConfigError(
             self.root / CONFIG_NAME, None, "flows", f"no flow {name!r} (known: {known})"
         )
+
+    def is_production(self, flow: str) -> bool:
+        """A flow touches production when its source or its target connection does."""
+        found = self.flow(flow)
+        modes = {self.connections[found.source].mode, self.connections[found.target].mode}
+        return "production" in modes
 
     def state_url(self) -> str:
         """The state store: BILLBRIDGE_STATE overrides `state:`; a path is SQLite."""

@@ -7,26 +7,27 @@ and the service must build flows the same way. Which connector serves which
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 
 from .config import CONFIG_NAME, ConfigError, CsvExportConnection, StripeConnection, Workspace
 from .connectors.base import FatalError, SourceConnector, TargetConnector, WriteBackConnector
 from .connectors.registry import spec_for
 from .connectors.source import SourceModel
 from .connectors.spec import ConnectionConfig, LedgerLine
-from .engine.model import FlowRuntime
+from .engine.model import FlowRuntime, Normalize
 from .engine.records import LedgerlessTarget
 from .engine.retry import RetryPolicy
 from .engine.words import RecordNamer
-from .mapping.model import load_mapping
+from .flow_mapping import flow_mapping
 from .store import Store, open_store
 from .store.base import Records
 
 __all__ = [
     "build_flow",
+    "flow_normalizer",
     "flows",
     "ledger_lines",
     "open_workspace_store",
@@ -110,8 +111,16 @@ def source_model(conn: ConnectionConfig) -> SourceModel:
     return spec.source_model(conn)
 
 
-def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
+def build_flow(
+    workspace: Workspace, name: str, *, store: Store | None = None, actor: str = "system"
+) -> FlowRuntime:
+    """The flow ready to run, with the mapping version it runs now (`flow_mapping.py`).
+
+    `store` answers which version is promoted (the workspace's own store is opened for
+    that when None); `actor` is named on the audit row of a first bootstrap or a draft.
+    """
     flow = workspace.flow(name)
+    chosen = flow_mapping(workspace, name, store=store, actor=actor)
     conn = workspace.connections[flow.source]
     model = source_model(conn)
     return FlowRuntime(
@@ -119,7 +128,9 @@ def build_flow(workspace: Workspace, name: str) -> FlowRuntime:
         source=_source(flow.source, conn),
         target=_target(flow.target, workspace.connections[flow.target]),
         normalize=model.normalize,
-        mapping=load_mapping(flow.mapping),
+        mapping=chosen.mapping,
+        mapping_state=chosen,
+        approvals=tuple(workspace.approvals),
         retry=RetryPolicy(
             attempts=flow.retry.attempts,
             base_seconds=flow.retry.base_seconds,
@@ -149,14 +160,25 @@ def record_namer(workspace: Workspace, store: Records) -> RecordNamer:
     return RecordNamer(store, words)
 
 
+def flow_normalizer(
+    workspace: Workspace, name: str
+) -> tuple[Normalize, Mapping[str, Callable[[Mapping[str, Any]], list[str]]]]:
+    """The flow's normalizer and look-ups, without opening its target (`mapping test`)."""
+    flow = workspace.flow(name)  # an unknown flow is a ConfigError naming the known ones
+    model = source_model(workspace.connections[flow.source])
+    return model.normalize, model.lookups
+
+
 @contextmanager
-def flows(workspace: Workspace) -> Iterator[Callable[[str], FlowRuntime]]:
+def flows(
+    workspace: Workspace, *, store: Store | None = None, actor: str = "system"
+) -> Iterator[Callable[[str], FlowRuntime]]:
     """A cached `name -> FlowRuntime`; every target built is closed (its lock released)."""
     built: dict[str, FlowRuntime] = {}
 
     def lookup(name: str) -> FlowRuntime:
         if name not in built:
-            built[name] = build_flow(workspace, name)
+            built[name] = build_flow(workspace, name, store=store, actor=actor)
         return built[name]
 
     try:

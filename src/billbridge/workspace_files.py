@@ -35,7 +35,7 @@ connections:
   books:
     connector: beancount
     path: books/main.beancount        # your ledger; billbridge appends to its own file beside it
-flows:
+{ledger_mode}flows:
   - name: stripe-to-books
     from: stripe
     to: books
@@ -63,6 +63,11 @@ tax_rates:
 {tax_rates}
 """
 
+_MODES = {
+    "sandbox": "    mode: sandbox                     # to try things: mapping edits run at once\n",
+    "production": "    mode: production                  # the books: mappings run once promoted\n",
+}
+
 DEMO_BROKEN_RECORD = "stripe:invoice:in_demo_unmapped_tax"
 _DEMO_UNMAPPED_RATE = "txr_at_vat20"
 
@@ -84,13 +89,20 @@ def create_workspace(
     products: Mapping[str, str] | None = None,
     tax_rates: Mapping[str, str] | None = None,
     timezone: str = "UTC",
+    ledger_mode: str | None = None,
 ) -> list[Path]:
-    """Write billbridge.yaml and mapping.yaml (refusing to overwrite); return what was made."""
+    """Write billbridge.yaml and mapping.yaml (refusing to overwrite); return what was made.
+
+    `ledger_mode` "sandbox" marks the ledger as one to try things on: a changed mapping
+    file runs at once there, where production runs only a promoted version.
+    """
     config = directory / "billbridge.yaml"
     if config.exists():
         raise FileExistsError(0, "exists", str(config))
     created = [
-        _write_new(config, CONFIG_TEMPLATE),
+        _write_new(
+            config, CONFIG_TEMPLATE.replace("{ledger_mode}", _MODES.get(ledger_mode or "", ""))
+        ),
         _write_new(
             directory / "mapping.yaml",
             MAPPING_TEMPLATE.format(
@@ -161,7 +173,13 @@ def create_demo(directory: Path, *, invoices: int = 120) -> str:
     tax_rates = {
         r: f"Liabilities:Tax:{_account_part(r.removeprefix('txr_'))}" for r in SAMPLE_TAX_RATES
     }
-    create_workspace(directory, products=products, tax_rates=tax_rates, timezone="Europe/Berlin")
+    create_workspace(
+        directory,
+        products=products,
+        tax_rates=tax_rates,
+        timezone="Europe/Berlin",
+        ledger_mode="sandbox",  # the README tour: edit the mapping, replay, alone
+    )
     write_jsonl(directory / "exports" / "stripe.jsonl", _demo_objects(invoices))
     note_demo_files(directory, _DEMO_FILES)
     return DEMO_BROKEN_RECORD

@@ -85,6 +85,17 @@ def mapping_accounts() -> tuple[dict[str, str], dict[str, str]]:
     return products, rates
 
 
+def sandbox_ledger(root: Path) -> None:
+    """Make the workspace's Beancount ledger `mode: sandbox`: an edited mapping runs at once
+    (on production, the default, it is a draft until tested and promoted)."""
+    config = root / "billbridge.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "path: books/main.beancount", "mode: sandbox\n    path: books/main.beancount", 1
+        )
+    )
+
+
 def make_workspace(
     root: Path,
     state_url: str,

@@ -23,7 +23,7 @@ from billbridge.connectors import beancount, gnucash, sqlgl
 from billbridge.samples import write_jsonl
 from billbridge.workspace_files import create_workspace
 
-from .conftest import Workspace, mapping_accounts
+from .conftest import Workspace, mapping_accounts, sandbox_ledger
 from .deferred_export import DEFERRAL, annual_plans
 from .ledgers import retarget
 from .test_sync_flow import _bean_check
@@ -243,6 +243,7 @@ def test_a_mapping_changed_under_a_posted_invoice_stops_its_recognition_out_loud
     """The mapping that posted an invoice's documents and first pieces recognizes all of
     it: a change that would post them differently stops that invoice only, with a reason."""
     ws = deferred_workspace(tmp_path / "ws", f"sqlite:///{tmp_path / 'state.db'}")
+    sandbox_ledger(ws.root)  # an edited mapping runs at once
     ws.cli("sync")
     assert ws.cli("recognize", "--through", "2025-03-31")[0] == 0
     mapping = ws.root / "mapping.yaml"

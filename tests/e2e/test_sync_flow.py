@@ -143,9 +143,7 @@ def _bean_check() -> str:
     return str(found) if found.exists() else shutil.which("bean-check") or "bean-check"
 
 
-def test_replay_after_mapping_fix_posts_only_that_record(workspace: Workspace) -> None:
-    workspace.cli("sync")
-    before = posted_keys(workspace.ledger)
+def _fix_unmapped_tax(workspace: Workspace) -> None:
     mapping = workspace.root / "mapping.yaml"
     mapping.write_text(
         mapping.read_text().replace(
@@ -153,9 +151,23 @@ def test_replay_after_mapping_fix_posts_only_that_record(workspace: Workspace) -
         )
     )
 
+
+def test_replay_after_mapping_fix_posts_only_that_record(workspace: Workspace) -> None:
+    """On a sandbox ledger a mapping edit runs at once (the README tour)."""
+    config = workspace.root / "billbridge.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "path: books/main.beancount", "mode: sandbox\n    path: books/main.beancount"
+        )
+    )
+    workspace.cli("sync")
+    before = posted_keys(workspace.ledger)
+    _fix_unmapped_tax(workspace)
+
     code, result = workspace.cli("replay", "stripe:invoice:in_fault_unmapped_tax")
     assert code == 0
     assert result["runs"][0]["counts"]["synced"] == 1
+    assert "runs mapping draft" in result["mapping"][0]
 
     after = posted_keys(workspace.ledger)
     assert after - before == Counter({f"{FLOW}|stripe:invoice:in_fault_unmapped_tax|issue": 1})
@@ -167,6 +179,36 @@ def test_replay_after_mapping_fix_posts_only_that_record(workspace: Workspace) -
     actions = [row["action"] for row in audit if row["action"] != "warning"]
     assert actions[-3:] == ["failed", "replayed", "posted"]
     assert audit[-1]["actor"] == "tester"
+
+
+def test_on_production_a_mapping_edit_waits_for_promotion(workspace: Workspace) -> None:
+    """The same edit on a production ledger: the replay runs the promoted version and says
+    the draft waits; promoted (four-eyes off, so one person may), the replay posts."""
+    workspace.cli("sync")
+    before = posted_keys(workspace.ledger)
+    _fix_unmapped_tax(workspace)
+    code, result = workspace.cli("replay", "stripe:invoice:in_fault_unmapped_tax")
+    assert code == 1
+    assert result["runs"][0]["counts"]["failed"] == 1
+    assert "holds mapping draft" in result["mapping"][0]
+    assert posted_keys(workspace.ledger) == before
+
+    code, out = workspace.cli("mapping", "test", FLOW)
+    assert code == 0 and out["newly_posting"] == 1
+    code, out = workspace.cli("mapping", "promote", FLOW, out["draft"])
+    assert code == 2 and "signed-in approver" in out["error"]
+    config = workspace.root / "billbridge.yaml"
+    config.write_text(config.read_text() + "change_control:\n  four_eyes: false\n")
+    code, out = workspace.cli("mapping", "promote", FLOW, "ffff")
+    assert code == 2 and "'ffff' is not a mapping version" in out["error"]
+    _, hist = workspace.cli("mapping", "history", FLOW)
+    draft = next(v["version"] for v in hist["versions"] if v["status"] == "draft")
+    code, out = workspace.cli("mapping", "promote", FLOW, draft)
+    assert code == 0, out
+    code, result = workspace.cli("replay", "stripe:invoice:in_fault_unmapped_tax")
+    assert code == 0 and "mapping" not in result
+    after = posted_keys(workspace.ledger)
+    assert after - before == Counter({f"{FLOW}|stripe:invoice:in_fault_unmapped_tax|issue": 1})
 
 
 def test_second_sync_is_all_unchanged_and_posts_nothing(workspace: Workspace) -> None:

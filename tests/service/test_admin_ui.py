@@ -108,7 +108,7 @@ def test_refusals_are_plain_words_on_the_page(service: Service) -> None:
         ("/admin/users/remove", {"name": "ghost"}, 404, "no user 'ghost'."),
         ("/admin/users/role", {"name": "ghost", "role": "viewer"}, 404, "no user 'ghost'."),
         ("/admin/users/role", {"name": "vera", "role": "root"}, 422,
-         "role: 'root' is not one of viewer, operator, admin."),
+         "role: 'root' is not one of viewer, operator, mapper, approver, admin."),
         ("/admin/users/add", {"name": "nina", "role": "viewer", "password": "a-long-password-1",
                               "password2": "a-long-password-2"}, 422,
          "password: the two passwords differ; type them again."),

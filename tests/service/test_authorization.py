@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from billbridge.service import api, metrics, ui, ui_admin, ui_queue
+from billbridge.service import api, metrics, ui, ui_admin, ui_mapping, ui_queue
 
 from .conftest import BACKENDS, BROKEN, Service
 
 pytestmark = BACKENDS
 
-RANK = {"viewer": 0, "operator": 1, "admin": 2}
+RANK = {"viewer": 0, "operator": 1, "mapper": 2, "approver": 3, "admin": 4}
 _names = itertools.count()
 
 # (method, path, JSON body or form, least role; None = public)
@@ -52,6 +52,17 @@ API: list[tuple[str, str, Any, str | None]] = [
     ("GET", "/api/discrepancies", None, "viewer"),
     ("POST", "/api/stripe/invoices/in_matrix/mark-paid", {}, "operator"),
     ("POST", "/api/stripe/invoices/in_matrix/void", {}, "operator"),
+    ("GET", "/api/mapping/stripe-to-books/versions", None, "viewer"),
+    ("GET", "/api/mapping/stripe-to-books/versions/abcdef", None, "viewer"),
+    ("GET", "/api/mapping/stripe-to-books/diff", None, "viewer"),
+    ("POST", "/api/mapping/stripe-to-books/drafts", {"content": "timezone: Mars/Base"}, "mapper"),
+    ("POST", "/api/mapping/stripe-to-books/tests", {"draft": "abcdef"}, "mapper"),
+    ("GET", "/api/mapping/stripe-to-books/tests/99999", None, "viewer"),
+    ("POST", "/api/mapping/stripe-to-books/promote", {"version": "abcdef"}, "approver"),
+    ("POST", "/api/mapping/stripe-to-books/rollback", {}, "approver"),
+    ("GET", "/api/approvals", None, "viewer"),
+    ("POST", f"/api/approvals/{BROKEN}/approve", None, "approver"),
+    ("POST", f"/api/approvals/{BROKEN}/reject", {"reason": "matrix"}, "approver"),
 ]
 UI: list[tuple[str, str, Any, str | None]] = [
     ("GET", "/queue", None, "viewer"),
@@ -71,6 +82,15 @@ UI: list[tuple[str, str, Any, str | None]] = [
     ("POST", "/admin/users/remove", {"name": "nobody-matrix"}, "admin"),
     ("POST", "/admin/tokens/create", {"user": "vera", "label": "matrix"}, "admin"),
     ("POST", "/admin/tokens/revoke", {"token": "99999"}, "admin"),
+    ("GET", "/mapping", None, "viewer"),
+    ("GET", "/mapping/stripe-to-books", None, "viewer"),
+    ("GET", "/mapping/stripe-to-books/tests/99999", None, "viewer"),
+    ("POST", "/mapping/stripe-to-books/test", {"draft": ""}, "mapper"),
+    ("POST", "/mapping/stripe-to-books/draft", {"content": "timezone: Mars/Base"}, "mapper"),
+    ("POST", "/mapping/stripe-to-books/promote", {"version": "abcdef"}, "approver"),
+    ("POST", "/mapping/stripe-to-books/rollback", {"x": ""}, "approver"),
+    ("GET", "/approvals", None, "viewer"),
+    ("POST", "/approvals/decide", {"key": BROKEN, "decision": "approve"}, "approver"),
 ]  # fmt: skip
 PUBLIC_UI = {("GET", "/login"), ("POST", "/login"), ("GET", "/"), ("POST", "/logout")}
 
@@ -103,6 +123,7 @@ def test_the_matrix_covers_every_route(service: Service) -> None:
             *ui.router.routes,
             *ui_admin.router.routes,
             *ui_queue.router.routes,
+            *ui_mapping.router.routes,
             *metrics.router.routes,
         ]
         for method in getattr(route, "methods", set()) - {"HEAD"}
@@ -116,6 +137,9 @@ def test_the_matrix_covers_every_route(service: Service) -> None:
         "in_matrix": "{invoice_id}",
         "nobody-matrix": "{name}",
         "/tokens/99999": "/tokens/{token_id}",
+        "/mapping/stripe-to-books": "/mapping/{name}",
+        "/versions/abcdef": "/versions/{version}",
+        "/tests/99999": "/tests/{test_id}",
     }
     for value, name in templates.items():
         listed = {(m, p.replace(value, name)) for m, p in listed}

@@ -16,7 +16,7 @@ from billbridge.store._common import SqlStore
 
 ROLES = (
     roles.Runs, roles.Batches, roles.Records, roles.Queue, roles.Audit, roles.Numbers,
-    roles.Monitor, roles.Users, roles.Inbox, roles.WriteBacks,
+    roles.Monitor, roles.Users, roles.Inbox, roles.WriteBacks, roles.Mappings,
 )  # fmt: skip
 SRC = Path(__file__).parents[2] / "src" / "billbridge"
 

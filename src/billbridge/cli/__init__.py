@@ -11,6 +11,7 @@ from importlib import import_module
 
 from ._common import app
 from .books import books_app
+from .mapping import mapping_app
 from .monitor import register as _register_monitor
 from .numbers import numbers_cmd
 from .service import serve, token_app, user_app
@@ -20,7 +21,7 @@ from .worker import worker_cmd
 __all__ = ["app", "main"]
 
 # Each module registers its commands when imported, in the order `billbridge --help` lists.
-for _name in ("workspace", "sync", "recognize", "queue", "audit"):
+for _name in ("workspace", "sync", "recognize", "queue", "approve", "audit", "doctor", "login"):
     import_module(f"{__name__}.{_name}")
 
 _register_monitor(app)
@@ -28,6 +29,7 @@ app.command("serve")(serve)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(books_app, name="books")
+app.add_typer(mapping_app, name="mapping")
 app.command("numbers")(numbers_cmd)
 app.command("worker")(worker_cmd)
 app.add_typer(stripe_app, name="stripe")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -25,13 +25,17 @@ from billbridge import __version__
 from billbridge.audit_anchors import anchor_or_say
 from billbridge.config import CONFIG_NAME, ConfigError, Workspace, load_workspace
 from billbridge.connectors.base import ConnectorError, RetryableError
+from billbridge.engine.model import FlowRuntime
 from billbridge.engine.queue import UnknownRecordError
+from billbridge.identity import TOKEN_ENV, Identity, login_file, person_of, proven_identity
+from billbridge.roles import Action, refusal
 from billbridge.store import AuditHead, Store, StoreError
 from billbridge.wiring import open_workspace_store
 
 __all__ = [
     "JsonOpt",
     "WorkspaceOpt",
+    "acting",
     "anchor_after",
     "app",
     "current_actor",
@@ -39,6 +43,7 @@ __all__ = [
     "err",
     "fail",
     "group_workspace",
+    "mapping_notes",
     "opened",
     "out",
     "say",
@@ -105,6 +110,67 @@ def _no_workspace(workspace: Path) -> str | None:
         f"`billbridge init {workspace}`, or name an existing one with `-w DIR` "
         "(or BILLBRIDGE_WORKSPACE)"
     )
+
+
+def _signed_in_token(ws: Workspace) -> tuple[str, str] | None:
+    """(token, where it came from): BILLBRIDGE_TOKEN, else this OS user's `billbridge login`."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if token:
+        return token, TOKEN_ENV
+    path = login_file(ws.state_url())
+    try:
+        saved = path.read_text("utf-8").split()
+    except OSError:
+        return None
+    return (saved[0], "your `billbridge login`") if saved else None
+
+
+def acting(
+    ws: Workspace,
+    store: Store,
+    what: Action,
+    *,
+    as_json: bool,
+    flows: Sequence[str] | None = None,
+    production: bool | None = None,
+) -> Identity:
+    """Who runs this command, checked against the store (every state-changing command asks).
+
+    Signed in (a token in BILLBRIDGE_TOKEN, or `billbridge login`): that user, whose role
+    must permit `what` (`billbridge.roles`). Not signed in: the name from the environment,
+    as before change control, unless one of `flows` (default: every flow) is on
+    production and the store has users; then the command is refused, since four-eyes
+    needs people it can tell apart. `production`, when given, decides instead of `flows`
+    (a command about a connection, not a flow: a write-back to Stripe).
+    """
+    signed = _signed_in_token(ws)
+    if signed is not None:
+        token, source = signed
+        who = proven_identity(store, token)
+        if who is None:
+            fail(
+                f"the token from {source} is not valid (unknown, revoked or expired): "
+                "`billbridge login` again, or ask an admin for a new token",
+                as_json=as_json,
+            )
+        refused = refusal(who.name, who.role, what)
+        if refused is not None:
+            fail(refused, as_json=as_json)
+        return who
+    if production is None:
+        names = list(flows) if flows is not None else [f.name for f in ws.flows]
+        on = [f"flow {name}" for name in names if ws.is_production(name)]
+    else:
+        on = ["this connection"] if production else []
+    if on and store.list_users():
+        fail(
+            f"{on[0]} is on production and this state store has users: sign in "
+            f"first (`billbridge login`, or {TOKEN_ENV}=<your API token>), so the audit log "
+            "and four-eyes know who you are",
+            as_json=as_json,
+        )
+    actor = current_actor()
+    return Identity(name=person_of(actor), role="admin", proven=False, actor=actor)
 
 
 @contextmanager
@@ -190,3 +256,20 @@ def group_workspace(
     """The callback of a command group (`books`, `stripe`): `-w DIR` after its name too."""
     if workspace is not None:
         os.environ["BILLBRIDGE_WORKSPACE"] = str(workspace)
+
+
+def mapping_notes(lookup: Callable[[str], FlowRuntime]) -> tuple[Callable[[str], FlowRuntime],
+                                                                  list[str]]:  # fmt: skip
+    """`lookup` that also collects what each flow built says about its mapping version
+    (a draft waiting on production, a sandbox running one), for `report_runs`."""
+    notes: list[str] = []
+
+    def noting(name: str) -> FlowRuntime:
+        runtime = lookup(name)
+        state = runtime.mapping_state
+        note = state.note(name) if state is not None else ""
+        if note and note not in notes:
+            notes.append(note)
+        return runtime
+
+    return noting, notes

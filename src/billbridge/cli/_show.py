@@ -108,14 +108,23 @@ def print_states(states: Sequence[dict[str, Any]]) -> None:
 
 
 def report_runs(
-    results: list[RunResult], as_json: bool, states: Sequence[dict[str, Any]] = ()
+    results: list[RunResult],
+    as_json: bool,
+    states: Sequence[dict[str, Any]] = (),
+    notes: Sequence[str] = (),
 ) -> None:
+    """The runs, where each record stands after them, and what each flow's build said
+    about its mapping version (`notes`: a draft waiting on production, a sandbox's draft)."""
     if as_json:
         data: dict[str, Any] = {"runs": [r.as_json() for r in results]}
         if states:
             data["records"] = list(states)
+        if notes:
+            data["mapping"] = list(notes)
         emit(data)
     else:
+        for note in notes:
+            say(note, to_err=True)
         for result in results:
             print_run(result)
         print_states(states)

@@ -28,7 +28,18 @@ from billbridge.store import RunRow, Store
 from billbridge.wiring import flows as flow_runtimes
 from billbridge.wiring import record_namer
 
-from ._common import JsonOpt, WorkspaceOpt, current_actor, emit, err, fail, opened, out, say
+from ._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    acting,
+    current_actor,
+    emit,
+    err,
+    fail,
+    opened,
+    out,
+    say,
+)
 
 __all__ = ["register"]
 
@@ -112,10 +123,13 @@ def reconcile(
         fail(f"--html: the folder {html.parent} does not exist", as_json=as_json)
     with opened(workspace, as_json) as (ws, store):
         names = flows or [f.name for f in ws.flows]
+        actor = current_actor()
+        if fix:  # a fix posts and queues: who does it must be known on production
+            actor = acting(ws, store, "run", flows=names, as_json=as_json).actor
         results = []
         for name in names:
-            with flow_runtimes(ws) as lookup:
-                results.append(reconcile_flow(lookup(name), store, fix=fix, actor=current_actor()))
+            with flow_runtimes(ws, store=store, actor=actor) as lookup:
+                results.append(reconcile_flow(lookup(name), store, fix=fix, actor=actor))
         if html is not None:
             from billbridge.report_html import reconcile_page  # noqa: PLC0415 - only with --html
 

@@ -23,7 +23,18 @@ from billbridge.store import Store, StoreError
 from billbridge.wiring import flows as flow_runtimes
 from billbridge.wiring import record_namer
 
-from ._common import JsonOpt, WorkspaceOpt, app, current_actor, emit, fail, opened, say
+from ._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    acting,
+    app,
+    current_actor,
+    emit,
+    fail,
+    mapping_notes,
+    opened,
+    say,
+)
 from ._show import name_problems, print_causes, print_queue, report_runs
 
 queue_app = typer.Typer(
@@ -94,7 +105,8 @@ def queue_dismiss(
     """Close rows by hand, with the reason (audited): for what no replay can fix."""
     if not reason.strip():
         fail("say why with --reason (it goes to the audit log)", as_json=as_json)
-    with opened(workspace, as_json) as (_ws, store):
+    with opened(workspace, as_json) as (ws, store):
+        who = acting(ws, store, "dismiss", as_json=as_json)
         done = []
         for ident in ids:
             row = store.get_exception(ident)
@@ -103,7 +115,7 @@ def queue_dismiss(
             if row.status != "open":
                 fail(f"queue row {ident} is {row.status}, not open", as_json=as_json)
             try:
-                store.dismiss_exception(ident, actor=current_actor(), reason=reason.strip())
+                store.dismiss_exception(ident, actor=who.actor, reason=reason.strip())
             except StoreError as exc:
                 fail(str(exc), as_json=as_json)
             done.append({"id": ident, "record": row.record_key})
@@ -127,16 +139,19 @@ def retry_cmd(
     """
     if not ids and not all_:
         fail("give queue row ids or --all", as_json=as_json)
-    with opened(workspace, as_json) as (ws, store), flow_runtimes(ws) as lookup:
+    with opened(workspace, as_json) as (ws, store):
+        who = acting(ws, store, "retry", as_json=as_json)
         chosen = None if all_ else ids
         before = [
             (r.flow, r.record_key)
             for r in store.open_exceptions()
             if chosen is None or r.id in chosen
         ]
-        results = retry(store, lookup, chosen, actor=current_actor())
+        with flow_runtimes(ws, store=store, actor=who.actor) as lookup:
+            noting, notes = mapping_notes(lookup)
+            results = retry(store, noting, chosen, actor=who.actor)
         states = _named_states(ws, store, before)
-    report_runs(results, as_json, states)
+    report_runs(results, as_json, states, notes)
 
 
 def _named_states(
@@ -172,21 +187,24 @@ def replay_cmd(
     with opened(workspace, as_json) as (ws, store):
         namer = record_namer(ws, store)
         default = ws.flows[0].name if len(ws.flows) == 1 else None
-        with flow_runtimes(ws) as lookup:
+        actor = current_actor()
+        if not dry_run:
+            actor = acting(ws, store, "replay", as_json=as_json).actor
+        with flow_runtimes(ws, store=store, actor=actor) as lookup:
+            noting, notes = mapping_notes(lookup)
             if cause:
                 found = find_cause(store, cause, flow=flow, namer=namer)
                 if not as_json:
                     say(f"Cause {found.cause}: {found.summary()}", "bold")
                     say(f"  why: {found.problem}")
                 pairs = [(r.flow, r.record_key) for r in found.rows]
-                results = replay_cause(store, lookup, found, actor=current_actor(), dry_run=dry_run)
+                results = replay_cause(store, noting, found, actor=actor, dry_run=dry_run)
             else:
                 assert keys is not None
                 results = replay(
-                    store, lookup, keys, actor=current_actor(), dry_run=dry_run,
-                    default_flow=default,
-                )  # fmt: skip
+                    store, noting, keys, actor=actor, dry_run=dry_run, default_flow=default
+                )
                 pairs = [("", k) for k in keys]
         name_problems(results, namer)
         states = [] if dry_run else _named_states(ws, store, pairs)
-    report_runs(results, as_json, states)
+    report_runs(results, as_json, states, notes)

@@ -10,13 +10,13 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 
 from billbridge.config import ConfigError, load_workspace
+from billbridge.roles import ROLES
 from billbridge.store import AuditEvent, StoreError, TokenRow
-from billbridge.store.base import Role
 
 from ._common import JsonOpt, WorkspaceOpt, current_actor, emit, fail, opened, out
 
@@ -28,7 +28,7 @@ user_app = typer.Typer(
 token_app = typer.Typer(
     help="API tokens for scripts (shown once, stored hashed).", no_args_is_help=True
 )
-ROLES = ("viewer", "operator", "admin")
+_ROLE_LIST = ", ".join(ROLES)
 
 
 def _password(as_json: bool) -> str:
@@ -45,7 +45,9 @@ def _password(as_json: bool) -> str:
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, _ . @ -).")],
-    role: Annotated[str, typer.Option(help="viewer, operator or admin.")] = "viewer",
+    role: Annotated[
+        str, typer.Option(help="viewer, operator, mapper, approver or admin.")
+    ] = "viewer",
     workspace: WorkspaceOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
@@ -55,11 +57,11 @@ def user_add(
     if not re.match(USER_NAME, name):
         fail(f"user name {name!r}: use letters, digits and _ . @ - (at most 64)", as_json=as_json)
     if role not in ROLES:
-        fail(f"--role: {role!r} is not a role (viewer, operator, admin)", as_json=as_json)
+        fail(f"--role: {role!r} is not a role ({_ROLE_LIST})", as_json=as_json)
     password = _password(as_json)
     with opened(workspace, as_json) as (_ws, store):
         try:
-            store.add_user(name=name, role=cast(Role, role), password_hash=hash_password(password))
+            store.add_user(name=name, role=role, password_hash=hash_password(password))
         except StoreError as exc:
             fail(str(exc), as_json=as_json)
         store.append_audit(
@@ -105,16 +107,16 @@ def user_list(workspace: WorkspaceOpt = Path(), as_json: JsonOpt = False) -> Non
 @user_app.command("role")
 def user_role(
     name: Annotated[str, typer.Argument(help="The user.")],
-    role: Annotated[str, typer.Argument(help="viewer, operator or admin.")],
+    role: Annotated[str, typer.Argument(help="viewer, operator, mapper, approver or admin.")],
     workspace: WorkspaceOpt = Path(),
     as_json: JsonOpt = False,
 ) -> None:
     """Change a user's role; their open sessions and tokens use it from their next request."""
     if role not in ROLES:
-        fail(f"ROLE: {role!r} is not a role (viewer, operator, admin)", as_json=as_json)
+        fail(f"ROLE: {role!r} is not a role ({_ROLE_LIST})", as_json=as_json)
     with opened(workspace, as_json) as (_ws, store):
         try:
-            old = store.set_role(name, cast(Role, role), actor=current_actor())
+            old = store.set_role(name, role, actor=current_actor())
         except StoreError as exc:
             fail(str(exc), as_json=as_json)
     if as_json:

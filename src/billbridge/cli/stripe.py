@@ -31,7 +31,7 @@ from billbridge.wiring import writeback_connection, writeback_connector
 from ._common import (
     JsonOpt,
     WorkspaceOpt,
-    current_actor,
+    acting,
     emit,
     err,
     fail,
@@ -90,8 +90,8 @@ def _run(
             fail(str(exc), as_json=as_json)
         _confirm(name, conn, what, yes=yes, as_json=as_json)
         connector = writeback_connector(conn)
-        actor = current_actor()
-        return [write_back(store, connector, r, actor=actor) for r in requests]
+        who = acting(ws, store, "run", production=conn.mode == "production", as_json=as_json)
+        return [write_back(store, connector, r, actor=who.actor) for r in requests]
 
 
 _DONE = {

@@ -14,7 +14,18 @@ from billbridge.engine.causes import group_causes
 from billbridge.engine.run import sync_flow
 from billbridge.wiring import flows as flow_runtimes
 
-from ._common import JsonOpt, WorkspaceOpt, app, current_actor, emit, err, fail, opened, out
+from ._common import (
+    JsonOpt,
+    WorkspaceOpt,
+    acting,
+    app,
+    current_actor,
+    emit,
+    err,
+    fail,
+    opened,
+    out,
+)
 from ._show import open_queue, print_open_queue, print_run
 from .monitor import run_alerts
 
@@ -48,11 +59,21 @@ def sync(
             fail(f"--since: {since!r} is not a date (expected YYYY-MM-DD)", as_json=as_json)
     with opened(workspace, as_json) as (ws, store):
         names = flows or [f.name for f in ws.flows]
+        actor = current_actor()
+        if not dry_run:
+            actor = acting(ws, store, "run", flows=names, as_json=as_json).actor
         results = []
         sources: dict[str, dict[str, Any]] = {}
+        mappings: dict[str, dict[str, Any]] = {}
         for name in names:
-            with flow_runtimes(ws) as lookup:
+            with flow_runtimes(ws, store=store, actor=actor) as lookup:
                 runtime = lookup(name)
+                state = runtime.mapping_state
+                if state is not None and state.note(name):  # a draft waits, or a sandbox runs it
+                    mappings[name] = {"version": runtime.mapping.version, "note": state.note(name),
+                                      "draft_waiting": state.draft_waiting or None}  # fmt: skip
+                    if not as_json:
+                        err.print(state.note(name), highlight=False, markup=False)
                 size = getattr(runtime.source, "size", None)
                 total = size() if callable(size) else None
                 note = getattr(runtime.source, "progress_note", None)
@@ -61,7 +82,7 @@ def sync(
                         sync_flow(
                             runtime,
                             store,
-                            actor=current_actor(),
+                            actor=actor,
                             backfill=backfill,
                             since=since_day,
                             dry_run=dry_run,
@@ -77,7 +98,11 @@ def sync(
         queue = open_queue(store, names, group_causes(store.open_exceptions()))
     if as_json:
         runs = [
-            {**r.as_json(), **({"source": sources[r.flow]} if r.flow in sources else {})}
+            {
+                **r.as_json(),
+                **({"source": sources[r.flow]} if r.flow in sources else {}),
+                **({"mapping": mappings[r.flow]} if r.flow in mappings else {}),
+            }
             for r in results
         ]
         if len(results) == 1:

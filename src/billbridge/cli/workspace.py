@@ -72,7 +72,7 @@ def demo(
     except FileExistsError as exc:
         fail(f"{exc.filename}: already exists; choose another folder for the demo", as_json=as_json)
     with opened(directory, as_json) as (ws, store):
-        with flow_runtimes(ws) as lookup:
+        with flow_runtimes(ws, store=store, actor="demo") as lookup:
             results = [sync_flow(lookup(f.name), store, actor="demo") for f in ws.flows]
         ledgers = [c.path for c in ws.connections.values() if isinstance(c, BeancountConnection)]
         note_demo_files(directory, [str(p.relative_to(directory.resolve())) for p in ledgers])

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
 from .money import Money
@@ -82,8 +82,11 @@ def earned(amount: Money, service: Service, day: date) -> Money:
     """The part of `amount` earned by the days of `service` before `day`.
 
     Nothing before the start, all of it from the end on; in between, amount * days
-    served / days in the service, rounded half-even to the minor unit (so earning a
-    negative amount is exactly the negation of earning the positive one).
+    served / days in the service, rounded half away from zero to the minor unit (so
+    earning a negative amount is exactly the negation of earning the positive one). Not
+    half-even: a month's piece is the difference of two such roundings, and with ties
+    rounded the same way each time the piece stays strictly within one minor unit of its
+    exact share (half-even may round one tie up and the next down, a full unit apart).
     """
     if service.days <= 0:
         return amount if day >= service.end else Money.zero(amount.currency)
@@ -92,7 +95,11 @@ def earned(amount: Money, service: Service, day: date) -> Money:
         return amount
     if served == 0:
         return Money.zero(amount.currency)
-    return Money.rounded(amount.amount * Decimal(served) / Decimal(service.days), amount.currency)
+    return Money.rounded(
+        amount.amount * Decimal(served) / Decimal(service.days),
+        amount.currency,
+        rounding=ROUND_HALF_UP,
+    )
 
 
 def _follow(total: Money, part: Money, whole: Money) -> Money:

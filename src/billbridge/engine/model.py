@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from billbridge.change_config import ApprovalRule
 from billbridge.connectors.base import SourceConnector, SourceFigures, TargetConnector
 from billbridge.connectors.source import (
     Describe,
@@ -24,6 +25,7 @@ from billbridge.connectors.source import (
 )
 from billbridge.mapping.model import Mapping as MappingFile
 
+from .mapping_change import FlowMapping
 from .retry import RetryPolicy
 
 __all__ = [
@@ -88,6 +90,10 @@ class FlowRuntime:
     # which invoice it paid): the records whose entries carry one of them are run again
     # in the same batch, so a link that arrives after its payment still posts its effect.
     revisits: Mapping[str, Callable[[Mapping[str, Any]], list[str]]] = field(default_factory=dict)
+    # Change control (engine/mapping_change.py): which version runs and why, and the
+    # approval rules that hold risky records for a person (engine/approvals.py).
+    mapping_state: FlowMapping | None = None
+    approvals: tuple[ApprovalRule, ...] = ()
 
 
 @dataclass(slots=True, kw_only=True)

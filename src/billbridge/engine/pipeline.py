@@ -44,6 +44,7 @@ from billbridge.store.base import (
     SyncState,
 )
 
+from .approvals import APPROVAL_FIELD, Approvals, Verdict
 from .book_checks import BookChecks
 from .crashpoints import crashpoint
 from .holds import hold_started, timeout_texts
@@ -181,6 +182,8 @@ class RecordPipeline:
         # A record flow's last step (engine/records.py); None for a ledger flow.
         records = records_of(flow.target)
         self.records = RecordWriter(self, records) if records is not None else None
+        # Approval hook (engine/approvals.py): risky records held until a person decides.
+        self.approvals = Approvals(flow=flow, store=store, resolve=self.resolve)
 
     # ------------------------------------------------------------------ look-ups
     def prefetch(self, keys: list[str], records: Sequence[RawRecord] = ()) -> None:
@@ -400,6 +403,13 @@ class RecordPipeline:
         for req in plan.requires:
             if req.facet not in self._posted_facets(req.record):
                 return self._hold(key, version, req.record, req.reason, now)
+        if self.flow.approvals:  # no rules, no cost on the hot path
+            verdict = self.approvals.check(
+                key, version, normalized.value, plan.entries, prior=prior,
+                posted=self._posted_facets,
+            )  # fmt: skip
+            if verdict is not None:
+                return self._approval(key, version, verdict, now)
         return self._write(key, version, plan.entries, now)
 
     def _aliases(self, raw: RawRecord, version: str, now: datetime) -> None:
@@ -604,6 +614,7 @@ class RecordPipeline:
                         summary=item.entry.narration,
                         link=item.entry.links[0] if item.entry.links else "",
                         lines=entry_lines(item.entry),
+                        mapping_version=mapping_version,
                     )
                 )
             self.posted_keys.append(key)
@@ -685,6 +696,19 @@ class RecordPipeline:
             )  # fmt: skip
             self.awaited.add(waiting_on)
         return self._count(kind)
+
+    def _approval(self, key: str, version: str, verdict: Verdict, now: datetime) -> str:
+        """Held for a person (never released automatically), or failed by their rejection."""
+        if verdict.kind == "reject":
+            problem = Problem(
+                record=key, field=APPROVAL_FIELD, message=verdict.message, hint=verdict.hint
+            )
+            return self._fail(key, version, (problem,), FailureKind.PERMANENT, now)
+        self._record_problem(
+            key, version, "held", verdict.message, APPROVAL_FIELD, verdict.hint, now,
+            action="held",
+        )  # fmt: skip
+        return self._count("held")
 
     def _conflict(self, key: str, version: str, item: Planned, now: datetime) -> str:
         message = (

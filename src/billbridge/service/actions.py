@@ -95,7 +95,7 @@ def replay_records(
     if not keys:
         raise HTTPException(422, "give at least one record key, e.g. stripe:invoice:in_123")
     try:
-        with flow_runtimes(ws) as lookup:
+        with flow_runtimes(ws, store=store, actor=actor) as lookup:
             results = replay(
                 store, lookup, keys, actor=actor, dry_run=dry_run, default_flow=_default_flow(ws)
             )
@@ -111,7 +111,7 @@ def retry_rows(
     ws: Workspace, store: Store, ids: Sequence[int] | None, *, actor: str
 ) -> list[RunResult]:
     try:
-        with flow_runtimes(ws) as lookup:
+        with flow_runtimes(ws, store=store, actor=actor) as lookup:
             return retry(store, lookup, ids, actor=actor)
     except (UnknownRecordError, ConfigError, ConnectorError) as exc:
         raise _engine_errors(exc) from None
@@ -195,7 +195,7 @@ def start_runs(
     except ConfigError as exc:
         raise HTTPException(404, exc.detail) from None
     try:
-        with flow_runtimes(ws) as lookup:
+        with flow_runtimes(ws, store=store, actor=actor) as lookup:
             results = [sync_flow(lookup(n), store, actor=actor, dry_run=dry_run) for n in chosen]
     except ConnectorError as exc:
         raise _engine_errors(exc) from None
@@ -247,7 +247,7 @@ def reconcile_flows(
     except ConfigError as exc:
         raise HTTPException(404, exc.detail) from None
     try:
-        with flow_runtimes(ws) as lookup:
+        with flow_runtimes(ws, store=store, actor=actor) as lookup:
             results = [reconcile_flow(lookup(n), store, fix=fix, actor=actor) for n in chosen]
     except ConnectorError as exc:
         raise _engine_errors(exc) from None

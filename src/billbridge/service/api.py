@@ -1,8 +1,10 @@
 """The REST API under /api: JSON over the same engine calls as the CLI.
 
-Roles: viewer reads; operator also starts runs, retries, replays and dismisses; admin
-also manages users and tokens. Bearer tokens authenticate scripts; a browser session
-may call it too, with its CSRF token in the `X-CSRF-Token` header on unsafe methods.
+Roles (`billbridge.roles`): viewer reads; operator also starts runs, retries, replays and
+dismisses; mapper also makes mapping drafts and tests; approver also promotes, rolls
+back and decides held records; admin also manages users and tokens. Bearer tokens
+authenticate scripts; a browser session may call it too, with its CSRF token in the
+`X-CSRF-Token` header on unsafe methods.
 """
 
 from __future__ import annotations
@@ -386,3 +388,9 @@ api_users.register(router)
 from . import api_stripe  # noqa: E402 - its routes join this router, under /api/stripe
 
 api_stripe.register(router)
+
+
+# ---------------------------------------------------------------- change control (issue 17)
+from . import api_mapping  # noqa: E402 - its routes join this router: /api/mapping, /api/approvals
+
+api_mapping.register(router)

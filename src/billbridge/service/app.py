@@ -25,7 +25,7 @@ from billbridge.redact import workspace_secrets
 from billbridge.store import StoreError, StorePool
 from billbridge.wiring import open_workspace_store
 
-from . import api, metrics, ui, ui_admin, ui_queue
+from . import api, metrics, ui, ui_admin, ui_mapping, ui_queue
 from .auth import LoginLimiter
 from .deps import LoginRequiredError
 from .scrub import ScrubSecrets
@@ -142,6 +142,7 @@ def create_app(
     app.include_router(ui.router)
     app.include_router(ui_admin.router)
     app.include_router(ui_queue.router)
+    app.include_router(ui_mapping.router)
     for router in EXTRA_ROUTERS:
         app.include_router(router)
     for path, flow in webhook_paths(workspace).items():

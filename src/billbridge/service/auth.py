@@ -3,25 +3,26 @@
 Why these choices: passwords are hashed with argon2id (memory-hard, so a stolen user
 table is expensive to crack); API tokens and session ids are long random strings the
 store keeps only as SHA-256 digests (they are not guessable, so a fast hash suffices,
-and a database dump holds nothing that logs in). Roles are ordered: a viewer reads, an
-operator also retries, replays and dismisses, an admin also manages users and tokens.
+and a database dump holds nothing that logs in). Roles and what each may do are in
+`billbridge.roles`, shared with the CLI (which must not need this module's extra).
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, get_args
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from billbridge.store.base import Role, UserRow, Users
+from billbridge.identity import digest, new_token
+from billbridge.roles import ROLES, Role, permits
+from billbridge.store.base import UserRow, Users
 
 __all__ = [
     "MIN_PASSWORD",
@@ -37,11 +38,8 @@ __all__ = [
     "verify_password",
 ]
 
-ROLES: tuple[Role, ...] = get_args(Role)
 USER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"  # shown in the audit log and the page header
 MIN_PASSWORD = 12
-_RANK = {role: rank for rank, role in enumerate(ROLES)}
-TOKEN_PREFIX = "bb_"  # noqa: S105 - a visible prefix, not a secret
 SESSION_HOURS = 8
 _hasher = PasswordHasher()  # argon2id with the library's current recommended cost
 
@@ -62,7 +60,8 @@ class Principal:
 
 
 def allows(role: Role, needed: Role) -> bool:
-    return _RANK[role] >= _RANK[needed]
+    """At least role `needed`; `billbridge.roles.permits` decides (one function everywhere)."""
+    return permits(role, needed)
 
 
 def hash_password(password: str) -> str:
@@ -81,17 +80,11 @@ def verify_password(user: UserRow | None, password: str) -> bool:
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def create_token(
     store: Users, *, user: str, label: str = "", expires_at: datetime | None = None
 ) -> str:
     """A new API token for `user`; the plain text is returned once and never stored."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    store.add_token(user=user, token_hash=digest(token), label=label, expires_at=expires_at)
-    return token
+    return new_token(store, user=user, label=label, expires_at=expires_at)
 
 
 def create_session(store: Users, user: str) -> tuple[str, str]:

@@ -175,7 +175,7 @@ class _Receiver:
         with _connection_lock(self.workspace, self.connection):
             store = self.open_store()
             try:
-                with flows(self.workspace) as lookup:
+                with flows(self.workspace, store=store, actor="webhook") as lookup:
                     for name in self.flows:
                         passes.extend(drain_inbox(lookup(name), store, limit=limit))
                 problem = anchor_or_say(self.workspace, store)  # the drain's runs end here

@@ -9,6 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._common import redact_url as _redact_url
+from ._mappings import (
+    ChangedMeanwhileError,
+    MappingTestRow,
+    MappingVersionRow,
+    PromotionKind,
+    PromotionRow,
+    RecordDecisionRow,
+)
 from ._numbers import InvoiceNumberRow, NumberWindow
 from ._pool import StorePool
 from ._users import LastAdminError, NotFoundError, TokenRow, TokenStatus
@@ -35,14 +43,20 @@ __all__ = [
     "AuditRow",
     "AuditVerdict",
     "Batch",
+    "ChangedMeanwhileError",
     "CursorRow",
     "ExceptionRow",
     "InvoiceNumberRow",
     "LastAdminError",
+    "MappingTestRow",
+    "MappingVersionRow",
     "NotFoundError",
     "NumberWindow",
     "OutcomeRow",
     "PostingRow",
+    "PromotionKind",
+    "PromotionRow",
+    "RecordDecisionRow",
     "RecordRow",
     "RunOwner",
     "RunRow",

@@ -21,6 +21,7 @@ from billbridge.redact import redact_url
 
 from . import audit_chain
 from ._inbox import InboxMixin
+from ._mappings import MappingStoreMixin
 from ._monitor import MonitorMixin
 from ._numbers import NumbersMixin
 from ._queries import migrations, queries
@@ -65,8 +66,9 @@ def _now() -> datetime:
 
 
 class SqlStore(
-    MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, WriteBacksMixin, RowReader, ABC
-):
+    MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, WriteBacksMixin, MappingStoreMixin,
+    RowReader, ABC,
+):  # fmt: skip
     """A `Store` over one DB-API connection; subclasses supply the dialect's edges."""
 
     dialect: ClassVar[str]
@@ -274,7 +276,8 @@ class SqlStore(
         )  # fmt: skip
         postings = [
             (p.flow, p.record_key, p.facet, p.idempotency_key, p.version, p.entry_hash,
-             p.target, p.target_ref, p.run_id, ts(p.posted_at), p.summary, p.link, p.lines)
+             p.target, p.target_ref, p.run_id, ts(p.posted_at), p.summary, p.link, p.lines,
+             p.mapping_version)
             for p in batch.postings
         ]  # fmt: skip
         outcomes = [

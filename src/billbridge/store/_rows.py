@@ -46,6 +46,7 @@ class RowReader:
             flow=r[1], record_key=r[2], facet=r[3], idempotency_key=r[4], version=r[5],
             entry_hash=r[6], target=r[7], target_ref=r[8], run_id=r[9],
             posted_at=self._dt(r[10]), summary=r[11], link=r[12], lines=r[13],
+            mapping_version=r[14],
         )  # fmt: skip
 
     def _outcome(self, r: Sequence[Any]) -> OutcomeRow:

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from .base import AuditEvent, AuditRow, Role, StoreError, UserRow
+from billbridge.roles import Role
+
+from .base import AuditEvent, AuditRow, StoreError, UserRow
 
 __all__ = ["LastAdminError", "NotFoundError", "TokenRow", "TokenStatus", "UserStoreMixin"]
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .rows import (
     AuditEvent,
@@ -52,6 +52,13 @@ from .rows import (
 )
 
 if TYPE_CHECKING:
+    from ._mappings import (
+        MappingTestRow,
+        MappingVersionRow,
+        PromotionKind,
+        PromotionRow,
+        RecordDecisionRow,
+    )
     from ._numbers import InvoiceNumberRow, NumberWindow
     from ._users import TokenRow
 
@@ -59,6 +66,7 @@ __all__ = [
     "Audit",
     "Batches",
     "Inbox",
+    "Mappings",
     "Monitor",
     "Numbers",
     "Queue",
@@ -258,12 +266,37 @@ class WriteBacks(Protocol):
     def writebacks_for(self, record_key: str) -> list[WriteBackRow]: ...
 
 
-class SyncState(Runs, Batches, Records, Queue, Numbers, Protocol):
+class Mappings(Protocol):
+    """Change control: mapping versions, promotions, tests and record approvals."""
+
+    def add_mapping_version(self, row: MappingVersionRow, *, audit: AuditEvent | None) -> bool: ...
+    def get_mapping_version(self, flow: str, version: str) -> MappingVersionRow | None: ...
+    def mapping_versions(self, flow: str) -> list[MappingVersionRow]: ...
+    def promoted_mapping(self, flow: str) -> str | None: ...
+    def promote_mapping(
+        self, *, flow: str, version: str, expected: str | None, kind: PromotionKind,
+        actor: str, test_id: int | None, source: str, target: str, mapping: str,
+        audit: AuditEvent,
+    ) -> PromotionRow: ...  # fmt: skip
+    def mapping_promotions(self, flow: str) -> list[PromotionRow]: ...
+    def add_mapping_test(
+        self, *, flow: str, draft: str, base: str, actor: str, records: int,
+        summary: dict[str, Any], audit: AuditEvent,
+    ) -> MappingTestRow: ...  # fmt: skip
+    def mapping_tests(self, flow: str, *, draft: str | None = None) -> list[MappingTestRow]: ...
+    def decide_record(self, row: RecordDecisionRow, *, audit: AuditEvent) -> RecordDecisionRow: ...
+    def record_decisions(self, flow: str, record_key: str) -> list[RecordDecisionRow]: ...
+    def flow_snapshots(
+        self, flow: str, *, limit: int | None = None, since: datetime | None = None
+    ) -> list[RecordRow]: ...
+
+
+class SyncState(Runs, Batches, Records, Queue, Numbers, Mappings, Protocol):
     """What the record path of a sync, replay, reconcile fix or webhook drain needs."""
 
 
 class Store(Runs, Batches, Records, Queue, Audit, Numbers, Monitor, Users, Inbox, WriteBacks,
-            Protocol):  # fmt: skip
+            Mappings, Protocol):  # fmt: skip
     """Every role at once: what opening a workspace's state store gives (both backends)."""
 
     @property

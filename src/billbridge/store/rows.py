@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from billbridge.roles import Role
+
 from ._monitor_rows import (
     DiscrepancyRow,
     InboxCounts,
@@ -146,6 +148,7 @@ class PostingRow:
     summary: str = ""  # one line a person can read, e.g. "Invoice HB-0042 — Globex, 119.00 EUR"
     link: str = ""  # the document this posting belongs to (an invoice id), for trace
     lines: str = ""  # the entry's lines as posted: "account amount currency" per line
+    mapping_version: str = ""  # the mapping version that planned it ("" before 0080)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -321,9 +324,6 @@ class Batch:
             or self.invoice_numbers
             or self.writebacks
         )
-
-
-Role = Literal["viewer", "operator", "admin"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

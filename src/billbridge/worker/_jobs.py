@@ -138,7 +138,7 @@ def run_job(workspace: Workspace, job: str, flow_name: str) -> JobResult:
     result = JobResult(job=job, flow=flow_name)
     store = open_workspace_store(workspace)
     try:
-        with flows(workspace) as lookup:
+        with flows(workspace, store=store, actor=ACTOR) as lookup:
             flow = lookup(flow_name)
             if job == DRAIN:
                 for one in drain_inbox(flow, store, actor=ACTOR):

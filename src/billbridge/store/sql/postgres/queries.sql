@@ -60,8 +60,8 @@ ON CONFLICT (key) DO UPDATE SET
 
 -- name: insert_posting
 INSERT INTO postings (flow, record_key, facet, idempotency_key, version, entry_hash, target,
-                      target_ref, run_id, posted_at, summary, link, lines)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+                      target_ref, run_id, posted_at, summary, link, lines, mapping_version)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
 
 -- name: insert_outcome
 INSERT INTO outcomes (run_id, flow, record_key, version, outcome, at, retryable, error, field, hint)
@@ -145,17 +145,17 @@ FROM records WHERE source_id = %s ORDER BY key;
 
 -- name: postings_for
 SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target, target_ref,
-       run_id, posted_at, summary, link, lines
+       run_id, posted_at, summary, link, lines, mapping_version
 FROM postings WHERE record_key = %s AND (%s::text IS NULL OR flow = %s) ORDER BY id;
 
 -- name: posting_by_key
 SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target, target_ref,
-       run_id, posted_at, summary, link, lines
+       run_id, posted_at, summary, link, lines, mapping_version
 FROM postings WHERE idempotency_key = %s;
 
 -- name: postings_page
 SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target, target_ref,
-       run_id, posted_at, summary, link, lines
+       run_id, posted_at, summary, link, lines, mapping_version
 FROM postings WHERE id > %s AND (%s::text IS NULL OR flow = %s) ORDER BY id LIMIT %s;
 
 -- name: outcomes_for
@@ -194,7 +194,7 @@ SELECT pg_advisory_xact_lock(%s);
 
 -- name: postings_linked
 SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target, target_ref,
-       run_id, posted_at, summary, link, lines
+       run_id, posted_at, summary, link, lines, mapping_version
 FROM postings WHERE link = %s AND link <> '' ORDER BY id;
 
 -- Bulk forms of the batch writes: one statement per table and batch, the columns passed
@@ -214,10 +214,10 @@ ON CONFLICT (key) DO UPDATE SET
 
 -- name: insert_posting_bulk
 INSERT INTO postings (flow, record_key, facet, idempotency_key, version, entry_hash, target,
-                      target_ref, run_id, posted_at, summary, link, lines)
+                      target_ref, run_id, posted_at, summary, link, lines, mapping_version)
 SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],
                      %b::text[], %b::text[], %b::bigint[], %b::timestamptz[], %b::text[],
-                     %b::text[], %b::text[]);
+                     %b::text[], %b::text[], %b::text[]);
 
 -- name: insert_outcome_bulk
 INSERT INTO outcomes (run_id, flow, record_key, version, outcome, at, retryable, error, field, hint)

@@ -60,8 +60,8 @@ ON CONFLICT (key) DO UPDATE SET
 
 -- name: insert_posting
 INSERT INTO postings (flow, record_key, facet, idempotency_key, version, entry_hash, target,
-                      target_ref, run_id, posted_at, summary, link, lines)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+                      target_ref, run_id, posted_at, summary, link, lines, mapping_version)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: insert_outcome
 INSERT INTO outcomes (run_id, flow, record_key, version, outcome, at, retryable, error, field, hint)
@@ -145,17 +145,17 @@ FROM records WHERE source_id = ? ORDER BY key;
 
 -- name: postings_for
 SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target, target_ref,
-       run_id, posted_at, summary, link, lines
+       run_id, posted_at, summary, link, lines, mapping_version
 FROM postings WHERE record_key = ? AND (? IS NULL OR flow = ?) ORDER BY id;
 
 -- name: posting_by_key
 SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target, target_ref,
-       run_id, posted_at, summary, link, lines
+       run_id, posted_at, summary, link, lines, mapping_version
 FROM postings WHERE idempotency_key = ?;
 
 -- name: postings_page
 SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target, target_ref,
-       run_id, posted_at, summary, link, lines
+       run_id, posted_at, summary, link, lines, mapping_version
 FROM postings WHERE id > ? AND (? IS NULL OR flow = ?) ORDER BY id LIMIT ?;
 
 -- name: outcomes_for
@@ -189,7 +189,7 @@ ORDER BY id;
 
 -- name: postings_linked
 SELECT id, flow, record_key, facet, idempotency_key, version, entry_hash, target, target_ref,
-       run_id, posted_at, summary, link, lines
+       run_id, posted_at, summary, link, lines, mapping_version
 FROM postings WHERE link = ? AND link <> '' ORDER BY id;
 
 -- name: records_linked

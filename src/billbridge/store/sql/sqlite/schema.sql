@@ -66,8 +66,8 @@ CREATE TABLE postings (
     posted_at        TEXT NOT NULL,
     summary          TEXT NOT NULL DEFAULT '',
     link             TEXT NOT NULL DEFAULT ''  -- the document it belongs to, for trace
-    -- migration 0060, in the shape its ALTER TABLE leaves (migrations == fresh schema):
-    , lines TEXT NOT NULL DEFAULT ''
+    -- migrations 0060 and 0080, in the shape their ALTER TABLEs leave (migrations == fresh):
+    , lines TEXT NOT NULL DEFAULT '', mapping_version TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX postings_record_key_idx ON postings (record_key);
 CREATE INDEX postings_link_idx ON postings (link) WHERE link <> '';
@@ -179,20 +179,20 @@ CREATE UNIQUE INDEX alert_incidents_one_open_idx
 
 CREATE TABLE users (
     name           TEXT PRIMARY KEY,
-    role           TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+    role           TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'mapper', 'approver', 'admin')),
     password_hash  TEXT NOT NULL,
     created_at     TEXT NOT NULL
 );
 
 CREATE TABLE api_tokens (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    user_name   TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
-    token_hash  TEXT NOT NULL UNIQUE,
-    label       TEXT NOT NULL DEFAULT '',
-    created_at  TEXT NOT NULL,
-    expires_at  TEXT
-    -- migration 0010, in the shape its ALTER TABLE leaves (migrations == fresh schema):
-    , revoked_at TEXT, last_used_at TEXT
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_name     TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    token_hash    TEXT NOT NULL UNIQUE,
+    label         TEXT NOT NULL DEFAULT '',
+    created_at    TEXT NOT NULL,
+    expires_at    TEXT,
+    revoked_at    TEXT,
+    last_used_at  TEXT
 );
 
 CREATE TABLE web_sessions (
@@ -272,3 +272,67 @@ CREATE TABLE writebacks (
     UNIQUE (connection, action, record_key, version)
 );
 CREATE INDEX writebacks_record_key_idx ON writebacks (record_key);
+
+-- Every mapping a flow has used or been offered, as the validated model's JSON (which
+-- reloads to the same content hash, the version id). Rows are never changed or deleted.
+CREATE TABLE mapping_versions (
+    flow        TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    content     TEXT NOT NULL,
+    author      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    comment     TEXT NOT NULL DEFAULT '',
+    parent      TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (flow, version)
+);
+
+CREATE TRIGGER mapping_versions_no_update BEFORE UPDATE ON mapping_versions
+BEGIN
+    SELECT RAISE(ABORT, 'mapping versions are immutable');
+END;
+
+CREATE TRIGGER mapping_versions_no_delete BEFORE DELETE ON mapping_versions
+BEGIN
+    SELECT RAISE(ABORT, 'mapping versions are immutable');
+END;
+
+-- Which version each flow runs, changed only by a promotion (bootstrap, promote, rollback).
+CREATE TABLE mapping_promotions (
+    id        INTEGER PRIMARY KEY,
+    flow      TEXT NOT NULL,
+    version   TEXT NOT NULL,
+    previous  TEXT NOT NULL DEFAULT '',
+    kind      TEXT NOT NULL CHECK (kind IN ('bootstrap', 'promote', 'rollback')),
+    actor     TEXT NOT NULL,
+    test_id   INTEGER,
+    at        TEXT NOT NULL
+);
+CREATE INDEX mapping_promotions_flow_idx ON mapping_promotions (flow, id);
+
+-- `billbridge mapping test`: a draft re-planned against the promoted version on stored
+-- snapshots; `summary` is the JSON the command showed (counts, totals, changed records).
+CREATE TABLE mapping_tests (
+    id       INTEGER PRIMARY KEY,
+    flow     TEXT NOT NULL,
+    draft    TEXT NOT NULL,
+    base     TEXT NOT NULL,
+    actor    TEXT NOT NULL,
+    at       TEXT NOT NULL,
+    records  INTEGER NOT NULL,
+    summary  TEXT NOT NULL
+);
+CREATE INDEX mapping_tests_draft_idx ON mapping_tests (flow, draft, id);
+
+-- A person's decision on a record an approval rule held, for one version of the record.
+CREATE TABLE record_approvals (
+    id          INTEGER PRIMARY KEY,
+    flow        TEXT NOT NULL,
+    record_key  TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    rule        TEXT NOT NULL,
+    decision    TEXT NOT NULL CHECK (decision IN ('approved', 'rejected')),
+    reason      TEXT NOT NULL DEFAULT '',
+    actor       TEXT NOT NULL,
+    at          TEXT NOT NULL
+);
+CREATE INDEX record_approvals_key_idx ON record_approvals (flow, record_key, version);
