@@ -43,6 +43,8 @@ class AlertRules(_Strict):
     # The day's estimated clean-up time (engine/cleanup.py) above this many minutes. On by
     # default: the product is judged by a clean-up under 30 minutes a day (null: off).
     cleanup_minutes: float | None = Field(default=30, gt=0)
+    # customer success: a deal's plan changed to one worth more (engine/notify.py)
+    plan_upgrade: bool = False
 
 
 class AlertsConfig(_Strict):

@@ -31,6 +31,7 @@ from .change_config import ApprovalRule, ChangeControl
 from .connectors.base import FatalError
 from .connectors.registry import connector_names, connector_spec
 from .connectors.spec import ConnectionConfig
+from .twoway_config import OwnerConfig, owner_problems, owner_short_form, two_way_pairs
 from .yamlsource import ConfigError, LocatedYaml, first_error, load_yaml
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "FlowConfig",
     "GnuCashConnection",
     "LedgerConnection",
+    "OwnerConfig",
     "RetryConfig",
     "SqlLedgerConnection",
     "StripeConnection",
@@ -267,6 +269,12 @@ class Workspace(_Strict):
     worker: WorkerConfig = WorkerConfig()
     change_control: ChangeControl = ChangeControl()  # change_config.py: four-eyes
     approvals: list[ApprovalRule] = Field(default_factory=list)  # records held for a person
+    owners: dict[str, dict[str, OwnerConfig]] = Field(default_factory=dict)
+
+    @field_validator("owners", mode="before")
+    @classmethod
+    def _owners_short_form(cls, value: Any) -> Any:
+        return owner_short_form(value)
 
     @field_validator("connections", mode="before")
     @classmethod
@@ -313,6 +321,15 @@ class Workspace(_Strict):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _two_way_fields_have_owners(self) -> Workspace:
+        kinds = {name: conn.connector for name, conn in self.connections.items()}
+        problems = owner_problems(two_way_pairs(self.flows, kinds), self.owners)
+        if problems:
+            field, line, message = problems[0]
+            raise _LineValueError(field, line, message)
+        return self
+
     def flow(self, name: str) -> FlowConfig:
         for flow in self.flows:
             if flow.name == name:
@@ -340,6 +357,16 @@ class _LocatedValueError(ValueError):
     def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
         self.loc = loc
         super().__init__(message)
+
+
+class _LineValueError(_LocatedValueError):
+    """A located error shown at another path's line (the field it names may be absent)."""
+
+    def __init__(
+        self, loc: tuple[str | int, ...], line: tuple[str | int, ...], message: str
+    ) -> None:
+        super().__init__(loc, message)
+        self.line = line
 
 
 class _FieldValueError(_LocatedValueError):
@@ -427,6 +454,7 @@ def _config_error(doc: LocatedYaml, exc: ValidationError) -> ConfigError:
         loc, message = (*loc, *ctx_error.loc), str(ctx_error)
     elif isinstance(ctx_error, _LocatedValueError):
         loc, message = ctx_error.loc, str(ctx_error)
+    line_loc = ctx_error.line if isinstance(ctx_error, _LineValueError) else loc
     shown = list(loc)
     field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in shown).lstrip(".")
     if error["type"] == "extra_forbidden":
@@ -437,4 +465,4 @@ def _config_error(doc: LocatedYaml, exc: ValidationError) -> ConfigError:
         secret = any(name in field for name in ("api_key", "password", "webhook", "secret"))
         shown_input = "<secret>" if secret else repr(error["input"])
         message = f"{message} (got {shown_input})"
-    return ConfigError(doc.path, doc.line_of(loc), field, message)
+    return ConfigError(doc.path, doc.line_of(line_loc), field, message)

@@ -7,9 +7,10 @@ and the service must build flows the same way. Which connector serves which
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import partial
 from typing import Any, cast
 
 from .config import CONFIG_NAME, ConfigError, CsvExportConnection, StripeConnection, Workspace
@@ -18,15 +19,19 @@ from .connectors.registry import spec_for
 from .connectors.source import SourceModel
 from .connectors.spec import ConnectionConfig, LedgerLine
 from .engine.model import FlowRuntime, Normalize
+from .engine.owners import FieldOwner, Policy
 from .engine.records import LedgerlessTarget
 from .engine.retry import RetryPolicy
+from .engine.twoway import TwoWaySync
 from .engine.words import RecordNamer
 from .flow_mapping import flow_mapping
 from .store import Store, open_store
 from .store.base import Records
+from .twoway_config import two_way_pairs
 
 __all__ = [
     "build_flow",
+    "erasure_parts",
     "flow_normalizer",
     "flows",
     "ledger_lines",
@@ -111,6 +116,29 @@ def source_model(conn: ConnectionConfig) -> SourceModel:
     return spec.source_model(conn)
 
 
+def _twoway(workspace: Workspace, name: str) -> TwoWaySync | None:
+    """The flow's part of a two-way pair (both sides' record targets and models), if any."""
+    kinds = {n: c.connector for n, c in workspace.connections.items()}
+    flow = workspace.flow(name)
+    for plan in two_way_pairs(workspace.flows, kinds):
+        if name not in (plan.flow_ab, plan.flow_ba):
+            continue
+        this_conn = workspace.connections[flow.source]
+        make = spec_for(this_conn).record_target
+        assert make is not None  # a pair is two record flows
+        owners = {
+            obj: {f: FieldOwner(owner=o.owner, policy=Policy(o.policy)) for f, o in rules.items()}
+            for obj, rules in workspace.owners.items()
+        }
+        return TwoWaySync(
+            pair=plan.pair, a=plan.a, b=plan.b, this=flow.source, other=flow.target,
+            objects=plan.objects, owners=owners, conflict_flow=plan.flow_ab,
+            this_target=make(flow.source, this_conn),
+            other_normalize=source_model(workspace.connections[flow.target]).normalize,
+        )  # fmt: skip
+    return None
+
+
 def build_flow(
     workspace: Workspace, name: str, *, store: Store | None = None, actor: str = "system"
 ) -> FlowRuntime:
@@ -123,6 +151,7 @@ def build_flow(
     chosen = flow_mapping(workspace, name, store=store, actor=actor)
     conn = workspace.connections[flow.source]
     model = source_model(conn)
+    alerts = workspace.alerts
     return FlowRuntime(
         name=flow.name,
         source=_source(flow.source, conn),
@@ -146,6 +175,10 @@ def build_flow(
         lifecycle=model.lifecycle,
         hold_timeout=timedelta(seconds=flow.hold_timeout_seconds),
         revisits=model.revisits,
+        twoway=_twoway(workspace, name),
+        notify_upgrades=alerts is not None and alerts.rules.plan_upgrade,
+        subjects=model.subjects,
+        redact=model.redact,
     )
 
 
@@ -186,6 +219,37 @@ def flows(
     finally:
         for flow in built.values():
             flow.target.close()
+            if flow.twoway is not None:
+                flow.twoway.close()
+            close = getattr(flow.source, "close", None)  # a source with a connection pool
+            if callable(close):
+                close()
+
+
+def erasure_parts(
+    workspace: Workspace,
+) -> tuple[
+    dict[str, SourceModel], dict[str, Callable[[Sequence[tuple[str, str]]], int]], list[str]
+]:
+    """What GDPR erasure needs of a workspace: each source's model (whose data a record
+    carries, and its redaction), each target's scrubber for the files billbridge owns,
+    and what it cannot rewrite (said in the report, never silently skipped)."""
+    models: dict[str, SourceModel] = {}
+    scrubbers: dict[str, Callable[[Sequence[tuple[str, str]]], int]] = {}
+    kept: list[str] = []
+    targets = {f.target for f in workspace.flows}
+    for name, conn in workspace.connections.items():
+        spec = spec_for(conn)
+        if spec.source_model is not None:
+            models[name] = spec.source_model(conn)
+        if spec.scrub is not None:
+            scrubbers[name] = partial(spec.scrub, conn)
+        elif name in targets and spec.role == "target":
+            kept.append(
+                f"{name} ({conn.connector}): entries already written there keep their "
+                "narrations; erase the person there by hand"
+            )
+    return models, scrubbers, kept
 
 
 def ledger_lines(workspace: Workspace, flow_name: str) -> Iterator[LedgerLine]:

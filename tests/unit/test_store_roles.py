@@ -16,7 +16,8 @@ from billbridge.store._common import SqlStore
 
 ROLES = (
     roles.Runs, roles.Batches, roles.Records, roles.Queue, roles.Audit, roles.Numbers,
-    roles.Monitor, roles.Users, roles.Inbox, roles.WriteBacks, roles.Mappings,
+    roles.Monitor, roles.Users, roles.Inbox, roles.WriteBacks, roles.Mappings, roles.Pairs,
+    roles.Privacy,
 )  # fmt: skip
 SRC = Path(__file__).parents[2] / "src" / "billbridge"
 

@@ -21,7 +21,10 @@ from .worker import worker_cmd
 __all__ = ["app", "main"]
 
 # Each module registers its commands when imported, in the order `billbridge --help` lists.
-for _name in ("workspace", "sync", "recognize", "queue", "approve", "audit", "doctor", "login"):
+for _name in (
+    "workspace", "sync", "recognize", "queue", "resolve", "approve", "erase", "audit", "doctor",
+    "login",
+):  # fmt: skip
     import_module(f"{__name__}.{_name}")
 
 _register_monitor(app)

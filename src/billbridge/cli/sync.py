@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from billbridge.engine.causes import group_causes
+from billbridge.engine.notify import deliver_notifications
 from billbridge.engine.run import sync_flow
 from billbridge.wiring import flows as flow_runtimes
 
@@ -93,6 +94,9 @@ def sync(
                 if callable(source_summary):  # a live source: objects read, waits, 429s
                     sources[name] = source_summary()
         if not dry_run:
+            for problem in deliver_notifications(ws, store):  # e.g. a plan upgrade's notice
+                err.print(f"[bold yellow]warning:[/] notice not delivered: {problem}",
+                          highlight=False, markup=False)  # fmt: skip
             run_alerts(ws, store, quiet=as_json)
         # What waits for a person after this run, also when this run added nothing.
         queue = open_queue(store, names, group_causes(store.open_exceptions()))

@@ -7,7 +7,7 @@ point alone, with a message naming the extra.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from billbridge.config import (
@@ -99,6 +99,12 @@ def _beancount_lines(conn: BeancountConnection) -> Iterator[LedgerLine]:
     return ledger_lines(conn.path)
 
 
+def _beancount_scrub(conn: BeancountConnection, texts: Sequence[tuple[str, str]]) -> int:
+    from .beancount import scrub_entries  # noqa: PLC0415
+
+    return scrub_entries(conn.path, texts)
+
+
 def _sqlgl(name: str, conn: SqlLedgerConnection) -> TargetConnector:
     from .sqlgl import SqlLedgerTarget  # noqa: PLC0415
 
@@ -125,6 +131,7 @@ STRIPE = ConnectorSpec(
     source_model=_stripe_model,
     record_target=_stripe_records,
     writeback=_stripe_writeback,
+    record_fields={"customer": ("name", "email", "address"), "deal": ("plan",)},
 )
 BEANCOUNT = ConnectorSpec(
     name="beancount",
@@ -132,6 +139,7 @@ BEANCOUNT = ConnectorSpec(
     role="target",
     factory=_beancount,
     ledger_lines=_beancount_lines,
+    scrub=_beancount_scrub,
 )
 SQLGL = ConnectorSpec(
     name="sqlgl", config=SqlLedgerConnection, role="target", factory=_sqlgl,

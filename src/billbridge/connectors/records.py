@@ -23,18 +23,38 @@ external-id field). Errors are raised as the connector kinds in `base`: `Retryab
 names the field), `FatalError` (bad credentials: stop the run).
 
 A two-way sync (CRM ↔ Stripe) is two record flows; each side's connector implements
-this protocol for the objects it keeps.
+this protocol for the objects it keeps (engine/twoway.py). Two optional protocols serve it:
+
+- `LinkedTarget.fields_linked(value, *, record_key, xref)`: for an object that names
+  another record (a deal its account, an invoice its customer), `xref(object, id)`
+  gives that record's id in this target (or None: raise `MissingReference`, and the
+  record waits until the one it names is written);
+- `OriginTarget.origin(held)`: the record key billbridge stamped into an object it
+  wrote (Stripe's `metadata.billbridge_key`, a CRM's key custom field), so the other
+  direction of a two-way pair recognises its own writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from billbridge.domain import Canonical
 
-__all__ = ["Held", "RecordTarget", "field_differences"]
+from .base import ConnectorError
+
+Xref = Callable[[str, str], str | None]  # (object, id in the source) -> id in the target
+
+__all__ = [
+    "Held",
+    "LinkedTarget",
+    "MissingReference",
+    "OriginTarget",
+    "RecordTarget",
+    "Xref",
+    "field_differences",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +117,31 @@ class RecordTarget(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class MissingReference(ConnectorError):  # noqa: N818 - a wait, not a failure
+    """The object names a record the target does not hold yet (`object`, source `id`)."""
+
+    def __init__(self, object: str, id: str, message: str = "") -> None:
+        super().__init__(message or f"waiting for {object} {id} to be written first")
+        self.object = object
+        self.id = id
+
+
+@runtime_checkable
+class LinkedTarget(Protocol):
+    def fields_linked(
+        self, value: Canonical, *, record_key: str, xref: Xref
+    ) -> Mapping[str, Any] | None:
+        """`fields`, for a value that names other records: their ids here via `xref`."""
+        ...
+
+
+@runtime_checkable
+class OriginTarget(Protocol):
+    def origin(self, object: str, held: Held) -> str | None:
+        """The record key billbridge stamped into `held` when it wrote it, if any."""
+        ...
 
 
 def field_differences(asked: Mapping[str, Any], held: Mapping[str, Any]) -> tuple[str, ...]:

@@ -17,6 +17,10 @@ it knows no system's field names. A source's spec hands it a `SourceModel`:
 - `parse_event(payload) -> RawRecord`: the record a stored webhook event carries.
 - `checks`: reconcile checks only this source can make (Stripe: a payout against the
   balance transactions it pays out), as `SourceFinding`s over the records read now.
+- `subjects(data) -> ["object:id", …]`: the people (data subjects) whose personal data
+  the record carries (an invoice names its customer), for GDPR erasure.
+- `redact(data, subjects) -> data`: the record with the personal data of those subjects
+  replaced by pseudonyms; amounts, numbers, dates and tax data stay (engine/erase.py).
 
 billbridge's own Stripe model is `billbridge.formats.stripe.SOURCE_MODEL`; a plugin's
 spec gives its own (`ConnectorSpec(source_model=…)`), and `billbridge.testing`'s
@@ -43,6 +47,7 @@ __all__ = [
     "Normalized",
     "NormalizedLike",
     "ParseEvent",
+    "Redact",
     "Resolve",
     "SourceCheck",
     "SourceFinding",
@@ -118,6 +123,7 @@ class Described(NamedTuple):
 Describe = Callable[[Mapping[str, Any]], Described]
 ParseEvent = Callable[[bytes], RawRecord]
 Lifecycle = Callable[[Mapping[str, Any]], tuple[int, ...] | None]  # raw object -> its stage
+Redact = Callable[[Mapping[str, Any], frozenset[str]], Mapping[str, Any]]  # (data, subjects)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,6 +159,8 @@ class SourceModel:
     `lifecycle` None: two webhook events about one object stamped with the same time are
     applied in arrival order; else it says how far along its life an object is (a tuple
     that never decreases, or None when unknown), and the one behind is marked stale.
+    `subjects`/`redact` None: the source holds no personal data billbridge can erase
+    field by field (an erasure then refuses its records rather than guess).
 
     Records are keyed `connection:object:id`, and canonical objects name related records
     by kind: a source files its invoices under the object `invoice` (a payment waits for
@@ -176,3 +184,5 @@ class SourceModel:
     # How a record reads to a person (number, counterparty, amount, date) in the queue,
     # trace, audit, alerts and reports; None: named by its object and id.
     words: Words | None = None
+    subjects: KeysOf | None = None
+    redact: Redact | None = None

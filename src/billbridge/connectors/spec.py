@@ -14,7 +14,7 @@ plugin lacks. `billbridge.testing.TargetConformance` is the suite every target p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Generic, Literal, TypeVar
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from .base import SourceConnector, TargetConnector, WriteBackConnector
 from .records import RecordTarget
 from .source import SourceModel
+from .webhooks import WebhookCheck
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -74,6 +75,11 @@ class ConnectorSpec(Generic[C]):
     `writeback(config)` builds the write-back side, when the system takes changes.
     `ledger_lines(config)` reads every posting back for `books check`, when the target
     is a ledger that can be read.
+    `webhook(config)` checks the system's signed webhook deliveries (`connectors/
+    webhooks.py`); `billbridge serve` then receives them at `/webhooks/<connection>`.
+    `record_fields` names, per canonical object the record target keeps, the canonical
+    fields it writes: a two-way pair of flows syncs the fields both sides keep, and each
+    of those needs an owner in billbridge.yaml (`owners:`).
     """
 
     name: str
@@ -84,3 +90,8 @@ class ConnectorSpec(Generic[C]):
     record_target: Callable[[str, C], RecordTarget] | None = None
     writeback: Callable[[C], WriteBackConnector] | None = None
     ledger_lines: Callable[[C], Iterator[LedgerLine]] | None = None
+    webhook: Callable[[C], WebhookCheck] | None = None
+    # GDPR erasure in files the connector owns: (personal text, subject key) pairs replaced
+    # with same-length stand-ins; returns how many were replaced (engine/erase.py)
+    scrub: Callable[[C, Sequence[tuple[str, str]]], int] | None = None
+    record_fields: Mapping[str, tuple[str, ...]] | None = None

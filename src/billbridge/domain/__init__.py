@@ -12,6 +12,8 @@ from .billing import (
     CreditNote,
     CreditNoteLine,
     Customer,
+    Deal,
+    Deleted,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -37,6 +39,7 @@ from .money import (
     minor_units,
     total,
 )
+from .privacy import ERASED_DOMAIN, pseudonym, pseudonym_email, same_length
 from .problems import DomainError, Problem, Severity
 from .schedule import (
     Piece,
@@ -58,6 +61,7 @@ from .words import RecordWords, format_amount, plural
 
 __all__ = [
     "DEFAULT_ROUNDING",
+    "ERASED_DOMAIN",
     "MAX_DIGITS",
     "ROUNDING_MODES",
     "Address",
@@ -67,6 +71,8 @@ __all__ = [
     "CurrencyError",
     "CurrencyMismatchError",
     "Customer",
+    "Deal",
+    "Deleted",
     "DomainError",
     "Invoice",
     "InvoiceLine",
@@ -98,7 +104,10 @@ __all__ = [
     "month_start",
     "pieces",
     "plural",
+    "pseudonym",
+    "pseudonym_email",
     "recognized_until",
+    "same_length",
     "total",
     "validate_credit_note",
     "validate_customer",

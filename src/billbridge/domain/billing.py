@@ -26,6 +26,8 @@ __all__ = [
     "CreditNote",
     "CreditNoteLine",
     "Customer",
+    "Deal",
+    "Deleted",
     "Invoice",
     "InvoiceLine",
     "InvoiceStatus",
@@ -209,7 +211,43 @@ class Payout:
     entity: str = "default"
 
 
-Canonical = Customer | Invoice | CreditNote | Payment | Refund | Payout
+@fast_init
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deal:
+    """A sale agreed in a CRM: an account (`customer`) takes a `plan` for an `amount`.
+
+    Why canonical: a won deal (or a plan changed on it) is what starts a subscription in
+    a billing system. `plan` is the billing system's plan id as the CRM records it;
+    `amount` is what the deal is worth per period (None when the CRM has no amount).
+    A deal posts nothing to the books: its invoices do.
+    """
+
+    id: str
+    name: str
+    customer: str
+    stage: str
+    won: bool
+    plan: str = ""
+    amount: Money | None = None
+    closed_on: date | None = None
+    entity: str = "default"
+
+
+@fast_init
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deleted:
+    """A record the source no longer holds (deleted there): `object` and `id` name it.
+
+    Why a value and not an absence: billbridge never cascades a deletion into another
+    system or the books; the record flow archives what it linked and reports it, and
+    that needs the deletion to travel down the path like any other change.
+    """
+
+    id: str
+    object: str
+
+
+Canonical = Customer | Invoice | CreditNote | Payment | Refund | Payout | Deal | Deleted
 """Every canonical object a source's normalizer may produce; the engine sees only these."""
 
 

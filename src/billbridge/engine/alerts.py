@@ -13,20 +13,19 @@ the I/O: store reads and writes, webhook (httpx) and SMTP (smtplib), both inject
 
 from __future__ import annotations
 
-import smtplib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from typing import Any, Final, Protocol
 
 import httpx
 
-from billbridge.alert_config import AlertRules, AlertsConfig, SmtpConfig
+from billbridge.alert_config import AlertRules, AlertsConfig
 from billbridge.domain import plural
 from billbridge.store.base import Audit, AuditHead, DiscrepancyRow, IncidentRow, RunRow
 
 from .daily import audit_anchor_json
+from .delivery import Deliver, SmtpFactory
 from .status import FlowStatus, Status, StatusState, wait_percent, workspace_status
 from .words import RecordNamer
 
@@ -38,7 +37,6 @@ class AlertState(StatusState, Audit, Protocol):
 __all__ = ["AlertReport", "Firing", "check_alerts", "evaluate", "failure_rate"]
 
 _HOUR: Final = 3600.0
-SmtpFactory = Callable[[SmtpConfig], smtplib.SMTP]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -209,75 +207,6 @@ def _payload(
     }
 
 
-def _default_smtp(config: SmtpConfig) -> smtplib.SMTP:
-    return smtplib.SMTP(config.host, config.port, timeout=config.timeout)
-
-
-class _Deliver:
-    def __init__(
-        self, config: AlertsConfig, client: httpx.Client | None, smtp: SmtpFactory | None
-    ) -> None:
-        self.config = config
-        self.client = client
-        self.smtp = smtp or _default_smtp
-
-    def __call__(self, payload: Mapping[str, Any]) -> list[str]:
-        """Send to every channel; return what failed (empty: all delivered)."""
-        errors: list[str] = []
-        if self.config.webhook is not None:
-            try:
-                self._webhook(payload)
-            except httpx.HTTPError as exc:
-                errors.append(f"webhook: {type(exc).__name__}: {_safe(exc, self.config)}")
-        if self.config.smtp is not None:
-            try:
-                self._mail(self.config.smtp, payload)
-            except (OSError, smtplib.SMTPException) as exc:
-                errors.append(f"smtp {self.config.smtp.host}: {exc}")
-        return errors
-
-    def _webhook(self, payload: Mapping[str, Any]) -> None:
-        assert self.config.webhook is not None
-        url = self.config.webhook.get_secret_value()
-        client = self.client or httpx.Client(timeout=self.config.timeout)
-        try:
-            response = client.post(url, json=dict(payload))
-            response.raise_for_status()
-        finally:
-            if self.client is None:
-                client.close()
-
-    def _mail(self, smtp: SmtpConfig, payload: Mapping[str, Any]) -> None:
-        message = EmailMessage()
-        state = str(payload["state"]).upper()
-        message["Subject"] = f"[billbridge] {state}: {payload['rule']} {payload['subject']}"
-        message["From"] = smtp.sender
-        message["To"] = ", ".join(smtp.to)
-        lines = [f"{k}: {_mail_text(v)}" for k, v in payload.items() if v is not None]
-        message.set_content("\n".join(lines) + "\n")
-        with self.smtp(smtp) as server:
-            if smtp.starttls:
-                server.starttls()
-            if smtp.username and smtp.password is not None:
-                server.login(smtp.username, smtp.password.get_secret_value())
-            server.send_message(message)
-
-
-def _mail_text(value: object) -> str:
-    """A value as a mail line shows it: a mapping as `key value, …` (the audit anchor)."""
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k} {v}" for k, v in value.items())
-    return str(value)
-
-
-def _safe(exc: Exception, config: AlertsConfig) -> str:
-    """The error text without the webhook URL (it often carries a token)."""
-    text = str(exc)
-    if config.webhook is not None:
-        text = text.replace(config.webhook.get_secret_value(), "<webhook>")
-    return text
-
-
 def _runs(store: StatusState, flows: Sequence[str]) -> tuple[dict[str, RunRow], dict[str, RunRow]]:
     last: dict[str, RunRow] = {}
     first: dict[str, RunRow] = {}
@@ -322,7 +251,7 @@ def check_alerts(
             words={k: w.text() for k, w in named.items()},
         )
     }
-    deliver = _Deliver(config, client, smtp)
+    deliver = Deliver(config, client, smtp)
     head = store.audit_head()
     report = AlertReport()
     pending = store.pending_incidents()

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import orjson
 
 from billbridge.change_config import ApprovalRule
-from billbridge.domain import CreditNote, Customer, Invoice, Money, Payment, Payout, Refund
+from billbridge.domain import CreditNote, Invoice, Money, Payment, Payout, Refund
 from billbridge.mapping.rules import Canonical, Planned
 from billbridge.store.base import ExceptionRow, RecordRow, SyncState
 
@@ -192,8 +192,10 @@ class Approvals:
     def _over(self, rule: ApprovalRule, value: Canonical) -> str | None:
         threshold = rule.threshold
         money = _amount(value)
-        if threshold is None or money is None or isinstance(value, Customer):
+        if threshold is None or money is None:
             return None
+        if not isinstance(value, Invoice | CreditNote | Payment | Refund | Payout):
+            return None  # customers, deals and deletions carry no amount to approve
         limit, currency = threshold
         shown = f"{money.amount} {money.currency}"
         if money.currency == currency:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from billbridge.change_config import ApprovalRule
 from billbridge.connectors.base import SourceConnector, SourceFigures, TargetConnector
@@ -27,6 +27,9 @@ from billbridge.mapping.model import Mapping as MappingFile
 
 from .mapping_change import FlowMapping
 from .retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from .twoway import TwoWaySync
 
 __all__ = [
     "OUTCOMES",
@@ -94,6 +97,14 @@ class FlowRuntime:
     # approval rules that hold risky records for a person (engine/approvals.py).
     mapping_state: FlowMapping | None = None
     approvals: tuple[ApprovalRule, ...] = ()
+    # The flow's part of a two-way pair (engine/twoway.py), when it has one.
+    twoway: TwoWaySync | None = None
+    # Queue a customer-success notice when a deal written here upgrades its plan.
+    notify_upgrades: bool = False
+    # GDPR erasure (engine/erase.py): whose personal data a raw record carries, and the
+    # record with it replaced; records of erased subjects are redacted on the way in.
+    subjects: Callable[[Mapping[str, Any]], list[str]] | None = None
+    redact: Callable[[Mapping[str, Any], frozenset[str]], Mapping[str, Any]] | None = None
 
 
 @dataclass(slots=True, kw_only=True)

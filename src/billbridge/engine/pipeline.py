@@ -47,6 +47,7 @@ from billbridge.store.base import (
 from .approvals import APPROVAL_FIELD, Approvals, Verdict
 from .book_checks import BookChecks
 from .crashpoints import crashpoint
+from .erase import suppress
 from .holds import hold_started, timeout_texts
 from .model import FlowRuntime, RunResult
 from .records import RecordWriter, records_of
@@ -184,6 +185,10 @@ class RecordPipeline:
         self.records = RecordWriter(self, records) if records is not None else None
         # Approval hook (engine/approvals.py): risky records held until a person decides.
         self.approvals = Approvals(flow=flow, store=store, resolve=self.resolve)
+        # GDPR: subjects erased from this source (engine/erase.py), full keys and object:id
+        erased: Mapping[str, str] = getattr(store, "erased_subjects", dict)()
+        self.erased_keys = frozenset(k for k, c in erased.items() if c == self.connection)
+        self._erased = frozenset(k.split(":", 1)[1] for k in self.erased_keys)
 
     # ------------------------------------------------------------------ look-ups
     def prefetch(self, keys: list[str], records: Sequence[RawRecord] = ()) -> None:
@@ -325,6 +330,8 @@ class RecordPipeline:
                 "--all` reads it again (or `billbridge queue dismiss ID --reason …`)",
             )
             return self._fail(key, "", (problem,), FailureKind.PERMANENT, now)
+        if self._erased and self.flow.redact is not None:
+            raw = suppress(raw, self.flow.subjects, self.flow.redact, self._erased)
         version = hashlib.blake2b(raw.raw, digest_size=10).hexdigest()
         # "Unchanged" is per flow: two flows reading one connection share its snapshot.
         if self._seen.get(key) == version and not force:

@@ -34,11 +34,13 @@ from billbridge.connectors.base import (
     TargetConnector,
     Written,
 )
-from billbridge.connectors.records import Held, RecordTarget
+from billbridge.connectors.records import Held, LinkedTarget, MissingReference, RecordTarget
 from billbridge.domain import (
     Canonical,
     CreditNote,
     Customer,
+    Deal,
+    Deleted,
     Invoice,
     JournalEntry,
     Payment,
@@ -49,6 +51,8 @@ from billbridge.domain import (
 from billbridge.store.base import AuditEvent, PostingRow
 
 from .crashpoints import crashpoint
+from .notify import upgrade_notice
+from .record_sides import SideWrites
 from .retry import FailureKind, decide
 
 if TYPE_CHECKING:
@@ -66,6 +70,8 @@ OBJECT_KINDS: Final[Mapping[type, str]] = {
     Payment: "payment",
     Refund: "refund",
     Payout: "payout",
+    Deal: "deal",
+    Deleted: "deleted",
 }
 _KEPT: Final = 20_000  # records whose last write this run is remembered (bounded)
 
@@ -112,7 +118,7 @@ def records_of(target: TargetConnector) -> RecordTarget | None:
     return target.records if isinstance(target, LedgerlessTarget) else None
 
 
-class RecordWriter:
+class RecordWriter(SideWrites):
     """The last step of a record flow's path, for one pipeline (one run)."""
 
     def __init__(self, pipe: RecordPipeline, target: RecordTarget) -> None:
@@ -121,6 +127,7 @@ class RecordWriter:
         # record key -> (digest, id in the target, writes so far) of this run's writes,
         # not committed yet when the record comes round again in the same batch
         self._written: dict[str, tuple[str, str, int]] = {}
+        self._held: dict[str, Held] = {}  # the last write's answer per record (this batch)
 
     def _last(self, key: str) -> tuple[str, str, int] | None:
         mine = self._written.get(key)
@@ -136,10 +143,51 @@ class RecordWriter:
         return rows[-1].entry_hash, rows[-1].target_ref, len(rows)
 
     def write(self, key: str, version: str, value: Canonical, now: datetime) -> str:
+        """A two-way object goes through its pair (engine/twoway.py); the rest is written.
+
+        A record of an erased data subject is never written to another system again.
+        """
+        if key in self.pipe.erased_keys:
+            return self.pipe._succeed(key, version, (), now)
+        twoway = self.pipe.flow.twoway
+        obj = value.object if isinstance(value, Deleted) else OBJECT_KINDS[type(value)]
+        if twoway is not None and twoway.handles(obj):
+            return twoway.sync(self, key, version, value, now)
+        return self.write_plain(key, version, value, now)
+
+    def xref(self, obj: str, ident: str) -> str | None:
+        """The id in the target of a record this one names (two-way link, else our write)."""
+        key = f"{self.pipe.connection}:{obj}:{ident}"
+        twoway = self.pipe.flow.twoway
+        if twoway is not None:
+            found = twoway.linked_id(self.pipe.store, key)  # type: ignore[arg-type]
+            if found:
+                return found
+        last = self._last(key)
+        return last[1] if last is not None and last[1] else None
+
+    def _fields(self, value: Canonical, key: str) -> Mapping[str, Any] | None:
+        if isinstance(self.target, LinkedTarget):
+            return self.target.fields_linked(value, record_key=key, xref=self.xref)
+        return self.target.fields(value, record_key=key)
+
+    def last_written(self, key: str) -> Held:
+        """The target's answer to the last write of `key` in this run."""
+        return self._held[key]
+
+    def write_plain(self, key: str, version: str, value: Canonical, now: datetime) -> str:
         pipe = self.pipe
+        if isinstance(value, Deleted):
+            return self._deleted(key, version, value, now)
         obj = OBJECT_KINDS[type(value)]
         try:
-            asked = self.target.fields(value, record_key=key)
+            asked = self._fields(value, key)
+        except MissingReference as ref:
+            waits = f"{pipe.connection}:{ref.object}:{ref.id}"
+            if waits in pipe.erased_keys:  # it names an erased person: nothing to write
+                return pipe._succeed(key, version, (), now)
+            reason = f"waiting for {waits} to be written to {self.target.name} first"
+            return pipe._hold(key, version, waits, reason, now)
         except RecordError as exc:
             hint = f"correct the {obj} in its source so {self.target.name} can take it, then replay"
             return self._failed(key, version, "fields", str(exc), hint, now)
@@ -172,11 +220,17 @@ class RecordWriter:
             )
             return self._failed(key, version, "target", problem, hint, now)
         self._written[key] = (digest, held.id, count)
+        self._held[key] = held
         if len(self._written) > _KEPT:
             self._written.clear()
+            self._held.clear()
         self._record(key, version, obj, asked, how, held, idem, digest, now)
         if how != "found":
             pipe.result.posted += 1
+        if how == "updated" and pipe.flow.notify_upgrades:
+            notice = upgrade_notice(pipe, key, version, value, now)
+            if notice is not None:
+                pipe.batch.statements.append(notice)
         return "synced"
 
     def _send(

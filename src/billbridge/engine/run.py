@@ -155,6 +155,7 @@ class _Runner:
                 dry_run=dry_run,
             )
         self._wrote = False
+        self.seen: set[str] = set()  # record keys read in this run (two-way flows only)
 
     def __enter__(self) -> _Runner:
         return self
@@ -166,6 +167,8 @@ class _Runner:
 
     def process(self, records: Sequence[RawRecord], *, force: bool = False) -> None:
         keys = [f"{self.pipeline.connection}:{r.object}:{r.id}" for r in records]
+        if self.flow.twoway is not None:
+            self.seen.update(keys)
         self.pipeline.prefetch(keys, records)
         revisits = self.flow.revisits
         links: list[str] = []
@@ -396,6 +399,8 @@ def _sync(
             runner.commit()
         else:
             if not dry_run:
+                if flow.twoway is not None and flow.source.snapshot and start is None:
+                    flow.twoway.sweep(runner.pipeline, runner.seen)  # deleted at the source
                 runner.commit(_finished_cursors(flow, backfill=backfill, position=position))
                 if since is None and isinstance(flow.source, SettlingSource):
                     crashpoint("before-settle")

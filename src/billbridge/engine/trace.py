@@ -19,12 +19,13 @@ from typing import Any, Protocol
 import orjson
 
 from billbridge.domain import format_amount
-from billbridge.store.base import Audit, PostingRow, Queue, Records
+from billbridge.store.base import Audit, Pairs, PostingRow, Queue, Records
 
+from .trace_links import human_handoffs, origins, systems
 from .words import RecordNamer, change_text
 
 
-class TraceState(Records, Queue, Audit, Protocol):
+class TraceState(Records, Queue, Audit, Pairs, Protocol):
     """Trace reads records and postings, the queue's rows and the audit log."""
 
 
@@ -40,6 +41,8 @@ class Trace:
     postings: list[dict[str, Any]]
     handoffs: int
     words: dict[str, str] = field(default_factory=dict)  # record key -> its words
+    systems: tuple[str, ...] = ()  # every system the timeline passed, in order
+    human_handoffs: int = 0  # times a person had to act (engine/trace_links.py)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +51,8 @@ class Trace:
             "events": self.events,
             "postings": self.postings,
             "handoffs": self.handoffs,
+            "systems": list(self.systems),
+            "human_handoffs": self.human_handoffs,
         }
 
 
@@ -99,6 +104,7 @@ def trace(store: TraceState, key: str, namer: RecordNamer | None = None) -> Trac
         related.add(posting.record_key)
     for held in store.held_waiting_on([key]):
         related.add(held.record_key)
+    related |= origins(store, key)
     events: list[dict[str, Any]] = []
     postings: list[dict[str, Any]] = []
     for record in sorted(related):
@@ -172,8 +178,9 @@ def trace(store: TraceState, key: str, namer: RecordNamer | None = None) -> Trac
     for item in (*events, *postings):
         item["words"] = named.get(str(item["record"]), "")
     return Trace(
-        record=key, events=events, postings=postings, handoffs=_handoffs(events), words=named
-    )
+        record=key, events=events, postings=postings, handoffs=_handoffs(events), words=named,
+        systems=tuple(systems(events)), human_handoffs=human_handoffs(events),
+    )  # fmt: skip
 
 
 def _handoffs(events: list[dict[str, Any]]) -> int:

@@ -19,6 +19,8 @@ from billbridge.domain import (
     Canonical,
     CreditNote,
     Customer,
+    Deal,
+    Deleted,
     Invoice,
     Payment,
     Payout,
@@ -50,6 +52,10 @@ def facts_of(
         currency, country = value.currency, value.address.country
     elif isinstance(value, Payout):
         currency = value.amount.currency
+    elif isinstance(value, Deal):
+        currency = value.amount.currency if value.amount is not None else ""
+    elif isinstance(value, Deleted):
+        currency = ""
     else:
         if isinstance(value, CreditNote):
             currency, linked = value.currency, value.invoice

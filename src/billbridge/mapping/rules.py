@@ -15,6 +15,8 @@ from __future__ import annotations
 from billbridge.domain import (
     CreditNote,
     Customer,
+    Deal,
+    Deleted,
     Invoice,
     Payment,
     Payout,
@@ -42,8 +44,8 @@ def plan_entries(value: Canonical, mapping: Mapping, ctx: Context) -> RulePlan:
     and deferred revenue is split from what is earned (mapping/deferral.py).
     Warnings (a doubtful VAT id) ride along with the entries; errors replace them.
     """
-    if isinstance(value, Customer):
-        return RulePlan()  # customers post nothing
+    if isinstance(value, Customer | Deal | Deleted):
+        return RulePlan()  # customers, deals and deletions post nothing
     routed = route(
         value,
         mapping,

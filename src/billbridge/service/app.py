@@ -25,11 +25,12 @@ from billbridge.redact import workspace_secrets
 from billbridge.store import StoreError, StorePool
 from billbridge.wiring import open_workspace_store
 
-from . import api, metrics, ui, ui_admin, ui_mapping, ui_queue
+from . import api, api_privacy, conflicts, metrics, ui, ui_admin, ui_mapping, ui_queue
 from .auth import LoginLimiter
 from .deps import LoginRequiredError
 from .scrub import ScrubSecrets
 from .stripe_webhooks import stripe_webhook_router
+from .webhooks import connector_webhook_router, webhook_checks
 
 __all__ = ["EXTRA_ROUTERS", "create_app", "proxy_options", "webhook_paths"]
 
@@ -143,6 +144,9 @@ def create_app(
     app.include_router(ui_admin.router)
     app.include_router(ui_queue.router)
     app.include_router(ui_mapping.router)
+    app.include_router(conflicts.api_router)
+    app.include_router(conflicts.ui_router)
+    app.include_router(api_privacy.router)
     for router in EXTRA_ROUTERS:
         app.include_router(router)
     for path, flow in webhook_paths(workspace).items():
@@ -151,6 +155,14 @@ def create_app(
                 workspace, flow=flow, path=path, defer=_drain_job if webhooks_to_workers else None
             )
         )
+
+    stripe_paths = set(webhook_paths(workspace))
+    for name, check in webhook_checks(workspace).items():  # any other connector that signs
+        path = f"/webhooks/{name}"
+        if path not in stripe_paths and any(f.source == name for f in workspace.flows):
+            app.include_router(
+                connector_webhook_router(workspace, connection=name, check=check, path=path)
+            )
 
     @app.exception_handler(LoginRequiredError)
     def _login(request: Request, exc: LoginRequiredError) -> Response:

@@ -24,6 +24,8 @@ from ._inbox import InboxMixin
 from ._mappings import MappingStoreMixin
 from ._monitor import MonitorMixin
 from ._numbers import NumbersMixin
+from ._pairs import PairsMixin
+from ._privacy import PrivacyMixin
 from ._queries import migrations, queries
 from ._rows import RowReader
 from ._users import UserStoreMixin
@@ -67,7 +69,7 @@ def _now() -> datetime:
 
 class SqlStore(
     MonitorMixin, UserStoreMixin, InboxMixin, NumbersMixin, WriteBacksMixin, MappingStoreMixin,
-    RowReader, ABC,
+    PairsMixin, PrivacyMixin, RowReader, ABC,
 ):  # fmt: skip
     """A `Store` over one DB-API connection; subclasses supply the dialect's edges."""
 
@@ -96,6 +98,14 @@ class SqlStore(
     @abstractmethod
     def _keys(self, keys: Sequence[str]) -> Any:
         """A list of keys as one parameter (`IN`/`ANY` in one query, any length)."""
+
+    @abstractmethod
+    def _secure_delete(self) -> None:
+        """Make the backend zero what later writes free or overwrite (erasure)."""
+
+    @abstractmethod
+    def compact(self) -> None:
+        """After an erasure: no old copy of rewritten rows left in the store's files."""
 
     def close(self) -> None:
         with self._guard("close"):
@@ -311,8 +321,14 @@ class SqlStore(
             ):
                 if rows:
                     self._bulk(tx, name, rows)
+            for name, params in batch.statements:
+                tx.execute(self._q[name], self._params(params))
             if events:
                 self._append(tx, events)
+
+    def _params(self, params: Sequence[Any]) -> tuple[Any, ...]:
+        """A statement's parameters as the driver takes them (zoned times converted)."""
+        return tuple(self._ts(p) if isinstance(p, datetime) else p for p in params)
 
     def _ts_memo(self) -> Callable[[datetime], Any]:
         """`_ts` that formats each UTC time once, for the rows of one commit.

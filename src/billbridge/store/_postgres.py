@@ -39,6 +39,13 @@ def split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), schema
 
 
+_ERASED_TABLES = (
+    "records", "flow_records", "outcomes", "exceptions", "postings", "stripe_inbox",
+    "writebacks", "field_bases", "field_conflicts", "notifications", "alert_incidents",
+    "discrepancies", "subject_salts",
+)  # fmt: skip
+
+
 class PostgresStore(SqlStore):
     """`Store` on PostgreSQL; opening applies any pending migrations (under the lock)."""
 
@@ -123,3 +130,13 @@ class PostgresStore(SqlStore):
 
     def _keys(self, keys: Sequence[str]) -> list[str]:
         return list(keys)
+
+    def _secure_delete(self) -> None:
+        """Nothing to set: `compact` rewrites the tables afterwards."""
+
+    def compact(self) -> None:
+        """Rewrite the tables an erasure changed (VACUUM FULL), so no dead row version
+        with the old text stays in them (autocommit: VACUUM runs outside a transaction)."""
+        with self._guard("compact after erasure"):
+            for table in _ERASED_TABLES:
+                self._conn.execute(sql.SQL("VACUUM FULL {}").format(sql.Identifier(table)))

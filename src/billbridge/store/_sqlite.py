@@ -106,3 +106,17 @@ class SQLiteStore(SqlStore):
 
     def _keys(self, keys: Sequence[str]) -> str:
         return orjson.dumps(list(keys)).decode()
+
+    def _secure_delete(self) -> None:
+        """From now on, freed and overwritten content is zeroed on disk (GDPR erasure)."""
+        with self._guard("prepare erasure"):
+            self._conn.execute("PRAGMA secure_delete = ON")
+
+    def compact(self) -> None:
+        """Leave no old copy of erased data: checkpoint the WAL into the file, rebuild the
+        file (VACUUM drops free pages), and truncate the WAL to nothing."""
+        with self._guard("compact after erasure"):
+            self._conn.execute("PRAGMA secure_delete = ON")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -17,6 +17,8 @@ concrete stores (SQLite, PostgreSQL) implement all of them, and `Store` is their
 | `Users` | users, API tokens, web sessions |
 | `Inbox` | the webhook inbox |
 | `WriteBacks` | write-backs to billing systems |
+| `Pairs` | two-way sync: links, field bases, conflicts; customer-success notifications |
+| `Privacy` | GDPR erasure: subject salts, the suppression list, the rewrite |
 
 `SyncState` is what the record path needs (runs, batches, records, queue, numbers).
 """
@@ -60,6 +62,8 @@ if TYPE_CHECKING:
         RecordDecisionRow,
     )
     from ._numbers import InvoiceNumberRow, NumberWindow
+    from ._pair_rows import ConflictRow, LinkRow, NotificationRow, Statement
+    from ._privacy import ErasurePlan
     from ._users import TokenRow
 
 __all__ = [
@@ -69,6 +73,8 @@ __all__ = [
     "Mappings",
     "Monitor",
     "Numbers",
+    "Pairs",
+    "Privacy",
     "Queue",
     "Records",
     "Runs",
@@ -291,12 +297,44 @@ class Mappings(Protocol):
     ) -> list[RecordRow]: ...
 
 
+class Pairs(Protocol):
+    """Two-way sync (store/_pairs.py): links, field bases, conflicts, notifications."""
+
+    def link_of(self, pair: str, key: str) -> LinkRow | None: ...
+    def links_of_pair(self, pair: str, object: str, *, status: str = "active") -> list[LinkRow]: ...
+    def links_for_key(self, key: str) -> list[LinkRow]: ...
+    def field_bases(self, pair: str, a_key: str) -> dict[str, str]: ...
+    def open_conflicts(self, pair: str, a_key: str) -> list[ConflictRow]: ...
+    def conflicts_of_record(self, flow: str, record_key: str) -> list[ConflictRow]: ...
+    def get_conflict(self, conflict_id: int) -> ConflictRow | None: ...
+    def commit_statements(
+        self, statements: Sequence[Statement], audit: Sequence[AuditEvent] = ()
+    ) -> None: ...
+    def postings_writing(self, refs: Sequence[str]) -> list[PostingRow]: ...
+    def pending_notifications(self) -> list[NotificationRow]: ...
+    def notifications(self) -> list[NotificationRow]: ...
+    def mark_notification(
+        self, notification_id: int, *, sent_at: datetime | None, error: str = ""
+    ) -> None: ...
+
+
+class Privacy(Protocol):
+    """GDPR erasure (store/_privacy.py)."""
+
+    def subject_salt(self, subject: str) -> str: ...
+    def erased_subjects(self) -> dict[str, str]: ...
+    def records_of_connection(self, connection: str) -> Iterator[RecordRow]: ...
+    def inbox_of_connection(self, connection: str) -> list[tuple[str, str, bytes]]: ...
+    def apply_erasure(self, plan: ErasurePlan, audit: AuditEvent) -> dict[str, int]: ...
+    def compact(self) -> None: ...
+
+
 class SyncState(Runs, Batches, Records, Queue, Numbers, Mappings, Protocol):
     """What the record path of a sync, replay, reconcile fix or webhook drain needs."""
 
 
 class Store(Runs, Batches, Records, Queue, Audit, Numbers, Monitor, Users, Inbox, WriteBacks,
-            Mappings, Protocol):  # fmt: skip
+            Mappings, Pairs, Privacy, Protocol):  # fmt: skip
     """Every role at once: what opening a workspace's state store gives (both backends)."""
 
     @property

@@ -307,6 +307,9 @@ class Batch:
         default_factory=list
     )
     writebacks: list[WriteBackRow] = field(default_factory=list)
+    # (named query, parameters): rows of other parts of the store written with the batch
+    # (two-way links, field bases, conflicts: store/_twoway.py), in this order
+    statements: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.outcomes)
@@ -323,6 +326,7 @@ class Batch:
             or self.flow_versions
             or self.invoice_numbers
             or self.writebacks
+            or self.statements
         )
 
 

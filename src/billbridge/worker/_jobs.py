@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from billbridge.config import StripeConnection, Workspace
+from billbridge.connectors.registry import spec_for
 from billbridge.engine.deferred import recognized_through
 from billbridge.engine.holds import has_expired_holds
 from billbridge.engine.inbox import drain_inbox
@@ -71,11 +72,12 @@ class JobResult:
 
 
 def _webhook_flows(workspace: Workspace) -> list[str]:
+    """Flows whose source connection receives webhooks (Stripe's, or any signing connector's)."""
     return [
         flow.name
         for flow in workspace.flows
-        if isinstance(conn := workspace.connections[flow.source], StripeConnection)
-        and conn.webhook_secret is not None
+        if getattr(conn := workspace.connections[flow.source], "webhook_secret", None) is not None
+        and (isinstance(conn, StripeConnection) or spec_for(conn).webhook is not None)
     ]
 
 

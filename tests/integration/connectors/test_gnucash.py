@@ -217,15 +217,19 @@ def test_account_types(name: str, kind: str | None) -> None:
 def test_gnucash_cli_account_summary_runs_on_the_book(book: Path, target: GnuCashTarget) -> None:
     cli = shutil.which("gnucash-cli")
     if cli is None:
-        pytest.skip(
+        reason = (
             "gnucash-cli is not installed (Debian package `gnucash`); the book is "
             "still reopened and checked through piecash in the other tests"
         )
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; required when CI=true (.ci/run installs it)")
+        pytest.skip(reason)
     target.write([entry(1)])
     target.flush()
     target.close()
     done = subprocess.run(
-        [cli, "--report", "run", "--name", "Account Summary", str(book)],
+        # the book is GnuCash's SQLite format: name its backend (a bare path means XML)
+        [cli, "--report", "run", "--name", "Account Summary", f"sqlite3://{book}"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -17,7 +17,7 @@ from billbridge.config import ConfigError, load_workspace
 from billbridge.connectors.registry import ConnectorLoadError, connector_names, connector_spec
 from billbridge.connectors.spec import ConnectorSpec
 
-BUILTIN = ("beancount", "csv-export", "files", "gnucash", "sqlgl", "stripe")
+BUILTIN = ("beancount", "bottlecrm", "csv-export", "files", "gnucash", "sqlgl", "stripe")
 
 CONFIG = """\
 connections:
@@ -69,7 +69,7 @@ def test_an_installed_plugin_is_a_known_connector(tmp_path: Path) -> None:
     error = load(tmp_path, "    connector: jsonl-files\n    path: books/entries.jsonl")
     assert error is not None
     assert (
-        "unknown connector 'jsonl-files'; expected one of: beancount, broken-ledger, "
+        "unknown connector 'jsonl-files'; expected one of: beancount, bottlecrm, broken-ledger, "
         "csv-export, files, gnucash, jsonl-file, orders-file, sqlgl, stripe"
     ) in str(error)
 

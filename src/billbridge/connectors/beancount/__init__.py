@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._check import balances, load, posted_keys
 from ._lines import ledger_lines
 from ._render import account_problem, render_entries
+from ._scrub import scrub_entries
 from ._target import ACCOUNTS_FILE, ENTRIES_FILE, BeancountTarget
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "load",
     "posted_keys",
     "render_entries",
+    "scrub_entries",
 ]

@@ -22,6 +22,7 @@ from ._describe import words
 from ._lifecycle import lifecycle
 from ._lookups import LOOKUPS, REVISITS
 from ._normalize import normalize
+from ._privacy import redact, subjects
 
 __all__ = [
     "ALIASES",
@@ -152,4 +153,6 @@ SOURCE_MODEL = SourceModel(
     lifecycle=lifecycle,
     revisits=REVISITS,
     words=words,
+    subjects=subjects,
+    redact=redact,
 )
