@@ -10,6 +10,7 @@ import time
 
 import orjson
 
+from .changes import change_source, leave_open, move_date
 from .conftest import Workspace
 
 MAPPING_LINE = "    mapping: mapping.yaml"
@@ -64,3 +65,18 @@ def test_a_bad_every_names_the_file_line_and_field(workspace: Workspace) -> None
     assert done.returncode == 2
     error = orjson.loads(done.stdout)["error"]
     assert "billbridge.yaml:" in error and "flows[0].every" in error and "15m" in error
+
+
+def test_a_conflict_left_by_a_job_makes_the_cron_run_exit_1(workspace: Workspace) -> None:
+    """Cron reads the exit code: a record changed in the source after it was posted is a
+    conflict only a person can settle, so `--once` says so as it does for a failure."""
+    leave_open(workspace)
+    _every(workspace, "1s")
+    _once(workspace)
+    key = change_source(workspace, move_date)
+    time.sleep(1.1)
+    code, report = _once(workspace)
+    (job,) = report["jobs"]
+    assert job["counts"]["conflict"] == 1 and job["counts"]["failed"] == 0  # type: ignore[index]
+    assert code == 1
+    assert key.startswith("stripe:invoice:")

@@ -76,7 +76,7 @@ def worker_cmd(
     runs in two places at once, and the job of a worker silent for `worker.stalled_after`
     (killed, its machine gone) is run again by another; on SQLite one worker runs per
     workspace.
-    Exit code with --once: 1 if a job left failed records, else 0.
+    Exit code with --once: 1 if a job left failed records or conflicts, else 0.
     """
     with opened(workspace, as_json) as (ws, store):
         postgres = store.dialect == "postgres"
@@ -101,5 +101,5 @@ def worker_cmd(
         emit({"jobs": [r.as_json() for r in results]})
     elif once and not results:
         out.print("nothing due", highlight=False)
-    if any(r.failed for r in results):
+    if any(r.needs_person for r in results):
         raise typer.Exit(1)

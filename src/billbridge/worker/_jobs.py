@@ -61,6 +61,11 @@ class JobResult:
     def failed(self) -> bool:
         return bool(self.counts.get("failed")) or bool(self.stopped)
 
+    @property
+    def needs_person(self) -> bool:
+        """A conflict waits on a person as surely as a failure: cron must hear of both."""
+        return self.failed or bool(self.counts.get("conflict"))
+
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"job": self.job, "flow": self.flow, "runs": self.runs}
         data["counts"] = self.counts
