@@ -7,10 +7,10 @@ installed. Roles are ordered; each holds every right of the ones before it:
 | role | may also |
 |---|---|
 | viewer | read everything |
-| operator | start runs, retry, replay, dismiss queue rows |
+| operator | start runs, retry, replay, dismiss queue rows, resolve two-way conflicts |
 | mapper | create mapping drafts and test them on recorded data |
 | approver | promote and roll back mapping versions, approve or reject held records |
-| admin | manage users and API tokens |
+| admin | manage users and API tokens, erase a person's data |
 
 Some checks need more than a role (four-eyes: the author of a draft or of a record's
 last change may not approve it); those live with the action (engine/mapping_change.py,
@@ -41,6 +41,7 @@ Action = Literal[
     "retry",
     "replay",
     "dismiss",
+    "resolve",
     "draft",
     "test",
     "promote",
@@ -48,6 +49,7 @@ Action = Literal[
     "approve",
     "reject",
     "manage-users",
+    "erase",
 ]
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
 
@@ -57,6 +59,7 @@ _NEEDS: Final[dict[Action, Role]] = {
     "retry": "operator",
     "replay": "operator",
     "dismiss": "operator",
+    "resolve": "operator",
     "draft": "mapper",
     "test": "mapper",
     "promote": "approver",
@@ -64,6 +67,7 @@ _NEEDS: Final[dict[Action, Role]] = {
     "approve": "approver",
     "reject": "approver",
     "manage-users": "admin",
+    "erase": "admin",
 }
 
 

@@ -8,17 +8,22 @@ from billbridge.roles import ACTIONS, ROLES, needed_role, permits, refusal
 
 ALLOWED = {
     "viewer": {"read"},
-    "operator": {"read", "run", "retry", "replay", "dismiss"},
-    "mapper": {"read", "run", "retry", "replay", "dismiss", "draft", "test"},
-    "approver": {"read", "run", "retry", "replay", "dismiss", "draft", "test", "promote",
-                 "rollback", "approve", "reject"},
+    "operator": {"read", "run", "retry", "replay", "dismiss", "resolve"},
+    "mapper": {"read", "run", "retry", "replay", "dismiss", "resolve", "draft", "test"},
+    "approver": {"read", "run", "retry", "replay", "dismiss", "resolve", "draft", "test",
+                 "promote", "rollback", "approve", "reject"},
     "admin": set(ACTIONS),
 }  # fmt: skip
+ONLY_ADMIN = {"manage-users", "erase"}
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_may_exactly_its_actions(role: str) -> None:
     assert {a for a in ACTIONS if permits(role, a)} == ALLOWED[role]
+
+
+def test_only_an_admin_may_manage_users_or_erase() -> None:
+    assert {a for a in ACTIONS if not permits("approver", a)} == ONLY_ADMIN
 
 
 def test_a_role_names_itself_and_the_ones_below() -> None:

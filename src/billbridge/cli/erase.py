@@ -9,9 +9,10 @@ import typer
 
 from billbridge.connectors.base import RetryableError
 from billbridge.engine.erase import EraseError, erase_subject
+from billbridge.identity import TOKEN_ENV
 from billbridge.wiring import erasure_parts
 
-from ._common import JsonOpt, WorkspaceOpt, app, current_actor, emit, fail, opened, out
+from ._common import JsonOpt, WorkspaceOpt, acting, app, emit, fail, opened, out
 
 
 @app.command("erase")
@@ -29,19 +30,17 @@ def erase_cmd(
 
     Amounts, invoice numbers, dates and tax data stay; the audit chain still verifies;
     later syncs do not bring the data back. Admins only: when the workspace has users,
-    BILLBRIDGE_ACTOR (or your login) must name an admin.
+    sign in as an admin (`billbridge login` or BILLBRIDGE_TOKEN).
     """
-    actor = current_actor()
     with opened(workspace, as_json) as (ws, store):
-        users = store.list_users()
-        name = actor.removeprefix("cli:")
-        admin = next((u for u in users if u.name == name and u.role == "admin"), None)
-        if users and admin is None:
-            fail(f"erase is for admins; {actor} is not an admin user of this workspace "
-                 "(set BILLBRIDGE_ACTOR to an admin's name)", as_json=as_json)  # fmt: skip
+        who = acting(ws, store, "erase", as_json=as_json)
+        if not who.proven and store.list_users():  # erasure cannot be undone: no trusted names
+            fail(f"erase is for admins, and this workspace has users: sign in as an admin "
+                 f"(`billbridge login`, or {TOKEN_ENV}=<an admin's API token>)",
+                 as_json=as_json)  # fmt: skip
         models, scrubbers, kept = erasure_parts(ws)
         try:
-            done = erase_subject(store, models, subject, reason=reason, actor=actor,
+            done = erase_subject(store, models, subject, reason=reason, actor=who.actor,
                                  scrubbers=scrubbers, kept=kept)  # fmt: skip
         except EraseError as exc:
             fail(str(exc), as_json=as_json)

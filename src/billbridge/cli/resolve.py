@@ -10,7 +10,7 @@ import typer
 from billbridge.engine.resolve import ResolveError, resolve_conflict
 from billbridge.wiring import flows as flow_runtimes
 
-from ._common import JsonOpt, WorkspaceOpt, app, current_actor, emit, fail, opened, out
+from ._common import JsonOpt, WorkspaceOpt, acting, app, emit, fail, opened, out
 
 
 @app.command("resolve")
@@ -31,10 +31,11 @@ def resolve_cmd(
 ) -> None:
     """Settle a field changed on both sides of a two-way sync (audited)."""
     with opened(workspace, as_json) as (ws, store), flow_runtimes(ws) as lookup:
+        who = acting(ws, store, "resolve", as_json=as_json)
         try:
             done = resolve_conflict(
                 store, lookup, row, take=take, value=value, fields=field or (),
-                actor=current_actor(),
+                actor=who.actor,
             )  # fmt: skip
         except ResolveError as exc:
             fail(str(exc), as_json=as_json)

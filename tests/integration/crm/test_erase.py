@@ -25,6 +25,7 @@ import stripe
 from beancount import loader
 from psycopg import sql
 
+from billbridge.service.auth import create_token
 from billbridge.store import open_store
 from tests.crm_server import CrmServer
 from tests.e2e.alert_receiver import AlertReceiver
@@ -140,22 +141,26 @@ def test_erase_leaves_no_trace_and_keeps_books_and_audit(
                         object_key=f"crm:customer:{account}", created=1, payload=body,
                         flows=("crm-to-stripe",))  # fmt: skip
         store.add_user(name="ops", role="operator", password_hash="x")
+        ops = {**env, "BILLBRIDGE_TOKEN": create_token(store, user="ops", label="test")}
         store.add_user(name="ada", role="admin", password_hash="x")
+        # with users in the store, a production flow's commands need a signed-in identity
+        env["BILLBRIDGE_TOKEN"] = create_token(store, user="ada", label="test")
     finally:
         store.close()
     before = balances(root)
     assert traces(state_bytes(root, state)) and traces(files_bytes(root))
 
-    code, refused = cli(
-        root, {**env, "BILLBRIDGE_ACTOR": "ada"}, "erase", f"crm:customer:{account}"
-    )
+    code, refused = cli(root, env, "erase", f"crm:customer:{account}")
     assert code == 2 and "say why" in refused["error"]
     reason = ("--reason", "GDPR request 2026-17")
-    code, refused = cli(root, {**env, "BILLBRIDGE_ACTOR": "ops"}, "erase",
+    code, refused = cli(root, ops, "erase",
                         f"crm:customer:{account}", *reason)  # fmt: skip
-    assert code == 2 and "erase is for admins" in refused["error"]
+    assert code == 2 and "`erase` needs the admin role" in refused["error"]
+    named = {k: v for k, v in env.items() if k != "BILLBRIDGE_TOKEN"} | {"BILLBRIDGE_ACTOR": "ada"}
+    code, refused = cli(root, named, "erase", f"crm:customer:{account}", *reason)
+    assert code == 2 and "sign in" in refused["error"]  # a name from the environment proves nothing
     assert traces(state_bytes(root, state))
-    code, done = cli(root, {**env, "BILLBRIDGE_ACTOR": "ada"}, "erase", f"crm:customer:{account}",
+    code, done = cli(root, env, "erase", f"crm:customer:{account}",
                      *reason)  # fmt: skip
     assert code == 0, done
     assert sorted(done["subjects"]) == sorted([f"crm:customer:{account}",

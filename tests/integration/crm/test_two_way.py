@@ -181,6 +181,7 @@ def test_a_conflict_is_resolved_through_the_api_and_the_page(loop: Loop) -> None
         admin = create_token(store, user="ada", label="test")
     finally:
         store.close()
+    loop.env["BILLBRIDGE_TOKEN"] = admin  # a store with users: the CLI acts as a signed-in user
     headers = {"Authorization": f"Bearer {token}"}
     with (
         serving_on(bound_socket(), create_app(workspace)) as base,
