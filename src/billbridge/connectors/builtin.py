@@ -117,6 +117,12 @@ def _sqlgl_lines(conn: SqlLedgerConnection) -> Iterator[LedgerLine]:
     return ledger_lines(conn.url)
 
 
+def _sqlgl_scrub(conn: SqlLedgerConnection, texts: Sequence[tuple[str, str]]) -> int:
+    from .sqlgl import scrub_journal  # noqa: PLC0415
+
+    return scrub_journal(conn.url, texts)
+
+
 def _csv_export(name: str, conn: CsvExportConnection) -> TargetConnector:
     from .csv_export import CsvExportTarget  # noqa: PLC0415
 
@@ -143,7 +149,7 @@ BEANCOUNT = ConnectorSpec(
 )
 SQLGL = ConnectorSpec(
     name="sqlgl", config=SqlLedgerConnection, role="target", factory=_sqlgl,
-    ledger_lines=_sqlgl_lines,
+    ledger_lines=_sqlgl_lines, scrub=_sqlgl_scrub,
 )  # fmt: skip
 CSV_EXPORT = ConnectorSpec(
     name="csv-export", config=CsvExportConnection, role="target", factory=_csv_export

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -10,8 +11,14 @@ from pathlib import Path
 import pytest
 
 from billbridge.connectors.base import RetryableError
-from billbridge.connectors.sqlgl import SqlLedgerTarget, balances, connect, posted_keys
-from billbridge.domain import JournalEntry, Money, Posting
+from billbridge.connectors.sqlgl import (
+    SqlLedgerTarget,
+    balances,
+    connect,
+    posted_keys,
+    scrub_journal,
+)
+from billbridge.domain import JournalEntry, Money, Posting, same_length
 
 
 def entry(key: str, amount: str = "119.00", currency: str = "EUR", memo: str = "") -> JournalEntry:
@@ -256,3 +263,38 @@ def test_a_row_a_users_constraint_or_trigger_refuses_fails_only_its_record(url: 
         "flow|stripe:invoice:in_1|issue",
         "flow|stripe:invoice:in_3|issue",
     }
+
+
+def test_erasure_replaces_a_name_in_every_text_and_keeps_the_balances(
+    url: str, target: SqlLedgerTarget, tmp_path: Path
+) -> None:
+    target.write([entry("in_1", memo="for Globex Corp, Berlin")])
+    target.write([entry("in_2", "0.30")])
+    target.flush()
+    target.close()
+    sums = balances(url)
+
+    changed = scrub_journal(url, [("Globex Corp", "crm:customer:1"), ("", "crm:customer:2")])
+    assert changed == 5  # two payees, two narrations, one memo
+
+    db = connect(url)
+    try:
+        texts = db.execute(
+            "SELECT payee, narration, memo FROM journal JOIN journal_line "
+            "ON journal_line.journal_id = journal.id"
+        ).fetchall()
+        db.commit()
+    finally:
+        db.close()
+    assert texts and not [t for row in texts for t in row if t and "Globex" in t]
+    assert {row[1] for row in texts} == {
+        "Invoice HB-0042 — " + same_length("crm:customer:1", "Globex Corp")
+    }
+    assert balances(url) == sums and posted_keys(url) == Counter(
+        {"flow|stripe:invoice:in_1|issue": 1, "flow|stripe:invoice:in_2|issue": 1}
+    )
+    if url.startswith("sqlite:///"):  # nothing left on disk either, WAL included
+        path = Path(url.removeprefix("sqlite:///"))
+        wal = path.with_name(path.name + "-wal")
+        assert b"Globex" not in path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    assert scrub_journal(url, [("Globex Corp", "crm:customer:1")]) == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ._db import Database, connect
 from ._read import balances, ledger_lines, posted_keys, record_counts
+from ._scrub import scrub_journal
 from ._target import SqlLedgerTarget
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "ledger_lines",
     "posted_keys",
     "record_counts",
+    "scrub_journal",
 ]
