@@ -1,7 +1,10 @@
 """Whole Stripe histories for the oracle: what happened, and the Stripe JSON that says it.
 
 A `History` is the source's truth, kept as plain numbers: invoices (zero, discounted,
-taxed, multi-line, in currencies with 0, 2 and 3 minor units; open, paid or voided),
+taxed, multi-line, in currencies with 0, 2 and 3 minor units; open, paid or voided;
+lines with a service period of none, a week, a month or a year, starting on the
+invoice's day, a few days before or after it, or long before it, so that periods
+straddle month ends, began before their invoice or are over already),
 payments (before or after their invoice, or with none; settled in the invoice currency
 or another one), partial and full refunds, and credit notes. `histories()` draws one
 with hypothesis; `History.units()` turns it into Stripe objects grouped into the units
@@ -11,7 +14,9 @@ a record held for a reference record that comes later is issue 13's business).
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -144,9 +149,37 @@ def _minor(value_eur: Decimal, cur: str) -> int:
     return int((value_eur / VALUE[cur]).scaleb(MINOR[cur]).quantize(Decimal(1)))
 
 
+def months_after(moment: int, months: int) -> int:
+    """`moment` `months` calendar months later, the day kept or cut to the month's last
+    (as Stripe anchors a subscription on the 31st: 31 January, 28 February, 31 March)."""
+    when = datetime.fromtimestamp(moment, UTC)
+    index = when.month - 1 + months
+    year, month = when.year + index // 12, index % 12 + 1
+    day = min(when.day, calendar.monthrange(year, month)[1])
+    return int(when.replace(year=year, month=month, day=day).timestamp())
+
+
 @st.composite
-def lines(draw: st.DrawFn, cur: str) -> list[Line]:
-    """1-3 lines: zero, discounted (partly or fully), taxed or not."""
+def periods(draw: st.DrawFn, created: int) -> tuple[int, int] | None:
+    """A line's service period: none, a week (too short to defer), a month or a year.
+
+    It starts on the invoice's day (at another time of day), a few days before or after
+    it, or long before it (a month or a year that is partly or wholly over already).
+    """
+    kind = draw(st.sampled_from(["none", "none", "week", "month", "month", "year", "year"]))
+    if kind == "none":
+        return None
+    offset = draw(st.sampled_from([0, 0, -3, 4, -45, -200, -390]))
+    start = created + offset * DAY + draw(st.sampled_from([0, -36_000, 3_600]))
+    if kind == "week":
+        return start, start + 7 * DAY
+    return start, months_after(start, 1 if kind == "month" else 12)
+
+
+@st.composite
+def lines(draw: st.DrawFn, cur: str, created: int = FIRST_DAY) -> list[Line]:
+    """1-3 lines: zero, discounted (partly or fully), taxed or not, with a service period
+    or not."""
     out = []
     for _ in range(draw(st.integers(1, 3))):
         amount = draw(st.sampled_from([0, *[_minor(Decimal(v), cur) for v in (9, 49, 120)]]))
@@ -154,7 +187,7 @@ def lines(draw: st.DrawFn, cur: str) -> list[Line]:
         discount = draw(st.sampled_from([0, 0, amount // 10, amount]))
         taxed = draw(st.booleans())
         tax = (amount - discount) * 19 // 100 if taxed else 0
-        out.append(Line(amount, discount=discount, tax=tax))
+        out.append(Line(amount, discount=discount, tax=tax, period=draw(periods(created))))
     return out
 
 
@@ -170,8 +203,10 @@ def histories(draw: st.DrawFn, *, api: Api | None = None, settle: bool = True) -
 
     for n in range(draw(st.integers(1, 5))):
         cur = draw(st.sampled_from(CURRENCIES))
+        created = day()
         inv = HInvoice(id=f"in_{n}", number=f"H-{n + 1:04d}", currency=cur,
-                       lines=draw(lines(cur)), created=day(), status="open")  # fmt: skip
+                       lines=draw(lines(cur, created)), created=created,
+                       status="open")  # fmt: skip
         history.invoices.append(inv)
         fate = draw(st.sampled_from(["open", "paid", "paid", "void"]))
         if fate == "void" or inv.total == 0:
