@@ -40,7 +40,7 @@ from .histories import MINOR, History
 Mode = Literal["multi", "functional"]
 
 _ACCOUNTS = """\
-timezone: UTC
+timezone: {zone}
 accounts:
   receivable: Assets:Receivable
   clearing: Assets:Stripe:Clearing
@@ -61,12 +61,12 @@ def rate(cur: str, day: date) -> Decimal:
     return (_RATES[cur] * (Decimal(1) + Decimal(day.day - 15) / 1000)).normalize()
 
 
-def mapping_text(mode: Mode) -> str:
+def mapping_text(mode: Mode, zone: str = "UTC") -> str:
     """The oracle's mapping: transaction-currency books, or EUR books with daily rates;
-    both defer lines with a service period of 28 days or more."""
+    both defer lines with a service period of 28 days or more (days taken in `zone`)."""
     if mode == "multi":
         return _ACCOUNTS.format(
-            conversion="  conversion: Equity:Conversions\n", deferral=deferred.DEFERRAL
+            conversion="  conversion: Equity:Conversions\n", deferral=deferred.DEFERRAL, zone=zone
         )
     rows = [
         f'    - {{date: 2026-03-{day:02d}, pair: {cur}/EUR, '
@@ -76,7 +76,7 @@ def mapping_text(mode: Mode) -> str:
     ]  # fmt: skip
     rates = "\n".join(rows)
     return (
-        _ACCOUNTS.format(conversion="", deferral=deferred.DEFERRAL)
+        _ACCOUNTS.format(conversion="", deferral=deferred.DEFERRAL, zone=zone)
         + "currency: EUR\nfx:\n  rates:\n"
         + rates
         + "\n  max_age_days: 31\n  gain: Income:FX-Gain\n  loss: Expenses:FX-Loss\n"
@@ -93,13 +93,14 @@ class Plan:
     batch_size: int
     early: tuple[date | None, ...] = ()  # per cut: recognize through this day after its sync
     through: date | None = None  # recognize through this day at the end (>= every early one)
+    zone: str = "UTC"  # the books' time zone: the days of service periods and documents
 
 
 def run_history(root: Path, history: History, plan: Plan, *, target: str, mode: Mode) -> list[str]:
     """Every disagreement between the books and `history` (empty: the books are right)."""
     units = history.units()
     ordered = [units[i] for i in plan.order]
-    books = make_books(root, target, [], mapping=mapping_text(mode))
+    books = make_books(root, target, [], mapping=mapping_text(mode, plan.zone))
     config = root / "billbridge.yaml"
     config.write_text(config.read_text() + f"batch_size: {plan.batch_size}\n")
     found: list[str] = []
@@ -133,7 +134,7 @@ def run_history(root: Path, history: History, plan: Plan, *, target: str, mode: 
         found += _receivables(rows, history, exact=True)
     else:
         found += _receivables(rows, history, exact=False)
-    found += _deferred(books, rows, history, plan.through, target=target, mode=mode)
+    found += _deferred(books, rows, history, plan, target=target, mode=mode)
     return found
 
 
@@ -150,13 +151,14 @@ def _deferred(
     books: Workspace,
     rows: list[tuple[str, str, str, str, str, Decimal]],
     history: History,
-    through: date | None,
+    plan: Plan,
     *,
     target: str,
     mode: Mode,
 ) -> list[str]:
     """The deferred-revenue checks: reconcile's, then the oracle's own schedule."""
     found = []
+    through, parts = plan.through, deferred.legs(history, plan.zone)
     _code, report = books.cli("reconcile")
     for flow in report["flows"]:
         if flow.get("deferred") is not None and not flow["deferred"]["ok"]:
@@ -167,12 +169,12 @@ def _deferred(
             if d["kind"] in {"deferred_mismatch", "recognition_due"}
         ]
     if mode == "multi":
-        return found + deferred.check_exact(rows, history, through)
+        return found + deferred.check_exact(rows, history, parts, through)
     if target == "beancount":  # the units: the transaction currency
         found += deferred.check_total(rows, history)
-        return found + deferred.check_converted(rows, history, through, functional="EUR",
+        return found + deferred.check_converted(rows, parts, through, functional="EUR",
                                                 rate=None)  # fmt: skip
-    return found + deferred.check_converted(rows, history, through, functional="EUR", rate=rate)
+    return found + deferred.check_converted(rows, parts, through, functional="EUR", rate=rate)
 
 
 def _facets(rows: list[tuple[str, str, str, str, str, Decimal]]) -> dict[str, Any]:
@@ -217,7 +219,8 @@ def _totals(rows: list[tuple[str, str, str, str, str, Decimal]], history: Histor
     for cn in history.credit_notes:
         inv = history.invoice(cn.invoice)
         cur = inv.currency.upper()
-        source["credited"][cur] += _money(cn.total, inv.currency)
+        if cn.voided_at is None:
+            source["credited"][cur] += _money(cn.total, inv.currency)
         for facet in ("credit", "credit-void"):
             books["credited"][cur] -= _sum(facets[cn.id][facet], (rec, refunds), cur)
     found = []
@@ -266,7 +269,7 @@ def _receivables(
         if exact:
             owed = 0 if inv.status == "void" else inv.total
             owed -= sum(p.amount for p in history.payments if p.invoice == inv.id)
-            owed -= sum(cn.total for cn in notes if cn.refund is None)
+            owed -= sum(cn.total for cn in notes if cn.refund is None and cn.voided_at is None)
             want = {cur: _money(owed, inv.currency)} if owed else {}
             if have != want:
                 found.append(f"receivable of {inv.id}: source {_show(want)}, books {_show(have)}")

@@ -6,10 +6,11 @@ amount, discount and service period; each invoice's, void's and credit note's da
 the rules docs/mapping.md states for `deferral:`:
 
 - a line defers when its service period (its `period` in days of the entity's time zone,
-  UTC here, the end excluded) has at least `min_days` days;
-- each document touching the line (the invoice, its void, a credit note on the line)
-  moves the line's net amount (a credit note: the credited part); the days of the period
-  before the document's date are earned at once, the rest waits on the deferred account;
+  the end excluded) has at least `min_days` days; documents are dated in that zone too;
+- each document touching the line (the invoice, its void, a credit note on the line, the
+  credit note's void) moves the line's net amount (a credit note: the credited part);
+  the days of the period before the document's date are earned at once, the rest waits
+  on the deferred account;
 - `recognize --through R` posts every calendar month (cut to the period) that ends by R,
   so a document's part is earned up to the start of R + 1's month (or the end of the
   period, once R reaches it), never before the document's date;
@@ -31,8 +32,9 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from .histories import DAY, MINOR, HInvoice, History
 
@@ -46,8 +48,8 @@ Rows = list[tuple[str, str, str, str, str, Decimal]]
 _RATE_GUESS = {"USD": Decimal("0.9"), "JPY": Decimal("0.006"), "KWD": Decimal("2.9")}
 
 
-def utc_day(moment: int) -> date:
-    return datetime.fromtimestamp(moment, UTC).date()
+def local_day(moment: int, zone: str) -> date:
+    return datetime.fromtimestamp(moment, ZoneInfo(zone)).date()
 
 
 def _month_start(day: date) -> date:
@@ -57,8 +59,8 @@ def _month_start(day: date) -> date:
 @dataclass(frozen=True, slots=True)
 class Leg:
     """One document's part of one deferred line: `amount` (minor units, positive) over
-    [start, end), posted on `cut`; `sign` -1 for the invoice (a credit on the deferred
-    account), +1 for a void or a credit note (a debit)."""
+    [start, end), posted on `cut`; `sign` -1 for the invoice or a credit note's void (a
+    credit on the deferred account), +1 for the invoice's void or a credit note (a debit)."""
 
     currency: str
     start: date
@@ -101,11 +103,11 @@ class Leg:
         return self.until(through) >= self.end
 
 
-def service(period: tuple[int, int] | None) -> tuple[date, date] | None:
-    """A line's service days [start, end), when long enough to defer."""
+def service(period: tuple[int, int] | None, zone: str) -> tuple[date, date] | None:
+    """A line's service days [start, end) in `zone`, when long enough to defer."""
     if period is None:
         return None
-    start, end = utc_day(period[0]), utc_day(period[1])
+    start, end = local_day(period[0], zone), local_day(period[1], zone)
     return (start, end) if (end - start).days >= MIN_DAYS else None
 
 
@@ -129,25 +131,30 @@ def nets(inv: HInvoice, api: str) -> list[int]:
     return [line.amount - share for line, share in zip(inv.lines, shares, strict=True)]
 
 
-def legs(history: History) -> list[Leg]:
-    """Every document's part of every deferred line of `history`."""
+def legs(history: History, zone: str) -> list[Leg]:
+    """Every document's part of every deferred line of `history`, for books in `zone`."""
     out: list[Leg] = []
     for inv in history.invoices:
-        issued = utc_day(inv.created)
+        issued = local_day(inv.created, zone)
         for line, net in zip(inv.lines, nets(inv, history.api), strict=True):
-            days = service(line.period)
+            days = service(line.period, zone)
             if days is None or net == 0:
                 continue
             out.append(Leg(inv.currency, *days, cut=issued, amount=net, sign=-1, issued=issued))
             if inv.status == "void":
-                voided = utc_day(inv.created + DAY)
+                voided = local_day(inv.created + DAY, zone)
                 out.append(Leg(inv.currency, *days, cut=voided, amount=net, sign=1, issued=issued))
     for cn in history.credit_notes:
         inv = history.invoice(cn.invoice)
-        days = service(inv.lines[0].period)
-        if days is not None and cn.part.amount:
-            out.append(Leg(inv.currency, *days, cut=utc_day(cn.created), amount=cn.part.amount,
-                           sign=1, issued=utc_day(inv.created)))  # fmt: skip
+        days = service(inv.lines[cn.line].period, zone)
+        if days is None or not cn.part.amount:
+            continue
+        issued = local_day(inv.created, zone)
+        out.append(Leg(inv.currency, *days, cut=local_day(cn.created, zone),
+                       amount=cn.part.amount, sign=1, issued=issued))  # fmt: skip
+        if cn.voided_at is not None:
+            out.append(Leg(inv.currency, *days, cut=local_day(cn.voided_at, zone),
+                           amount=cn.part.amount, sign=-1, issued=issued))  # fmt: skip
     return out
 
 
@@ -185,15 +192,16 @@ def invoiced(history: History) -> dict[str, Decimal]:
         if inv.status != "void":
             values += [(inv.currency, -net) for net in nets(inv, history.api)]
     for cn in history.credit_notes:
-        values.append((history.invoice(cn.invoice).currency, cn.part.amount))
+        if cn.voided_at is None:
+            values.append((history.invoice(cn.invoice).currency, cn.part.amount))
     return _by_currency(values)
 
 
-def check_exact(rows: Rows, history: History, through: date | None) -> list[str]:
+def check_exact(rows: Rows, history: History, parts: list[Leg], through: date | None) -> list[str]:
     """Books in the transaction currency (no functional currency, or Beancount's units):
-    the deferred balance and the revenue recognition moved equal the oracle's, exactly."""
+    the deferred balance and the revenue recognition moved equal the oracle's (`parts`,
+    from `legs`), exactly."""
     found = []
-    parts = legs(history)
     want = _by_currency((leg.currency, leg.remainder(through)) for leg in parts)
     have = _balances(rows, DEFERRED)
     if want != have:
@@ -220,7 +228,7 @@ def check_total(rows: Rows, history: History) -> list[str]:
 
 def check_converted(
     rows: Rows,
-    history: History,
+    parts: list[Leg],
     through: date | None,
     *,
     functional: str,
@@ -236,7 +244,7 @@ def check_converted(
     """
     want: dict[str, Decimal] = defaultdict(Decimal)
     slack: dict[str, Decimal] = defaultdict(Decimal)
-    for leg in legs(history):
+    for leg in parts:
         if leg.currency.upper() == functional or rate is None:
             cur, minor = leg.currency.upper(), MINOR[leg.currency]
             value = _money(leg.remainder(through), leg.currency)

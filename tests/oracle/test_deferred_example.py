@@ -34,7 +34,7 @@ def _history() -> History:
 
 
 def test_the_oracle_schedule_gives_the_documented_figures() -> None:
-    [leg] = legs(_history())
+    [leg] = legs(_history(), "UTC")
     assert (leg.start, leg.end, leg.days, leg.amount) == (date(2026, 3, 17), date(2026, 4, 16),
                                                           30, 45)  # fmt: skip
     assert leg.remainder(date(2026, 3, 30)) == -45

@@ -43,7 +43,13 @@ def cases(draw: st.DrawFn, *, settle: bool = True) -> tuple[History, Plan]:
             for day in (draw(st.one_of(st.none(), _DAYS)) for _ in cuts)
         )
     return history, Plan(
-        order=order, cuts=cuts, batch_size=draw(st.integers(1, 7)), early=early, through=through
+        order=order,
+        cuts=cuts,
+        batch_size=draw(st.integers(1, 7)),
+        early=early,
+        through=through,
+        # east of UTC only: every day then has a rate in the EUR books' March table
+        zone=draw(st.sampled_from(["UTC", "Europe/Berlin", "Asia/Tokyo"])),
     )
 
 
