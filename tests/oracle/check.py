@@ -11,14 +11,19 @@ with the given batch size, and returns every way the books disagree with the sou
   Beancount's units in books with one);
 - every invoice's receivable equals what the source says is still owed (zero for a
   fully paid one), and the unapplied account holds exactly the payments of no invoice;
-- the invoice-number series has no gap (zero invoices keep their numbers).
-A place for the deferred-revenue checks (issue 14, "Deferred revenue") is marked below.
+- the invoice-number series has no gap (zero invoices keep their numbers);
+- deferred revenue (the mapping defers lines of 28 days or more): `recognize --through`
+  after some syncs and after the last one, a second run posts nothing, reconcile finds
+  the deferred balances equal to the schedules, and the books' deferred balance and
+  recognized revenue per currency equal the oracle's own schedule of the source's lines
+  (tests/oracle/deferred.py), with revenue plus deferred equal to the invoiced net.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -29,12 +34,13 @@ from beancount import loader
 from tests.e2e.books_cases import lines, make_books, write_export
 from tests.e2e.conftest import Workspace
 
+from . import deferred
 from .histories import MINOR, History
 
 Mode = Literal["multi", "functional"]
 
 _ACCOUNTS = """\
-timezone: UTC
+timezone: {zone}
 accounts:
   receivable: Assets:Receivable
   clearing: Assets:Stripe:Clearing
@@ -45,24 +51,32 @@ accounts:
   unapplied: Liabilities:Prepayments
 {conversion}tax_rates:
   txr_std: Liabilities:VAT
-"""
+{deferral}"""
 
 _RATES = {"USD": Decimal("0.91"), "JPY": Decimal("0.0061"), "KWD": Decimal("2.98")}
 
 
-def mapping_text(mode: Mode) -> str:
-    """The oracle's mapping: transaction-currency books, or EUR books with daily rates."""
+def rate(cur: str, day: date) -> Decimal:
+    """The EUR books' rate of `cur` on a day of March 2026 (a little drift every day)."""
+    return (_RATES[cur] * (Decimal(1) + Decimal(day.day - 15) / 1000)).normalize()
+
+
+def mapping_text(mode: Mode, zone: str = "UTC") -> str:
+    """The oracle's mapping: transaction-currency books, or EUR books with daily rates;
+    both defer lines with a service period of 28 days or more (days taken in `zone`)."""
     if mode == "multi":
-        return _ACCOUNTS.format(conversion="  conversion: Equity:Conversions\n")
-    rows = []
-    for day in range(1, 32):
-        for cur, base in _RATES.items():
-            drift = Decimal(1) + Decimal(day - 15) / 1000  # a little every day
-            rows.append(f'    - {{date: 2026-03-{day:02d}, pair: {cur}/EUR, '
-                        f'rate: "{(base * drift).normalize():f}"}}')  # fmt: skip
+        return _ACCOUNTS.format(
+            conversion="  conversion: Equity:Conversions\n", deferral=deferred.DEFERRAL, zone=zone
+        )
+    rows = [
+        f'    - {{date: 2026-03-{day:02d}, pair: {cur}/EUR, '
+        f'rate: "{rate(cur, date(2026, 3, day)):f}"}}'
+        for day in range(1, 32)
+        for cur in _RATES
+    ]  # fmt: skip
     rates = "\n".join(rows)
     return (
-        _ACCOUNTS.format(conversion="")
+        _ACCOUNTS.format(conversion="", deferral=deferred.DEFERRAL, zone=zone)
         + "currency: EUR\nfx:\n  rates:\n"
         + rates
         + "\n  max_age_days: 31\n  gain: Income:FX-Gain\n  loss: Expenses:FX-Loss\n"
@@ -71,29 +85,39 @@ def mapping_text(mode: Mode) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """How a history reaches the books: unit order, export cut points, batch size."""
+    """How a history reaches the books: unit order, export cut points, batch size, and
+    the days revenue is recognized through (after some of the first syncs, after the last)."""
 
     order: tuple[int, ...]
     cuts: tuple[int, ...]  # export sizes (in units) of the syncs before the full one
     batch_size: int
+    early: tuple[date | None, ...] = ()  # per cut: recognize through this day after its sync
+    through: date | None = None  # recognize through this day at the end (>= every early one)
+    zone: str = "UTC"  # the books' time zone: the days of service periods and documents
 
 
 def run_history(root: Path, history: History, plan: Plan, *, target: str, mode: Mode) -> list[str]:
     """Every disagreement between the books and `history` (empty: the books are right)."""
     units = history.units()
     ordered = [units[i] for i in plan.order]
-    books = make_books(root, target, [], mapping=mapping_text(mode))
+    books = make_books(root, target, [], mapping=mapping_text(mode, plan.zone))
     config = root / "billbridge.yaml"
     config.write_text(config.read_text() + f"batch_size: {plan.batch_size}\n")
     found: list[str] = []
-    for cut in (*plan.cuts, len(ordered)):
+    for k, cut in enumerate((*plan.cuts, len(ordered))):
         write_export(root, [obj for unit in ordered[:cut] for obj in unit])
         code, run = books.cli("sync")
         if code != 0:
             found.append(f"sync of {cut} units exited {code}: {run}")
+        early = plan.early[k] if k < len(plan.early) else None
+        if early is not None:
+            found += _recognize(books, early)
     code, again = books.cli("sync")
     if again["posted"] != 0:
         found.append(f"a last sync posted {again['posted']} entries again")
+    if plan.through is not None:
+        found += _recognize(books, plan.through)
+        found += _recognize(books, plan.through, again=True)
     _, queue = books.cli("queue")
     if queue:
         found.append(f"the queue is not empty: {[(r['record'], r['error']) for r in queue]}")
@@ -110,11 +134,47 @@ def run_history(root: Path, history: History, plan: Plan, *, target: str, mode: 
         found += _receivables(rows, history, exact=True)
     else:
         found += _receivables(rows, history, exact=False)
-    # Deferred revenue (issue 14, "Deferred revenue"): once invoice lines with a service
-    # period post to a deferred-revenue account and `billbridge recognize` exists, check
-    # here that the deferred balance per currency equals the unrecognized remainder of
-    # the source's lines (the history knows each line's period and amount).
+    found += _deferred(books, rows, history, plan, target=target, mode=mode)
     return found
+
+
+def _recognize(books: Workspace, through: date, *, again: bool = False) -> list[str]:
+    code, run = books.cli("recognize", "--through", through.isoformat())
+    if code != 0:
+        return [f"recognize --through {through} exited {code}: {run}"]
+    if again and run["posted"]:
+        return [f"recognize --through {through} again posted {run['posted']} entries"]
+    return []
+
+
+def _deferred(
+    books: Workspace,
+    rows: list[tuple[str, str, str, str, str, Decimal]],
+    history: History,
+    plan: Plan,
+    *,
+    target: str,
+    mode: Mode,
+) -> list[str]:
+    """The deferred-revenue checks: reconcile's, then the oracle's own schedule."""
+    found = []
+    through, parts = plan.through, deferred.legs(history, plan.zone)
+    _code, report = books.cli("reconcile")
+    for flow in report["flows"]:
+        if flow.get("deferred") is not None and not flow["deferred"]["ok"]:
+            found.append(f"reconcile: deferred balances differ: {flow['deferred']}")
+        found += [
+            f"reconcile: {d['kind']} {d['record_key']}: {d.get('message', '')}"
+            for d in flow["discrepancies"]
+            if d["kind"] in {"deferred_mismatch", "recognition_due"}
+        ]
+    if mode == "multi":
+        return found + deferred.check_exact(rows, history, parts, through)
+    if target == "beancount":  # the units: the transaction currency
+        found += deferred.check_total(rows, history)
+        return found + deferred.check_converted(rows, parts, through, functional="EUR",
+                                                rate=None)  # fmt: skip
+    return found + deferred.check_converted(rows, parts, through, functional="EUR", rate=rate)
 
 
 def _facets(rows: list[tuple[str, str, str, str, str, Decimal]]) -> dict[str, Any]:
@@ -159,7 +219,8 @@ def _totals(rows: list[tuple[str, str, str, str, str, Decimal]], history: Histor
     for cn in history.credit_notes:
         inv = history.invoice(cn.invoice)
         cur = inv.currency.upper()
-        source["credited"][cur] += _money(cn.total, inv.currency)
+        if cn.voided_at is None:
+            source["credited"][cur] += _money(cn.total, inv.currency)
         for facet in ("credit", "credit-void"):
             books["credited"][cur] -= _sum(facets[cn.id][facet], (rec, refunds), cur)
     found = []
@@ -208,7 +269,7 @@ def _receivables(
         if exact:
             owed = 0 if inv.status == "void" else inv.total
             owed -= sum(p.amount for p in history.payments if p.invoice == inv.id)
-            owed -= sum(cn.total for cn in notes if cn.refund is None)
+            owed -= sum(cn.total for cn in notes if cn.refund is None and cn.voided_at is None)
             want = {cur: _money(owed, inv.currency)} if owed else {}
             if have != want:
                 found.append(f"receivable of {inv.id}: source {_show(want)}, books {_show(have)}")

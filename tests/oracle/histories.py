@@ -1,9 +1,13 @@
 """Whole Stripe histories for the oracle: what happened, and the Stripe JSON that says it.
 
 A `History` is the source's truth, kept as plain numbers: invoices (zero, discounted,
-taxed, multi-line, in currencies with 0, 2 and 3 minor units; open, paid or voided),
+taxed, multi-line, in currencies with 0, 2 and 3 minor units; open, paid or voided;
+lines with a service period of none, a week, a month or a year, starting on the
+invoice's day, a few days before or after it, or long before it, so that periods
+straddle month ends, began before their invoice or are over already),
 payments (before or after their invoice, or with none; settled in the invoice currency
-or another one), partial and full refunds, and credit notes. `histories()` draws one
+or another one), partial and full refunds, and credit notes (refunded, or not and
+sometimes voided). `histories()` draws one
 with hypothesis; `History.units()` turns it into Stripe objects grouped into the units
 an export may reorder (a balance transaction stays right before its charge or refund:
 a record held for a reference record that comes later is issue 13's business).
@@ -11,7 +15,9 @@ a record held for a reference record that comes later is issue 13's business).
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -73,13 +79,17 @@ class HRefund:
 
 @dataclass(slots=True)
 class HCreditNote:
-    """Credits part of an invoice's first line; `refund` pays that part back (paid invoices)."""
+    """Credits part of an invoice's line `line`; `refund` pays that part back (paid
+    invoices); `voided_at`: voided later (only one with no refund), so it credits nothing
+    in the end."""
 
     id: str
     invoice: str
     part: Line
     created: int
     refund: str | None = None
+    voided_at: int | None = None
+    line: int = 0
 
     @property
     def total(self) -> int:
@@ -133,9 +143,11 @@ class History:
             data = invoice(inv.id, number=inv.number, currency=inv.currency, lines=inv.lines,
                            created=inv.created, api=self.api)  # fmt: skip
             out.append([
-                credit_note(cn.id, invoice=data, number=f"{inv.number}-CN", lines=[(0, cn.part)],
-                            created=cn.created,
-                            refund=(cn.refund, cn.total) if cn.refund else None)
+                credit_note(cn.id, invoice=data, number=f"{inv.number}-CN",
+                            lines=[(cn.line, cn.part)], created=cn.created,
+                            refund=(cn.refund, cn.total) if cn.refund else None,
+                            status="void" if cn.voided_at else "issued",
+                            voided_at=cn.voided_at)
             ])  # fmt: skip
         return out
 
@@ -144,9 +156,43 @@ def _minor(value_eur: Decimal, cur: str) -> int:
     return int((value_eur / VALUE[cur]).scaleb(MINOR[cur]).quantize(Decimal(1)))
 
 
+def months_after(moment: int, months: int) -> int:
+    """`moment` `months` calendar months later, the day kept or cut to the month's last
+    (as Stripe anchors a subscription on the 31st: 31 January, 28 February, 31 March)."""
+    when = datetime.fromtimestamp(moment, UTC)
+    index = when.month - 1 + months
+    year, month = when.year + index // 12, index % 12 + 1
+    day = min(when.day, calendar.monthrange(year, month)[1])
+    return int(when.replace(year=year, month=month, day=day).timestamp())
+
+
 @st.composite
-def lines(draw: st.DrawFn, cur: str) -> list[Line]:
-    """1-3 lines: zero, discounted (partly or fully), taxed or not."""
+def periods(draw: st.DrawFn, created: int) -> tuple[int, int] | None:
+    """A line's service period: none, a week (too short to defer), a month or a year.
+
+    It starts on the invoice's day (at another time of day), a few days before or after
+    it, or long before it (a month or a year that is partly or wholly over already); or
+    on the first of that month at midnight, UTC or Berlin's (calendar billing: the
+    period's days then depend on the books' time zone).
+    """
+    kind = draw(st.sampled_from(["none", "none", "week", "month", "month", "year", "year"]))
+    if kind == "none":
+        return None
+    offset = draw(st.sampled_from([0, 0, -3, 4, -45, -200, -390]))
+    start = created + offset * DAY + draw(st.sampled_from([0, -36_000, 3_600]))
+    anchor = draw(st.sampled_from(["time", "time", "utc", "berlin"]))
+    if anchor != "time":
+        first = datetime.fromtimestamp(start, UTC).replace(day=1, hour=0, minute=0, second=0)
+        start = int(first.timestamp()) - (3_600 if anchor == "berlin" else 0)
+    if kind == "week":
+        return start, start + 7 * DAY
+    return start, months_after(start, 1 if kind == "month" else 12)
+
+
+@st.composite
+def lines(draw: st.DrawFn, cur: str, created: int = FIRST_DAY) -> list[Line]:
+    """1-3 lines: zero, discounted (partly or fully), taxed or not, with a service period
+    or not."""
     out = []
     for _ in range(draw(st.integers(1, 3))):
         amount = draw(st.sampled_from([0, *[_minor(Decimal(v), cur) for v in (9, 49, 120)]]))
@@ -154,7 +200,7 @@ def lines(draw: st.DrawFn, cur: str) -> list[Line]:
         discount = draw(st.sampled_from([0, 0, amount // 10, amount]))
         taxed = draw(st.booleans())
         tax = (amount - discount) * 19 // 100 if taxed else 0
-        out.append(Line(amount, discount=discount, tax=tax))
+        out.append(Line(amount, discount=discount, tax=tax, period=draw(periods(created))))
     return out
 
 
@@ -170,8 +216,10 @@ def histories(draw: st.DrawFn, *, api: Api | None = None, settle: bool = True) -
 
     for n in range(draw(st.integers(1, 5))):
         cur = draw(st.sampled_from(CURRENCIES))
+        created = day()
         inv = HInvoice(id=f"in_{n}", number=f"H-{n + 1:04d}", currency=cur,
-                       lines=draw(lines(cur)), created=day(), status="open")  # fmt: skip
+                       lines=draw(lines(cur, created)), created=created,
+                       status="open")  # fmt: skip
         history.invoices.append(inv)
         fate = draw(st.sampled_from(["open", "paid", "paid", "void"]))
         if fate == "void" or inv.total == 0:
@@ -185,7 +233,7 @@ def histories(draw: st.DrawFn, *, api: Api | None = None, settle: bool = True) -
         # the payment: after the invoice, or before it (a prepayment the link applies later)
         when = inv.created + draw(st.sampled_from([-3 * DAY, -60, 600, 2 * DAY]))
         pay = _pay(draw, history, f"ch_{n}", inv.id, cur, inv.total, when, settle)
-        if draw(st.integers(0, 3)) == 0 and api == "current":
+        if draw(st.integers(0, 2)) == 0 and api == "current":
             _credit(draw, history, inv, seq, refund=pay)
         elif draw(st.integers(0, 2)) == 0:
             _refund(
@@ -247,16 +295,18 @@ def _credit(
     *,
     refund: HPayment | None,
 ) -> None:
-    first = inv.lines[0]
-    net = first.amount - first.discount
-    if net <= 0:
+    candidates = [i for i, line in enumerate(inv.lines) if line.amount > line.discount]
+    if not candidates:
         return
+    index = draw(st.sampled_from(candidates))
+    credited = inv.lines[index]
     share = draw(st.sampled_from([1, 2]))  # all of the line's net, or half
-    part_net = net // share
-    tax = first.tax // share
+    part_net = (credited.amount - credited.discount) // share
+    tax = credited.tax // share
     part = Line(part_net, tax=tax)
+    later = draw(st.sampled_from([DAY, DAY, 20 * DAY, 60 * DAY]))  # in a later month, too
     cn = HCreditNote(id=f"cn_{inv.id}_{next(seq)}", invoice=inv.id, part=part,
-                     created=inv.created + DAY)  # fmt: skip
+                     created=inv.created + later, line=index)  # fmt: skip
     if cn.total <= 0:
         return
     if refund is not None:
@@ -264,4 +314,6 @@ def _credit(
         if ref is None or ref.amount != cn.total:
             return
         cn.refund = ref.id
+    elif draw(st.integers(0, 2)) == 0:  # issued by mistake, voided days (or months) later
+        cn.voided_at = cn.created + draw(st.sampled_from([3_600, 3 * DAY, 40 * DAY]))
     history.credit_notes.append(cn)

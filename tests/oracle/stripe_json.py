@@ -28,13 +28,18 @@ def ts(day: str, hour: int = 10, minute: int = 0) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """One invoice line: `amount` before discount, `tax` on the discounted amount."""
+    """One invoice line: `amount` before discount, `tax` on the discounted amount.
+
+    `period`: the service period (start, end) as Unix times; None states the invoice's
+    creation time for both (a line with no service to spread).
+    """
 
     amount: int
     discount: int = 0
     tax: int = 0
     product: str = "prod_a"
     description: str = "Service"
+    period: tuple[int, int] | None = None
 
 
 def customer(ident: str, *, currency: str, country: str = "DE") -> dict[str, Any]:
@@ -99,7 +104,10 @@ def invoice(
             "currency": currency,
             "quantity": 1,
             "description": line.description,
-            "period": {"start": created, "end": created},
+            "period": {
+                "start": line.period[0] if line.period else created,
+                "end": line.period[1] if line.period else created,
+            },
         }
         if api == "current":
             item["discount_amounts"] = (

@@ -9,6 +9,7 @@ test in tests/oracle/test_regressions.py (with its fix).
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,14 @@ from hypothesis import strategies as st
 from .check import Mode, Plan, run_history
 from .histories import History, histories
 
+# Recognition dates: month ends (where months fall due) and any day, from before the
+# first invoice to a day already past whichever day the suite runs on.
+_MONTH_ENDS = [date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30), date(2026, 5, 31),
+               date(2026, 6, 30), date(2026, 9, 30), date(2026, 11, 30)]  # fmt: skip
+_DAYS = st.one_of(
+    st.sampled_from(_MONTH_ENDS), st.dates(min_value=date(2026, 2, 20), max_value=date(2026, 12, 1))
+)
+
 
 @st.composite
 def cases(draw: st.DrawFn, *, settle: bool = True) -> tuple[History, Plan]:
@@ -25,8 +34,22 @@ def cases(draw: st.DrawFn, *, settle: bool = True) -> tuple[History, Plan]:
     n = len(history.units())
     order = tuple(draw(st.permutations(range(n))))
     cuts = tuple(sorted(draw(st.lists(st.integers(1, max(1, n - 1)), max_size=2, unique=True))))
+    cuts = cuts if n > 1 else ()
+    through = draw(st.one_of(st.none(), _DAYS, _DAYS, _DAYS))
+    early: tuple[date | None, ...] = ()
+    if through is not None:  # never after the last: a later one would leave pieces unposted
+        early = tuple(
+            None if day is None else min(day, through)
+            for day in (draw(st.one_of(st.none(), _DAYS)) for _ in cuts)
+        )
     return history, Plan(
-        order=order, cuts=cuts if n > 1 else (), batch_size=draw(st.integers(1, 7))
+        order=order,
+        cuts=cuts,
+        batch_size=draw(st.integers(1, 7)),
+        early=early,
+        through=through,
+        # east of UTC only: every day then has a rate in the EUR books' March table
+        zone=draw(st.sampled_from(["UTC", "Europe/Berlin", "Asia/Tokyo"])),
     )
 
 

@@ -4,11 +4,12 @@ Why one cumulative function: an annual plan paid upfront is earned day by day ov
 service period (ASC 606 / IFRS 15, a service transferred evenly over time). If each
 month's share were rounded on its own, twelve roundings could leave the schedule a few
 minor units off the invoice. Instead `earned(amount, service, day)` rounds the *total
-earned so far* once (half-even, to the currency's minor unit), and each period's piece is
-the difference of two such totals. The pieces therefore always add up to the amount
-exactly, each is within one minor unit of its exact share, and the last period takes the
-remainder. The same function splits a credit note or a void into an already earned part
-and a still deferred part, so every document on one line follows one schedule.
+earned so far* once (half away from zero, to the currency's minor unit), and each
+period's piece is the difference of two such totals. The pieces therefore always add
+up to the amount exactly, each is within one minor unit of its exact share, and the last
+period takes the remainder. The same function splits a credit note or a void into an
+already earned part and a still deferred part, so every document on one line follows
+one schedule.
 
 Days are calendar days in the entity's time zone; `Service.end` is exclusive (the first
 day not served), as Stripe's `period.end` is the start of the next period.
