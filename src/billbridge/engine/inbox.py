@@ -34,8 +34,7 @@ from billbridge.store.base import AuditEvent, Inbox, InboxRow, InboxStatus, Sync
 from .completion import completed
 from .crashpoints import crashpoint
 from .holds import has_expired_holds
-from .model import FlowRuntime
-from .pipeline import StopRun
+from .model import FlowRuntime, StopRun
 from .run import _Runner
 
 

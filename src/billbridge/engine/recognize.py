@@ -28,9 +28,10 @@ from billbridge.mapping.rules import Planned
 from billbridge.store.base import CursorRow, SyncState
 
 from .deferred import CURSOR, Group, Schedule, Schedules, groups, recognized_through
+from .entries import entry_hash
 from .gc_pause import fewer_collections
-from .model import FlowRuntime, RunResult
-from .pipeline import RecordPipeline, StopRun, entry_hash
+from .model import FlowRuntime, RunResult, StopRun
+from .pipeline import RecordPipeline
 from .retry import FailureKind
 from .run import _Runner
 

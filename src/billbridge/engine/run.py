@@ -45,8 +45,8 @@ from .crashpoints import crashpoint
 from .gc_pause import fewer_collections
 from .holds import expired_holds
 from .liveness import RunLife
-from .model import FlowRuntime, RunResult
-from .pipeline import RecordPipeline, StopRun
+from .model import FlowRuntime, RunResult, StopRun
+from .pipeline import RecordPipeline
 from .recovery import recorded_batch, way_out
 from .recovery import target_cursor as _target_cursor
 
