@@ -33,7 +33,7 @@ from .gc_pause import fewer_collections
 from .model import FlowRuntime, RunResult, StopRun
 from .pipeline import RecordPipeline
 from .retry import FailureKind
-from .run import _Runner
+from .runner import Runner
 
 __all__ = ["RecognitionPipeline", "RecognizeResult", "recognize_flow"]
 
@@ -123,7 +123,7 @@ def recognize_flow(
     dry_run: bool = False,
 ) -> RecognizeResult:
     """Post every recognition piece of `flow` due by `through`; each invoice is one record."""
-    runner = _Runner(
+    runner = Runner(
         flow, store, actor=actor, kind="recognize", dry_run=dry_run, pipeline=RecognitionPipeline
     )
     pipeline = cast(RecognitionPipeline, runner.pipeline)
