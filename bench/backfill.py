@@ -3,12 +3,19 @@
 Run by hand, not by the test suite:
 
     .venv/bin/python bench/backfill.py --records 100000
-    .venv/bin/python bench/backfill.py --records 1000000
+    .venv/bin/python bench/backfill.py --records 1000000 --second
+    .venv/bin/python bench/backfill.py --records 100000 --ids sequential
 
-It generates a synthetic Stripe export (current API shape, no faults) once per size
-under bench/out/, builds a fresh workspace, then runs `billbridge sync --backfill` in a
-child process and reports records/s and the child's peak resident memory (ru_maxrss),
-so the export generation is not counted in either figure.
+It generates a synthetic Stripe export (current API shape, no faults) once per size and
+id kind under bench/out/, builds a fresh workspace, then runs `billbridge sync
+--backfill` in a child process, so the export generation is not counted. It reports
+records/s, the child's CPU time per record (user + system), the bytes it wrote to disk
+per record (`ru_oublock`, which Linux fills from the task's `write_bytes`), the state
+database's and the ledger's size per million records, and the child's peak resident
+memory (`ru_maxrss`). `--second` then times a second sync over the unchanged export.
+
+Ids are random like Stripe's (`in_1Nq3…`) by default: with sequential ids every index
+insert lands at the end of its B-tree, which hides how the store grows in real use.
 """
 
 from __future__ import annotations
@@ -20,24 +27,30 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
+
+if TYPE_CHECKING:
+    from billbridge.samples import Ids
 
 ROOT = Path(__file__).resolve().parent
 OUT = ROOT / "out"
 RECORDS_PER_INVOICE = 4.14  # what samples.generate yields on average (customers included)
 
 
-def export_for(records: int) -> Path:
+def export_for(records: int, ids: Ids = "random") -> Path:
     from billbridge.samples import generate, write_jsonl
 
-    path = OUT / f"stripe-{records}.jsonl"
+    suffix = "" if ids == "sequential" else f"-{ids}"  # the older exports keep their name
+    path = OUT / f"stripe-{records}{suffix}.jsonl"
     if not path.exists():
         OUT.mkdir(parents=True, exist_ok=True)
         invoices = int(records / RECORDS_PER_INVOICE)
         tmp = path.with_suffix(".tmp")
-        write_jsonl(tmp, generate(invoices=invoices, seed=1, api="current"))
+        write_jsonl(tmp, generate(invoices=invoices, seed=1, api="current", ids=ids))
         tmp.rename(path)
     return path
 
@@ -61,28 +74,86 @@ def workspace_for(export: Path) -> Path:
     return ws
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=100_000)
-    args = parser.parse_args()
-    export = export_for(args.records)
-    lines = sum(1 for _ in export.open("rb"))
-    ws = workspace_for(export)
-    command = [sys.executable, "-m", "billbridge", "sync", "--backfill", "-w", str(ws), "--json"]
+@dataclass(frozen=True)
+class Timed:
+    """One child run: its answer and what it cost."""
+
+    result: dict[str, object]
+    exit_code: int
+    elapsed: float
+    cpu: float  # user + system seconds
+    written: int  # bytes written to disk
+    peak_mb: float
+
+
+def timed_sync(ws: Path, *, backfill: bool) -> Timed:
+    """Run `billbridge sync` in a child process; its own CPU, writes and peak memory."""
+    command = [sys.executable, "-m", "billbridge", "sync", "-w", str(ws), "--json"]
+    if backfill:
+        command.insert(4, "--backfill")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, check=False)
     elapsed = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    result = orjson.loads(proc.stdout)
-    counts = result["counts"]
-    print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}")
-    print(f"command: {' '.join(command[1:])}")
-    print(
-        f"records: {lines:,} (export {export.stat().st_size / 1e6:,.0f} MB), "
-        f"counts {counts}, entries posted {result['posted']:,}, exit {proc.returncode}"
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    written = (after.ru_oublock - before.ru_oublock) * 512
+    if not proc.stdout:
+        raise SystemExit(f"the sync failed:\n{proc.stderr.decode()[-3000:]}")
+    return Timed(
+        result=orjson.loads(proc.stdout),
+        exit_code=proc.returncode,
+        elapsed=elapsed,
+        cpu=cpu,
+        written=written,
+        peak_mb=after.ru_maxrss / 1024,  # the largest child so far
     )
-    print(f"elapsed: {elapsed:,.1f} s  ->  {lines / elapsed:,.0f} records/s")
-    print(f"peak RSS of the sync process: {peak_mb:,.0f} MB")
+
+
+def _size(path: Path) -> int:
+    """A file's size with its SQLite `-wal` and `-shm` companions."""
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
+
+
+def report(label: str, run: Timed, lines: int) -> None:
+    print(
+        f"{label}: {run.elapsed:,.1f} s -> {lines / run.elapsed:,.0f} records/s; "
+        f"CPU {run.cpu / lines * 1e6:,.1f} µs/record "
+        f"(I/O and other waits {(run.elapsed - run.cpu) / lines * 1e6:,.1f} µs/record); "
+        f"written {run.written / lines / 1024:,.1f} KB/record; "
+        f"counts {run.result['counts']}, exit {run.exit_code}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument(
+        "--ids", choices=("random", "sequential"), default="random",
+        help="Stripe-like random ids (the default) or the older sequential ones",
+    )  # fmt: skip
+    parser.add_argument("--second", action="store_true", help="also time a second sync")
+    args = parser.parse_args()
+    export = export_for(args.records, args.ids)
+    lines = sum(1 for _ in export.open("rb"))
+    ws = workspace_for(export)
+    print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}")
+    print(f"command: bench/backfill.py --records {args.records} --ids {args.ids}")
+    print(f"records: {lines:,} (export {export.stat().st_size / 1e6:,.0f} MB, {args.ids} ids)")
+    first = timed_sync(ws, backfill=True)
+    print(f"entries posted: {first.result['posted']:,}")
+    report("backfill", first, lines)
+    state = _size(ws / ".billbridge" / "state.db")
+    ledger = sum(p.stat().st_size for p in (ws / "books").glob("*.beancount"))
+    per_million = 1e6 / lines
+    print(
+        f"state: {state / 1e6:,.0f} MB ({state * per_million / 1e9:,.2f} GB per million "
+        f"records); ledger files: {ledger / 1e6:,.0f} MB"
+    )
+    print(f"peak RSS of the sync process: {first.peak_mb:,.0f} MB")
+    if args.second:
+        second = timed_sync(ws, backfill=False)
+        report("second sync, unchanged export", second, lines)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Run by hand, not by the test suite (needs `valgrind`; about two minutes for 5,000 records):
 
-    .venv/bin/python bench/instructions.py --records 5000
+    .venv/bin/python bench/instructions.py --records 5000 [--ids sequential]
 
 Why a second backfill benchmark: the machines here are shared, so records/s from
 `bench/backfill.py` moves by ±20 % between runs, which hides a 5 % change. callgrind
@@ -61,10 +61,14 @@ def instructions(lines: list[bytes], scratch: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=5000)
+    parser.add_argument(
+        "--ids", choices=("random", "sequential"), default="random",
+        help="Stripe-like random ids (the default) or the older sequential ones",
+    )  # fmt: skip
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian package `valgrind`)")
-    with export_for(30_000).open("rb") as handle:
+    with export_for(30_000, args.ids).open("rb") as handle:
         lines = [line for _, line in zip(range(args.records), handle, strict=False)]
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)

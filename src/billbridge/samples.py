@@ -19,6 +19,12 @@ Deliberate faults (`faults=True`), each recognizable by its id:
   (normalizes cleanly; mapping fails);
 - `ch_fault_early` with `txn_fault_early` (and `inpay_fault_early` in the current shape):
   a charge emitted BEFORE its invoice `in_fault_early`, which follows later.
+
+Ids: `ids="sequential"` numbers them (`in_0000000042`), which tests read easily;
+`ids="random"` makes them like Stripe's (`in_1Nq3…`: "1" and 23 base62 characters, from
+their own seeded generator, so the objects are otherwise the same as sequential ones).
+Benchmarks use random ids: a store's indexes grow very differently when keys arrive in
+random order rather than appended at the end.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ __all__ = [
 ]
 
 Api = Literal["2017-08-15", "current"]
+Ids = Literal["sequential", "random"]
+_BASE62: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +161,10 @@ class _Cust:
 
 
 class _Gen:
-    def __init__(self, invoices: int, seed: int, api: Api, faults: bool) -> None:
+    def __init__(self, invoices: int, seed: int, api: Api, faults: bool, ids: Ids) -> None:
         self.n = invoices
+        # Random ids draw from their own generator: the data does not change with them.
+        self.ids = random.Random(f"ids-{seed}") if ids == "random" else None
         self.rng = random.Random(seed)
         self.current = api == "current"
         self.faults = faults
@@ -169,6 +179,8 @@ class _Gen:
     # ---------------------------------------------------------------- helpers
     def _id(self, prefix: str) -> str:
         self.seq += 1
+        if self.ids is not None:
+            return f"{prefix}_{_random_id(self.ids)}"
         return f"{prefix}_{self.seq:010d}"
 
     def _number(self) -> int:
@@ -191,12 +203,13 @@ class _Gen:
     def _customers(self) -> Iterator[dict[str, Any]]:
         weights = [c[5] for c in _COUNTRIES]
         for i in range(min(300, max(1, self.n))):
+            ident = _random_id(self.ids) if self.ids is not None else f"{i + 1:06d}"
             country, cur, rates, city, suffix, _ = self.rng.choices(_COUNTRIES, weights)[0]
             name = f"{_NAMES[i % len(_NAMES)]} {city} {suffix}"
             if i >= len(_NAMES):
                 name = f"{_NAMES[i % len(_NAMES)]} {i // len(_NAMES)} {city} {suffix}"
             cust = _Cust(
-                id=f"cus_{i + 1:06d}",
+                id=f"cus_{ident}",
                 name=name,
                 email=f"billing{i + 1}@{_NAMES[i % len(_NAMES)].lower()}.example",
                 country=country,
@@ -229,7 +242,7 @@ class _Gen:
                     "has_more": False,
                     "data": [
                         {
-                            "id": f"txi_{i + 1:06d}",
+                            "id": f"txi_{ident}",
                             "object": "tax_id",
                             "type": "eu_vat",
                             "value": cust.tax_id,
@@ -656,6 +669,11 @@ class _Gen:
         yield from self._due(2**62)
 
 
+def _random_id(rng: random.Random) -> str:
+    """A Stripe-like id body: "1" and 23 base62 characters."""
+    return "1" + "".join(rng.choices(_BASE62, k=23))
+
+
 def _spread(amount: int, weights: list[int]) -> list[int]:
     total = sum(weights) or 1
     parts = [amount * w // total for w in weights]
@@ -664,7 +682,12 @@ def _spread(amount: int, weights: list[int]) -> list[int]:
 
 
 def generate(
-    *, invoices: int, seed: int = 0, api: Api = "current", faults: bool = False
+    *,
+    invoices: int,
+    seed: int = 0,
+    api: Api = "current",
+    faults: bool = False,
+    ids: Ids = "sequential",
 ) -> Iterator[dict[str, Any]]:
     """Stripe-shaped objects in created order: customers, then each invoice with its money.
 
@@ -675,7 +698,7 @@ def generate(
     """
     if invoices < 0:
         raise ValueError("invoices must not be negative")
-    return _Gen(invoices, seed, api, faults).run()
+    return _Gen(invoices, seed, api, faults, ids).run()
 
 
 def write_jsonl(path: Path | str, objects: Iterable[dict[str, Any]]) -> int:

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 from billbridge.connectors.base import CompletingSource, FatalError, RawRecord, RetryableError
 
-from .model import FlowRuntime
-from .pipeline import StopRun
+from .model import FlowRuntime, StopRun
 
 __all__ = ["completed"]
 

@@ -32,8 +32,8 @@ from billbridge.mapping.rules import Context, plan_entries
 from billbridge.store.base import Records, SyncState
 
 from .book_checks import BookChecks
+from .entries import entry_hash
 from .model import FlowRuntime
-from .pipeline import entry_hash
 
 __all__ = [
     "CURSOR",

@@ -34,9 +34,8 @@ from billbridge.store.base import AuditEvent, Inbox, InboxRow, InboxStatus, Sync
 from .completion import completed
 from .crashpoints import crashpoint
 from .holds import has_expired_holds
-from .model import FlowRuntime
-from .pipeline import StopRun
-from .run import _Runner
+from .model import FlowRuntime, StopRun
+from .runner import Runner
 
 
 class InboxState(SyncState, Inbox, Protocol):
@@ -97,7 +96,7 @@ def process_inbox(
         store, flow=flow.name, timeout=flow.hold_timeout, now=datetime.now(UTC)
     ):
         return result
-    runner = _Runner(flow, store, actor=actor, kind="webhook", dry_run=False)
+    runner = Runner(flow, store, actor=actor, kind="webhook", dry_run=False)
     with runner:
         runner.wake_holds()  # what waits may have come, or waited too long (engine/holds.py)
         return _process_rows(flow, store, runner, rows, result, actor=actor)
@@ -106,7 +105,7 @@ def process_inbox(
 def _process_rows(
     flow: FlowRuntime,
     store: InboxState,
-    runner: _Runner,
+    runner: Runner,
     rows: list[InboxRow],
     result: InboxResult,
     *,

@@ -38,10 +38,15 @@ __all__ = [
     "NormalizedLike",
     "Resolve",
     "RunResult",
+    "StopRun",
     "rate_limit_json",
 ]
 
 OUTCOMES = ("synced", "unchanged", "failed", "held", "conflict")
+
+
+class StopRun(Exception):  # noqa: N818 - a control signal, not an error of the record
+    """A fatal connector error: commit what is done and stop the run."""
 
 
 def _nothing(_object: str, _id: str, /) -> Mapping[str, Any] | None:

@@ -28,11 +28,12 @@ from billbridge.mapping.rules import Planned
 from billbridge.store.base import CursorRow, SyncState
 
 from .deferred import CURSOR, Group, Schedule, Schedules, groups, recognized_through
+from .entries import entry_hash
 from .gc_pause import fewer_collections
-from .model import FlowRuntime, RunResult
-from .pipeline import RecordPipeline, StopRun, entry_hash
+from .model import FlowRuntime, RunResult, StopRun
+from .pipeline import RecordPipeline
 from .retry import FailureKind
-from .run import _Runner
+from .runner import Runner
 
 __all__ = ["RecognitionPipeline", "RecognizeResult", "recognize_flow"]
 
@@ -122,7 +123,7 @@ def recognize_flow(
     dry_run: bool = False,
 ) -> RecognizeResult:
     """Post every recognition piece of `flow` due by `through`; each invoice is one record."""
-    runner = _Runner(
+    runner = Runner(
         flow, store, actor=actor, kind="recognize", dry_run=dry_run, pipeline=RecognitionPipeline
     )
     pipeline = cast(RecognitionPipeline, runner.pipeline)

@@ -51,6 +51,7 @@ from billbridge.domain import (
 from billbridge.store.base import AuditEvent, PostingRow
 
 from .crashpoints import crashpoint
+from .model import StopRun
 from .notify import upgrade_notice
 from .record_sides import SideWrites
 from .retry import FailureKind, decide
@@ -294,8 +295,6 @@ class RecordWriter(SideWrites):
                 hint = f"{self.target.name} refused this {obj}; fix it in its source and replay"
                 return self._failed(key, version, "target", str(exc), hint, now)
             except FatalError as exc:
-                from .pipeline import StopRun  # noqa: PLC0415 - pipeline imports this module
-
                 raise StopRun(str(exc)) from exc
 
     def _verify(self, obj: str, asked: Mapping[str, Any], held: Held) -> str:

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from billbridge.connectors.base import PositionMismatchError, Recovered
 from billbridge.store.base import AuditEvent, Batch, CursorRow, PostingRow, SyncState
 
+from .entries import recovered_hash
 from .model import FlowRuntime
-from .pipeline import recovered_hash
 
 __all__ = ["Adopted", "adopt_target", "recorded_batch", "target_cursor", "way_out"]
 

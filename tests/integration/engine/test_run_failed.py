@@ -76,7 +76,7 @@ def test_a_run_that_raises_is_finished_failed_with_no_record_data(
             sync_flow(flow, store)
         (run,) = store.list_runs()
         assert run.status == "failed" and run.finished_at is not None
-        assert run.error.startswith("RuntimeError in billbridge/engine/pipeline.py:")
+        assert run.error.startswith("RuntimeError in billbridge/engine/pipeline_write.py:")
         assert "Jane" not in run.error and "example.com" not in run.error
         assert sum(run.counts.values()) > 0  # what it did before the exception is counted
         assert close_dead_runs(store) == []  # a failed run is closed, not crashed later

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from billbridge.connectors.base import LedgerLeg, Recovered
-from billbridge.engine.pipeline import entry_hash, recovered_hash
+from billbridge.engine.entries import entry_hash, recovered_hash
 from billbridge.testing import sample_entry
 
 
