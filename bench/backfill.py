@@ -5,6 +5,7 @@ Run by hand, not by the test suite:
     .venv/bin/python bench/backfill.py --records 100000
     .venv/bin/python bench/backfill.py --records 1000000 --second
     .venv/bin/python bench/backfill.py --records 100000 --ids sequential
+    .venv/bin/python bench/backfill.py --records 100000 --store postgres
 
 It generates a synthetic Stripe export (current API shape, no faults) once per size and
 id kind under bench/out/, builds a fresh workspace, then runs `billbridge sync
@@ -21,12 +22,16 @@ insert lands at the end of its B-tree, which hides how the store grows in real u
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import shutil
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent
 OUT = ROOT / "out"
 RECORDS_PER_INVOICE = 4.14  # what samples.generate yields on average (customers included)
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def export_for(records: int, ids: Ids = "random") -> Path:
@@ -86,14 +92,30 @@ class Timed:
     peak_mb: float
 
 
-def timed_sync(ws: Path, *, backfill: bool) -> Timed:
+@contextmanager
+def postgres_state() -> Iterator[str]:
+    """A fresh schema on the local PostgreSQL server for one run, dropped afterwards."""
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_SERVER}?schema={schema}"
+    finally:
+        with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def timed_sync(ws: Path, *, backfill: bool, state: str = "") -> Timed:
     """Run `billbridge sync` in a child process; its own CPU, writes and peak memory."""
     command = [sys.executable, "-m", "billbridge", "sync", "-w", str(ws), "--json"]
     if backfill:
         command.insert(4, "--backfill")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, check=False)
+    env = {**os.environ, "BILLBRIDGE_STATE": state} if state else None
+    proc = subprocess.run(command, capture_output=True, check=False, env=env)
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -133,27 +155,38 @@ def main() -> None:
         help="Stripe-like random ids (the default) or the older sequential ones",
     )  # fmt: skip
     parser.add_argument("--second", action="store_true", help="also time a second sync")
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     export = export_for(args.records, args.ids)
     lines = sum(1 for _ in export.open("rb"))
     ws = workspace_for(export)
     print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}")
-    print(f"command: bench/backfill.py --records {args.records} --ids {args.ids}")
+    print(
+        f"command: bench/backfill.py --records {args.records} --ids {args.ids} --store {args.store}"
+    )
     print(f"records: {lines:,} (export {export.stat().st_size / 1e6:,.0f} MB, {args.ids} ids)")
-    first = timed_sync(ws, backfill=True)
+    if args.store == "postgres":
+        with postgres_state() as url:
+            _runs(ws, lines, second=args.second, state=url)
+    else:
+        _runs(ws, lines, second=args.second)
+
+
+def _runs(ws: Path, lines: int, *, second: bool, state: str = "") -> None:
+    first = timed_sync(ws, backfill=True, state=state)
     print(f"entries posted: {first.result['posted']:,}")
     report("backfill", first, lines)
-    state = _size(ws / ".billbridge" / "state.db")
+    if not state:
+        size = _size(ws / ".billbridge" / "state.db")
+        print(
+            f"state: {size / 1e6:,.0f} MB ({size * 1e6 / lines / 1e9:,.2f} GB per million records)"
+        )
     ledger = sum(p.stat().st_size for p in (ws / "books").glob("*.beancount"))
-    per_million = 1e6 / lines
-    print(
-        f"state: {state / 1e6:,.0f} MB ({state * per_million / 1e9:,.2f} GB per million "
-        f"records); ledger files: {ledger / 1e6:,.0f} MB"
-    )
+    print(f"ledger files: {ledger / 1e6:,.0f} MB")
     print(f"peak RSS of the sync process: {first.peak_mb:,.0f} MB")
-    if args.second:
-        second = timed_sync(ws, backfill=False)
-        report("second sync, unchanged export", second, lines)
+    if second:
+        again = timed_sync(ws, backfill=False, state=state)
+        report("second sync, unchanged export", again, lines)
 
 
 if __name__ == "__main__":

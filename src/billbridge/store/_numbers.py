@@ -48,7 +48,8 @@ class NumbersMixin:
     """Store methods for invoice numbers; mixed into SqlStore."""
 
     # Whether the database orders `number` by code point, as Python compares str: SQLite's
-    # BINARY collation does (UTF-8 bytes); PostgreSQL orders by the database's collation.
+    # BINARY collation does (UTF-8 bytes), and so does PostgreSQL's column since migration
+    # 0120 made it COLLATE "C" (before, it followed the database's collation).
     _codepoint_order: ClassVar[bool] = False
 
     if TYPE_CHECKING:

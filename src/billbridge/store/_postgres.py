@@ -51,6 +51,7 @@ class PostgresStore(SqlStore):
 
     dialect: ClassVar[str] = "postgres"
     _no_limit: ClassVar[int | None] = None
+    _codepoint_order: ClassVar[bool] = True  # invoice_numbers.number is COLLATE "C" (0120)
     _driver_errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.Error,)
     _migrating = False
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from billbridge.engine.numbers import BatchOwners, gaps, series_report
-from billbridge.store import NumberWindow, Store
+from billbridge.store import NumberWindow, Store, open_store
 
-from .conftest import at
+from .conftest import at, raw
 
 
 def _claim(store: Store, number: str, record: str, *, entity: str = "de") -> str:
@@ -45,18 +45,36 @@ def test_a_window_holds_the_numbers_from_one_on(store: Store) -> None:
         _claim(store, f"A-{n}", f"s:invoice:a{n}")
     _claim(store, "A-3", "s:invoice:uk3", entity="uk")
     window = store.invoice_number_window(entity="de", series="A-", number="A-2", limit=2)
-    if store.dialect == "sqlite":  # "A-10" sorts before "A-2": text order, not numbers
-        assert window == NumberWindow(
-            owners={"A-2": "s:invoice:a2", "A-5": "s:invoice:a5"}, first="A-2", last="A-5"
-        )
-        assert (window.covers("A-3"), window.covers("A-6"), window.covers("A-10")) == (
-            True, False, False,
-        )  # fmt: skip
-        rest = store.invoice_number_window(entity="de", series="A-", number="A-6", limit=2)
-        assert rest == NumberWindow(owners={"A-9": "s:invoice:a9"}, first="A-6", last=None)
-        assert rest.covers("A-99999")
-    else:  # the database's collation orders text: the window is the number alone
-        assert window == NumberWindow(owners={"A-2": "s:invoice:a2"}, first="A-2", last="A-2")
+    # "A-10" sorts before "A-2": text in code point order (Python's), not numbers
+    assert window == NumberWindow(
+        owners={"A-2": "s:invoice:a2", "A-5": "s:invoice:a5"}, first="A-2", last="A-5"
+    )
+    assert (window.covers("A-3"), window.covers("A-6"), window.covers("A-10")) == (
+        True, False, False,
+    )  # fmt: skip
+    rest = store.invoice_number_window(entity="de", series="A-", number="A-6", limit=2)
+    assert rest == NumberWindow(owners={"A-9": "s:invoice:a9"}, first="A-6", last=None)
+    assert rest.covers("A-99999")
+
+
+@pytest.mark.postgres
+def test_postgres_orders_numbers_by_code_point_whatever_the_database_collation(
+    pg_url: str,
+) -> None:
+    """The window is Python's str order only because the column is COLLATE "C" (0120):
+    a database created with a linguistic collation ("a-3" between "A-2" and "A-4") must
+    not change it."""
+    opened = open_store(pg_url)
+    try:
+        with raw(opened) as conn:
+            (collation,) = conn.execute(
+                "SELECT collation_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'invoice_numbers' "
+                "AND column_name = 'number'"
+            ).fetchone()
+    finally:
+        opened.close()
+    assert collation == "C"
 
 
 @pytest.mark.parametrize("window", [1, 2, 32])
@@ -97,7 +115,7 @@ def test_batch_owners_read_once_for_new_numbers_in_order(store: Store) -> None:
     )
     for n in range(2, 50):
         assert owners.invoice_number_owner(entity="de", series="A-", number=f"A-{n:04d}") is None
-    assert len(reads) == (1 if store.dialect == "sqlite" else 49)
+    assert len(reads) == 1
     owners.forget()
     owners.invoice_number_owner(entity="de", series="A-", number="A-0002")
     assert reads[-1] == "A-0002"

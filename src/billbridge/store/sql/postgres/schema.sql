@@ -227,7 +227,7 @@ CREATE INDEX stripe_inbox_object ON stripe_inbox (object_key, status, created);
 CREATE TABLE invoice_numbers (
     entity      TEXT NOT NULL,
     series      TEXT NOT NULL,
-    number      TEXT NOT NULL,
+    number      TEXT COLLATE "C" NOT NULL,  -- code point order, as Python's str (0120)
     seq         BIGINT,
     record_key  TEXT NOT NULL,
     first_seen  TIMESTAMPTZ NOT NULL,
