@@ -12,10 +12,9 @@ text before its trailing digits (`HB-0042` is number 42 of series `HB-`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import pairwise
 from typing import ClassVar, Final, Protocol
 
 from billbridge.domain import Invoice, InvoiceStatus, Problem
@@ -32,6 +31,7 @@ __all__ = [
     "check_invoice_number",
     "find_gaps",
     "gaps",
+    "gaps_in_order",
     "number_like",
     "series_of",
     "series_report",
@@ -206,21 +206,28 @@ def find_gaps(entity: str, series: str, seen: Iterable[tuple[int, str, str]]) ->
     first: dict[int, tuple[str, str]] = {}
     for seq, number, record in seen:
         first.setdefault(seq, (number, record))
-    found: list[Gap] = []
-    for a, b in pairwise(sorted(first)):
-        if b > a + 1:
-            found.append(
-                Gap(
-                    entity=entity,
-                    series=series,
-                    after=first[a][0],
-                    before=first[b][0],
-                    missing=(a + 1, b - 1),
-                    after_record=first[a][1],
-                    before_record=first[b][1],
-                )
+    return tuple(gaps_in_order(entity, series, ((s, *first[s]) for s in sorted(first))))
+
+
+def gaps_in_order(entity: str, series: str, seen: Iterable[tuple[int, str, str]]) -> Iterator[Gap]:
+    """`find_gaps` over triples already sorted by sequence number, holding one at a time
+    (reconcile reads a whole history's numbers this way, sorted on disk). Of triples with
+    one sequence number, the first counts."""
+    before: tuple[int, str, str] | None = None
+    for item in seen:
+        if before is not None and item[0] == before[0]:
+            continue
+        if before is not None and item[0] > before[0] + 1:
+            yield Gap(
+                entity=entity,
+                series=series,
+                after=before[1],
+                before=item[1],
+                missing=(before[0] + 1, item[0] - 1),
+                after_record=before[2],
+                before_record=item[2],
             )
-    return tuple(found)
+        before = item
 
 
 def gaps(store: Numbers, *, entity: str | None = None) -> list[Gap]:

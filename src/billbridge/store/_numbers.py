@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 __all__ = ["InvoiceNumberRow", "NumberWindow", "NumbersMixin"]
 
+_PAGE = 1_000  # rows fetched at once when reading every number
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InvoiceNumberRow:
@@ -54,6 +56,7 @@ class NumbersMixin:
 
     if TYPE_CHECKING:
         _q: dict[str, str]
+        _conn: Any
 
         def _guard(self, what: str) -> AbstractContextManager[None]: ...
         def _write(self, *, lock: bool = False) -> AbstractContextManager[Any]: ...
@@ -107,11 +110,20 @@ class NumbersMixin:
         )
 
     def invoice_numbers(self, *, entity: str | None = None) -> Iterator[InvoiceNumberRow]:
-        """Every number seen, ordered by entity, series and sequence."""
+        """Every number seen, ordered by entity, series and sequence.
+
+        Fetched a page at a time from one cursor (reconcile reads a whole history's
+        numbers): read it to the end before writing to the store.
+        """
         with self._guard("read invoice numbers"):
-            rows = self._all("invoice_numbers", (entity, entity))
-        for r in rows:
-            yield InvoiceNumberRow(
-                entity=r[0], series=r[1], number=r[2], seq=r[3], record_key=r[4],
-                first_seen=self._dt(r[5]),
-            )  # fmt: skip
+            cursor = self._conn.execute(self._q["invoice_numbers"], (entity, entity))
+        while True:
+            with self._guard("read invoice numbers"):
+                rows = cursor.fetchmany(_PAGE)
+            if not rows:
+                return
+            for r in rows:
+                yield InvoiceNumberRow(
+                    entity=r[0], series=r[1], number=r[2], seq=r[3], record_key=r[4],
+                    first_seen=self._dt(r[5]),
+                )  # fmt: skip

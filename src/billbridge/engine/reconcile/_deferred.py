@@ -13,8 +13,7 @@ schedule's unrecognized remainder (engine/deferred_status.py):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, MutableSet
 from datetime import datetime
 from typing import Any
 
@@ -26,26 +25,27 @@ from ..deferred_status import DeferredStatus, deferred_status
 from ..model import FlowRuntime
 from ..pipeline import entry_hash
 from ._checks import register_check
-from ._model import Discrepancy, Expected, SourceView, Views
+from ._model import Discrepancy, Expected, Views
 
 
 def with_recognition(
     flow: FlowRuntime,
     store: SyncState,
-    source: SourceView,
+    expected: MutableMapping[str, Expected],
+    unplannable: MutableSet[str],
     posted: Mapping[str, tuple[str, str, datetime]],
-    ledger: Sequence[LedgerPosting],
-) -> tuple[SourceView, DeferredStatus | None]:
-    """`source` with the posted recognition entries expected, and the deferred status.
+    ledger: Iterable[LedgerPosting],
+) -> DeferredStatus | None:
+    """The deferred status, after adding the posted recognition entries to `expected`
+    (and the invoices whose schedules fail to `unplannable`).
 
     A flow that never deferred anything (no `deferral:`, no recognition posted) is left
     as it is, without reading its schedules.
     """
     marker = f":{RECOGNITION}:"
     if flow.mapping.deferral is None and not any(marker in key for key in posted):
-        return source, None
+        return None
     status = deferred_status(flow, store, ledger)
-    expected = dict(source.expected)
     for item in status.posted:
         entry = item.entry
         expected[entry.key] = Expected(
@@ -59,14 +59,9 @@ def with_recognition(
             ),
             entry_hash=entry_hash(entry),
         )
-    return (
-        replace(
-            source,
-            expected=expected,
-            unplannable=source.unplannable | frozenset(status.failing),
-        ),
-        status,
-    )
+    for record in status.failing:
+        unplannable.add(record)
+    return status
 
 
 @register_check

@@ -34,7 +34,8 @@ from ..liveness import RunLife
 from ..model import FlowRuntime
 from ..pipeline import entry_hash, entry_lines, record_key
 from ..run import process_records, recover_target
-from ._model import Discrepancy, Views, reversal_key, reversed_of
+from ._checks import reversal_counts
+from ._model import Discrepancy, Views, reversal_key
 
 
 @dataclass(slots=True, kw_only=True)
@@ -73,23 +74,22 @@ def _reverse_duplicates(
     flow: FlowRuntime,
     store: SyncState,
     duplicates: Sequence[Discrepancy],
-    ledger: Sequence[LedgerPosting],
+    ledger: Mapping[str, tuple[LedgerPosting, ...]],
     *,
     actor: str,
     report: FixReport,
 ) -> None:
     if not duplicates:
         return
+    done_before = reversal_counts(ledger)  # reversals the books already hold, per key
     life = RunLife(store, flow=flow.name, kind="reconcile", actor=actor)
     run = life.run
     written = 0
     with life:
         recover_target(flow, store, actor=actor, run_id=run.id)
         for finding in duplicates:
-            copies = [p for p in ledger if p.idempotency_key == finding.idempotency_key]
-            done = sum(
-                1 for p in ledger if reversed_of(p.idempotency_key) == finding.idempotency_key
-            )
+            copies = list(ledger.get(finding.idempotency_key, ()))
+            done = done_before[finding.idempotency_key]
             for i in range(len(copies) - done - 1):
                 n, copy = done + 1 + i, copies[-(i + 1)]
                 key = reversal_key(finding.idempotency_key, n)
@@ -206,7 +206,7 @@ def apply_fixes(
         flow,
         store,
         [d for d in todo if d.fix == "reverse"],
-        views.ledger.postings,
+        views.ledger.groups(),
         actor=actor,
         report=report,
     )

@@ -19,6 +19,7 @@ from ._checks import compare
 from ._collect import collect
 from ._fix import FixReport, apply_fixes
 from ._model import Discrepancy
+from ._scratch import Scratch
 
 
 class ReconcileState(SyncState, Monitor, Protocol):
@@ -36,28 +37,32 @@ class Reconciled:
 def reconcile_flow(
     flow: FlowRuntime, store: ReconcileState, *, fix: bool = False, actor: str = "system"
 ) -> Reconciled:
-    """Compare one flow's three views; with `fix`, apply the certain fixes, queue the rest."""
-    views, raws = collect(flow, store)
-    found = compare(views)
-    result = Reconciled(flow=flow.name, discrepancies=found, deferred=views.deferred)
-    now = datetime.now(UTC)
-    store.save_discrepancies(flow.name, _rows(found), at=now)
-    first_seen = {
-        (row.kind, row.idempotency_key): row.first_seen
-        for row in store.open_discrepancies(flow=flow.name)
-    }
-    found = [
-        replace(d, since=first_seen.get((d.kind, d.idempotency_key)) or d.since) for d in found
-    ]
-    result.discrepancies = found
-    if fix:
-        result.fixes = apply_fixes(flow, store, views, found, raws, actor=actor)
-        left = [
-            d
-            for d in found
-            if d.fix not in {"post", "reverse"} or d.idempotency_key not in result.fixes.healed
+    """Compare one flow's three views; with `fix`, apply the certain fixes, queue the rest.
+
+    The views live in a scratch file for the length of this call (`_scratch`).
+    """
+    with Scratch() as scratch:
+        views, raws = collect(flow, store, scratch)
+        found = compare(views)
+        result = Reconciled(flow=flow.name, discrepancies=found, deferred=views.deferred)
+        now = datetime.now(UTC)
+        store.save_discrepancies(flow.name, _rows(found), at=now)
+        first_seen = {
+            (row.kind, row.idempotency_key): row.first_seen
+            for row in store.open_discrepancies(flow=flow.name)
+        }
+        found = [
+            replace(d, since=first_seen.get((d.kind, d.idempotency_key)) or d.since) for d in found
         ]
-        store.save_discrepancies(flow.name, _rows(left), at=datetime.now(UTC))
+        result.discrepancies = found
+        if fix:
+            result.fixes = apply_fixes(flow, store, views, found, raws, actor=actor)
+            left = [
+                d
+                for d in found
+                if d.fix not in {"post", "reverse"} or d.idempotency_key not in result.fixes.healed
+            ]
+            store.save_discrepancies(flow.name, _rows(left), at=datetime.now(UTC))
     return result
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, runtime_checkable
 
 from billbridge.connectors.base import LedgerLeg, LedgerPosting
 from billbridge.connectors.source import SourceFinding
@@ -83,15 +84,19 @@ class SourceView:
 
     `findings` are what the source's own checks (its model's `checks`) found in the
     records read now, e.g. Stripe's payouts that do not add up.
+
+    The collections are plain dicts and sets when built by hand, and sorted tables on
+    disk when `collect` builds them (`_scratch`): read them as mappings and sets, in
+    key order through `_scratch.ordered`, and iterate `numbers` as often as needed.
     """
 
     connection: str
     expected: Mapping[str, Expected]
-    records: frozenset[str]
-    unplannable: frozenset[str] = frozenset()  # records that fail or wait: the queue's job
+    records: AbstractSet[str]
+    unplannable: AbstractSet[str] = frozenset()  # records that fail or wait: the queue's job
     invoices: Mapping[str, Invoice] = field(default_factory=dict)  # id -> normalized invoice
     findings: tuple[SourceFinding, ...] = ()
-    numbers: tuple[NumberSeen, ...] = ()  # non-draft invoices' numbers, in source order
+    numbers: Iterable[NumberSeen] = ()  # non-draft invoices' numbers, in source order
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,14 +104,33 @@ class PostedView:
     """What billbridge recorded as posted, and which records already wait in the queue."""
 
     postings: Mapping[str, tuple[str, str, datetime]]  # idem -> (entry hash, ref, posted at)
-    queued: frozenset[str]  # record keys with an open queue row
-    numbers: tuple[NumberSeen, ...] = ()  # every number claimed in the store (first holder)
+    queued: AbstractSet[str]  # record keys with an open queue row
+    numbers: Iterable[NumberSeen] = ()  # every number claimed in the store (first holder)
+
+
+@runtime_checkable
+class Grouped(Protocol):
+    """Postings kept grouped by idempotency key already (on disk, in key order)."""
+
+    @property
+    def groups(self) -> Mapping[str, tuple[LedgerPosting, ...]]: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LedgerView:
+    """The books' postings of one flow, in the order the target gives them."""
+
     target: str
-    postings: tuple[LedgerPosting, ...]
+    postings: Iterable[LedgerPosting]
+
+    def groups(self) -> Mapping[str, tuple[LedgerPosting, ...]]:
+        """Idempotency key → its postings, in the books' order (a key twice: a duplicate)."""
+        if isinstance(self.postings, Grouped):
+            return self.postings.groups
+        grouped: dict[str, list[LedgerPosting]] = {}
+        for posting in self.postings:
+            grouped.setdefault(posting.idempotency_key, []).append(posting)
+        return {key: tuple(group) for key, group in grouped.items()}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,12 +17,16 @@ checks read the source as it is now, beside the store's claims:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Set as AbstractSet
+from itertools import groupby
 from typing import Final
 
-from ..numbers import Gap, find_gaps, number_like
+from ..numbers import Gap, gaps_in_order, number_like
 from ._checks import register_check
-from ._model import Discrepancy, LedgerView, NumberSeen, Views, split_key
+from ._model import Discrepancy, NumberSeen, Views
+from ._scratch import DiskMap, rows_of
+from ._tables import DiskNumbers
 
 __all__ = ["number_duplicates", "number_gaps", "repeats"]
 
@@ -31,31 +35,52 @@ _SHOWN: Final = 3  # missing numbers written out in the table before "…"
 
 
 def repeats(
-    source: Iterable[NumberSeen], claims: Iterable[NumberSeen]
+    source: Iterable[NumberSeen],
+    claims: Iterable[NumberSeen],
+    holders: MutableMapping[str, str] | None = None,
 ) -> list[tuple[NumberSeen, str]]:
     """Each source number held by another record, with that holder, in source order.
 
     Numbers of invoices no entity takes (`entity == ""`) are left out: those records
-    fail on their own before the pipeline claims a number.
+    fail on their own before the pipeline claims a number. `holders` is where the
+    holder of each number is kept while reading (a dict unless given, e.g. on disk).
     """
-    holder = {(c.entity, c.series, c.number): c.record_key for c in claims}
+    holder: MutableMapping[str, str] = {} if holders is None else holders
+    for c in claims:
+        holder[_slot(c)] = c.record_key
     found: list[tuple[NumberSeen, str]] = []
     for seen in source:
         if not seen.entity:
             continue
-        held = holder.setdefault((seen.entity, seen.series, seen.number), seen.record_key)
+        held = holder.setdefault(_slot(seen), seen.record_key)
         if held != seen.record_key:
             found.append((seen, held))
     return found
 
 
-def _issue_refs(ledger: LedgerView) -> dict[str, str]:
-    """Record key → where its issue entry is in the books."""
-    return {
-        p.record_key or split_key(p.idempotency_key)[1]: p.ref
-        for p in ledger.postings
-        if split_key(p.idempotency_key)[2] == "issue"
-    }
+def _slot(n: NumberSeen) -> str:
+    """(entity, series, number) as one key; the separator is no printable character."""
+    return f"{n.entity}\x1f{n.series}\x1f{n.number}"
+
+
+def _holders(numbers: Iterable[NumberSeen]) -> MutableMapping[str, str] | None:
+    """Where `repeats` keeps its holders: on disk beside numbers kept on disk."""
+    if isinstance(numbers, DiskNumbers):
+        return DiskMap(numbers.scratch, str, str)
+    return None
+
+
+def _present(numbers: Iterable[NumberSeen]) -> AbstractSet[str]:
+    """Record keys that carry a number."""
+    if isinstance(numbers, DiskNumbers):
+        return numbers.records
+    return {n.record_key for n in numbers}
+
+
+def _issue_ref(views: Views, record: str) -> str | None:
+    """Where `record`'s issue entry is in the books (the last copy), if it is there."""
+    found = views.ledger.groups().get(f"{views.flow}|{record}|issue")
+    return found[-1].ref if found else None
 
 
 @register_check
@@ -63,10 +88,11 @@ def number_duplicates(views: Views) -> Iterator[Discrepancy]:
     """Two source records with one invoice number in one entity and series."""
     source = views.source
     connection = source.connection
-    present = {n.record_key for n in source.numbers}
-    refs = _issue_refs(views.ledger)
-    for seen, holder in repeats(source.numbers, views.posted.numbers):
+    present = _present(source.numbers)
+    found = repeats(source.numbers, views.posted.numbers, _holders(source.numbers))
+    for seen, holder in found:
         pair = [holder, seen.record_key]
+        refs = {r: ref for r in pair if (ref := _issue_ref(views, r)) is not None}
         where = "" if holder in present else " (billbridge saw it; the source no longer has it)"
         books = [f"{r} posted ({refs[r]})" for r in pair if r in refs]
         yield Discrepancy(
@@ -121,6 +147,48 @@ def _series(views: Views) -> dict[tuple[str, str], list[tuple[int, str, str]]]:
     return grouped
 
 
+def _series_on_disk(
+    source: DiskNumbers, claims: DiskNumbers
+) -> Iterator[tuple[tuple[str, str], Iterator[tuple[int, str, str]]]]:
+    """`_series` read from disk: each (entity, series) with its triples sorted by sequence
+    number, in the order `_series` lists them within one (so the same first one counts)."""
+    sql = f"""
+        WITH n AS (
+            SELECT 0 AS src, n, record, entity, series, number, seq
+            FROM {source.name} WHERE seq IS NOT NULL
+            UNION ALL
+            SELECT 1, n, record, entity, series, number, seq
+            FROM {claims.name} WHERE seq IS NOT NULL
+        ),
+        named AS (SELECT DISTINCT entity, series FROM n WHERE entity != '')
+        SELECT entity, series, seq, number, record FROM (
+            SELECT entity, series, seq, number, record, 0 AS loose, src, n
+            FROM n WHERE entity != ''
+            UNION ALL
+            SELECT named.entity, n.series, n.seq, n.number, n.record, 1, n.src, n.n
+            FROM n JOIN named ON named.series = n.series WHERE n.entity = ''
+        ) ORDER BY entity, series, seq, loose, src, n
+    """
+    rows = rows_of(source.scratch.query(f"{source.name} {claims.name}", sql))
+    for name, group in groupby(rows, key=lambda row: (row[0], row[1])):
+        yield name, ((seq, number, record) for _, _, seq, number, record in group)
+
+
+def _all_series(
+    views: Views,
+) -> Iterable[tuple[tuple[str, str], Iterable[tuple[int, str, str]]]]:
+    """Every (entity, series) in order, with its triples sorted by sequence number."""
+    source, claims = views.source.numbers, views.posted.numbers
+    if isinstance(source, DiskNumbers) and isinstance(claims, DiskNumbers):
+        return _series_on_disk(source, claims)
+    return ((name, _first_sorted(seen)) for name, seen in sorted(_series(views).items()))
+
+
+def _first_sorted(seen: Iterable[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+    """Sorted by sequence number; of triples with one number, the first seen stays first."""
+    return sorted(seen, key=lambda item: item[0])
+
+
 def _missing(gap: Gap) -> list[str]:
     first, last = gap.missing
     return [number_like(gap.before, s) for s in range(first, min(last, first + _LISTED - 1) + 1)]
@@ -139,8 +207,8 @@ def _missing_text(gap: Gap) -> str:
 def number_gaps(views: Views) -> Iterator[Discrepancy]:
     """Numbers missing between two found ones, per entity and series (reported only)."""
     connection = views.source.connection
-    for (entity, series), seen in sorted(_series(views).items()):
-        for gap in find_gaps(entity, series, seen):
+    for (entity, series), seen in _all_series(views):
+        for gap in gaps_in_order(entity, series, seen):
             first, last = gap.missing
             text = _missing_text(gap)
             yield Discrepancy(

@@ -8,7 +8,7 @@ so they sit beside the normalizer (`billbridge.connectors.source` says what each
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,9 +91,10 @@ def payout_sums(
     A balance transaction that names its payout (`payout`, as Stripe's payout
     reconciliation gives it) belongs to that payout. When none does, an automatic payout
     pays out every balance transaction of its currency since the previous payout.
-    Amounts are in minor units.
+    Amounts are in minor units. `records` is read twice when it can be (a collection,
+    such as reconcile's records on disk), else held as a list.
     """
-    rows = list(records)
+    rows = records if isinstance(records, Collection) else list(records)
     explicit = any(
         r.get("object") == "balance_transaction" and isinstance(r.get("payout"), str) for r in rows
     )
@@ -119,10 +120,25 @@ def payout_sums(
             yield key, currency, int(row["amount"]), len(nets), sum(nets)
 
 
+class _DataOf(Collection[Mapping[str, Any]]):
+    """The data of the readable records, readable as often as needed (not held)."""
+
+    def __init__(self, records: Sequence[RawRecord]) -> None:
+        self.records = records
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        return (r.data for r in self.records if not r.error)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, item: object) -> bool:
+        return any(item == data for data in self)
+
+
 def payout_findings(connection: str, records: Sequence[RawRecord]) -> Iterator[SourceFinding]:
     """A payout whose amount is not the sum of the balance transactions it pays out."""
-    rows = (r.data for r in records if not r.error)
-    for key, currency, amount, count, summed in payout_sums(connection, rows):
+    for key, currency, amount, count, summed in payout_sums(connection, _DataOf(records)):
         if amount == summed:
             continue
         yield SourceFinding(
