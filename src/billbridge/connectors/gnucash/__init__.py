@@ -14,6 +14,7 @@ from ..base import TargetConnector
 from ..spec import ConnectorSpec
 from ._accounts import account_type, gnucash_name
 from ._read import balances, ledger_lines, posted_keys, record_counts
+from ._scrub import scrub_book
 from ._target import GnuCashTarget
 
 
@@ -37,6 +38,7 @@ __all__ = [
     "ledger_lines",
     "posted_keys",
     "record_counts",
+    "scrub_book",
 ]
 
 
@@ -52,4 +54,5 @@ SPEC = ConnectorSpec(
     role="target",
     factory=_target,
     ledger_lines=lambda conn: ledger_lines(conn.path),
+    scrub=lambda conn, texts: scrub_book(conn.path, texts),
 )
