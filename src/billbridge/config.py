@@ -4,38 +4,53 @@ Why strict: a typo in a configuration that silently falls back to a default is h
 integration posts to the wrong account for a month. Unknown keys are errors, every
 error names the file, the line and the field, and secrets are only ever references to
 environment variables (`${STRIPE_API_KEY}`) held as `SecretStr`, never printed or stored.
+
+This module holds the workspace as a whole (each connection validated by its
+connector's model, flows naming real connections, two-way fields with owners) and
+loading it; the parts live beside it and are re-exported here: connection_config.py
+(the built-in connections), flow_config.py (flows, retries, worker, audit) and
+config_errors.py (errors located at a file, line and field).
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    SerializeAsAny,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from .alert_config import AlertsConfig
 from .change_config import ApprovalRule, ChangeControl
+from .config_errors import LineValueError, LocatedValueError, NestedError, config_error
+from .connection_config import (
+    BeancountConnection,
+    CsvExportConnection,
+    GnuCashConnection,
+    LedgerConnection,
+    SqlLedgerConnection,
+    StripeConnection,
+    StripeObjectName,
+)
 from .connectors.base import FatalError
 from .connectors.registry import connector_names, connector_spec
 from .connectors.spec import ConnectionConfig
+from .flow_config import (
+    DEFAULT_HOLD_TIMEOUT,
+    AuditConfig,
+    FlowConfig,
+    RetryConfig,
+    Strict,
+    WorkerConfig,
+)
 from .twoway_config import OwnerConfig, owner_problems, owner_short_form, two_way_pairs
-from .yamlsource import ConfigError, LocatedYaml, first_error, load_yaml
+from .yamlsource import ConfigError, load_yaml
 
 __all__ = [
     "CONFIG_NAME",
+    "DEFAULT_HOLD_TIMEOUT",
     "AuditConfig",
     "BeancountConnection",
     "ConfigError",
@@ -48,214 +63,17 @@ __all__ = [
     "RetryConfig",
     "SqlLedgerConnection",
     "StripeConnection",
+    "StripeObjectName",
     "WorkerConfig",
     "Workspace",
     "load_workspace",
 ]
 
 CONFIG_NAME = "billbridge.yaml"
-DEFAULT_HOLD_TIMEOUT = "3d"
 STATE_ENV = "BILLBRIDGE_STATE"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-StripeObjectName = Literal[
-    "customers",
-    "balance_transactions",
-    "invoices",
-    "invoice_payments",
-    "payment_intents",
-    "charges",
-    "refunds",
-    "credit_notes",
-    "payouts",
-]
-
-
-class StripeConnection(ConnectionConfig):
-    """Stripe, read from an export file (JSONL of API objects) or the live API (`api_key`)."""
-
-    connector: Literal["stripe"]
-    mode: Literal["sandbox", "production"] = "sandbox"
-    export: Path | None = None
-    api_key: SecretStr | None = None
-    api_version: str | None = None
-    rate_limit: float | None = Field(default=None, gt=0)
-    api_base: str | None = Field(default=None, pattern=r"^https?://")
-    webhook_secret: SecretStr | None = None
-    objects: tuple[StripeObjectName, ...] | None = None
-
-    @model_validator(mode="after")
-    def _needs_a_source(self) -> StripeConnection:
-        if self.export is None and self.api_key is None:
-            raise ValueError("set `export: <file.jsonl>` or `api_key: ${STRIPE_API_KEY}`")
-        if self.api_key is not None:
-            _check_key_mode(self.api_key.get_secret_value(), self.mode)
-        return self
-
-
-def _check_key_mode(key: str, mode: str) -> None:
-    """A test key on a production connection (or the reverse) posts to the wrong books."""
-    live = key.startswith(("sk_live_", "rk_live_"))
-    test = key.startswith(("sk_test_", "rk_test_"))
-    if not (live or test):
-        raise _FieldValueError(
-            ("api_key",),
-            "is not a Stripe secret key (expected sk_test_…/rk_test_… or sk_live_…/rk_live_…)",
-        )
-    if mode == "production" and test:
-        raise _FieldValueError(
-            ("api_key",),
-            "is a test-mode key (sk_test_…) on a `mode: production` connection; use the live "
-            "key or set `mode: sandbox`",
-        )
-    if mode == "sandbox" and live:
-        raise _FieldValueError(
-            ("api_key",),
-            "is a live key (sk_live_…) on a `mode: sandbox` connection; use a test key or set "
-            "`mode: production`",
-        )
-
-
-class BeancountConnection(ConnectionConfig):
-    """A Beancount ledger: `path` is the user's main file; billbridge appends beside it."""
-
-    connector: Literal["beancount"]
-    path: Path
-    mode: Literal["sandbox", "production"] = "production"
-
-
-class GnuCashConnection(ConnectionConfig):
-    """A GnuCash book (SQLite file); `currency`: base currency of a book billbridge creates."""
-
-    connector: Literal["gnucash"]
-    path: Path
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    mode: Literal["sandbox", "production"] = "production"
-
-
-class SqlLedgerConnection(ConnectionConfig):
-    """`journal` + `journal_line` tables in the database at `url` (sqlite:/// or postgresql://)."""
-
-    connector: Literal["sqlgl"]
-    url: str = Field(pattern=r"^(sqlite:///|postgresql://|postgres://)")
-    mode: Literal["sandbox", "production"] = "production"
-
-
-class CsvExportConnection(ConnectionConfig):
-    """Files for manual import: one CSV per run in the folder `path`, in an import `format`."""
-
-    connector: Literal["csv-export"]
-    path: Path
-    format: Literal["quickbooks-journal", "xero-sales-invoices"]
-    tax_type: str | None = None  # Xero's *TaxType for every line, e.g. "Tax Exempt"
-    mode: Literal["sandbox", "production"] = "production"
-
-    @model_validator(mode="after")
-    def _xero_needs_a_tax_type(self) -> CsvExportConnection:
-        if self.format == "xero-sales-invoices" and not self.tax_type:
-            raise ValueError(
-                "set `tax_type:` to the Xero tax rate name for the lines, e.g. `Tax Exempt`"
-            )
-        return self
-
-
-# billbridge's own ledger targets; a workspace may name any installed connector (plugins).
-LedgerConnection = (
-    BeancountConnection | GnuCashConnection | SqlLedgerConnection | CsvExportConnection
-)
-
-
-class RetryConfig(_Strict):
-    """How a retryable failure (locked file, unavailable target) is retried before queueing."""
-
-    attempts: int = Field(default=3, ge=0, le=20)
-    base_seconds: float = Field(default=0.2, ge=0)
-    max_seconds: float = Field(default=30.0, ge=0)
-
-
-class FlowConfig(_Strict):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    source: str = Field(alias="from")
-    target: str = Field(alias="to")
-    mapping: Path
-    retry: RetryConfig = RetryConfig()
-    # How often `billbridge worker` runs an incremental sync of this flow ("30s", "15m",
-    # "1h"); absent: the worker only drains the flow's webhook inbox and never polls.
-    every: str | None = None
-    # How long a held record may wait for what it waits for (its invoice, its charge)
-    # before the hold becomes a failed queue row saying what never came ("3d", "12h").
-    hold_timeout: str = DEFAULT_HOLD_TIMEOUT
-    # `monthly`: the worker posts deferred revenue recognition (`billbridge recognize`)
-    # through the end of each month once it is over; absent: only the command does.
-    recognize: Literal["monthly"] | None = None
-
-    @field_validator("every")
-    @classmethod
-    def _every_is_a_duration(cls, value: str | None) -> str | None:
-        return None if value is None else _duration(value)
-
-    @field_validator("hold_timeout")
-    @classmethod
-    def _hold_timeout_is_a_duration(cls, value: str) -> str:
-        if not re.fullmatch(r"[1-9][0-9]*[smhd]", value):
-            raise ValueError(
-                f"{value!r} is not a duration: write a number and s, m, h or d (3d, 12h)"
-            )
-        return value
-
-    @property
-    def every_seconds(self) -> int | None:
-        return None if self.every is None else _seconds(self.every)
-
-    @property
-    def hold_timeout_seconds(self) -> int:
-        return _seconds(self.hold_timeout)
-
-
-def _duration(value: str) -> str:
-    if not re.fullmatch(r"[1-9][0-9]*[smh]", value):
-        raise ValueError(f"{value!r} is not a duration: write a number and s, m or h (15m)")
-    return value
-
-
-def _seconds(duration: str) -> int:
-    """A validated duration ("15m", "3d") in seconds."""
-    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[duration[-1]]
-
-
-class WorkerConfig(_Strict):
-    """`worker:` — how PostgreSQL workers watch each other (procrastinate heartbeats).
-
-    A worker beats every quarter of `stalled_after`; one silent for longer is taken for
-    dead (killed, its machine gone), and the job it was running is run again by another
-    worker: a flow is taken over within about `stalled_after` and a half.
-    """
-
-    stalled_after: str = "60s"
-
-    @field_validator("stalled_after")
-    @classmethod
-    def _a_duration(cls, value: str) -> str:
-        return _duration(value)
-
-    @property
-    def stalled_seconds(self) -> int:
-        return _seconds(self.stalled_after)
-
-
-class AuditConfig(_Strict):
-    """`audit:` — where the audit chain's anchors (its head, witnessed outside the state
-    store) are appended; relative to the workspace. Put them on other storage than the
-    state (another disk, an append-only mount) so one mishap cannot take both."""
-
-    anchors: Path = Path(".billbridge/audit-anchors")
-
-
-class Workspace(_Strict):
+class Workspace(Strict):
     """A loaded, validated billbridge.yaml; paths are absolute (relative to the file)."""
 
     root: Path = Path()
@@ -288,18 +106,18 @@ class Workspace(_Strict):
         rules = [rule.name for rule in self.approvals]
         for index, name in enumerate(rules):
             if name in rules[:index]:
-                raise _LocatedValueError(
+                raise LocatedValueError(
                     ("approvals", index, "name"), f"duplicate approval rule {name!r}"
                 )
         names = set()
         for index, flow in enumerate(self.flows):
             if flow.name in names:
-                raise _LocatedValueError(("flows", index, "name"), f"duplicate flow {flow.name!r}")
+                raise LocatedValueError(("flows", index, "name"), f"duplicate flow {flow.name!r}")
             names.add(flow.name)
             for end, field in (("from", flow.source), ("to", flow.target)):
                 if field not in self.connections:
                     known = ", ".join(sorted(self.connections)) or "none"
-                    raise _LocatedValueError(
+                    raise LocatedValueError(
                         ("flows", index, end),
                         f"{field!r} is not a connection (known: {known})",
                     )
@@ -315,7 +133,7 @@ class Workspace(_Strict):
                         if role == "source"
                         else "ledger (target) connection or one that keeps records"
                     )
-                    raise _LocatedValueError(
+                    raise LocatedValueError(
                         ("flows", index, end),
                         f"must be a {what}; {field!r} is a {kind} connection",
                     )
@@ -327,7 +145,7 @@ class Workspace(_Strict):
         problems = owner_problems(two_way_pairs(self.flows, kinds), self.owners)
         if problems:
             field, line, message = problems[0]
-            raise _LineValueError(field, line, message)
+            raise LineValueError(field, line, message)
         return self
 
     def flow(self, name: str) -> FlowConfig:
@@ -353,35 +171,6 @@ class Workspace(_Strict):
         return f"sqlite:///{(self.root / url).resolve()}"
 
 
-class _LocatedValueError(ValueError):
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
-        self.loc = loc
-        super().__init__(message)
-
-
-class _LineValueError(_LocatedValueError):
-    """A located error shown at another path's line (the field it names may be absent)."""
-
-    def __init__(
-        self, loc: tuple[str | int, ...], line: tuple[str | int, ...], message: str
-    ) -> None:
-        super().__init__(loc, message)
-        self.line = line
-
-
-class _FieldValueError(_LocatedValueError):
-    """A located error whose `loc` is relative to the model that raised it."""
-
-
-class _NestedError(ValueError):
-    """A connection's own model refused it: its errors, under `connections.<name>`."""
-
-    def __init__(self, loc: tuple[str | int, ...], error: ValidationError) -> None:
-        self.loc = loc
-        self.error = error
-        super().__init__(str(error))
-
-
 def _connection(name: str, conn: Any) -> Any:
     """Validate one connection with the model of its `connector:`, found by entry point."""
     if not isinstance(conn, dict):
@@ -393,20 +182,20 @@ def _connection(name: str, conn: Any) -> Any:
         typo = difflib.get_close_matches("connector", [str(k) for k in conn], n=1, cutoff=0.6)
         if typo:
             where: tuple[str | int, ...] = ("connections", name, typo[0])
-            raise _LocatedValueError(
+            raise LocatedValueError(
                 where, f"unknown key {typo[0]!r}: a misspelling of `connector`? ({known})"
             )
-        raise _LocatedValueError(loc, f"required, but missing; one of: {known}")
+        raise LocatedValueError(loc, f"required, but missing; one of: {known}")
     if not isinstance(kind, str):
-        raise _LocatedValueError(loc, f"must be a connector name (got {kind!r})")
+        raise LocatedValueError(loc, f"must be a connector name (got {kind!r})")
     try:
         spec = connector_spec(kind)
     except FatalError as exc:  # unknown, or its package failed to load
-        raise _LocatedValueError(loc, str(exc)) from None
+        raise LocatedValueError(loc, str(exc)) from None
     try:
         return spec.config.model_validate(conn)
     except ValidationError as exc:
-        raise _NestedError(("connections", name), exc) from None
+        raise NestedError(("connections", name), exc) from None
 
 
 def _resolve_paths(data: dict[str, Any], root: Path) -> None:
@@ -437,32 +226,5 @@ def load_workspace(path: Path, *, env: Mapping[str, str] | None = None) -> Works
     try:
         return Workspace.model_validate(data)
     except ValidationError as exc:
-        raise _config_error(doc, exc) from None
-
-
-def _config_error(doc: LocatedYaml, exc: ValidationError) -> ConfigError:
-    top = [f.alias or name for name, f in Workspace.model_fields.items() if name != "root"]
-    error, misspelled = first_error(exc.errors(), top)
-    ctx_error = (error.get("ctx") or {}).get("error")
-    prefix: tuple[str | int, ...] = ()
-    if isinstance(ctx_error, _NestedError):  # a connection's model: its own first error
-        prefix, error = ctx_error.loc, ctx_error.error.errors()[0]
-        ctx_error = (error.get("ctx") or {}).get("error")
-    loc: tuple[str | int, ...] = (*prefix, *error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    if isinstance(ctx_error, _FieldValueError):
-        loc, message = (*loc, *ctx_error.loc), str(ctx_error)
-    elif isinstance(ctx_error, _LocatedValueError):
-        loc, message = ctx_error.loc, str(ctx_error)
-    line_loc = ctx_error.line if isinstance(ctx_error, _LineValueError) else loc
-    shown = list(loc)
-    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in shown).lstrip(".")
-    if error["type"] == "extra_forbidden":
-        message = misspelled or f"unknown key {shown[-1]!r}; check its spelling"
-    elif error["type"] == "missing":
-        message = "required, but missing"
-    elif "input" in error and not isinstance(error["input"], dict | list):
-        secret = any(name in field for name in ("api_key", "password", "webhook", "secret"))
-        shown_input = "<secret>" if secret else repr(error["input"])
-        message = f"{message} (got {shown_input})"
-    return ConfigError(doc.path, doc.line_of(line_loc), field, message)
+        top = [f.alias or name for name, f in Workspace.model_fields.items() if name != "root"]
+        raise config_error(doc, exc, top) from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from billbridge.config import (
+from billbridge.connection_config import (
     BeancountConnection,
     CsvExportConnection,
     SqlLedgerConnection,
