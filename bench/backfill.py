@@ -61,11 +61,11 @@ def export_for(records: int, ids: Ids = "random") -> Path:
     return path
 
 
-def workspace_for(export: Path) -> Path:
+def workspace_for(export: Path, tag: str = "") -> Path:
     from billbridge.samples import SAMPLE_PRODUCTS, SAMPLE_TAX_RATES
     from billbridge.workspace_files import create_workspace
 
-    ws = OUT / f"ws-{export.stem}"
+    ws = OUT / f"ws-{export.stem}{tag}"
     shutil.rmtree(ws, ignore_errors=True)
     products = {
         p: "Income:Sales:" + p.removeprefix("prod_").title().replace("_", "-")
@@ -156,10 +156,13 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--second", action="store_true", help="also time a second sync")
     parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--tag", default="", help="suffix of the workspace folder, for two runs side by side"
+    )
     args = parser.parse_args()
     export = export_for(args.records, args.ids)
     lines = sum(1 for _ in export.open("rb"))
-    ws = workspace_for(export)
+    ws = workspace_for(export, args.tag)
     print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}")
     print(
         f"command: bench/backfill.py --records {args.records} --ids {args.ids} --store {args.store}"

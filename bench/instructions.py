@@ -2,7 +2,7 @@
 
 Run by hand, not by the test suite (needs `valgrind`; about two minutes for 5,000 records):
 
-    .venv/bin/python bench/instructions.py --records 5000 [--ids sequential]
+    .venv/bin/python bench/instructions.py --records 5000 [--ids sequential] [--second]
 
 Why a second backfill benchmark: the machines here are shared, so records/s from
 `bench/backfill.py` moves by ±20 % between runs, which hides a 5 % change. callgrind
@@ -27,25 +27,24 @@ from backfill import export_for, workspace_for
 _COLLECTED = re.compile(rb"Collected : (\d+)")
 
 
-def instructions(lines: list[bytes], scratch: Path) -> int:
-    """Instructions of `billbridge sync --backfill` over an export of `lines`."""
+def instructions(lines: list[bytes], scratch: Path, *, second: bool = False) -> int:
+    """Instructions of `billbridge sync --backfill` over an export of `lines`; with
+    `second`, of a second `billbridge sync` after that backfill (run without valgrind)."""
     export = scratch / f"stripe-{len(lines)}.jsonl"
     export.write_bytes(b"".join(lines))
     ws = workspace_for(export)
+    sync = [sys.executable, "-m", "billbridge", "sync", "-w", str(ws), "--json"]
     try:
+        if second:
+            subprocess.run([*sync, "--backfill"], capture_output=True, check=True)
+        else:
+            sync.append("--backfill")
         proc = subprocess.run(
             [
                 "valgrind",
                 "--tool=callgrind",
                 f"--callgrind-out-file={scratch / 'callgrind.out'}",
-                sys.executable,
-                "-m",
-                "billbridge",
-                "sync",
-                "--backfill",
-                "-w",
-                str(ws),
-                "--json",
+                *sync,
             ],
             capture_output=True,
             check=False,
@@ -65,6 +64,10 @@ def main() -> None:
         "--ids", choices=("random", "sequential"), default="random",
         help="Stripe-like random ids (the default) or the older sequential ones",
     )  # fmt: skip
+    parser.add_argument(
+        "--second", action="store_true",
+        help="count a second sync over the unchanged export instead of the backfill",
+    )  # fmt: skip
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian package `valgrind`)")
@@ -72,8 +75,8 @@ def main() -> None:
         lines = [line for _, line in zip(range(args.records), handle, strict=False)]
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
-        start_up = instructions(lines[:10], scratch)
-        total = instructions(lines, scratch)
+        start_up = instructions(lines[:10], scratch, second=args.second)
+        total = instructions(lines, scratch, second=args.second)
     per_record = (total - start_up) / (len(lines) - 10)
     print(f"records: {len(lines):,}; instructions: {total:,} in all, {start_up:,} for start-up")
     print(f"per record: {per_record:,.0f} instructions")

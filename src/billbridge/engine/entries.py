@@ -13,11 +13,16 @@ from decimal import Decimal
 from billbridge.connectors.base import Recovered
 from billbridge.domain import JournalEntry, is_currency, minor_units
 
-__all__ = ["entry_hash", "entry_lines", "record_key", "recovered_hash"]
+__all__ = ["entry_hash", "entry_lines", "record_key", "record_version", "recovered_hash"]
 
 
 def record_key(connection: str, obj: str, ident: str) -> str:
     return f"{connection}:{obj}:{ident}"
+
+
+def record_version(raw: bytes) -> str:
+    """A record's version: the hash of its bytes as the source gave them."""
+    return hashlib.blake2b(raw, digest_size=10).hexdigest()
 
 
 def entry_lines(entry: JournalEntry) -> str:

@@ -11,7 +11,6 @@ or `conflict` outcome with a readable reason, and the next record goes on.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 from collections import OrderedDict
@@ -26,7 +25,7 @@ from billbridge.store.base import Batch, RecordRow, StoreError, SyncState
 
 from .approvals import Approvals
 from .book_checks import BookChecks
-from .entries import entry_hash, entry_lines, record_key
+from .entries import entry_hash, entry_lines, record_key, record_version
 from .erase import suppress
 from .model import FlowRuntime, RunResult, StopRun
 from .pipeline_write import IN_DOUBT, TargetWrites
@@ -133,6 +132,11 @@ class RecordPipeline(TargetWrites):
         self._tally(key, outcome)
         return outcome
 
+    def unchanged(self, key: str) -> None:
+        """Count a record `prefetch` found unchanged, as `process` would have."""
+        if key not in self._open_in_run:  # re-read as it was: what it got earlier stands
+            self._tally(key, "unchanged")
+
     def revisit(self, raw: RawRecord) -> str:
         """Run a record again because another one brought what it lacked (its invoice link).
 
@@ -173,7 +177,7 @@ class RecordPipeline(TargetWrites):
             return self._fail(key, "", (problem,), FailureKind.PERMANENT, now)
         if self._erased and self.flow.redact is not None:
             raw = suppress(raw, self.flow.subjects, self.flow.redact, self._erased)
-        version = hashlib.blake2b(raw.raw, digest_size=10).hexdigest()
+        version = record_version(raw.raw)
         # "Unchanged" is per flow: two flows reading one connection share its snapshot.
         if self._seen.get(key) == version and not force:
             return self._count("unchanged")

@@ -18,7 +18,7 @@ import orjson
 from billbridge.connectors.base import RawRecord
 from billbridge.store.base import RecordRow, SyncState
 
-from .entries import record_key
+from .entries import record_key, record_version
 from .model import FlowRuntime
 
 __all__ = ["Lookups"]
@@ -38,20 +38,46 @@ class Lookups:
     _facets: OrderedDict[str, dict[str, str]]
     _prior: dict[str, RecordRow]
     _seen: dict[str, str]
+    _erased: frozenset[str]
 
-    def prefetch(self, keys: list[str], records: Sequence[RawRecord] = ()) -> None:
+    def prefetch(
+        self, keys: list[str], records: Sequence[RawRecord] = (), *, force: bool = False
+    ) -> frozenset[int]:
         """Load the stored versions and postings of a batch's records, one query each.
 
         Also the records they will look up (`FlowRuntime.lookups`) and do not hold yet:
         one query for the batch, so that a look-up the store cannot answer (a charge's
         payment intent, absent from an export) costs no query of its own.
+
+        Records this flow has seen at this very version are `unchanged` and go no further
+        (unless `force`d), so only the others' rows, postings and look-ups are loaded: a
+        second sync over an unchanged export reads one small index per batch. Returns
+        their positions in `records`, for the run to count them without the path.
         """
-        self._prior = self.store.get_records(keys) if keys else {}
         self._seen = self.store.flow_versions(self.flow.name, keys) if keys else {}
+        unchanged: frozenset[int] = frozenset()
+        if records and not force:
+            unchanged = self._unchanged(keys, records)
+            if unchanged:
+                kept = [i for i in range(len(records)) if i not in unchanged]
+                keys, records = [keys[i] for i in kept], [records[i] for i in kept]
+        self._prior = self.store.get_records(keys) if keys else {}
         found = self.store.posted_facets(keys, flow=self.flow.name)
         for key in keys:
             self._cache_facets(key, found.get(key, {}))
         self._prefetch_lookups(records)
+        return unchanged
+
+    def _unchanged(self, keys: list[str], records: Sequence[RawRecord]) -> frozenset[int]:
+        """Positions of the records whose version this flow has seen (as `_process` asks)."""
+        seen = self._seen
+        if not seen or (self._erased and self.flow.redact is not None):
+            return frozenset()  # an erased subject's version is its redacted bytes' hash
+        return frozenset(
+            i
+            for i, (key, raw) in enumerate(zip(keys, records, strict=True))
+            if not raw.error and seen.get(key) == record_version(raw.raw)
+        )
 
     def _prefetch_lookups(self, records: Sequence[RawRecord]) -> None:
         lookups = self.flow.lookups

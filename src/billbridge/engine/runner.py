@@ -122,10 +122,13 @@ class Runner:
         keys = [f"{self.pipeline.connection}:{r.object}:{r.id}" for r in records]
         if self.flow.twoway is not None:
             self.seen.update(keys)
-        self.pipeline.prefetch(keys, records)
+        unchanged = self.pipeline.prefetch(keys, records, force=force)
         revisits = self.flow.revisits
         links: list[str] = []
-        for raw in records:
+        for i, raw in enumerate(records):
+            if i in unchanged:  # seen at this version: nothing to do but count it
+                self.pipeline.unchanged(keys[i])
+                continue
             outcome = self.pipeline.process(raw, force=force)
             make = revisits.get(raw.object)
             if make is not None and outcome != "unchanged" and not raw.error:

@@ -230,7 +230,7 @@ CREATE TABLE invoice_numbers (
     record_key  TEXT NOT NULL,
     first_seen  TEXT NOT NULL,
     PRIMARY KEY (entity, series, number)
-);
+) WITHOUT ROWID;  -- migration 0110: the rows live in the primary key's B-tree
 
 CREATE TABLE flow_records (
     flow        TEXT NOT NULL,
