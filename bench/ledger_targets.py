@@ -42,12 +42,15 @@ def main() -> None:
         connection = TARGETS[name].format(schema=f"bench_{int(time.time())}")
         config.write_text(config.read_text().replace(TARGETS["beancount"], connection))
         base = [sys.executable, "-m", "billbridge"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         proc = subprocess.run(
             [*base, "sync", "--backfill", "-w", str(ws), "--json"], capture_output=True, check=False
         )
         elapsed = time.perf_counter() - started
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
+        peak_mb = usage.ru_maxrss / 1024
         result = orjson.loads(proc.stdout)
         started = time.perf_counter()
         check = subprocess.run(
@@ -56,7 +59,8 @@ def main() -> None:
         check_s = time.perf_counter() - started
         print(
             f"{name:15} posted {result['posted']:,} entries in {elapsed:,.1f} s -> "
-            f"{lines / elapsed:,.0f} records/s; peak RSS so far {peak_mb:,.0f} MB; "
+            f"{lines / elapsed:,.0f} records/s (sync CPU {cpu:,.1f} s, "
+            f"{cpu / lines * 1e6:,.0f} µs per record); peak RSS so far {peak_mb:,.0f} MB; "
             f"books check {check_s:,.1f} s, exit {check.returncode}"
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -225,6 +226,8 @@ def test_gnucash_cli_account_summary_runs_on_the_book(book: Path, target: GnuCas
             pytest.fail(f"{reason}; required when CI=true (.ci/run installs it)")
         pytest.skip(reason)
     target.write([entry(1)])
+    target.write([entry(3, "1190", "JPY")])
+    target.write([entry(4, "11.900", "KWD", debit="Assets:Bank:Checking")])
     target.flush()
     target.close()
     done = subprocess.run(
@@ -237,6 +240,11 @@ def test_gnucash_cli_account_summary_runs_on_the_book(book: Path, target: GnuCas
     )
     assert done.returncode == 0, done.stderr
     assert "Receivable" in done.stdout
+    # GnuCash reads the splits billbridge wrote as rows: the balances, in each currency
+    text = re.sub(r"<[^>]+>", " ", done.stdout)
+    for amount in ("119.00", "19.00", "100.00", "11.900", "10.000"):
+        assert re.search(rf"(?<![\d.,]){re.escape(amount)}(?![\d])", text), amount
+    assert re.search(r"1,?190(?![\d])", text) and re.search(r"1,?000(?![\d.])", text)
 
 
 def test_ledger_postings_read_back_what_was_written(target: GnuCashTarget) -> None:

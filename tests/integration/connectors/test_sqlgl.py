@@ -298,3 +298,34 @@ def test_erasure_replaces_a_name_in_every_text_and_keeps_the_balances(
         wal = path.with_name(path.name + "-wal")
         assert b"Globex" not in path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
     assert scrub_journal(url, [("Globex Corp", "crm:customer:1")]) == 0
+
+
+def test_a_refusal_keeps_the_earlier_records_of_the_batch_with_their_refs(url: str) -> None:
+    """On PostgreSQL a refused row rolls the open transaction back and the batch's earlier
+    records are written again (no savepoint per record): with the same journal ids, since
+    the engine has recorded them as the postings' refs. A record whose second entry is
+    refused keeps neither."""
+    from billbridge.connectors.base import RecordError
+
+    target = SqlLedgerTarget("gl", url)
+    try:
+        db = target.db
+        for statement in _REFUSALS[db.dialect]:
+            db.execute(statement)
+        db.commit()
+        first = target.write([entry("in_1")])
+        second = target.write([entry("in_2", "0.30")])
+        with pytest.raises(RecordError, match="refused"):
+            target.write([entry("in_5"), entry("in_6", "500.00")])
+        third = target.write([entry("in_3")])
+        assert target.find([entry("in_5").key]) == {}
+        target.flush()
+        postings = {p.idempotency_key: p.ref for p in target.ledger_postings()}
+    finally:
+        target.close()
+    assert postings == {
+        entry("in_1").key: first.ref,
+        entry("in_2").key: second.ref,
+        entry("in_3").key: third.ref,
+    }
+    assert third.position == int(third.ref.removeprefix("journal:"))

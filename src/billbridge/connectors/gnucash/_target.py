@@ -1,5 +1,9 @@
 """The GnuCash target: one piecash session; each flush is one SQLite transaction.
 
+piecash opens, locks and creates the book and its accounts; transactions are written as
+rows into the book's own tables at `flush` (`_rows.py`: the rows piecash would write,
+several hundred a statement, checked as piecash checks them before they are made).
+
 Exactly-once: every transaction billbridge adds carries slots `billbridge-idem` (the
 idempotency key), `billbridge-key` (the source record), `billbridge-version` and
 `billbridge-seq`, a counter that only grows. `flush` commits the session and returns
@@ -11,10 +15,9 @@ key for people reading the transaction in GnuCash.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
@@ -31,6 +34,15 @@ from billbridge.domain import JournalEntry
 
 from ._accounts import ROOT_TYPES, account_type, gnucash_name
 from ._book import open_book, quiet, release_lock
+from ._rows import (
+    INSERT_SLOT,
+    INSERT_SPLIT,
+    INSERT_TRANSACTION,
+    BookAccount,
+    PendingRows,
+    add_transaction,
+    guids,
+)
 
 __all__ = ["ACCOUNT_SLOT", "IDEM_SLOT", "KEY_SLOT", "SEQ_SLOT", "GnuCashTarget", "render"]
 
@@ -110,7 +122,9 @@ class GnuCashTarget:
             self.base = str(self.book.default_currency.mnemonic)
             self._accounts: dict[str, Any] = {a.fullname: a for a in self.book.accounts}
             self._commodities: dict[str, Any] = {}
-            self._resolved: dict[tuple[str, str], Any] = {}
+            self._currency_rows: dict[str, tuple[str, int]] = {}
+            self._resolved: dict[tuple[str, str], BookAccount] = {}
+            self._pending = PendingRows()
             self._index: dict[str, str] = {}
             self._seq = 0
             for idem, seq, guid in self.book.session.execute(text(INDEX_SQL)):
@@ -126,19 +140,32 @@ class GnuCashTarget:
         return render(entries)
 
     def write(self, entries: Sequence[JournalEntry]) -> Written:
-        """Add one record's transactions to the session (durable at `flush`).
+        """Add one record's transactions to what the next `flush` writes.
 
-        Everything GnuCash would refuse is checked before anything is added, so a
-        refused record (`RecordError`) leaves the session as it was.
+        Everything GnuCash would refuse is checked before anything is kept, so a refused
+        record (`RecordError`) leaves the session and the pending rows as they were.
         """
         if self._broken:
             raise FatalError(self._broken)
-        for entry in entries:
-            self._check(entry)
+        rows = PendingRows()
+        planned: dict[tuple[str, str], BookAccount] = {}
+        added: dict[str, str] = {}
         refs: list[str] = []
+        seq = self._seq
+        entered = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
         try:
-            with quiet():
-                refs.extend(self._index.get(entry.key) or self._add(entry) for entry in entries)
+            for entry in entries:
+                ref = self._index.get(entry.key) or added.get(entry.key)
+                if ref is None:
+                    seq += 1
+                    ref = added[entry.key] = self._add(rows, entry, seq, planned, entered)
+                refs.append(ref)
+            # shallow first: an account planned inside another planned one finds its
+            # parent made (`Assets:X` in EUR before `Assets:X:JPY`)
+            for (name, currency), account in sorted(
+                planned.items(), key=lambda item: item[1].name.count(":")
+            ):
+                self._create(account, currency, logical=name)
         except RecordError:
             raise
         except Exception as exc:
@@ -147,9 +174,23 @@ class GnuCashTarget:
                 "and the next one writes the batch again"
             )
             raise FatalError(self._broken) from exc
+        self._resolved.update(planned)
+        self._pending.transactions.extend(rows.transactions)
+        self._pending.splits.extend(rows.splits)
+        self._pending.slots.extend(rows.slots)
+        self._index.update(added)
+        self._seq = seq
         return Written(ref=", ".join(refs), position=self._seq)
 
-    def _check(self, entry: JournalEntry) -> None:
+    def _add(
+        self,
+        rows: PendingRows,
+        entry: JournalEntry,
+        seq: int,
+        planned: dict[tuple[str, str], BookAccount],
+        entered: str,
+    ) -> str:
+        """Add `entry`'s rows to `rows`; the accounts it needs and lacks go into `planned`."""
         currencies = {p.amount.currency for p in entry.postings}
         if len(currencies) != 1:
             raise RecordError(
@@ -157,76 +198,97 @@ class GnuCashTarget:
                 f"{', '.join(sorted(currencies))}; post each currency as its own entry"
             )
         currency = currencies.pop()
-        for posting in entry.postings:
-            if account_type(posting.account) is None:
-                raise RecordError(
-                    f"{entry.source}: account {posting.account!r} must start with one of "
-                    f"{', '.join(ROOT_TYPES)} (its GnuCash type follows the first component)"
-                )
-            self._account(posting.account, currency, create=False)
-
-    def _add(self, entry: JournalEntry) -> str:
-        import piecash  # noqa: PLC0415
-
-        currency = entry.postings[0].amount.currency
-        splits = [
-            piecash.Split(
-                account=self._account(p.account, currency, create=True),
-                value=p.amount.amount,
-                memo=p.memo,
-            )
+        resolved, known = self._resolved, planned
+        accounts = [
+            resolved.get((p.account, currency))
+            or known.get((p.account, currency))
+            or self._account(entry, p.account, currency, planned)
             for p in entry.postings
         ]
-        tx = piecash.Transaction(
-            currency=self._commodity(currency),
-            description=entry.narration,
-            post_date=entry.date,
+        currency_guid, fraction = self._currency(currency)
+        guid, *split_guids = guids(1 + len(entry.postings))  # known now: the write's ref
+        add_transaction(
+            rows,
+            entry,
+            guid=guid,
+            split_guids=split_guids,
+            currency_guid=currency_guid,
+            fraction=fraction,
+            accounts=accounts,
+            slots=[
+                (IDEM_SLOT, entry.key),
+                (KEY_SLOT, entry.source),
+                (VERSION_SLOT, entry.version),
+                (ENTITY_SLOT, entry.entity),
+                (SEQ_SLOT, seq),
+            ],
             notes=_notes(entry),
-            splits=splits,
+            entered=entered,
         )
-        tx.guid = uuid.uuid4().hex  # known now, not at flush: the write's ref names it
-        self._seq += 1
-        tx[IDEM_SLOT] = entry.key
-        tx[KEY_SLOT] = entry.source
-        tx[VERSION_SLOT] = entry.version
-        tx[ENTITY_SLOT] = entry.entity
-        tx[SEQ_SLOT] = self._seq
-        ref = self._ref(str(tx.guid))
-        self._index[entry.key] = ref
-        return ref
+        return self._ref(guid)
 
     def _commodity(self, currency: str) -> Any:
         found = self._commodities.get(currency)
         if found is None:
-            found = self.book.currencies(mnemonic=currency)  # created from ISO data if missing
+            with quiet():  # created from ISO data if missing
+                found = self.book.currencies(mnemonic=currency)
             self._commodities[currency] = found
         return found
 
-    def _account(self, name: str, currency: str, *, create: bool) -> Any:
-        """The account holding `name` in `currency`; with create=False only checks it."""
-        resolved = self._resolved.get((name, currency))
-        if resolved is not None:
-            return resolved
-        existing = self._accounts.get(name)
-        held = str(existing.commodity.mnemonic) if existing is not None else None
-        full = gnucash_name(name, currency, self.base, held)
-        account = self._accounts.get(full)
-        if account is not None and str(account.commodity.mnemonic) != currency:
-            raise RecordError(
-                f"GnuCash account {full!r} holds {account.commodity.mnemonic}, not {currency}; "
-                "rename it in the book or map this amount to another account"
-            )
-        if account is None:
-            if not create:
-                return None
-            account = self._create(full, currency, logical=name)
-        self._resolved[(name, currency)] = account
-        return account
+    def _currency(self, currency: str) -> tuple[str, int]:
+        """(guid, fraction) of a currency's commodity, read from piecash once."""
+        found = self._currency_rows.get(currency)
+        if found is None:
+            commodity = self._commodity(currency)
+            found = self._currency_rows[currency] = (str(commodity.guid), int(commodity.fraction))
+        return found
 
-    def _create(self, full: str, currency: str, *, logical: str) -> Any:
+    def _account(
+        self,
+        entry: JournalEntry,
+        name: str,
+        currency: str,
+        planned: dict[tuple[str, str], BookAccount],
+    ) -> BookAccount:
+        """The account holding `name` in `currency`, first met: its type checked, and one
+        the book lacks planned (a guid chosen now; `write` creates it once the whole
+        record is accepted)."""
+        if account_type(name) is None:
+            raise RecordError(
+                f"{entry.source}: account {name!r} must start with one of "
+                f"{', '.join(ROOT_TYPES)} (its GnuCash type follows the first component)"
+            )
+        with quiet():  # piecash objects may load what they refer to
+            existing = self._accounts.get(name)
+            held = str(existing.commodity.mnemonic) if existing is not None else None
+            full = gnucash_name(name, currency, self.base, held)
+            account = self._accounts.get(full)
+            if account is None:
+                (guid,) = guids(1)
+                new = BookAccount(guid, full, self._currency(currency)[1], placeholder=False)
+                planned[(name, currency)] = new
+                return new
+            holds = str(account.commodity.mnemonic)
+            if holds != currency:
+                raise RecordError(
+                    f"GnuCash account {full!r} holds {holds}, not {currency}; "
+                    "rename it in the book or map this amount to another account"
+                )
+            found = BookAccount(
+                str(account.guid), full, int(account.commodity_scu), bool(account.placeholder)
+            )
+        self._resolved[(name, currency)] = found
+        return found
+
+    def _create(self, planned: BookAccount, currency: str, *, logical: str) -> None:
+        """Create the account `planned` (and any parent it lacks) in the session."""
+        with quiet():
+            self._create_quietly(planned, currency, logical=logical)
+
+    def _create_quietly(self, planned: BookAccount, currency: str, *, logical: str) -> None:
         import piecash  # noqa: PLC0415
 
-        parts = full.split(":")
+        parts = planned.name.split(":")
         parent = self.book.root_account
         kind = account_type(logical) or "ASSET"
         for depth in range(1, len(parts) + 1):
@@ -241,24 +303,41 @@ class GnuCashTarget:
                     parent=parent,
                     description="created by billbridge" if leaf else "",
                 )
+                account.guid = planned.guid if leaf else guids(1)[0]
                 if leaf:
                     account[ACCOUNT_SLOT] = logical
                 self._accounts[path] = account
             parent = account
-        return parent
 
     def flush(self) -> int:
-        """Commit the session (one SQLite transaction); return the highest seq."""
+        """Write the pending rows and commit (one SQLite transaction); return the highest seq.
+
+        New accounts go first, through piecash (which validates them); the transactions'
+        rows then go in one `executemany` per table on the session's own connection, so
+        the commit holds both or neither.
+        """
         if self._broken:
             raise FatalError(self._broken)
         try:
             with quiet():
+                session = self.book.session
+                session.flush()
+                if self._pending:
+                    cursor = session.connection().connection.cursor()
+                    try:
+                        cursor.executemany(INSERT_TRANSACTION, self._pending.transactions)
+                        cursor.executemany(INSERT_SPLIT, self._pending.splits)
+                        cursor.executemany(INSERT_SLOT, self._pending.slots)
+                    finally:
+                        cursor.close()
                 self.book.save()
         except Exception as exc:
             self._broken = f"cannot save the GnuCash book {self.path}: {exc}"
             with quiet():
                 self.book.session.rollback()
             raise FatalError(self._broken) from exc
+        finally:
+            self._pending.clear()
         return self._seq
 
     def recover(self, committed_position: int) -> Mapping[str, Recovered]:

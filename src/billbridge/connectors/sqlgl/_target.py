@@ -35,6 +35,7 @@ from billbridge.connectors.base import (
 from billbridge.domain import JournalEntry
 
 from ._db import Database, connect
+from ._pg_writer import PostgresJournal
 
 __all__ = ["SqlLedgerTarget", "render"]
 
@@ -101,6 +102,8 @@ class SqlLedgerTarget:
     def __init__(self, name: str, url: str) -> None:
         self.name = name
         self.db: Database = connect(url)
+        # PostgreSQL: one statement per record, no savepoint (_pg_writer.py)
+        self._journal = PostgresJournal(self.db.conn) if self.db.dialect == "postgres" else None
         self._last_id = 0
         self._broken = ""  # set when a failed write took the open transaction with it
         try:
@@ -133,29 +136,44 @@ class SqlLedgerTarget:
         if self._broken:
             raise FatalError(self._broken)
         refs: list[str] = []
+        last = self._last_id
+        if self._journal is not None:
+            try:
+                with _db_errors("write"):
+                    for ident, inserted in self._journal.write(entries):
+                        refs.append(_ref(ident))
+                        if inserted:
+                            self._last_id = max(self._last_id, ident)
+            except FatalError as exc:
+                self._broken = str(exc)
+                raise
+            return Written(ref=", ".join(refs), position=self._last_id)
         with _db_errors("write"):
             if not self.db.in_transaction():
                 self.db.begin()
             self.db.execute("SAVEPOINT billbridge_write")
-        last = self._last_id
         try:
             with _db_errors("write"):
                 refs.extend(_ref(self._insert(entry)) for entry in entries)
                 self.db.execute("RELEASE SAVEPOINT billbridge_write")
         except BaseException:
-            # Undo only this record's rows: the batch's earlier writes stay in the transaction.
-            self._last_id = last
-            try:
-                self.db.execute("ROLLBACK TO SAVEPOINT billbridge_write")
-                self.db.execute("RELEASE SAVEPOINT billbridge_write")
-            except (sqlite3.Error, psycopg.Error) as exc:
-                self._broken = (
-                    f"SQL ledger {self.name!r}: the open transaction was lost ({exc}); "
-                    "this run stops and the next one writes the batch again"
-                )
-                raise FatalError(self._broken) from exc
+            self._undo(last)
             raise
         return Written(ref=", ".join(refs), position=self._last_id)
+
+    def _undo(self, last: int) -> None:
+        """After a failed write: undo only this record's rows (the savepoint); the batch's
+        earlier writes stay in the transaction. A lost transaction breaks the target."""
+        self._last_id = last
+        try:
+            self.db.execute("ROLLBACK TO SAVEPOINT billbridge_write")
+            self.db.execute("RELEASE SAVEPOINT billbridge_write")
+        except (sqlite3.Error, psycopg.Error) as exc:
+            self._broken = (
+                f"SQL ledger {self.name!r}: the open transaction was lost ({exc}); "
+                "this run stops and the next one writes the batch again"
+            )
+            raise FatalError(self._broken) from exc
 
     def _insert(self, entry: JournalEntry) -> int:
         meta = orjson.dumps(dict(entry.meta)).decode()
@@ -207,12 +225,15 @@ class SqlLedgerTarget:
         """Commit the ledger transaction; return the highest journal id (the position)."""
         if self._broken:
             raise FatalError(self._broken)
-        with _db_errors("commit"):
-            if self.db.in_transaction():
-                self.db.commit()
-            row = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM journal").fetchone()
-            if self.db.in_transaction():
-                self.db.commit()
+        try:
+            with _db_errors("commit"):
+                if self.db.in_transaction():
+                    self.db.commit()
+                row = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM journal").fetchone()
+                if self.db.in_transaction():
+                    self.db.commit()
+        finally:
+            self._ended()
         self._last_id = int(row[0])
         return self._last_id
 
@@ -223,6 +244,7 @@ class SqlLedgerTarget:
         with _db_errors("read"):
             if self.db.in_transaction():
                 self.db.rollback()  # writes never flushed were never posted
+            self._ended()
             rows = self.db.execute(
                 "SELECT j.id, j.idempotency_key, j.entry_date, j.source_version, "
                 "l.account, l.currency, l.amount FROM journal j "
@@ -299,10 +321,15 @@ class SqlLedgerTarget:
     def close(self) -> None:
         """Roll back anything not flushed (never posted) and release the connection."""
         with contextlib.suppress(sqlite3.Error, psycopg.Error):
+            self._ended()
             if self.db.in_transaction():
                 self.db.rollback()
         with contextlib.suppress(sqlite3.Error, psycopg.Error):
             self.db.close()
+
+    def _ended(self) -> None:
+        if self._journal is not None:
+            self._journal.ended()
 
 
 def _posting(row: list[Any], legs: list[LedgerLeg]) -> LedgerPosting:
