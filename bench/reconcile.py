@@ -8,7 +8,8 @@ Run by hand, not by the test suite:
 It reconciles the workspace `bench/backfill.py --records N` left in bench/out/ (the
 same generated export, synced; built here first when it is missing), timing
 `reconcile --json` in a child process and reporting records/s, the child's own peak
-resident memory (max RSS, from wait4) and the discrepancies found (none are expected
+resident memory (max RSS, from wait4), its CPU time (user + system: the figure to
+compare on a shared, loaded machine) and the discrepancies found (none are expected
 on a clean sync). `--runs` repeats it.
 """
 
@@ -39,8 +40,8 @@ def _workspace(records: int) -> Path:
     return ws
 
 
-def _run(command: list[str]) -> tuple[float, float, bytes, int]:
-    """Seconds, the child's own max RSS in MB, its stdout, and its exit code."""
+def _run(command: list[str]) -> tuple[float, float, float, bytes, int]:
+    """Seconds, CPU seconds, the child's own max RSS in MB, its stdout, its exit code."""
     out = Path(os.environ.get("TMPDIR", "/tmp")) / f"bb-reconcile-{os.getpid()}.json"
     with out.open("wb") as handle:
         started = time.perf_counter()
@@ -50,7 +51,8 @@ def _run(command: list[str]) -> tuple[float, float, bytes, int]:
     child.returncode = os.waitstatus_to_exitcode(status)
     stdout = out.read_bytes()
     out.unlink()
-    return seconds, usage.ru_maxrss / 1024, stdout, child.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, cpu, usage.ru_maxrss / 1024, stdout, child.returncode
 
 
 def main() -> None:
@@ -66,11 +68,12 @@ def main() -> None:
     print(f"command: {' '.join(command[1:])}")
     print(f"load average: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for _ in range(args.runs):
-        seconds, peak_mb, stdout, code = _run(command)
+        seconds, cpu, peak_mb, stdout, code = _run(command)
         counts = orjson.loads(stdout).get("counts", {}) if stdout else {}
         print(
             f"reconcile: {lines:,} source records in {seconds:,.1f} s "
-            f"({lines / seconds:,.0f} records/s), exit {code}, discrepancies {counts}, "
+            f"({lines / seconds:,.0f} records/s), CPU {cpu:,.1f} s "
+            f"({cpu / lines * 1e6:,.0f} µs/record), exit {code}, discrepancies {counts}, "
             f"peak RSS {peak_mb:,.0f} MB ({peak_mb * 1024 * 1024 / lines:,.0f} bytes/record)"
         )
 

@@ -207,6 +207,22 @@ def test_ledger_postings_read_back_what_was_written(target: SqlLedgerTarget) -> 
     ]
 
 
+def test_ledger_postings_read_in_pages_lose_and_repeat_nothing(
+    target: SqlLedgerTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from billbridge.connectors.sqlgl import _target
+
+    written = [entry(f"in_{n}") for n in range(1, 8)]
+    for e in written:
+        target.write([e])
+    target.flush()
+    whole = list(target.ledger_postings())
+    monkeypatch.setattr(_target, "_PAGE", 3)  # pages of 3, 3 and 1 journal rows
+    assert list(target.ledger_postings()) == whole
+    assert [p.idempotency_key for p in whole] == [e.key for e in written]
+    assert all(len(p.legs) == len(e.postings) for p, e in zip(whole, written, strict=True))
+
+
 _REFUSALS = {
     "sqlite": (
         (

@@ -42,6 +42,7 @@ __all__ = ["SqlLedgerTarget", "render"]
 _CHUNK: Final = 500
 # PostgreSQL advisory lock (this id, the schema's hash): one writer per ledger schema
 _LOCK_ID: Final = zlib.crc32(b"billbridge-sqlgl") & 0x7FFFFFFF
+_PAGE: Final = 5_000  # journal rows read at once when the ledger is read back
 
 
 # What the database says about one row: a value it cannot hold, or a constraint or a
@@ -290,33 +291,28 @@ class SqlLedgerTarget:
         return found
 
     def ledger_postings(self) -> Iterator[LedgerPosting]:
-        """The `LedgerReader` protocol: every journal row with its lines, as stored now."""
-        with _db_errors("read"):
-            was_open = self.db.in_transaction()
-            rows = self.db.execute(
-                "SELECT j.id, j.idempotency_key, j.record_key, j.entry_date, j.links, "
-                "l.account, l.currency, l.amount FROM journal j "
-                "LEFT JOIN journal_line l ON l.journal_id = j.id ORDER BY j.id, l.line_no"
-            ).fetchall()
-            if not was_open and self.db.in_transaction():
-                self.db.commit()
-        current: list[Any] = []
-        legs: list[LedgerLeg] = []
-        for ident, idem, record, day, links, account, currency, amount in rows:
-            if current and current[0] != ident:
-                yield _posting(current, legs)
-                legs = []
-            current = [ident, idem, record, day, links]
-            if account is not None:
-                legs.append(
-                    LedgerLeg(
-                        account=str(account),
-                        amount=Decimal(str(amount)),
-                        currency=str(currency).strip(),
-                    )
-                )
-        if current:
-            yield _posting(current, legs)
+        """The `LedgerReader` protocol: every journal row with its lines, as stored now.
+
+        Read a page of journal rows at a time (in id order), so that reconciling a large
+        ledger holds one page, not the whole journal.
+        """
+        last = 0
+        while True:
+            with _db_errors("read"):
+                was_open = self.db.in_transaction()
+                rows = self.db.execute(
+                    "SELECT j.id, j.idempotency_key, j.record_key, j.entry_date, j.links, "
+                    "l.account, l.currency, l.amount FROM "
+                    "(SELECT * FROM journal WHERE id > ? ORDER BY id LIMIT ?) j "
+                    "LEFT JOIN journal_line l ON l.journal_id = j.id ORDER BY j.id, l.line_no",
+                    (last, _PAGE),
+                ).fetchall()
+                if not was_open and self.db.in_transaction():
+                    self.db.commit()
+            if not rows:
+                return
+            yield from _postings(rows)
+            last = int(rows[-1][0])
 
     def close(self) -> None:
         """Roll back anything not flushed (never posted) and release the connection."""
@@ -330,6 +326,27 @@ class SqlLedgerTarget:
     def _ended(self) -> None:
         if self._journal is not None:
             self._journal.ended()
+
+
+def _postings(rows: Sequence[Any]) -> Iterator[LedgerPosting]:
+    """Journal rows joined with their lines (in id, line order) as postings."""
+    current: list[Any] = []
+    legs: list[LedgerLeg] = []
+    for ident, idem, record, day, links, account, currency, amount in rows:
+        if current and current[0] != ident:
+            yield _posting(current, legs)
+            legs = []
+        current = [ident, idem, record, day, links]
+        if account is not None:
+            legs.append(
+                LedgerLeg(
+                    account=str(account),
+                    amount=Decimal(str(amount)),
+                    currency=str(currency).strip(),
+                )
+            )
+    if current:
+        yield _posting(current, legs)
 
 
 def _posting(row: list[Any], legs: list[LedgerLeg]) -> LedgerPosting:

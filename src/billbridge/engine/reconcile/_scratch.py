@@ -127,6 +127,10 @@ class DiskMap(MutableMapping[str, V], Generic[V]):
     def __setitem__(self, key: str, value: V) -> None:
         self.scratch.add(self.name, self._put, (key, self._encode(value)))
 
+    def store(self, key: str, stored: bytes | str | int) -> None:
+        """Write what `decode` reads back directly (a value kept by reference)."""
+        self.scratch.add(self.name, self._put, (key, stored))
+
     def __getitem__(self, key: str) -> V:
         row = self.scratch.query(self.name, f"SELECT v FROM {self.name} WHERE k = ?", (key,))
         found = row.fetchone()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from billbridge.connectors.base import LedgerLeg
@@ -31,9 +31,7 @@ from ._tables import (
     DiskRecords,
     RecordsByKey,
     decode_expected,
-    decode_pickled,
     encode_expected,
-    encode_pickled,
 )
 
 _RECENT: Final = 2_048  # looked-up records kept parsed (related records sit close together)
@@ -48,8 +46,10 @@ class SourceTables:
     present: DiskMap[int]  # every key a record answers to (aliases too) → its place
     expected: DiskMap[Expected]
     unplannable: DiskSet
-    invoices: DiskMap[Invoice]
     numbers: DiskNumbers
+    # id → the invoice, normalized again when read: kept as its record's place, since a
+    # canonical invoice is large and checks read few of them (`plan_source` sets it)
+    invoices: DiskMap[Invoice] = field(init=False)
 
 
 class _Lookup:
@@ -108,6 +108,10 @@ def _number_seen(
     return NumberSeen(record_key=key, entity=entity, series=series, number=number, seq=seq)
 
 
+def _by_reference(value: Invoice) -> bytes:
+    raise TypeError("invoices are kept by their record's place (DiskMap.store)")
+
+
 def read_source(flow: FlowRuntime, scratch: Scratch) -> SourceTables:
     """First pass: every record as read, and each key it answers to (the last one wins)."""
     records = DiskRecords(scratch)
@@ -117,7 +121,6 @@ def read_source(flow: FlowRuntime, scratch: Scratch) -> SourceTables:
         present=DiskMap(scratch, int, int),
         expected=DiskMap(scratch, encode_expected, decode_expected),
         unplannable=DiskSet(scratch),
-        invoices=DiskMap(scratch, encode_pickled, decode_pickled),
         numbers=DiskNumbers(scratch),
     )
     connection = flow.source.name
@@ -163,14 +166,23 @@ def plan_source(
     def posted(record: str) -> set[str]:
         return set(facets(record))
 
-    for raw in tables.records:
+    def invoice_at(place: int) -> Invoice:
+        raw = tables.records.at(place)
+        key = record_key(connection, raw.object, raw.id)
+        value = flow.normalize(raw.data, record=key, resolve=resolve).value
+        if not isinstance(value, Invoice):  # it was one when planned: same input, same value
+            raise KeyError(key)
+        return value
+
+    tables.invoices = DiskMap(tables.present.scratch, _by_reference, invoice_at)
+    for place, raw in tables.records.numbered():
         if raw.error:
             continue
         key = record_key(connection, raw.object, raw.id)
         normalized = flow.normalize(raw.data, record=key, resolve=resolve)
         if raw.object == "invoice":
             if isinstance(normalized.value, Invoice):
-                tables.invoices[raw.id] = normalized.value
+                tables.invoices.store(raw.id, place)
             seen = _number_seen(flow, key, raw.data, normalized.value, invoice)
             if seen is not None:
                 tables.numbers.append(seen)

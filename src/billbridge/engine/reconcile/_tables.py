@@ -212,6 +212,12 @@ class DiskRecords(Sequence[RawRecord]):
         sql = f"SELECT * FROM {self.name} ORDER BY n"
         return (self._record(row) for row in rows_of(self.scratch.query(self.name, sql)))
 
+    def numbered(self) -> Iterator[tuple[int, RawRecord]]:
+        """(place, record) in the order read."""
+        sql = f"SELECT * FROM {self.name} ORDER BY n"
+        rows = rows_of(self.scratch.query(self.name, sql))
+        return ((row[0], self._record(row)) for row in rows)
+
     def __len__(self) -> int:
         return self._n
 
