@@ -18,7 +18,7 @@ import sys
 import time
 
 import orjson
-from backfill import export_for, workspace_for
+from backfill import PG_SERVER, export_for, workspace_for
 
 TARGETS = {
     "beancount": "    connector: beancount\n    path: books/main.beancount",
@@ -39,7 +39,8 @@ def main() -> None:
     for name in args.targets.split(","):
         ws = workspace_for(export)
         config = ws / "billbridge.yaml"
-        connection = TARGETS[name].format(schema=f"bench_{int(time.time())}")
+        schema = f"bench_{int(time.time())}"
+        connection = TARGETS[name].format(schema=schema)
         config.write_text(config.read_text().replace(TARGETS["beancount"], connection))
         base = [sys.executable, "-m", "billbridge"]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -63,6 +64,16 @@ def main() -> None:
             f"{cpu / lines * 1e6:,.0f} µs per record); peak RSS so far {peak_mb:,.0f} MB; "
             f"books check {check_s:,.1f} s, exit {check.returncode}"
         )
+        if "{schema}" in TARGETS[name]:
+            drop_schema(schema)
+
+
+def drop_schema(schema: str) -> None:
+    """The PostgreSQL ledger of one run goes when it has been measured."""
+    import psycopg
+
+    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ _NEXT_IDS: Final = (
     "SELECT nextval(pg_get_serial_sequence('journal', 'id')) FROM generate_series(1, %s)"
 )
 
-# One entry in one statement: the journal row (with its id given), its lines from arrays,
+# One entry in one statement: the journal row (with its id given), its lines from JSON,
 # and the row's id, or the id of the row that already holds the key (then no line is added).
 _INSERT_ENTRY: Final = """
 WITH new AS (
@@ -41,8 +41,8 @@ WITH new AS (
 ), lines AS (
     INSERT INTO journal_line (journal_id, line_no, account, currency, amount, memo)
     SELECT new.id, line.line_no, line.account, line.currency, line.amount, line.memo
-    FROM new, unnest(%s::integer[], %s::text[], %s::text[], %s::numeric[], %s::text[])
-        AS line (line_no, account, currency, amount, memo)
+    FROM new, json_to_recordset(%s::json)
+        AS line (line_no integer, account text, currency text, amount numeric, memo text)
 )
 SELECT id, true FROM new
 UNION ALL
@@ -55,6 +55,7 @@ class PostgresJournal:
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
+        self._cursor = conn.cursor()  # one cursor for every single-entry write
         self._ids: list[int] = []  # reserved, unused; handed out from the end
         self._written: list[tuple[Any, ...]] = []  # parameters of this transaction's writes
 
@@ -68,7 +69,7 @@ class PostgresJournal:
         params = [self._params(entry) for entry in entries]
         try:
             if len(params) == 1:
-                found = [self.conn.execute(_INSERT_ENTRY, params[0]).fetchone()]
+                found = [self._cursor.execute(_INSERT_ENTRY, params[0]).fetchone()]
             else:
                 with self.conn.pipeline():
                     cursors = [self.conn.execute(_INSERT_ENTRY, p) for p in params]
@@ -100,11 +101,19 @@ class PostgresJournal:
             entry.payee,
             " ".join(entry.links),
             orjson.dumps(dict(entry.meta)).decode(),
-            list(range(1, len(postings) + 1)),
-            [p.account for p in postings],
-            [p.amount.currency for p in postings],
-            [f"{p.amount.amount:f}" for p in postings],  # exact text; NUMERIC parses it
-            [p.memo for p in postings],
+            # the lines as one JSON text: psycopg builds arrays in Python, at ~40 µs each
+            orjson.dumps(
+                [
+                    {
+                        "line_no": number,
+                        "account": p.account,
+                        "currency": p.amount.currency,
+                        "amount": f"{p.amount.amount:f}",  # exact text; NUMERIC parses it
+                        "memo": p.memo,
+                    }
+                    for number, p in enumerate(postings, 1)
+                ]
+            ).decode(),
             entry.key,
         )
 
