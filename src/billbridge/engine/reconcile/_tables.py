@@ -3,9 +3,10 @@
 Why compact codecs rather than pickling everything: an entry's legs and a ledger posting
 are the bulk of a reconcile (one or more per source record), so they are stored as short
 JSON arrays (amounts as their exact decimal text) and rebuilt only when a check reads
-them. Canonical invoices and a source's raw data can be any shape a connector gives
-(the engine knows no source's fields), so those are pickled: written and read by this
-one process, in its own temporary file.
+them. A source's record keeps its bytes; its data is parsed from them again when it is
+exactly their JSON (an export), else pickled, since the data can be any shape a
+connector gives (the engine knows no source's fields). Pickles are written and read by
+this one process, in its own temporary file.
 """
 
 from __future__ import annotations

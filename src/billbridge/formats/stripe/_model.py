@@ -8,7 +8,7 @@ so they sit beside the normalizer (`billbridge.connectors.source` says what each
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,54 +91,48 @@ def payout_sums(
     A balance transaction that names its payout (`payout`, as Stripe's payout
     reconciliation gives it) belongs to that payout. When none does, an automatic payout
     pays out every balance transaction of its currency since the previous payout.
-    Amounts are in minor units. `records` is read twice when it can be (a collection,
-    such as reconcile's records on disk), else held as a list.
+    Amounts are in minor units. One pass over `records` (reconcile reads them from disk):
+    each payout's sum is kept both ways, and the way the records use is chosen at the end.
     """
-    rows = records if isinstance(records, Collection) else list(records)
-    explicit = any(
-        r.get("object") == "balance_transaction" and isinstance(r.get("payout"), str) for r in rows
-    )
+    explicit = False
     named: dict[str, list[int]] = {}
     pending: dict[str, list[int]] = {}
-    for row in rows:
+    found: list[tuple[str, str, int, tuple[int, int], tuple[int, int]]] = []
+    for row in records:
         kind = row.get("object")
         currency = str(row.get("currency", "")).upper()
-        if kind == "balance_transaction" and row.get("type") != "payout":
+        if kind == "balance_transaction":
+            owner = row.get("payout")
+            explicit = explicit or isinstance(owner, str)
             net = row.get("net")
-            if not isinstance(net, int):
+            if row.get("type") == "payout" or not isinstance(net, int):
                 continue
-            if explicit:
-                owner = row.get("payout")
-                if isinstance(owner, str):
-                    named.setdefault(owner, []).append(net)
-            else:
-                pending.setdefault(currency, []).append(net)
+            if isinstance(owner, str):
+                named.setdefault(owner, []).append(net)
+            pending.setdefault(currency, []).append(net)
         elif kind == "payout" and isinstance(row.get("amount"), int):
             ident = str(row.get("id", ""))
-            nets = named.get(ident, []) if explicit else pending.pop(currency, [])
+            by_name = named.get(ident, [])
+            since = pending.pop(currency, [])
             key = f"{connection}:payout:{ident}"
-            yield key, currency, int(row["amount"]), len(nets), sum(nets)
-
-
-class _DataOf(Collection[Mapping[str, Any]]):
-    """The data of the readable records, readable as often as needed (not held)."""
-
-    def __init__(self, records: Sequence[RawRecord]) -> None:
-        self.records = records
-
-    def __iter__(self) -> Iterator[Mapping[str, Any]]:
-        return (r.data for r in self.records if not r.error)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-    def __contains__(self, item: object) -> bool:
-        return any(item == data for data in self)
+            found.append(
+                (
+                    key,
+                    currency,
+                    int(row["amount"]),
+                    (len(by_name), sum(by_name)),
+                    (len(since), sum(since)),
+                )
+            )
+    for key, currency, amount, by_name_sum, since_sum in found:
+        count, summed = by_name_sum if explicit else since_sum
+        yield key, currency, amount, count, summed
 
 
 def payout_findings(connection: str, records: Sequence[RawRecord]) -> Iterator[SourceFinding]:
     """A payout whose amount is not the sum of the balance transactions it pays out."""
-    for key, currency, amount, count, summed in payout_sums(connection, _DataOf(records)):
+    rows = (r.data for r in records if not r.error)
+    for key, currency, amount, count, summed in payout_sums(connection, rows):
         if amount == summed:
             continue
         yield SourceFinding(
