@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billbridge.store import AuditEvent, Batch, Store, StoreError, _common, audit_chain
+from billbridge.store import AuditEvent, Batch, Store, StoreError, _audit_log, _common, audit_chain
 from billbridge.store._sqlite import SQLiteStore
 
 from .conftest import T0, at, driver_error, raw
@@ -47,7 +47,7 @@ def test_fresh_chain_verifies(store: Store, monkeypatch: pytest.MonkeyPatch) -> 
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
     assert rows[0].diff == {"account": [None, "Income:Sales"], "amount": [None, "119.00"]}
     assert rows[0].at == T0 + timedelta(minutes=1)
-    monkeypatch.setattr(_common, "PAGE", 3)  # verify streams page by page
+    monkeypatch.setattr(_audit_log, "PAGE", 3)  # verify streams page by page
     assert store.verify_audit() == audit_chain.AuditVerdict(ok=True, rows=7, first_bad=None)
 
 

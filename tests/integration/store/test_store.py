@@ -19,6 +19,7 @@ from billbridge.store import (
     Store,
     StoreError,
     _common,
+    _records,
     open_store,
 )
 
@@ -171,7 +172,7 @@ def test_postings_round_trip(store: Store, monkeypatch: pytest.MonkeyPatch) -> N
     ]
     assert store.records_linked(["in_0"], flow="refunds") == ["stripe:invoice:in_0"]
     assert store.records_linked([], flow="invoices") == []
-    monkeypatch.setattr(_common, "PAGE", 2)  # stream across several pages
+    monkeypatch.setattr(_records, "PAGE", 2)  # stream across several pages
     assert list(store.iter_postings()) == rows
     assert list(store.iter_postings(flow="refunds")) == [rows[6]]
 
