@@ -109,6 +109,10 @@ class SqlStore(
         """Run one named statement for many rows (PostgreSQL overrides it with unnest)."""
         tx.executemany(self._q[name], rows)
 
+    def _interrupted(self) -> None:
+        """A KeyboardInterrupt left a store call; make the connection usable again so the
+        run can still be finished as failed (SQLite needs nothing: its calls are atomic)."""
+
     def _guard(self, what: str) -> _Guard:
         """Translate driver errors into StoreError at the edge, without secrets."""
         return _Guard(self, what)
@@ -288,6 +292,9 @@ class _Guard:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: object) -> Literal[False]:  # fmt: skip
         if exc is None or isinstance(exc, StoreError):
+            return False
+        if not isinstance(exc, Exception):  # Ctrl-C or SystemExit inside a driver call
+            self._store._interrupted()
             return False
         if isinstance(exc, self._store._driver_errors):
             raise self._store._store_error(self._what, exc) from None

@@ -65,11 +65,27 @@ class PostgresStore(SqlStore):
         parts = urlsplit(url)
         query_password = dict(parse_qsl(parts.query)).get("password")
         self._secrets = tuple(s for s in (parts.password, query_password) if s)
+        self._conninfo = conninfo
         with self._guard(f"connect to {self.url}"):
-            self._conn = psycopg.connect(
-                conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
-            )
+            self._conn = self._connect()
         self._opened(self._setup)
+
+    def _connect(self) -> Any:
+        return psycopg.connect(self._conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+
+    def _interrupted(self) -> None:
+        """Ctrl-C inside a psycopg call can leave the connection in the middle of a command
+        ("another command is already in progress"), and then even finishing the run as
+        failed fails. Such a connection is replaced; an idle one is kept. Never raises: the
+        interrupt itself goes on."""
+        if self.reusable():
+            return
+        try:
+            self._conn.close()
+            self._conn = self._connect()
+            self._setup()
+        except Exception:  # the next run marks this one crashed instead
+            return
 
     def _setup(self) -> None:
         with self._guard(f"prepare {self.url}"):
