@@ -293,7 +293,7 @@ class _Guard:
                  tb: object) -> Literal[False]:  # fmt: skip
         if exc is None or isinstance(exc, StoreError):
             return False
-        if not isinstance(exc, Exception):  # Ctrl-C or SystemExit inside a driver call
+        if isinstance(exc, KeyboardInterrupt):  # Ctrl-C inside a driver call
             self._store._interrupted()
             return False
         if isinstance(exc, self._store._driver_errors):

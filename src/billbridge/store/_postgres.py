@@ -76,10 +76,13 @@ class PostgresStore(SqlStore):
     def _interrupted(self) -> None:
         """Ctrl-C inside a psycopg call can leave the connection in the middle of a command
         ("another command is already in progress"), and then even finishing the run as
-        failed fails. Such a connection is replaced; an idle one is kept. Never raises: the
-        interrupt itself goes on."""
-        if self.reusable():
-            return
+        failed fails. Only such a connection is replaced: an idle one, or one inside a
+        transaction whose own block rolls it back, is kept. Never raises: the interrupt
+        itself goes on."""
+        status = self._conn.info.transaction_status
+        busy = (pq.TransactionStatus.ACTIVE, pq.TransactionStatus.UNKNOWN)
+        if not self._conn.closed and status not in busy:
+            return  # idle, or a transaction its own block rolls back: keep it
         try:
             self._conn.close()
             self._conn = self._connect()
