@@ -15,6 +15,7 @@ import pytest
 
 from billbridge.connectors import beancount, gnucash, sqlgl
 from billbridge.connectors.csv_export import exported_keys
+from billbridge.connectors.sqlgl import _read as sqlgl_read
 from billbridge.domain import minor_units
 
 from .conftest import make_workspace
@@ -85,6 +86,36 @@ def test_same_export_gives_the_same_balances_in_all_three_ledgers(
         assert all(Decimal(t["source"]) == Decimal(t["posted"]) for t in target["totals"])
         code, again = ws.cli("sync")
         assert again["posted"] == 0 and again["counts"]["unchanged"] == len(records)
+
+
+def test_books_check_reads_the_sql_ledger_in_pages(
+    tmp_path: Path, gl_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gl = retarget(
+        make_workspace(tmp_path / "gl", f"sqlite:///{tmp_path / 'state.db'}", invoices=20),
+        f"    connector: sqlgl\n    url: {gl_url}",
+    )
+    gl.cli("sync")
+    code, whole = gl.cli("books", "check")
+    assert code == 0, whole
+    read = gl_url if gl_url.startswith("postgresql") else f"sqlite:///{gl.root}/books/ledger.db"
+    db = sqlgl.connect(read)
+    expected = [
+        (f"journal:{j}", idem, record, account, currency.strip(), Decimal(str(amount)))
+        for j, idem, record, account, currency, amount in db.execute(
+            "SELECT j.id, j.idempotency_key, j.record_key, l.account, l.currency, l.amount "
+            "FROM journal_line l JOIN journal j ON j.id = l.journal_id "
+            "ORDER BY j.id, l.line_no"
+        ).fetchall()
+    ]
+    db.close()
+    assert len(expected) > 100
+
+    monkeypatch.setattr(sqlgl_read, "_PAGE", 7)  # pages end mid-entry, the last one is short
+    assert len(expected) % 7
+    assert list(sqlgl.ledger_lines(read)) == expected
+    code, paged = gl.cli("books", "check")
+    assert (code, paged) == (0, whole)
 
 
 def test_books_check_lists_missing_and_unknown_postings_record_by_record(

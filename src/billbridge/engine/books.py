@@ -173,13 +173,16 @@ def check_books(
                 )
             )
 
-    stored = {p.idempotency_key: p for p in store.iter_postings(flow=flow)}
+    # idempotency key -> (record key, target ref): the two fields read of each posting
+    stored = {
+        p.idempotency_key: (p.record_key, p.target_ref) for p in store.iter_postings(flow=flow)
+    }
     for idem in sorted(set(stored) - set(entries_by_key)):
         report.differences.append(
             Difference(
-                record=stored[idem].record_key,
+                record=stored[idem][0],
                 kind="missing",
-                detail=f"the store recorded {idem} as posted ({stored[idem].target_ref}), "
+                detail=f"the store recorded {idem} as posted ({stored[idem][1]}), "
                 "but the target does not hold it",
             )
         )
@@ -209,13 +212,13 @@ class _Legs:
 def _compare_totals(
     report: BooksReport,
     flow: str,
-    stored: Mapping[str, Any],
+    stored: Mapping[str, tuple[str, str]],
     legs: _Legs,
     store: Records,
     control: ControlAmount,
     primary: Mapping[str, frozenset[str]],
 ) -> None:
-    records = sorted({p.record_key for p in stored.values()})
+    records = sorted({record for record, _ref in stored.values()})
     for start in range(0, len(records), _CHUNK):
         rows = store.get_records(records[start : start + _CHUNK])
         for key in records[start : start + _CHUNK]:

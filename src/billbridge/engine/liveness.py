@@ -43,6 +43,7 @@ __all__ = [
     "close_dead_runs",
     "describe_error",
     "is_alive",
+    "pid_alive",
     "this_host",
 ]
 
@@ -68,7 +69,8 @@ def this_host() -> str:
 _HOST = this_host()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host (and PID namespace) has `pid` (another user's counts)."""
     if pid <= 0:
         return False
     try:
@@ -87,7 +89,7 @@ def is_alive(run: RunRow, *, now: datetime) -> bool:
         if owner.pid == os.getpid():
             with _active_lock:
                 return owner.token in _active
-        return _pid_alive(owner.pid)
+        return pid_alive(owner.pid)
     last = run.heartbeat_at or run.started_at
     return now - last < REMOTE_STALE
 

@@ -13,6 +13,7 @@ from billbridge.store.base import (
     SyncState,
 )
 
+from ..crashpoints import crashpoint
 from ..deferred_status import DeferredStatus
 from ..model import FlowRuntime
 from ._checks import compare
@@ -43,6 +44,7 @@ def reconcile_flow(
     """
     with Scratch() as scratch:
         views, raws = collect(flow, store, scratch)
+        crashpoint("reconcile-collected")  # the scratch file is full: a kill leaves it behind
         found = compare(views)
         result = Reconciled(flow=flow.name, discrepancies=found, deferred=views.deferred)
         now = datetime.now(UTC)

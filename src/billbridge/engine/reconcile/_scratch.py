@@ -8,6 +8,14 @@ comparison is a merge of sorted streams and memory is bounded by a batch and SQL
 page cache, not by the history. The file lives in a private temporary folder for one
 reconcile and is deleted with it; nothing here is kept.
 
+A reconcile killed outright (SIGKILL, OOM) cannot delete its folder, and at a million
+records that is about 2 GB left in the temp dir for good. So the folder's name says who
+owns it, `billbridge-reconcile-<pid>-<host tag>-<random>` (the tag is a hash of the host
+and PID namespace, as `liveness.this_host` names them), and each reconcile first removes
+the folders of this host whose pid is no longer running (`remove_stale`). A live
+process's folder is never touched; a folder of another host (a shared temp dir), or of
+an older billbridge that did not name its pid, is left alone.
+
 The containers are ordinary `collections.abc` types (a `Mapping` iterates its keys in
 sorted order, a `Set` answers `in`), so the checks read them like the dicts and
 frozensets the unit tests build by hand. Values are encoded by the caller's codec.
@@ -15,6 +23,8 @@ frozensets the unit tests build by hand. Values are encoded by the caller's code
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -29,7 +39,11 @@ from collections.abc import (
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from ..liveness import pid_alive, this_host
+
 V = TypeVar("V")
+PREFIX = "billbridge-reconcile-"
+_HOST_TAG = hashlib.sha256(this_host().encode()).hexdigest()[:12]
 _BATCH = 5_000  # rows buffered per table before one executemany
 _CACHE_KB = 16_384  # SQLite's page cache for the scratch file (the OS caches the rest)
 
@@ -38,7 +52,8 @@ class Scratch:
     """One temporary SQLite database for one reconcile; close it to delete the file."""
 
     def __init__(self) -> None:
-        self._dir = Path(tempfile.mkdtemp(prefix="billbridge-reconcile-"))
+        remove_stale()
+        self._dir = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-{_HOST_TAG}-"))
         self.db = sqlite3.connect(self._dir / "scratch.db", isolation_level=None)
         for pragma in (
             "journal_mode=OFF",
@@ -96,6 +111,27 @@ class Scratch:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def remove_stale(root: Path | None = None) -> list[Path]:
+    """Delete the scratch folders in `root` (the temp dir) left by dead reconciles of this host.
+
+    Returns the folders removed. Only names of the form `PREFIX<pid>-<this host's tag>-…`
+    count, and only when no process has that pid now (a reused pid keeps a folder until
+    that process ends too: safe, never early).
+    """
+    base = Path(tempfile.gettempdir()) if root is None else root
+    removed = []
+    for path in base.glob(f"{PREFIX}*-{_HOST_TAG}-*"):
+        pid, _, rest = path.name.removeprefix(PREFIX).partition("-")
+        if not (pid.isdigit() and rest.startswith(f"{_HOST_TAG}-")):
+            continue
+        if int(pid) == os.getpid() or pid_alive(int(pid)):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def rows_of(cursor: sqlite3.Cursor) -> Iterator[Any]:
